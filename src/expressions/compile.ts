@@ -1,0 +1,67 @@
+import jsonata from 'jsonata';
+import { ExpressionError } from './errors.ts';
+import { FALLBACK, parseFieldPath, readFieldPath } from './path.ts';
+
+/** A compiled JSONata expression. `evaluate` never returns JSONata's internal sequence wrappers. */
+export interface Expression {
+  readonly source: string;
+  /** True when the expression is a plain field path served without JSONata. */
+  readonly isPath: boolean;
+  evaluate(input: unknown, bindings?: Record<string, unknown>): Promise<unknown>;
+  /** Synchronous read for plain paths (hot loops); undefined when the expression needs JSONata. */
+  readSync(input: unknown, bindings?: Record<string, unknown>): { value: unknown } | undefined;
+}
+
+const cache = new Map<string, Expression>();
+
+/** Compiles (once per distinct source, process-wide) a JSONata expression. Throws ExpressionError on bad syntax. */
+export function compileExpression(source: string): Expression {
+  const hit = cache.get(source);
+  if (hit) return hit;
+  const compiled = build(source);
+  cache.set(source, compiled);
+  return compiled;
+}
+
+function build(source: string): Expression {
+  let ast: jsonata.Expression;
+  try {
+    ast = jsonata(source);
+  } catch (e) {
+    const err = e as { message?: string; position?: number; code?: string };
+    throw new ExpressionError('EXPRESSION_SYNTAX', source, `invalid JSONata: ${err.message ?? String(e)}${err.code ? ` (${err.code})` : ''}`, err.position, e);
+  }
+  const path = parseFieldPath(source);
+  const viaJsonata = async (input: unknown, bindings?: Record<string, unknown>) => {
+    try {
+      return normalize(await ast.evaluate(input, bindings));
+    } catch (e) {
+      const err = e as { message?: string; position?: number; code?: string };
+      throw new ExpressionError('EXPRESSION_EVALUATION', source, `expression \`${abbreviate(source)}\` failed: ${err.message ?? String(e)}`, err.position, e);
+    }
+  };
+  if (!path) return { source, isPath: false, evaluate: viaJsonata, readSync: () => undefined };
+  return {
+    source,
+    isPath: true,
+    evaluate(input, bindings) {
+      const v = readFieldPath(path, input, bindings);
+      return v === FALLBACK ? viaJsonata(input, bindings) : Promise.resolve(v);
+    },
+    readSync(input, bindings) {
+      const v = readFieldPath(path, input, bindings);
+      return v === FALLBACK ? undefined : { value: v };
+    },
+  };
+}
+
+/** JSONata marks result arrays with a `sequence` flag and may return them frozen-ish; give callers plain JSON. */
+function normalize(v: unknown): unknown {
+  if (Array.isArray(v) && (v as unknown as { sequence?: boolean }).sequence) return Array.from(v, normalize);
+  return v;
+}
+
+function abbreviate(s: string): string {
+  const one = s.replace(/\s+/g, ' ').trim();
+  return one.length > 60 ? `${one.slice(0, 57)}...` : one;
+}

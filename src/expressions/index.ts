@@ -1,0 +1,3 @@
+export { compileExpression, type Expression } from './compile.ts';
+export { compileTemplate, renderTemplate, splitTemplate, templateExpressions, isConstant, type Template, type TemplateSegment } from './template.ts';
+export { ExpressionError } from './errors.ts';
