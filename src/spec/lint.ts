@@ -1,0 +1,236 @@
+import cron from 'node-cron';
+import { compileExpression, ExpressionError, splitTemplate } from '../expressions/index.ts';
+import type { Diagnostic } from './diagnostics.ts';
+import { connectorSchema } from './schemas.ts';
+import { didYouMean } from './suggest.ts';
+import type { ConnectorSpec, StreamSpec } from './types.ts';
+import { dottedPath, pointerJoin, positionInside, positionOf, type SourceDocument } from './yaml-source.ts';
+
+type Schema = Record<string, unknown>;
+
+/** What a schema cannot say: expressions compile, names resolve, crons parse, webhooks are verifiable. */
+export function lintSpec(src: SourceDocument): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const spec = (src.value ?? {}) as Partial<ConnectorSpec>;
+  if (!spec || typeof spec !== 'object') return out;
+  const report = (pointer: string, code: string, message: string, hint?: string, severity: Diagnostic['severity'] = 'error', preferKey = false) => {
+    const p = positionOf(src, pointer, preferKey);
+    out.push({ file: src.file, line: p.line, column: p.column, code, message, hint, severity, path: dottedPath(pointer) });
+  };
+
+  const sources: Array<{ pointer: string; source: string }> = [];
+  collectExpressions(src, spec, out, sources);
+  checkReferences(spec, sources, report);
+  checkNames(spec, report);
+  checkStreams(spec, report);
+  checkWebhooks(spec, report);
+  checkWriteback(spec, report);
+  return out;
+}
+
+// ---- expressions: walk the value beside the schema; compile every `expression` and `template` ----
+
+function collectExpressions(src: SourceDocument, spec: unknown, out: Diagnostic[], sources: Array<{ pointer: string; source: string }>) {
+  const root = connectorSchema();
+  const defs = root.$defs as Record<string, Schema>;
+  const deref = (s: Schema): Schema => {
+    let cur = s;
+    const seen = new Set<string>();
+    while (typeof cur.$ref === 'string' && !seen.has(cur.$ref)) {
+      seen.add(cur.$ref);
+      cur = { ...defs[(cur.$ref as string).replace('#/$defs/', '')]!, ...Object.fromEntries(Object.entries(cur).filter(([k]) => k !== '$ref')) };
+    }
+    return cur;
+  };
+  const kindOf = (s: Schema): 'expression' | 'template' | undefined => {
+    const r = s.$ref;
+    if (r === '#/$defs/expression') return 'expression';
+    if (r === '#/$defs/template' || r === '#/$defs/template_string') return 'template';
+    return undefined;
+  };
+  const compileAt = (pointer: string, source: string, offset: number) => {
+    sources.push({ pointer, source });
+    try {
+      compileExpression(source);
+    } catch (e) {
+      if (!(e instanceof ExpressionError)) throw e;
+      const at = positionOf(src, pointer);
+      const where = positionInside(src, at, offset + Math.max(0, (e.position ?? 1) - 1));
+      out.push({ file: src.file, line: where.line, column: where.column, code: 'EXPRESSION_SYNTAX', message: `${e.message} in \`${dottedPath(pointer)}\``, hint: 'JSONata reference: https://docs.jsonata.org; templates put JSONata between {{ and }}', severity: 'error', path: dottedPath(pointer) });
+    }
+  };
+  const visitTemplate = (value: unknown, pointer: string) => {
+    if (typeof value === 'string') {
+      if (!value.includes('{{')) return;
+      try {
+        for (const seg of splitTemplate(value)) if (typeof seg !== 'string') compileAt(pointer, seg.source, seg.offset);
+      } catch (e) {
+        if (!(e instanceof ExpressionError)) throw e;
+        const at = positionOf(src, pointer);
+        const where = positionInside(src, at, e.position ?? 0);
+        out.push({ file: src.file, line: where.line, column: where.column, code: 'EXPRESSION_SYNTAX', message: `${e.message} in \`${dottedPath(pointer)}\``, hint: 'close every {{ with }}', severity: 'error', path: dottedPath(pointer) });
+      }
+    } else if (Array.isArray(value)) value.forEach((v, i) => visitTemplate(v, pointerJoin(pointer, i)));
+    else if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) visitTemplate(v, pointerJoin(pointer, k));
+  };
+  const visit = (value: unknown, schema: Schema, pointer: string) => {
+    const kind = kindOf(schema);
+    if (kind === 'expression') {
+      if (typeof value === 'string' && value.trim()) compileAt(pointer, value, 0);
+      return;
+    }
+    if (kind === 'template') return visitTemplate(value, pointer);
+    const s = deref(schema);
+    if (Array.isArray(s.oneOf)) {
+      // Discriminated unions: follow the branch named by `type`.
+      const tag = (value as Record<string, unknown> | null)?.type;
+      const branch = (s.oneOf as Schema[]).map(deref).find((b) => (b.properties as Record<string, Schema> | undefined)?.type?.const === tag);
+      if (branch) visit(value, branch, pointer);
+      return;
+    }
+    if (Array.isArray(value)) {
+      if (s.items) value.forEach((v, i) => visit(v, s.items as Schema, pointerJoin(pointer, i)));
+      return;
+    }
+    if (value && typeof value === 'object') {
+      const props = (s.properties ?? {}) as Record<string, Schema>;
+      for (const [k, v] of Object.entries(value)) {
+        const sub = props[k] ?? (typeof s.additionalProperties === 'object' ? (s.additionalProperties as Schema) : undefined);
+        if (sub) visit(v, sub, pointerJoin(pointer, k));
+      }
+    }
+  };
+  visit(spec, root, '');
+}
+
+// ---- names used in expressions resolve to declared credentials and settings ----
+
+type Report = (pointer: string, code: string, message: string, hint?: string, severity?: Diagnostic['severity'], preferKey?: boolean) => void;
+
+function checkReferences(spec: Partial<ConnectorSpec>, sources: Array<{ pointer: string; source: string }>, report: Report) {
+  const creds = new Set((Array.isArray(spec.credentials) ? spec.credentials : []).map((c) => c?.name).filter(Boolean));
+  const settings = new Set((Array.isArray(spec.settings) ? spec.settings : []).map((s) => s?.name).filter(Boolean));
+  for (const { pointer, source } of sources) {
+    for (const m of source.matchAll(/\$?\bcredentials\.([A-Za-z_][A-Za-z0-9_]*)/g)) {
+      if (!creds.has(m[1]!)) report(pointer, 'LINT_UNDECLARED_CREDENTIAL', `\`credentials.${m[1]}\` is used in \`${dottedPath(pointer)}\` but no credential \`${m[1]}\` is declared`, didYouMean(m[1]!, creds as Set<string>) ?? 'declare it under `credentials:` (name, title, secret)');
+    }
+    for (const m of source.matchAll(/\$?\bsettings\.([A-Za-z_][A-Za-z0-9_]*)/g)) {
+      if (!settings.has(m[1]!)) report(pointer, 'LINT_UNDECLARED_SETTING', `\`settings.${m[1]}\` is used in \`${dottedPath(pointer)}\` but no setting \`${m[1]}\` is declared`, didYouMean(m[1]!, settings as Set<string>) ?? 'declare it under `settings:`');
+    }
+  }
+}
+
+function checkNames(spec: Partial<ConnectorSpec>, report: Report) {
+  const dupes = (list: unknown, base: string, what: string) => {
+    if (!Array.isArray(list)) return;
+    const seen = new Map<string, number>();
+    list.forEach((item, i) => {
+      const name = (item as { name?: unknown } | null)?.name;
+      if (typeof name !== 'string') return;
+      if (seen.has(name)) report(pointerJoin(pointerJoin(base, i), 'name'), 'LINT_DUPLICATE_NAME', `${what} \`${name}\` is declared twice (first at [${seen.get(name)}])`, 'names must be unique: rename or remove one');
+      else seen.set(name, i);
+    });
+  };
+  dupes(spec.credentials, '/credentials', 'credential');
+  dupes(spec.settings, '/settings', 'setting');
+  const credNames = new Set((spec.credentials ?? []).map((c) => c?.name));
+  (spec.settings ?? []).forEach((s, i) => {
+    if (s && credNames.has(s.name)) report(`/settings/${i}/name`, 'LINT_DUPLICATE_NAME', `\`${s.name}\` is both a credential and a setting`, 'give the setting another name');
+  });
+  for (const [name, stream] of Object.entries(spec.streams ?? {})) dupes((stream as StreamSpec | null)?.children, `/streams/${name}/children`, 'child');
+}
+
+function checkStreams(spec: Partial<ConnectorSpec>, report: Report) {
+  const streams = (spec.streams && typeof spec.streams === 'object' ? spec.streams : {}) as Record<string, StreamSpec>;
+  for (const [name, stream] of Object.entries(streams)) {
+    if (!stream || typeof stream !== 'object') continue;
+    const base = pointerJoin('/streams', name);
+    const sched = stream.schedule;
+    if (sched && typeof sched.cron === 'string' && !cron.validate(sched.cron)) {
+      report(`${base}/schedule/cron`, 'LINT_BAD_CRON', `\`${sched.cron}\` is not a valid cron expression in \`streams.${name}.schedule\``, 'five fields (minute hour day month weekday) or six with seconds first, e.g. "*/15 * * * *"');
+    }
+    if (sched && typeof sched.timezone === 'string' && !validTimezone(sched.timezone)) {
+      report(`${base}/schedule/timezone`, 'LINT_BAD_TIMEZONE', `\`${sched.timezone}\` is not an IANA time zone`, 'e.g. UTC, Europe/London, America/New_York');
+    }
+    if (sched?.mode === 'incremental' && !stream.incremental) {
+      report(`${base}/schedule/mode`, 'LINT_INCREMENTAL_WITHOUT_CURSOR', `stream \`${name}\` is scheduled as incremental but has no \`incremental\` section`, 'add incremental.cursor_field or use mode: full');
+    }
+    const p = stream.pagination as Record<string, unknown> | undefined;
+    if (p && p.type !== 'none' && p.type !== 'cursor' && p.type !== 'link_header' && !p.page_size && p.type === 'page_number' && !p.stop_when) {
+      report(`${base}/pagination`, 'LINT_PAGINATION_NO_STOP', `page_number pagination in \`streams.${name}\` has neither page_size nor stop_when, so it cannot tell the last page`, 'add page_size (a short page ends it) or stop_when', 'warning');
+    }
+  }
+  (spec.settings ?? []).forEach((s, i) => {
+    const target = s?.choices_from?.stream;
+    if (typeof target === 'string' && !(target in streams)) report(`/settings/${i}/choices_from/stream`, 'LINT_UNKNOWN_STREAM', `setting \`${s.name}\` takes its choices from stream \`${target}\`, which is not declared`, didYouMean(target, Object.keys(streams)));
+  });
+}
+
+function checkWebhooks(spec: Partial<ConnectorSpec>, report: Report) {
+  const wh = spec.webhooks;
+  if (!wh || typeof wh !== 'object') return;
+  const streams = (spec.streams ?? {}) as Record<string, StreamSpec>;
+  const sig = wh.signature;
+  if (sig && typeof sig === 'object' && !sig.preset) {
+    if (!sig.header) report('/webhooks/signature', 'LINT_SIGNATURE_INCOMPLETE', 'webhooks.signature has no `header`: deliveries could not be verified', 'name the header carrying the signature, or use preset: standard_webhooks', 'error', true);
+    if (!sig.signed_content) report('/webhooks/signature', 'LINT_SIGNATURE_INCOMPLETE', 'webhooks.signature has no `signed_content`', 'describe what is signed, e.g. "{{ timestamp }}.{{ body }}"', 'error', true);
+    const kv = sig.format?.type === 'key_value' ? sig.format : undefined;
+    if (!sig.timestamp && !kv?.timestamp_key) report('/webhooks/signature', 'LINT_NO_REPLAY_PROTECTION', 'webhooks.signature has no timestamp, so old deliveries can be replayed', 'add timestamp.from (and unit) if the system sends one', 'warning', true);
+    if (sig.timestamp && !sig.timestamp.from && !kv?.timestamp_key) report('/webhooks/signature/timestamp', 'LINT_SIGNATURE_INCOMPLETE', 'webhooks.signature.timestamp has no `from`, and the signature format carries no timestamp_key', 'say where the timestamp is, e.g. from: headers."x-timestamp"', 'error', true);
+    if (typeof sig.signed_content === 'string' && sig.signed_content.includes('{{') && !/\bbody\b/.test(sig.signed_content)) report('/webhooks/signature/signed_content', 'LINT_SIGNATURE_WITHOUT_BODY', 'signed_content does not include `body`: a tampered body would still verify', 'include {{ body }}');
+  }
+  const reg = wh.registration;
+  if (reg?.secret_credential) {
+    const cred = (spec.credentials ?? []).find((c) => c?.name === reg.secret_credential);
+    if (!cred) report('/webhooks/registration/secret_credential', 'LINT_UNDECLARED_CREDENTIAL', `registration stores its secret in credential \`${reg.secret_credential}\`, which is not declared`, didYouMean(reg.secret_credential, (spec.credentials ?? []).map((c) => c?.name ?? '')));
+    else if (!cred.generated) report('/webhooks/registration/secret_credential', 'LINT_SECRET_NOT_GENERATED', `credential \`${cred.name}\` receives a registered webhook secret but has no \`generated\` kind`, 'add generated: whsec to the credential');
+  }
+  const seen = new Map<string, number>();
+  (Array.isArray(wh.events) ? wh.events : []).forEach((ev, i) => {
+    if (!ev || typeof ev !== 'object') return;
+    const base = `/webhooks/events/${i}`;
+    for (const name of Array.isArray(ev.on) ? ev.on : [ev.on]) {
+      if (typeof name !== 'string') continue;
+      if (seen.has(name)) report(`${base}/on`, 'LINT_DUPLICATE_NAME', `event \`${name}\` is handled twice (first by events[${seen.get(name)}]); only the first rule would ever run`, 'merge the two rules');
+      else seen.set(name, i);
+    }
+    if (ev.action === 'ignore') return;
+    if (!ev.stream) {
+      report(base, 'LINT_EVENT_NO_STREAM', `events[${i}] (${ev.action}) does not say which stream it updates`, 'add stream: <name>', 'error', true);
+      return;
+    }
+    const stream = streams[ev.stream];
+    if (!stream) {
+      report(`${base}/stream`, 'LINT_UNKNOWN_STREAM', `events[${i}] refers to stream \`${ev.stream}\`, which is not declared`, didYouMean(ev.stream, Object.keys(streams)));
+      return;
+    }
+    if (['refetch', 'delete', 'payment_status'].includes(ev.action) && !ev.id) report(base, 'LINT_EVENT_NO_ID', `events[${i}] (${ev.action}) needs \`id\`: where the record id is in the delivery`, 'e.g. id: body.resourceId', 'error', true);
+    if (ev.action === 'refetch' && !stream.fetch) report(`${base}/action`, 'LINT_REFETCH_WITHOUT_FETCH', `events[${i}] re-fetches from stream \`${ev.stream}\`, which has no \`fetch\` request`, `add streams.${ev.stream}.fetch.request`);
+    if (ev.action === 'payment_status' && !ev.payment_status) report(base, 'LINT_EVENT_NO_STATUS', `events[${i}] (payment_status) needs \`payment_status\``, 'e.g. payment_status: $lowercase(body.status)', 'error', true);
+    if (ev.writeback && !['invoice', 'credit_note'].includes(stream.entity)) report(`${base}/writeback`, 'LINT_WRITEBACK_ENTITY', `events[${i}] requests write-back for stream \`${ev.stream}\` of ${stream.entity}s; only invoices and credit notes take tax`);
+    if (ev.writeback) {
+      const target = stream.entity === 'invoice' ? spec.writeback?.invoice : spec.writeback?.credit_note;
+      if (!target) report(`${base}/writeback`, 'LINT_WRITEBACK_MISSING', `events[${i}] requests write-back but the spec has no writeback.${stream.entity}`, `add writeback.${stream.entity}`);
+    }
+  });
+}
+
+function checkWriteback(spec: Partial<ConnectorSpec>, report: Report) {
+  const streams = (spec.streams ?? {}) as Record<string, StreamSpec>;
+  for (const kind of ['invoice', 'credit_note'] as const) {
+    const t = spec.writeback?.[kind];
+    if (!t || typeof t.stream !== 'string') continue;
+    const stream = streams[t.stream];
+    if (!stream) report(`/writeback/${kind}/stream`, 'LINT_UNKNOWN_STREAM', `writeback.${kind} refers to stream \`${t.stream}\`, which is not declared`, didYouMean(t.stream, Object.keys(streams)));
+    else if (stream.entity !== kind) report(`/writeback/${kind}/stream`, 'LINT_WRITEBACK_ENTITY', `writeback.${kind} uses stream \`${t.stream}\`, whose entity is ${stream.entity}`, `point it at a stream with entity: ${kind}`);
+  }
+}
+
+function validTimezone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
