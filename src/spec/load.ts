@@ -16,9 +16,22 @@ export interface CheckedSpec {
 /** Everything `taxbridge validate` checks for one file: YAML syntax, $refs, the schema, then lint. */
 export function checkSpecText(file: string, text: string): CheckedSpec {
   const src = parseSource(file, text);
-  if (src.diagnostics.some((d) => d.code.startsWith('YAML_'))) return { file, diagnostics: sortDiagnostics(src.diagnostics) };
-  const diagnostics = [...src.diagnostics, ...validateAgainstSchema(src), ...lintSpec(src)];
+  if (src.diagnostics.some((d) => d.code.startsWith('YAML_'))) return { file, diagnostics: sortDiagnostics(unique(src.diagnostics)) };
+  // A broken $ref leaves a hole the schema then complains about: report the cause once, not its echo.
+  const refLines = new Set(src.diagnostics.filter((d) => d.code.startsWith('REF_')).map((d) => d.line));
+  const schema = validateAgainstSchema(src).filter((d) => !refLines.has(d.line));
+  const diagnostics = unique([...src.diagnostics, ...schema, ...lintSpec(src)]);
   return { file, spec: hasErrors(diagnostics) ? undefined : (src.value as ConnectorSpec), diagnostics: sortDiagnostics(diagnostics) };
+}
+
+function unique(ds: Diagnostic[]): Diagnostic[] {
+  const seen = new Set<string>();
+  return ds.filter((d) => {
+    const key = `${d.line}:${d.column}:${d.code}:${d.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 export function checkSpecFile(file: string, displayName = relative(process.cwd(), file) || file): CheckedSpec {

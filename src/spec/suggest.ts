@@ -10,7 +10,10 @@ export function closest(word: string, candidates: Iterable<string>): string | un
       bestDistance = d;
     }
   }
-  return bestDistance <= limit ? best : undefined;
+  if (bestDistance <= limit) return best;
+  // `bearer_token` for `bearer`: a candidate that the word starts with (or the reverse) is a likely intent.
+  const lower = word.toLowerCase();
+  return [...candidates].find((c) => c.length >= 3 && (lower.startsWith(c.toLowerCase()) || c.toLowerCase().startsWith(lower)));
 }
 
 /** Damerau-Levenshtein (optimal string alignment): a swapped pair of letters costs 1. */

@@ -26,10 +26,10 @@ const YAML_HINTS: Record<string, string> = {
   DUPLICATE_KEY: 'each key may appear once in a mapping: remove or rename one of them',
   BAD_INDENT: 'indent nested keys with spaces so they line up with their siblings',
   TAB_AS_INDENT: 'YAML indentation must use spaces, not tabs',
-  BLOCK_AS_IMPLICIT_KEY: 'a value containing ": " must be quoted, e.g. description: "a: b"',
+  BLOCK_AS_IMPLICIT_KEY: 'quote a value containing ": " (description: "a: b"), or check that the next line is not indented deeper than its siblings',
   MISSING_CHAR: 'a bracket or quote is not closed',
   UNEXPECTED_TOKEN: 'quote values that start with [ { * & ! | > % @ or a backtick',
-  MULTILINE_IMPLICIT_KEY: 'a key must fit on one line; check the indentation of the lines above',
+  MULTILINE_IMPLICIT_KEY: 'a key must fit on one line: check that this line is indented like its siblings',
   BAD_ALIAS: 'an alias (*name) must refer to an anchor (&name) defined earlier in the file',
 };
 
@@ -38,7 +38,7 @@ export const pointerJoin = (base: string, key: string | number) => `${base}/${St
 /** Parses YAML with positions, reporting syntax errors, and resolves aliases, `<<` merges and local `$ref`s. */
 export function parseSource(file: string, text: string): SourceDocument {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, merge: true, uniqueKeys: true, prettyErrors: false, keepSourceTokens: false });
+  const doc = parseDocument(text, { lineCounter, merge: true, uniqueKeys: true, prettyErrors: true });
   const out: SourceDocument = { file, text, value: undefined, valuePositions: new Map(), keyPositions: new Map(), diagnostics: [] };
   const pos = (offset: number, kind?: Position['kind']): Position => {
     const lp = lineCounter.linePos(offset);
