@@ -1,0 +1,85 @@
+import { createHash } from 'node:crypto';
+import { compileExpression, type Expression } from '../expressions/index.ts';
+import type { WebhookAction, WebhookEventSpec, WebhooksSpec } from '../spec/types.ts';
+import { WebhookPayloadError } from './errors.ts';
+
+/** What a verified delivery means, by the spec's rules: which event, which record, what to do. */
+export interface RoutedEvent {
+  event_type: string;
+  event_id: string;
+  rule?: WebhookEventSpec;
+  action: WebhookAction | 'unmatched';
+  stream?: string;
+  /** The raw record carried by the payload (upsert). */
+  record?: unknown;
+  /** The record id named by the payload (refetch, delete, payment_status). */
+  id?: string;
+  payment_status?: string;
+  writeback: boolean;
+}
+
+export interface RoutableDelivery {
+  headers: Record<string, string | undefined>;
+  /** The parsed JSON body (Rillet's deleted events are a bare JSON string). */
+  body: unknown;
+  raw: string;
+}
+
+interface CompiledRule {
+  rule: WebhookEventSpec;
+  record?: Expression;
+  id?: Expression;
+  paymentStatus?: Expression;
+}
+
+export interface WebhookRouter {
+  route(delivery: RoutableDelivery): Promise<RoutedEvent>;
+}
+
+export function compileRouter(spec: WebhooksSpec): WebhookRouter {
+  const eventType = compileExpression(spec.event_type);
+  const eventId = spec.event_id ? compileExpression(spec.event_id) : undefined;
+  const byName = new Map<string, CompiledRule>();
+  for (const rule of spec.events) {
+    const compiled: CompiledRule = {
+      rule,
+      record: compileExpression(rule.record ?? 'body'),
+      id: rule.id ? compileExpression(rule.id) : undefined,
+      paymentStatus: rule.payment_status ? compileExpression(rule.payment_status) : undefined,
+    };
+    // The first rule naming an event wins (the linter reports later duplicates).
+    for (const name of Array.isArray(rule.on) ? rule.on : [rule.on]) if (!byName.has(name)) byName.set(name, compiled);
+  }
+  const evaluate = async (e: Expression, ctx: RoutableDelivery) => {
+    const fast = e.readSync(ctx, ctx as unknown as Record<string, unknown>);
+    return fast ? fast.value : e.evaluate(ctx, ctx as unknown as Record<string, unknown>);
+  };
+
+  return {
+    async route(delivery) {
+      const type = await evaluate(eventType, delivery);
+      if (type === undefined || type === null || type === '') throw new WebhookPayloadError('WEBHOOK_EVENT_TYPE_MISSING', `the delivery does not name its event (\`${spec.event_type}\` is empty)`);
+      const event_type = String(type);
+      const idValue = eventId ? await evaluate(eventId, delivery) : createHash('sha256').update(delivery.raw).digest('hex');
+      if (idValue === undefined || idValue === null || idValue === '') throw new WebhookPayloadError('WEBHOOK_EVENT_ID_MISSING', `the delivery has no event id (\`${spec.event_id}\` is empty)`);
+      const event_id = String(idValue);
+      const c = byName.get(event_type);
+      if (!c) return { event_type, event_id, action: 'unmatched', writeback: false };
+      const out: RoutedEvent = { event_type, event_id, rule: c.rule, action: c.rule.action, stream: c.rule.stream, writeback: c.rule.writeback === true };
+      if (c.rule.action === 'upsert') {
+        out.record = await evaluate(c.record!, delivery);
+        if (!out.record || typeof out.record !== 'object') throw new WebhookPayloadError('WEBHOOK_RECORD_MISSING', `event ${event_type} carries no record at \`${c.rule.record ?? 'body'}\``);
+      }
+      if (c.id) {
+        const id = await evaluate(c.id, delivery);
+        if (id === undefined || id === null || id === '' || typeof id === 'object') throw new WebhookPayloadError('WEBHOOK_RECORD_MISSING', `event ${event_type} names no record id at \`${c.rule.id}\``);
+        out.id = String(id);
+      }
+      if (c.paymentStatus) {
+        const ps = await evaluate(c.paymentStatus, delivery);
+        if (ps !== undefined && ps !== null) out.payment_status = String(ps);
+      }
+      return out;
+    },
+  };
+}

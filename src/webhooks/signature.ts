@@ -1,0 +1,196 @@
+import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
+import { compileExpression, compileTemplate, renderTemplate, type Expression, type Template } from '../expressions/index.ts';
+import type { ConnectionContext, SignatureFormatSpec, SignatureSpec } from '../spec/types.ts';
+import { WebhookSignatureError } from './errors.ts';
+
+/**
+ * Webhook signatures as data. A scheme is: which header holds the signature(s) and how it is laid out
+ * (plain / list with prefix / key=value pairs), the HMAC algorithm, how the secret becomes key bytes, what
+ * content is signed (a template over timestamp, headers and the raw body) and where the timestamp is.
+ * Verification is strict: no header, a malformed header, no configured secret or a stale timestamp is a
+ * refusal, never "verification skipped". Comparisons are constant-time.
+ */
+
+export interface Delivery {
+  /** Header names in lower case. */
+  headers: Record<string, string | undefined>;
+  rawBody: Buffer;
+}
+
+export interface CompiledSignature {
+  verify(delivery: Delivery, secrets: string[], nowMs?: number): Promise<{ timestamp?: number }>;
+  /** Headers that make `rawBody` verify under `secret` (fakes, spec tests, benchmarks). */
+  sign(secret: string, rawBody: Buffer | string, headers?: Record<string, string>, timestampMs?: number): Promise<Record<string, string>>;
+}
+
+/** Standard Webhooks (standardwebhooks.com): the built-in preset; spec fields override it. */
+const STANDARD_WEBHOOKS: Omit<SignatureSpec, 'secret'> = {
+  algorithm: 'sha256',
+  key_encoding: 'whsec',
+  header: 'webhook-signature',
+  format: { type: 'list', separator: ' ', prefix: 'v1,' },
+  encoding: 'base64',
+  signed_content: '{{ headers."webhook-id" }}.{{ timestamp }}.{{ body }}',
+  timestamp: { from: 'headers."webhook-timestamp"', unit: 'seconds', tolerance_seconds: 300 },
+};
+
+interface Resolved {
+  algorithm: 'sha1' | 'sha256' | 'sha512';
+  keyEncoding: 'utf8' | 'base64' | 'whsec';
+  header: string;
+  format: SignatureFormatSpec;
+  encoding: 'hex' | 'base64';
+  content: Template;
+  timestampFrom?: Expression;
+  /** Header the timestamp is read from, when `from` is a plain `headers."name"` path (used by sign()). */
+  timestampHeader?: string;
+  unit: 'seconds' | 'milliseconds' | 'iso8601';
+  toleranceMs: number;
+  hasTimestamp: boolean;
+}
+
+export function compileSignature(spec: SignatureSpec): CompiledSignature {
+  const s: SignatureSpec =
+    spec.preset === 'standard_webhooks' ? ({ ...STANDARD_WEBHOOKS, ...stripUndefined(spec), timestamp: { ...STANDARD_WEBHOOKS.timestamp, ...spec.timestamp } } as SignatureSpec) : spec;
+  if (!s.header || !s.signed_content) throw new WebhookSignatureError('WEBHOOK_SIGNATURE_MALFORMED', 'the connector spec does not say which header carries the signature or what is signed', 'set webhooks.signature.header and signed_content, or preset: standard_webhooks');
+  const format = s.format ?? { type: 'plain' };
+  const from = s.timestamp?.from;
+  const r: Resolved = {
+    algorithm: s.algorithm ?? 'sha256',
+    keyEncoding: s.key_encoding ?? 'utf8',
+    header: s.header.toLowerCase(),
+    format,
+    encoding: s.encoding ?? 'hex',
+    content: compileTemplate(s.signed_content),
+    timestampFrom: from ? compileExpression(from) : undefined,
+    timestampHeader: from ? /^headers\.(?:"([^"]+)"|'([^']+)'|`([^`]+)`|([A-Za-z_][\w]*))$/.exec(from.trim())?.slice(1).find(Boolean)?.toLowerCase() : undefined,
+    unit: s.timestamp?.unit ?? 'seconds',
+    toleranceMs: (s.timestamp?.tolerance_seconds ?? 300) * 1000,
+    hasTimestamp: Boolean(from || (format.type === 'key_value' && format.timestamp_key)),
+  };
+  return {
+    verify: (delivery, secrets, nowMs = Date.now()) => verify(r, delivery, secrets, nowMs),
+    sign: (secret, rawBody, headers = {}, timestampMs = Date.now()) => sign(r, secret, Buffer.isBuffer(rawBody) ? rawBody : Buffer.from(rawBody), headers, timestampMs),
+  };
+}
+
+/** The secrets a connection accepts (the `secret` template may give several, for rotation). */
+export async function webhookSecrets(spec: SignatureSpec, conn: Pick<ConnectionContext, 'credentials' | 'settings' | 'environment'>): Promise<string[]> {
+  const ctx = { credentials: conn.credentials, settings: conn.settings, environment: conn.environment };
+  const v = await renderTemplate(compileTemplate(spec.secret), ctx, ctx);
+  const list = Array.isArray(v) ? v : [v];
+  return list.filter((x): x is string => typeof x === 'string' && x.length > 0);
+}
+
+interface ParsedHeader {
+  signatures: string[];
+  timestamp?: string;
+}
+
+function parseHeader(r: Resolved, value: string): ParsedHeader {
+  const f = r.format;
+  if (f.type === 'plain') return { signatures: [value.trim()].filter(Boolean) };
+  if (f.type === 'list') {
+    const parts = value.split(f.separator).map((p) => p.trim()).filter(Boolean);
+    const signatures = f.prefix ? parts.filter((p) => p.startsWith(f.prefix!)).map((p) => p.slice(f.prefix!.length)) : parts;
+    return { signatures };
+  }
+  const signatures: string[] = [];
+  let timestamp: string | undefined;
+  for (const pair of value.split(f.pair_separator ?? ',')) {
+    const eq = pair.indexOf('=');
+    if (eq < 0) continue;
+    const k = pair.slice(0, eq).trim();
+    const v = pair.slice(eq + 1).trim();
+    if (k === f.signature_key && v) signatures.push(v);
+    else if (f.timestamp_key && k === f.timestamp_key) timestamp = v;
+  }
+  return { signatures, timestamp };
+}
+
+async function readTimestamp(r: Resolved, parsed: ParsedHeader, delivery: Delivery): Promise<string | undefined> {
+  if (parsed.timestamp !== undefined) return parsed.timestamp;
+  if (!r.timestampFrom) return undefined;
+  const ctx = { headers: delivery.headers, body: r.timestampFrom.source.includes('body') ? safeJson(delivery.rawBody) : undefined };
+  const v = await r.timestampFrom.evaluate(ctx, ctx);
+  return v === undefined || v === null ? undefined : String(v);
+}
+
+function timestampMs(r: Resolved, text: string): number {
+  if (r.unit === 'iso8601') return Date.parse(text);
+  if (!/^\d+(\.\d+)?$/.test(text)) return NaN;
+  return r.unit === 'milliseconds' ? Number(text) : Number(text) * 1000;
+}
+
+async function verify(r: Resolved, delivery: Delivery, secrets: string[], nowMs: number): Promise<{ timestamp?: number }> {
+  if (secrets.length === 0) throw new WebhookSignatureError('WEBHOOK_SECRET_MISSING', 'this connection has no webhook signing secret configured, so deliveries cannot be verified', 'add the signing secret to the connection');
+  const headerValue = delivery.headers[r.header];
+  if (!headerValue || !headerValue.trim()) throw new WebhookSignatureError('WEBHOOK_SIGNATURE_MISSING', `the ${r.header} header is missing`);
+  const parsed = parseHeader(r, headerValue);
+  if (parsed.signatures.length === 0) throw new WebhookSignatureError('WEBHOOK_SIGNATURE_MALFORMED', `the ${r.header} header holds no signature in the expected format`);
+  const provided = parsed.signatures.map((s) => decodeSignature(r.encoding, s)).filter((b): b is Buffer => b !== undefined);
+  if (provided.length === 0) throw new WebhookSignatureError('WEBHOOK_SIGNATURE_MALFORMED', `the ${r.header} header's signature is not valid ${r.encoding}`);
+
+  let ts: number | undefined;
+  let tsText: string | undefined;
+  if (r.hasTimestamp) {
+    tsText = await readTimestamp(r, parsed, delivery);
+    if (tsText === undefined || tsText === '') throw new WebhookSignatureError('WEBHOOK_SIGNATURE_MALFORMED', 'the delivery has no timestamp');
+    ts = timestampMs(r, tsText);
+    if (!Number.isFinite(ts)) throw new WebhookSignatureError('WEBHOOK_SIGNATURE_MALFORMED', `the delivery timestamp is not a valid ${r.unit} value`);
+    if (Math.abs(nowMs - ts) > r.toleranceMs) throw new WebhookSignatureError('WEBHOOK_TIMESTAMP_STALE', `the delivery timestamp is more than ${r.toleranceMs / 1000} s from now; replays are refused`, 'check the sender\'s clock, or resend the event');
+  }
+
+  const content = await signedContent(r, delivery.headers, delivery.rawBody, tsText);
+  for (const secret of secrets) {
+    const expected = hmac(r, secret, content);
+    for (const p of provided) if (p.length === expected.length && timingSafeEqual(p, expected)) return { timestamp: ts };
+  }
+  throw new WebhookSignatureError('WEBHOOK_SIGNATURE_INVALID', `no signature in the ${r.header} header matches the delivery`, 'check the connection\'s signing secret (it may have been regenerated)');
+}
+
+async function signedContent(r: Resolved, headers: Record<string, string | undefined>, rawBody: Buffer, timestamp: string | undefined): Promise<Buffer> {
+  const ctx = { timestamp, id: headers['webhook-id'], headers, body: rawBody.toString('utf8') };
+  const v = await renderTemplate(r.content, ctx, ctx);
+  return Buffer.from(typeof v === 'string' ? v : JSON.stringify(v), 'utf8');
+}
+
+function keyBytes(r: Resolved, secret: string): Buffer {
+  if (r.keyEncoding === 'utf8') return Buffer.from(secret, 'utf8');
+  if (r.keyEncoding === 'base64') return Buffer.from(secret, 'base64');
+  return Buffer.from(secret.startsWith('whsec_') ? secret.slice(6) : secret, 'base64');
+}
+
+function hmac(r: Resolved, secret: string, content: Buffer): Buffer {
+  return createHmac(r.algorithm, keyBytes(r, secret)).update(content).digest();
+}
+
+function decodeSignature(encoding: 'hex' | 'base64', s: string): Buffer | undefined {
+  if (encoding === 'hex') return /^(?:[0-9a-fA-F]{2})+$/.test(s) ? Buffer.from(s, 'hex') : undefined;
+  return /^[A-Za-z0-9+/_-]+={0,2}$/.test(s) ? Buffer.from(s, 'base64') : undefined;
+}
+
+async function sign(r: Resolved, secret: string, rawBody: Buffer, given: Record<string, string>, tsMs: number): Promise<Record<string, string>> {
+  const headers: Record<string, string> = Object.fromEntries(Object.entries(given).map(([k, v]) => [k.toLowerCase(), v]));
+  const tsText = r.unit === 'iso8601' ? new Date(tsMs).toISOString() : r.unit === 'milliseconds' ? String(Math.floor(tsMs)) : String(Math.floor(tsMs / 1000));
+  const out: Record<string, string> = {};
+  if (r.timestampHeader && headers[r.timestampHeader] === undefined) out[r.timestampHeader] = headers[r.timestampHeader] = tsText;
+  if (r.header === 'webhook-signature' && headers['webhook-id'] === undefined) out['webhook-id'] = headers['webhook-id'] = `msg_${randomUUID()}`;
+  const usedTs = r.timestampHeader ? headers[r.timestampHeader]! : tsText;
+  const digest = hmac(r, secret, await signedContent(r, headers, rawBody, usedTs)).toString(r.encoding);
+  const f = r.format;
+  out[r.header] = f.type === 'plain' ? digest : f.type === 'list' ? `${f.prefix ?? ''}${digest}` : `${f.timestamp_key ? `${f.timestamp_key}=${usedTs}${f.pair_separator ?? ','}` : ''}${f.signature_key}=${digest}`;
+  return out;
+}
+
+function safeJson(raw: Buffer): unknown {
+  try {
+    return JSON.parse(raw.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
