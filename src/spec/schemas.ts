@@ -34,6 +34,14 @@ export function connectorValidator(): ValidateFunction {
   return connector;
 }
 
+let specTest: ValidateFunction | undefined;
+
+/** Validator for spec test files (schemas/spec-test.schema.json). */
+export function specTestValidator(): ValidateFunction {
+  specTest ??= getAjv().compile(readJson(join(SCHEMAS_DIR, 'spec-test.schema.json')));
+  return specTest;
+}
+
 /** Validator for a canonical entity (schemas/entities/<name>.schema.json). */
 export function entityValidator(name: string): ValidateFunction {
   let v = entities.get(name);

@@ -1,4 +1,4 @@
-import type { ErrorObject } from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import type { Diagnostic } from './diagnostics.ts';
 import { connectorValidator } from './schemas.ts';
 import { didYouMean } from './suggest.ts';
@@ -6,9 +6,8 @@ import { dottedPath, pointerJoin, positionOf, type SourceDocument } from './yaml
 
 type SchemaNode = { properties?: Record<string, SchemaNode>; description?: string; enum?: unknown[]; const?: unknown; type?: string | string[] };
 
-/** Checks a parsed spec against schemas/connector.schema.json; one diagnostic per problem, at its key or value. */
-export function validateAgainstSchema(src: SourceDocument): Diagnostic[] {
-  const validate = connectorValidator();
+/** Checks a parsed document against a schema (the connector schema by default); one diagnostic per problem, at its key or value. */
+export function validateAgainstSchema(src: SourceDocument, validate: ValidateFunction = connectorValidator()): Diagnostic[] {
   if (validate(src.value)) return [];
   const errors = (validate.errors ?? []) as ErrorObject[];
   const out: Diagnostic[] = [];
