@@ -1,0 +1,73 @@
+/**
+ * A closed-loop HTTP load generator for the benchmarks: `connections` requests in flight for `durationMs`,
+ * run in a worker thread so it never shares the measured server's event loop. Latencies are recorded per
+ * request; results give throughput and percentiles. Loopback only.
+ */
+import { Worker } from 'node:worker_threads';
+
+export interface LoadRequest {
+  method?: string;
+  path: string;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+export interface LoadOptions {
+  url: string;
+  connections: number;
+  durationMs: number;
+  /** The same request every time... */
+  request?: LoadRequest;
+  /** ...or a module (absolute path) exporting `makeRequest(i: number): LoadRequest | Promise<LoadRequest>`. */
+  module?: string;
+  /** Passed to the module's optional `setup(args)` before the run. */
+  moduleArgs?: unknown;
+}
+
+export interface LoadResult {
+  requests: number;
+  /** Responses with a 2xx status. */
+  ok: number;
+  errors: number;
+  statuses: Record<string, number>;
+  rps: number;
+  p50_ms: number;
+  p99_ms: number;
+  duration_ms: number;
+}
+
+export function runLoad(opts: LoadOptions): Promise<LoadResult> {
+  return new Promise((resolve, reject) => {
+    // Workers do not inherit tsx's loader: register it in the worker before importing the TypeScript entry.
+    const entry = new URL('./load-worker.ts', import.meta.url).href;
+    const boot = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`;
+    const worker = new Worker(boot, { eval: true, workerData: opts });
+    worker.once('message', (m: LoadResult) => resolve(m));
+    worker.once('error', reject);
+    worker.once('exit', (code) => {
+      if (code !== 0) reject(new Error(`load worker exited with ${code}`));
+    });
+  });
+}
+
+/** Resident set size high-water mark of this process, in MB (sampled). */
+export function trackPeakRss(intervalMs = 50): { stop(): number } {
+  let peak = process.memoryUsage().rss;
+  const t = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().rss);
+  }, intervalMs);
+  t.unref();
+  return {
+    stop() {
+      clearInterval(t);
+      return Math.round((Math.max(peak, process.memoryUsage().rss) / 1024 / 1024) * 10) / 10;
+    },
+  };
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+export const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
