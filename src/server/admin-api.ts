@@ -1,0 +1,175 @@
+/**
+ * The admin HTTP API as a koa router (composed by `taxbridge serve`), behind `Authorization: Bearer <admin
+ * token>` (compared in constant time). Bodies are JSON; answers are `{"data": ...}`; errors are
+ * `{"type":"api_error","code":...,"message":...,"param"?:...}` with 401 unauthorized_access,
+ * 400 validation_errors, 404 not_found, 409 conflict, 413/415 as the tax API.
+ *
+ *   GET    /admin/organizations                                   list
+ *   POST   /admin/organizations                                   {name, mode: test|live, origin_address?, default_product_tax_code?}
+ *   GET    /admin/organizations/:org                              one
+ *   PATCH  /admin/organizations/:org                              {name?, origin_address?, default_product_tax_code? (null clears)}
+ *   GET    /admin/organizations/:org/registrations                list
+ *   POST   /admin/organizations/:org/registrations                {country, state?, tax_calculation? (true), effective_from? (today)}
+ *   PATCH  /admin/organizations/:org/registrations/:reg           {tax_calculation?, effective_from?}; :reg is an id or "US-TX"/"DE"
+ *   DELETE /admin/organizations/:org/registrations/:reg
+ *   GET    /admin/organizations/:org/product_tax_codes            list
+ *   POST   /admin/organizations/:org/product_tax_codes            {product_id, tax_code, connection_id?} (upsert)
+ *   DELETE /admin/organizations/:org/product_tax_codes?product_id=..&connection_id=..
+ *   GET    /admin/organizations/:org/keys                         list (prefix, created, last used, revoked; never hashes)
+ *   POST   /admin/organizations/:org/keys                         {name?, rate_limit_per_second?} -> 201 with `key` (shown once)
+ *   DELETE /admin/keys/:key                                       revoke (:key is the id "key_…" or the prefix "tb_test_…")
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import { TaxbridgeError, isTaxbridgeError } from '../errors.ts';
+import { publicKeyView } from '../tax/keys.ts';
+import type { TaxService } from '../tax/service.ts';
+import { BodyError, readJsonBody } from './raw-body.ts';
+
+export interface AdminApiRouterOptions {
+  service: TaxService;
+  /** The admin token (from configuration). Required; at least 16 characters. */
+  adminToken: string;
+  /** Default 1 MiB. */
+  maxBodyBytes?: number;
+  onError?: (err: unknown, ctx: Context) => void;
+}
+
+const PREFIX = '/admin';
+
+function send(ctx: Context, status: number, body: unknown): void {
+  ctx.status = status;
+  ctx.type = 'application/json';
+  ctx.body = JSON.stringify(body);
+}
+
+function digest(s: string): Buffer {
+  return createHash('sha256').update(s).digest();
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+export function createAdminApiRouter(opts: AdminApiRouterOptions): Router {
+  if (typeof opts.adminToken !== 'string' || opts.adminToken.length < 16) {
+    throw new TaxbridgeError('config_invalid', 'the admin API needs an admin token of at least 16 characters', { hint: 'set it in the server configuration' });
+  }
+  const tokenDigest = digest(opts.adminToken);
+  const { service } = opts;
+  const maxBody = opts.maxBodyBytes ?? 1024 * 1024;
+  const router = new Router({ prefix: PREFIX });
+
+  const fail = (ctx: Context, e: unknown): void => {
+    if (e instanceof BodyError) {
+      if (e.status === 413) ctx.set('Connection', 'close');
+      return send(ctx, e.status, { type: 'api_error', code: 'validation_errors', message: e.message });
+    }
+    if (isTaxbridgeError(e)) {
+      const status = e.code === 'not_found' ? 404 : e.code === 'conflict' ? 409 : e.code === 'unauthorized_access' ? 401 : e.code === 'invalid_input' ? 400 : 0;
+      if (status) {
+        const field = e.details?.field;
+        return send(ctx, status, {
+          type: 'api_error',
+          code: e.code === 'invalid_input' ? 'validation_errors' : e.code,
+          message: e.message,
+          ...(typeof field === 'string' ? { param: field } : {}),
+          ...(e.hint ? { hint: e.hint } : {}),
+        });
+      }
+    }
+    if (opts.onError) opts.onError(e, ctx);
+    else process.stderr.write(`taxbridge admin: ${ctx.method} ${ctx.path}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    send(ctx, 500, { type: 'api_error', code: 'internal_server_error', message: 'an internal error occurred' });
+  };
+
+  router.use(async (ctx, next) => {
+    try {
+      const m = /^Bearer\s+(\S+)$/i.exec(ctx.get('authorization'));
+      if (!m || !timingSafeEqual(digest(m[1]!), tokenDigest)) {
+        ctx.set('WWW-Authenticate', 'Bearer');
+        throw new TaxbridgeError('unauthorized_access', 'admin API: send Authorization: Bearer <admin token>');
+      }
+      await next();
+    } catch (e) {
+      fail(ctx, e);
+    }
+  });
+
+  const body = async (ctx: Context): Promise<Record<string, unknown>> => {
+    const b = await readJsonBody(ctx.req, maxBody);
+    if (!isObject(b)) throw new TaxbridgeError('invalid_input', 'the request body must be a JSON object');
+    return b;
+  };
+  const org = (ctx: Context): string => String(ctx.params.org);
+
+  router.get('/organizations', async (ctx) => send(ctx, 200, { data: await service.listOrganizations() }));
+  router.post('/organizations', async (ctx) => {
+    const b = await body(ctx);
+    const created = await service.createOrganization({
+      name: b.name as string,
+      mode: b.mode as 'test' | 'live',
+      origin_address: b.origin_address,
+      default_product_tax_code: b.default_product_tax_code as string | undefined,
+    });
+    send(ctx, 201, { data: created });
+  });
+  router.get('/organizations/:org', async (ctx) => send(ctx, 200, { data: await service.getOrganization(org(ctx)) }));
+  router.patch('/organizations/:org', async (ctx) => {
+    const b = await body(ctx);
+    send(ctx, 200, { data: await service.updateOrganization(org(ctx), b as never) });
+  });
+
+  router.get('/organizations/:org/registrations', async (ctx) => send(ctx, 200, { data: (await service.getOrganization(org(ctx))).registrations }));
+  router.post('/organizations/:org/registrations', async (ctx) => {
+    const b = await body(ctx);
+    const r = await service.addRegistration(org(ctx), b as never);
+    send(ctx, 201, { data: r.registration });
+  });
+  router.patch('/organizations/:org/registrations/:reg', async (ctx) => {
+    const b = await body(ctx);
+    const r = await service.updateRegistration(org(ctx), String(ctx.params.reg), b as never);
+    send(ctx, 200, { data: r.registration });
+  });
+  router.delete('/organizations/:org/registrations/:reg', async (ctx) => {
+    await service.removeRegistration(org(ctx), String(ctx.params.reg));
+    ctx.status = 204;
+  });
+
+  router.get('/organizations/:org/product_tax_codes', async (ctx) =>
+    send(ctx, 200, { data: { default_product_tax_code: (await service.getOrganization(org(ctx))).default_product_tax_code ?? null, products: (await service.getOrganization(org(ctx))).product_tax_codes } }),
+  );
+  router.post('/organizations/:org/product_tax_codes', async (ctx) => {
+    const b = await body(ctx);
+    const r = await service.setProductTaxCode(org(ctx), b as never);
+    send(ctx, 200, { data: r.product_tax_code });
+  });
+  router.delete('/organizations/:org/product_tax_codes', async (ctx) => {
+    const pid = ctx.query.product_id;
+    if (typeof pid !== 'string' || !pid) throw new TaxbridgeError('invalid_input', 'product_id query parameter is required', { details: { field: 'product_id' } });
+    const cid = typeof ctx.query.connection_id === 'string' && ctx.query.connection_id ? ctx.query.connection_id : undefined;
+    await service.removeProductTaxCode(org(ctx), pid, cid);
+    ctx.status = 204;
+  });
+
+  router.get('/organizations/:org/keys', async (ctx) => {
+    await service.getOrganization(org(ctx));
+    send(ctx, 200, { data: (await service.listApiKeys(org(ctx))).map(publicKeyView) });
+  });
+  router.post('/organizations/:org/keys', async (ctx) => {
+    const b = ctx.request.length || ctx.get('content-type') ? await body(ctx) : {};
+    const r = await service.createApiKey(org(ctx), b as never);
+    send(ctx, 201, { data: { key: r.key, ...publicKeyView(r.doc) }, message: 'Store this key now: it is shown only once.' });
+  });
+  router.delete('/keys/:key', async (ctx) => {
+    const doc = await service.revokeApiKey(String(ctx.params.key));
+    send(ctx, 200, { data: publicKeyView(doc) });
+  });
+
+  router.all('/*rest', async (ctx) => {
+    send(ctx, 404, { type: 'api_error', code: 'not_found', message: `no such admin endpoint: ${ctx.method} ${ctx.path.slice(0, 200)}` });
+  });
+
+  return router;
+}

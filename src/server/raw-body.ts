@@ -1,0 +1,92 @@
+/**
+ * Reading a request body ourselves (koa 3 parses nothing): bytes with a hard size limit, checked against
+ * Content-Length before reading and counted while reading, so a 10 MB body is refused after at most
+ * `limit` bytes are buffered. Then a JSON parse that never throws anything but a BodyError.
+ */
+import type { IncomingMessage } from 'node:http';
+import { TaxbridgeError } from '../errors.ts';
+
+export class BodyError extends TaxbridgeError {
+  readonly status: number;
+  constructor(status: number, code: 'body_too_large' | 'body_invalid' | 'unsupported_media_type' | 'body_aborted', message: string) {
+    super(code, message);
+    this.status = status;
+  }
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+export function readRawBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > limit) {
+    return Promise.reject(new BodyError(413, 'body_too_large', `request body is ${declared} bytes; the limit is ${limit} bytes`));
+  }
+  if (req.readableEnded) return Promise.resolve(Buffer.alloc(0));
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const cleanup = (): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('aborted', onAborted);
+    };
+    const onData = (c: Buffer): void => {
+      size += c.length;
+      if (size > limit) {
+        cleanup();
+        req.pause();
+        reject(new BodyError(413, 'body_too_large', `request body exceeds the limit of ${limit} bytes`));
+        return;
+      }
+      chunks.push(c);
+    };
+    const onEnd = (): void => {
+      cleanup();
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    };
+    const onError = (e: Error): void => {
+      cleanup();
+      reject(new BodyError(400, 'body_aborted', `reading the request body failed: ${e.message}`));
+    };
+    const onAborted = (): void => {
+      cleanup();
+      reject(new BodyError(400, 'body_aborted', 'the client aborted the request body'));
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('aborted', onAborted);
+  });
+}
+
+/** True for application/json and any +json type (parameters such as charset allowed). */
+export function isJsonContentType(ct: string | undefined): boolean {
+  if (!ct) return false;
+  const t = ct.split(';', 1)[0]!.trim().toLowerCase();
+  return t === 'application/json' || (t.startsWith('application/') && t.endsWith('+json'));
+}
+
+/**
+ * The body as JSON. A missing Content-Type is accepted (many billing systems omit it); a different one is a
+ * 415. Empty bodies, bad UTF-8 and malformed JSON are 400s.
+ */
+export async function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
+  const ct = req.headers['content-type'];
+  if (ct !== undefined && !isJsonContentType(ct)) {
+    throw new BodyError(415, 'unsupported_media_type', `Content-Type must be application/json, got ${JSON.stringify(ct.slice(0, 100))}`);
+  }
+  const buf = await readRawBody(req, limit);
+  if (buf.length === 0) throw new BodyError(400, 'body_invalid', 'the request body is empty; send a JSON object');
+  let text: string;
+  try {
+    text = UTF8.decode(buf);
+  } catch {
+    throw new BodyError(400, 'body_invalid', 'the request body is not valid UTF-8');
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new BodyError(400, 'body_invalid', `the request body is not valid JSON: ${e instanceof Error ? e.message.slice(0, 200) : 'parse error'}`);
+  }
+}

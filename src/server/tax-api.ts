@@ -1,0 +1,128 @@
+/**
+ * The Sphere-compatible tax API as a koa router (composed by `taxbridge serve`):
+ *
+ *   POST /tax_api/calculate_tax          X-API-KEY; Sphere's request -> Sphere's response
+ *   GET  /tax_api/calculations/:id       X-API-KEY; a recorded calculation of the key's organization
+ *   GET  /tax_api/test_credentials       X-API-KEY; 200 when the key is valid (also POST), for billing systems'
+ *                                        "Test credentials" button
+ *
+ * Every error is Sphere's shape `{"type":"api_error","code":...,"message":...,"param"?:...}`: 401
+ * unauthorized_access, 400 validation_errors / customer_tax_location_invalid / invalid_product_tax_code /
+ * unsupported_feature, 404 not_found, 405 validation_errors (wrong method), 413 validation_errors (body over
+ * `maxBodyBytes`, 1 MiB by default), 415 validation_errors (a Content-Type other than JSON), 429
+ * too_many_requests with Retry-After (per key), and 500 internal_server_error without details for anything
+ * unexpected. The key may also be sent as `Authorization: Bearer <key>`.
+ */
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import { TaxApiError, type SphereErrorBody } from '../tax/errors.ts';
+import type { AuthContext, TaxService } from '../tax/service.ts';
+import { BodyError, readJsonBody } from './raw-body.ts';
+
+export interface TaxApiRouterOptions {
+  service: TaxService;
+  /** Largest accepted request body in bytes. Default 1 MiB (a 1,000-line request is ~150 KB). */
+  maxBodyBytes?: number;
+  /** Called for unexpected errors (the client only sees internal_server_error). Default: stderr. */
+  onError?: (err: unknown, ctx: Context) => void;
+}
+
+const PREFIX = '/tax_api';
+const ROUTES: Record<string, string[]> = {
+  [`${PREFIX}/calculate_tax`]: ['POST'],
+  [`${PREFIX}/test_credentials`]: ['GET', 'HEAD', 'POST'],
+};
+
+function send(ctx: Context, status: number, body: unknown): void {
+  ctx.status = status;
+  ctx.type = 'application/json';
+  ctx.body = JSON.stringify(body);
+}
+
+function sendError(ctx: Context, status: number, body: SphereErrorBody, headers?: Record<string, string>): void {
+  if (headers) for (const [k, v] of Object.entries(headers)) ctx.set(k, v);
+  send(ctx, status, body);
+}
+
+export function createTaxApiRouter(opts: TaxApiRouterOptions): Router {
+  const { service } = opts;
+  const maxBody = opts.maxBodyBytes ?? 1024 * 1024;
+  const router = new Router();
+
+  const fail = (ctx: Context, e: unknown): void => {
+    if (e instanceof TaxApiError) return sendError(ctx, e.status, e.body(), e.headers);
+    if (e instanceof BodyError) {
+      if (e.status === 413) ctx.set('Connection', 'close'); // do not read the rest of an oversized body
+      return sendError(ctx, e.status, { type: 'api_error', code: 'validation_errors', message: e.message });
+    }
+    if (opts.onError) opts.onError(e, ctx);
+    else process.stderr.write(`taxbridge tax_api: ${ctx.method} ${ctx.path}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    sendError(ctx, 500, { type: 'api_error', code: 'internal_server_error', message: 'an internal error occurred; the request can be retried' });
+  };
+
+  const authed = (handler: (ctx: Context, auth: AuthContext) => Promise<void>) => {
+    return async (ctx: Context): Promise<void> => {
+      try {
+        const header = ctx.get('x-api-key') || bearer(ctx.get('authorization'));
+        const auth = await service.authenticate(header || undefined);
+        if (!auth) {
+          throw new TaxApiError(401, 'unauthorized_access', header ? 'the API key is not valid or has been revoked' : 'missing API key: send it in the X-API-KEY header');
+        }
+        const rl = service.rateLimit(auth);
+        if (!rl.ok) {
+          throw new TaxApiError(429, 'too_many_requests', `rate limit of ${rl.limit} requests per second exceeded for this API key; retry after ${rl.retryAfter} s`, {
+            headers: { 'Retry-After': String(rl.retryAfter) },
+          });
+        }
+        await handler(ctx, auth);
+      } catch (e) {
+        fail(ctx, e);
+      }
+    };
+  };
+
+  router.post(
+    `${PREFIX}/calculate_tax`,
+    authed(async (ctx, auth) => {
+      const body = await readJsonBody(ctx.req, maxBody);
+      const { response } = await service.calculate(auth, body);
+      send(ctx, 200, response);
+    }),
+  );
+
+  router.get(
+    `${PREFIX}/calculations/:id`,
+    authed(async (ctx, auth) => {
+      const doc = await service.getCalculation(auth, String(ctx.params.id));
+      if (!doc) throw new TaxApiError(404, 'not_found', `no calculation ${JSON.stringify(String(ctx.params.id).slice(0, 100))} for this API key's organization`);
+      const { organization_id: _o, api_key_id: _k, ...rest } = doc;
+      send(ctx, 200, { message: 'Tax calculation retrieved', data: { sphere_tax_calculation_id: doc.id, ...rest } });
+    }),
+  );
+
+  const testCredentials = authed(async (ctx, auth) => {
+    send(ctx, 200, {
+      message: 'Credentials are valid',
+      data: { organization_id: auth.view.org.id, organization_name: auth.view.org.name, mode: auth.view.org.mode, key_prefix: auth.key.prefix },
+    });
+  });
+  router.get(`${PREFIX}/test_credentials`, testCredentials);
+  router.post(`${PREFIX}/test_credentials`, testCredentials);
+
+  // Anything else under /tax_api answers in Sphere's shape too.
+  router.all(`${PREFIX}/*rest`, async (ctx) => {
+    const allowed = ROUTES[ctx.path] ?? (ctx.path.startsWith(`${PREFIX}/calculations/`) && ctx.path.split('/').length === 4 ? ['GET', 'HEAD'] : undefined);
+    if (allowed && !allowed.includes(ctx.method)) {
+      ctx.set('Allow', allowed.join(', '));
+      return sendError(ctx, 405, { type: 'api_error', code: 'validation_errors', message: `${ctx.method} is not allowed on ${ctx.path}; use ${allowed.join(' or ')}` });
+    }
+    sendError(ctx, 404, { type: 'api_error', code: 'not_found', message: `no such endpoint: ${ctx.method} ${ctx.path.slice(0, 200)}` });
+  });
+
+  return router;
+}
+
+function bearer(h: string): string | undefined {
+  const m = /^Bearer\s+(\S+)$/i.exec(h);
+  return m ? m[1] : undefined;
+}

@@ -1,0 +1,328 @@
+/**
+ * The tax engine: from a validated request, the organization's registrations and product tax codes, the
+ * (optional) synced customer and the rate data, decide for each line where it is taxed, whether tax is
+ * collected, which jurisdictions apply at which rates, and compute the amounts exactly (./compute.ts).
+ *
+ * Decision order for each line (the first that applies wins), each with its taxability_reason:
+ *  1. customer exempt (`tax_exempt: true`, or the synced customer's tax_status "exempt")  -> customer_exempt
+ *  2. reverse charge: outside the US, a business customer (request `tax_id`, synced tax_ids) buying across a
+ *     border (customer country != seller's origin country, or no origin on file), or a synced customer
+ *     whose tax_status is "reverse_charge"                                               -> reverse_charge
+ *  3. no active registration covering the customer's place (registration with tax calculation on, in force
+ *     on the tax date)                                                                   -> not_collecting
+ *  4. no tax in that place (e.g. Oregon)                                                 -> not_subject_to_tax
+ *  5. product taxability: the `exempt` tax code, or the US state does not tax the code   -> product_exempt
+ *     (zero amounts, one per jurisdiction); a US state taxing part of the price (Texas SaaS 80 %)
+ *                                                                                        -> taxable_basis_reduced
+ *     a special rate replacing the state rate (Connecticut SaaS 1 %)                     -> reduced_rated
+ *     otherwise                                                                          -> standard_rated
+ * Registrations: US by state; Canada GST/HST by any CA registration (country-wide or the province), PST/QST/RST
+ * only by a registration for that province (and for SaaS only where the province taxes digital services);
+ * elsewhere by country, and an "EU" (One-Stop-Shop) registration covers every EU member state's VAT.
+ * Sourcing is by destination (the customer's address, or the line's ship_to).
+ */
+import { type Rational, percentToFraction } from '../money/index.ts';
+import type { Jurisdiction, TaxData } from './rates/index.ts';
+import type { SphereLineResult, SphereTaxAmount, TaxabilityReason } from './api-types.ts';
+import { computeLine } from './compute.ts';
+import { TaxApiError, locationError } from './errors.ts';
+import { normalizeCountry, normalizeRegion, normalizeUsZip } from './geo.ts';
+import type { OrgAddress, Organization, ProductTaxCode, Registration } from './model.ts';
+import { normalizeTaxCode, type TaxCode } from './tax-codes.ts';
+import type { NormalizedLine, NormalizedRequest, RawAddress } from './validate.ts';
+
+/** An organization with the lookups the hot path needs, built once per change (TaxService keeps them). */
+export interface OrgTaxView {
+  org: Organization;
+  /** Registrations by "COUNTRY|STATE" ("US|TX", "DE|", "EU|"). */
+  registrations: Map<string, Registration>;
+  /** Product tax codes by product id (connection-less first). */
+  productCodes: Map<string, ProductTaxCode[]>;
+  defaultCode?: TaxCode;
+}
+
+export function buildOrgView(org: Organization): OrgTaxView {
+  const registrations = new Map<string, Registration>();
+  for (const r of org.registrations) registrations.set(`${r.country}|${r.state ?? ''}`, r);
+  const productCodes = new Map<string, ProductTaxCode[]>();
+  for (const p of org.product_tax_codes) {
+    const list = productCodes.get(p.product_id) ?? [];
+    list.push(p);
+    list.sort((a, b) => (a.connection_id ? 1 : 0) - (b.connection_id ? 1 : 0));
+    productCodes.set(p.product_id, list);
+  }
+  return { org, registrations, productCodes, defaultCode: normalizeTaxCode(org.default_product_tax_code) };
+}
+
+/** What a synced customer contributes: its address, tax status and tax ids. */
+export interface CustomerInfo {
+  id: string;
+  connection_id: string;
+  address?: RawAddress;
+  tax_status?: 'taxed' | 'exempt' | 'reverse_charge';
+  tax_ids?: Array<{ type?: string; value: string }>;
+}
+
+export interface JurisdictionTax {
+  jurisdiction: Jurisdiction;
+  /** The rate applied (percent string); differs from jurisdiction.rate under a rate override or exemption. */
+  rate: string;
+  taxable: bigint;
+  amount: bigint;
+}
+
+export interface EngineLine {
+  line: NormalizedLine;
+  taxCode: TaxCode;
+  reason: TaxabilityReason;
+  country: string;
+  state?: string;
+  net: bigint;
+  gross: bigint;
+  taxable: bigint;
+  tax: bigint;
+  jurisdictions: JurisdictionTax[];
+}
+
+export interface EngineResult {
+  lines: EngineLine[];
+  taxTotal: bigint;
+}
+
+interface Place {
+  country: string;
+  state?: string;
+  zip?: string;
+  /** Where the address came from, for error messages ("customer_address", "line_items[2].ship_to"). */
+  param: string;
+}
+
+const rationalCache = new Map<string, Rational>();
+function rateFraction(rate: string): Rational {
+  let r = rationalCache.get(rate);
+  if (!r) {
+    r = percentToFraction(rate);
+    if (rationalCache.size < 10_000) rationalCache.set(rate, r);
+  }
+  return r;
+}
+
+const ONE: Rational = { n: 1n, d: 1n };
+
+/** Checks an address enough to tax it: country; US state + ZIP; Canadian province. */
+export function resolvePlace(a: RawAddress, param: string): Place {
+  if (!a.country) throw locationError(`${param}.country`, `${param}.country is required (ISO 3166-1 alpha-2, e.g. "US")`);
+  const country = normalizeCountry(a.country);
+  if (!country) throw locationError(`${param}.country`, `${param}.country ${JSON.stringify(a.country.slice(0, 40))} is not an ISO 3166-1 alpha-2 country code`);
+  if (country === 'US') {
+    if (!a.state) throw locationError(`${param}.state`, `${param}.state is required for US addresses (e.g. "TX")`);
+    const state = normalizeRegion('US', a.state);
+    if (!state) throw locationError(`${param}.state`, `${param}.state ${JSON.stringify(a.state.slice(0, 40))} is not a US state`);
+    if (!a.postal_code) throw locationError(`${param}.postal_code`, `${param}.postal_code is required for US addresses (5-digit ZIP)`);
+    const zip = normalizeUsZip(a.postal_code);
+    if (!zip) throw locationError(`${param}.postal_code`, `${param}.postal_code ${JSON.stringify(a.postal_code.slice(0, 20))} is not a US ZIP code (12345 or 12345-6789)`);
+    return { country, state, zip, param };
+  }
+  if (country === 'CA') {
+    if (!a.state) throw locationError(`${param}.state`, `${param}.state (the province, e.g. "ON") is required for Canadian addresses`);
+    const state = normalizeRegion('CA', a.state);
+    if (!state) throw locationError(`${param}.state`, `${param}.state ${JSON.stringify(a.state.slice(0, 40))} is not a Canadian province or territory`);
+    return { country, state, param };
+  }
+  return { country, param };
+}
+
+function toRawAddress(a: OrgAddress | undefined): RawAddress | undefined {
+  return a ? { ...a } : undefined;
+}
+
+function active(r: Registration | undefined, date: string): boolean {
+  return !!r && r.tax_calculation && r.effective_from <= date;
+}
+
+export interface EngineInput {
+  req: NormalizedRequest;
+  view: OrgTaxView;
+  data: TaxData;
+  taxDate: string;
+  customer?: CustomerInfo;
+}
+
+export function calculate(input: EngineInput): EngineResult {
+  const { req, view, data, taxDate, customer } = input;
+  const exempt = req.tax_exempt || customer?.tax_status === 'exempt';
+  const business = !!req.tax_id || (customer?.tax_ids?.length ?? 0) > 0 || customer?.tax_status === 'reverse_charge';
+  const forcedReverse = customer?.tax_status === 'reverse_charge';
+
+  // The customer's address: the request's, else the synced customer's.
+  let docAddress: RawAddress | undefined = req.customer_address;
+  let docParam = 'customer_address';
+  if (!docAddress && customer?.address) {
+    docAddress = customer.address;
+    docParam = `customer ${customer.id} address`;
+  }
+  let docPlace: Place | undefined;
+  const originAll = req.ship_from ?? toRawAddress(view.org.origin_address);
+
+  const lines: EngineLine[] = [];
+  let taxTotal = 0n;
+  for (const line of req.lines) {
+    let place: Place;
+    if (line.ship_to) place = resolvePlace(line.ship_to, `line_items[${line.index}].ship_to`);
+    else {
+      if (!docAddress) {
+        throw locationError(
+          'customer_address',
+          req.customer_id
+            ? `customer_address is required: customer_id ${JSON.stringify(req.customer_id)} is not a synced customer with an address`
+            : 'customer_address is required (country, and for the US state and postal_code), or a customer_id of a synced customer with an address',
+        );
+      }
+      docPlace ??= resolvePlace(docAddress, docParam);
+      place = docPlace;
+    }
+    const origin = line.ship_from ?? originAll;
+    const originCountry = origin?.country ? normalizeCountry(origin.country) : undefined;
+    const taxCode = productTaxCode(view, line);
+
+    const base = { line, taxCode, country: place.country, ...(place.state ? { state: place.state } : {}) };
+    const untaxed = (reason: TaxabilityReason, jurisdictions: JurisdictionTax[] = []): EngineLine => {
+      const amount = line.amount - line.discount;
+      return { ...base, reason, net: amount, gross: amount, taxable: 0n, tax: 0n, jurisdictions };
+    };
+
+    let out: EngineLine;
+    if (exempt) out = untaxed('customer_exempt');
+    else if (place.country !== 'US' && (forcedReverse || (business && originCountry !== place.country))) out = untaxed('reverse_charge');
+    else out = taxLine(data, view, taxDate, place, line, taxCode, untaxed, base);
+    taxTotal += out.tax;
+    lines.push(out);
+  }
+  return { lines, taxTotal };
+}
+
+function productTaxCode(view: OrgTaxView, line: NormalizedLine): TaxCode {
+  const overrides = view.productCodes.get(line.product_id);
+  const code = overrides?.length ? normalizeTaxCode(overrides[0]!.tax_code) : view.defaultCode;
+  if (!code) {
+    throw new TaxApiError(
+      400,
+      'invalid_product_tax_code',
+      `product ${JSON.stringify(line.product_id)} has no product tax code: set one for the product or a default product tax code for the organization`,
+      { param: `line_items[${line.index}].product_id` },
+    );
+  }
+  return code;
+}
+
+function taxLine(
+  data: TaxData,
+  view: OrgTaxView,
+  date: string,
+  place: Place,
+  line: NormalizedLine,
+  taxCode: TaxCode,
+  untaxed: (reason: TaxabilityReason, j?: JurisdictionTax[]) => EngineLine,
+  base: Pick<EngineLine, 'line' | 'taxCode' | 'country' | 'state'>,
+): EngineLine {
+  const regs = view.registrations;
+  let jurs: Jurisdiction[];
+  let share: Rational = ONE;
+  let reason: TaxabilityReason = 'standard_rated';
+  let productExempt = taxCode === 'exempt';
+  let rateOverride: string | undefined;
+
+  if (place.country === 'US') {
+    if (!active(regs.get(`US|${place.state}`), date)) return untaxed('not_collecting');
+    const found = data.usJurisdictions(place.state!, place.zip, date);
+    if (!found) {
+      throw locationError(`${place.param}.postal_code`, `${place.param}.postal_code ${place.zip} is not a ZIP code in ${place.state}`);
+    }
+    jurs = found;
+    if (!productExempt && jurs.length > 0) {
+      const t = data.usTaxability(place.state!, taxCode, date);
+      if (t.treatment === 'exempt' || t.taxable_percent === '0') productExempt = true;
+      else if (t.rate_override) {
+        rateOverride = t.rate_override;
+        reason = 'reduced_rated';
+      } else if (t.treatment === 'partial' || t.taxable_percent !== '100') {
+        share = percentToFraction(t.taxable_percent);
+        reason = 'taxable_basis_reduced';
+      }
+    }
+  } else if (place.country === 'CA') {
+    const fedOk = active(regs.get('CA|'), date) || active(regs.get(`CA|${place.state}`), date);
+    const provOk = active(regs.get(`CA|${place.state}`), date);
+    const all = data.countryJurisdictions('CA', place.state, date);
+    if (!all) throw new TaxApiError(400, 'unsupported_feature', `no Canadian tax data for province ${place.state} on ${date}`);
+    const digitalProvincial = taxCode === 'general' || data.caDigitalTaxable(place.state!);
+    jurs = all.filter((j) => (j.tax_type === 'gst' || j.tax_type === 'hst' ? fedOk : provOk && digitalProvincial));
+    if (jurs.length === 0) return untaxed(fedOk || provOk ? 'not_subject_to_tax' : 'not_collecting');
+  } else {
+    const reg = active(regs.get(`${place.country}|`), date) || (data.isEu(place.country) && active(regs.get('EU|'), date));
+    if (!reg) return untaxed('not_collecting');
+    const found = data.countryJurisdictions(place.country, undefined, date);
+    if (!found) throw new TaxApiError(400, 'unsupported_feature', `taxbridge has no tax rates for country ${place.country}`);
+    jurs = found;
+  }
+  if (jurs.length === 0) return untaxed('not_subject_to_tax');
+
+  if (productExempt) {
+    return untaxed(
+      'product_exempt',
+      jurs.map((j) => ({ jurisdiction: j, rate: '0', taxable: 0n, amount: 0n })),
+    );
+  }
+
+  const rates = jurs.map((j) => (rateOverride !== undefined && j.level === 'state' ? rateOverride : j.rate));
+  const m = computeLine({
+    amount: line.amount,
+    discount: line.discount,
+    inclusive: line.inclusive,
+    taxableShare: share,
+    rates: rates.map(rateFraction),
+  });
+  return {
+    ...base,
+    reason,
+    net: m.net,
+    gross: m.gross,
+    taxable: m.taxable,
+    tax: m.tax,
+    jurisdictions: jurs.map((j, i) => ({ jurisdiction: j, rate: rates[i]!, taxable: m.taxable, amount: m.taxes[i]! })),
+  };
+}
+
+const percentCache = new Map<string, number>();
+function percentNumber(rate: string): number {
+  let n = percentCache.get(rate);
+  if (n === undefined) {
+    n = Number(rate);
+    if (percentCache.size < 10_000) percentCache.set(rate, n);
+  }
+  return n;
+}
+
+/** The engine's result in Sphere's response shape (lines only). */
+export function toSphereLines(result: EngineResult, includeReason: boolean): SphereLineResult[] {
+  return result.lines.map((l) => {
+    const tax_amounts: SphereTaxAmount[] = l.jurisdictions.map((jt) => {
+      const j = jt.jurisdiction;
+      return {
+        amount: Number(jt.amount),
+        taxable_amount: Number(jt.taxable),
+        tax_rate: {
+          percentage: percentNumber(jt.rate),
+          inclusive: l.line.inclusive,
+          display_name: j.display_name,
+          jurisdiction: j.name,
+          country: j.country,
+          ...(j.state ? { state: j.state } : {}),
+          tax_type: j.tax_type,
+          ...(includeReason ? { taxability_reason: l.reason } : {}),
+        },
+      };
+    });
+    return includeReason ? { id: l.line.id, tax_amounts, taxability_reason: l.reason } : { id: l.line.id, tax_amounts };
+  });
+}

@@ -1,0 +1,50 @@
+/**
+ * Errors of the Sphere-compatible tax API. Each carries the HTTP status and Sphere's error `code`
+ * (unauthorized_access, validation_errors, customer_tax_location_invalid, invalid_product_tax_code,
+ * unsupported_feature, too_many_requests, internal_server_error, plus not_found for unknown calculations and
+ * routes) and, where one field is at fault, `param` naming it ("line_items[2].amount"). On the wire:
+ * `{"type":"api_error","code":"...","message":"...","param":"..."}`.
+ */
+import { TaxbridgeError } from '../errors.ts';
+
+export type SphereErrorCode =
+  | 'unauthorized_access'
+  | 'validation_errors'
+  | 'customer_tax_location_invalid'
+  | 'invalid_product_tax_code'
+  | 'unsupported_feature'
+  | 'too_many_requests'
+  | 'not_found'
+  | 'internal_server_error';
+
+export class TaxApiError extends TaxbridgeError {
+  readonly status: number;
+  readonly param?: string;
+  readonly headers?: Record<string, string>;
+
+  constructor(status: number, code: SphereErrorCode, message: string, opts: { param?: string; headers?: Record<string, string>; hint?: string } = {}) {
+    super(code, message, { hint: opts.hint });
+    this.status = status;
+    this.param = opts.param;
+    this.headers = opts.headers;
+  }
+
+  body(): SphereErrorBody {
+    return { type: 'api_error', code: this.code as SphereErrorCode, message: this.message, ...(this.param ? { param: this.param } : {}) };
+  }
+}
+
+export interface SphereErrorBody {
+  type: 'api_error';
+  code: SphereErrorCode;
+  message: string;
+  param?: string;
+}
+
+export function validationError(param: string, message: string): TaxApiError {
+  return new TaxApiError(400, 'validation_errors', message, { param });
+}
+
+export function locationError(param: string, message: string): TaxApiError {
+  return new TaxApiError(400, 'customer_tax_location_invalid', message, { param });
+}

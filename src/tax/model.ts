@@ -1,0 +1,103 @@
+/**
+ * The documents the tax part keeps in the store: organizations (with their registrations and product tax
+ * codes), API keys (hashed) and recorded tax calculations. JSON Schemas: schemas/entities/organization,
+ * api_key and tax_calculation.
+ */
+import type { SphereCalculateResponse } from './api-types.ts';
+
+export type OrgMode = 'test' | 'live';
+
+export interface OrgAddress {
+  line1?: string;
+  line2?: string;
+  city?: string;
+  state?: string;
+  postal_code?: string;
+  country: string;
+}
+
+/** A "subscribed region": where the organization is registered to collect tax. */
+export interface Registration {
+  id: string;
+  /** ISO alpha-2, or "EU" for an EU One-Stop-Shop registration (charges each EU customer's VAT). */
+  country: string;
+  /** US state or Canadian province code; absent for country-wide registrations. */
+  state?: string;
+  /** The "Tax calculations" switch: off keeps the registration but charges nothing there. */
+  tax_calculation: boolean;
+  /** First date (YYYY-MM-DD) on which tax is charged under this registration. */
+  effective_from: string;
+  created_at: string;
+  updated_at: string;
+}
+
+/** A product's tax code, set for one product (optionally of one connection), overriding the org default. */
+export interface ProductTaxCode {
+  product_id: string;
+  /** The connection the product comes from; absent = the product id in any of the org's connections. */
+  connection_id?: string;
+  tax_code: string;
+  updated_at: string;
+}
+
+export interface Organization {
+  id: string;
+  name: string;
+  mode: OrgMode;
+  origin_address?: OrgAddress;
+  registrations: Registration[];
+  /** Tax code of products without their own (e.g. "saas"). */
+  default_product_tax_code?: string;
+  product_tax_codes: ProductTaxCode[];
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ApiKeyDoc {
+  id: string;
+  organization_id: string;
+  mode: OrgMode;
+  /** The visible start of the key ("tb_test_AbC12xYz"), enough to recognize it; never the secret. */
+  prefix: string;
+  /** "sha256:<hex>" of the whole key. The key itself is shown once, at creation, and never stored. */
+  hash: string;
+  name?: string;
+  created_at: string;
+  revoked_at?: string | null;
+  last_used_at?: string | null;
+  /** Requests per second this key may make (token bucket; burst = 2 x rate). Default: the server's. */
+  rate_limit_per_second?: number;
+}
+
+export interface CalculationLineRecord {
+  id: string | number;
+  product_id: string;
+  tax_code?: string;
+  amount: number;
+  discount_amount: number;
+  tax_inclusive: boolean;
+  net_amount: number;
+  tax_amount: number;
+  taxability_reason: string;
+  jurisdictions: Array<{ level: string; jurisdiction: string; country: string; state?: string; tax_type: string; rate: string; taxable_amount: number; amount: number }>;
+}
+
+export interface TaxCalculationDoc {
+  id: string;
+  organization_id: string;
+  mode: OrgMode;
+  api_key_id: string;
+  created_at: string;
+  tax_date: string;
+  currency: string;
+  /** Where tax was determined: country and region of the customer (first line's). */
+  customer_country?: string;
+  customer_state?: string;
+  /** Sum of all line taxes, minor units. */
+  tax_total: number;
+  lines: CalculationLineRecord[];
+  /** The request as received (parsed JSON). */
+  request: unknown;
+  /** The response exactly as sent. */
+  response: SphereCalculateResponse;
+}

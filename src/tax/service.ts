@@ -1,0 +1,403 @@
+/**
+ * TaxService: the tax part's state in one object, shared by the tax API and the admin API of one process.
+ *
+ * Hot path (calculate_tax): the key is found in an in-memory index (by its public 8-character id, then a
+ * constant-time hash compare), the organization's registrations and product codes are pre-indexed maps, the
+ * rate data is loaded once by the caller, and the only store work is reading a synced customer when the
+ * request names one (connections of the organization cached for a few seconds) and recording the
+ * calculation.
+ *
+ * Recording: by default (`recordMode: 'durable'`) the response waits for the store's group-commit `put`, so
+ * an id a client received is on disk and retrievable even after a crash; concurrent requests share one
+ * file write, so this costs latency, not throughput. `recordMode: 'background'` answers first and keeps the
+ * calculation in memory until its write lands (GET finds it either way); a crash can lose the last moments.
+ *
+ * Keys' last-used time is kept in memory and written at most once per `lastUsedWriteIntervalMs` (60 s) per
+ * key. Admin changes made through this service update the indexes at once; changes made by another process
+ * sharing the store are picked up by a refresh every `refreshIntervalMs` (5 s).
+ */
+import type { Store, StoredEntity } from '../store/types.ts';
+import type { TaxData } from './rates/index.ts';
+import type { SphereCalculateResponse } from './api-types.ts';
+import { buildOrgView, calculate, toSphereLines, type CustomerInfo, type EngineResult, type OrgTaxView } from './engine.ts';
+import { TaxApiError } from './errors.ts';
+import { normalizeCountry, todayUtc } from './geo.ts';
+import { newId } from './ids.ts';
+import { API_KEYS, createApiKey, keyIdFromRef, parseApiKey, revokeApiKey, verifyApiKey, type CreateApiKeyInput } from './keys.ts';
+import type { ApiKeyDoc, Organization, TaxCalculationDoc } from './model.ts';
+import * as orgs from './orgs.ts';
+import { RateLimiter, type RateLimitDecision } from './rate-limit.ts';
+import { validateCalculateRequest, type RawAddress } from './validate.ts';
+
+export const TAX_CALCULATIONS = 'tax_calculations';
+
+export interface TaxServiceOptions {
+  store: Store;
+  /** Rate data, loaded once (loadTaxData()). */
+  data: TaxData;
+  /** Default per-key limit, requests per second (token bucket, burst 2x). Default 100. A key's own rate_limit_per_second wins. */
+  rateLimitPerSecond?: number;
+  rateLimitBurst?: number;
+  /** 'durable' (default): respond after the calculation is stored. 'background': respond first. */
+  recordMode?: 'durable' | 'background';
+  /** Lines per calculation. Default 1000. */
+  maxLines?: number;
+  lastUsedWriteIntervalMs?: number;
+  refreshIntervalMs?: number;
+  now?: () => Date;
+  /** Where background failures go (a failed last-used write, a failed background record). Default: stderr. */
+  onError?: (message: string, err: unknown) => void;
+}
+
+export interface AuthContext {
+  key: ApiKeyDoc;
+  view: OrgTaxView;
+}
+
+interface ConnectionDoc {
+  id: string;
+  organization_id: string;
+  connector?: string;
+  environment?: string;
+  streams?: Record<string, string | string[]>;
+}
+
+export class TaxService {
+  readonly store: Store;
+  readonly data: TaxData;
+  readonly limiter: RateLimiter;
+  readonly maxLines: number;
+  private readonly opts: TaxServiceOptions;
+  private readonly now: () => Date;
+  private views = new Map<string, OrgTaxView>();
+  private keys = new Map<string, ApiKeyDoc>();
+  private readonly lastUsed = new Map<string, { at: Date; writtenAt: number }>();
+  private readonly connCache = new Map<string, { at: number; conns: ConnectionDoc[] }>();
+  private readonly pending = new Map<string, TaxCalculationDoc>();
+  private readonly inflight = new Set<Promise<unknown>>();
+  private lastRefresh = 0;
+  private refreshing: Promise<void> | undefined;
+
+  private constructor(opts: TaxServiceOptions) {
+    this.opts = opts;
+    this.store = opts.store;
+    this.data = opts.data;
+    this.now = opts.now ?? (() => new Date());
+    const rate = opts.rateLimitPerSecond ?? 100;
+    this.limiter = new RateLimiter(rate, opts.rateLimitBurst ?? rate * 2);
+    this.maxLines = opts.maxLines ?? 1000;
+  }
+
+  static async open(opts: TaxServiceOptions): Promise<TaxService> {
+    const s = new TaxService(opts);
+    await s.reload();
+    return s;
+  }
+
+  /** Re-reads organizations and keys from the store into the indexes. */
+  async reload(): Promise<void> {
+    const [orgList, keyList] = await Promise.all([this.store.list<Organization>(orgs.ORGS), this.store.list<ApiKeyDoc>(API_KEYS)]);
+    const views = new Map<string, OrgTaxView>();
+    for (const o of orgList) views.set(o.id, buildOrgView(o));
+    const keys = new Map<string, ApiKeyDoc>();
+    for (const k of keyList) keys.set(k.id, k);
+    this.views = views;
+    this.keys = keys;
+    this.lastRefresh = Date.now();
+  }
+
+  private maybeRefresh(): void {
+    const every = this.opts.refreshIntervalMs ?? 5000;
+    if (every <= 0 || this.refreshing || Date.now() - this.lastRefresh < every) return;
+    this.lastRefresh = Date.now();
+    this.refreshing = this.reload()
+      .catch((e) => this.report('refreshing organizations and keys failed', e))
+      .finally(() => (this.refreshing = undefined));
+  }
+
+  private report(message: string, err: unknown): void {
+    if (this.opts.onError) this.opts.onError(message, err);
+    else process.stderr.write(`taxbridge tax: ${message}: ${err instanceof Error ? err.message : String(err)}\n`);
+  }
+
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.inflight.add(p);
+    p.finally(() => this.inflight.delete(p)).catch(() => undefined);
+    return p;
+  }
+
+  // ---------------------------------------------------------------------------------------------- auth
+
+  /** The key's organization when `raw` is a valid, unrevoked key; undefined otherwise. */
+  async authenticate(raw: string | undefined): Promise<AuthContext | undefined> {
+    this.maybeRefresh();
+    if (!raw) return undefined;
+    const parsed = parseApiKey(raw.trim());
+    if (!parsed) return undefined;
+    let key = this.keys.get(parsed.id);
+    if (!key) {
+      // Created elsewhere (another process on a shared store) since the last refresh.
+      key = await this.store.get<ApiKeyDoc>(API_KEYS, parsed.id);
+      if (!key) return undefined;
+      this.keys.set(key.id, key);
+    }
+    if (!verifyApiKey(raw.trim(), key.hash) || key.revoked_at || key.mode !== parsed.mode) return undefined;
+    let view = this.views.get(key.organization_id);
+    if (!view) {
+      const org = await this.store.get<Organization>(orgs.ORGS, key.organization_id);
+      if (!org) return undefined;
+      view = buildOrgView(org);
+      this.views.set(org.id, view);
+    }
+    if (view.org.mode !== key.mode) return undefined; // a test key never reaches a live organization
+    this.touch(key);
+    return { key, view };
+  }
+
+  rateLimit(auth: AuthContext): RateLimitDecision {
+    return this.limiter.take(auth.key.id, auth.key.rate_limit_per_second);
+  }
+
+  private touch(key: ApiKeyDoc): void {
+    const now = this.now();
+    const every = this.opts.lastUsedWriteIntervalMs ?? 60_000;
+    const rec = this.lastUsed.get(key.id);
+    if (rec && Date.now() - rec.writtenAt < every) {
+      rec.at = now;
+      return;
+    }
+    this.lastUsed.set(key.id, { at: now, writtenAt: Date.now() });
+    this.track(this.writeLastUsed(key.id, now)).catch((e) => this.report(`recording last use of key ${key.prefix} failed`, e));
+  }
+
+  private async writeLastUsed(id: string, at: Date): Promise<void> {
+    const cur = await this.store.get<ApiKeyDoc>(API_KEYS, id);
+    if (!cur) return;
+    const next = { ...cur, last_used_at: at.toISOString() };
+    await this.store.put(API_KEYS, id, next);
+    const mem = this.keys.get(id);
+    if (mem) this.keys.set(id, { ...mem, last_used_at: next.last_used_at });
+  }
+
+  /** Last use of a key as this process knows it (the store may lag by up to the write interval). */
+  lastUsedAt(keyId: string): string | null {
+    const rec = this.lastUsed.get(keyId);
+    return rec ? rec.at.toISOString() : (this.keys.get(keyId)?.last_used_at ?? null);
+  }
+
+  // ------------------------------------------------------------------------------------- calculation
+
+  async calculate(auth: AuthContext, body: unknown): Promise<{ response: SphereCalculateResponse; doc: TaxCalculationDoc; result: EngineResult }> {
+    const req = validateCalculateRequest(body, { maxLines: this.maxLines });
+    const view = auth.view;
+    let customer: CustomerInfo | undefined;
+    if (req.customer_id) customer = await this.findCustomer(view.org, req.customer_id);
+    const now = this.now();
+    const taxDate = req.tax_date ?? todayUtc(now);
+    const result = calculate({ req, view, data: this.data, taxDate, customer });
+    const id = newId('calc', 24);
+    const response: SphereCalculateResponse = {
+      message: 'Tax calculated successfully',
+      data: { lines: toSphereLines(result, req.include_taxability_reason), sphere_tax_calculation_id: id },
+    };
+    const first = result.lines[0];
+    const doc: TaxCalculationDoc = {
+      id,
+      organization_id: view.org.id,
+      mode: view.org.mode,
+      api_key_id: auth.key.id,
+      created_at: now.toISOString(),
+      tax_date: taxDate,
+      currency: req.currency,
+      ...(first ? { customer_country: first.country, ...(first.state ? { customer_state: first.state } : {}) } : {}),
+      tax_total: Number(result.taxTotal),
+      lines: result.lines.map((l) => ({
+        id: l.line.id,
+        product_id: l.line.product_id,
+        tax_code: l.taxCode,
+        amount: Number(l.line.amount),
+        discount_amount: Number(l.line.discount),
+        tax_inclusive: l.line.inclusive,
+        net_amount: Number(l.net),
+        tax_amount: Number(l.tax),
+        taxability_reason: l.reason,
+        jurisdictions: l.jurisdictions.map((j) => ({
+          level: j.jurisdiction.level,
+          jurisdiction: j.jurisdiction.name,
+          country: j.jurisdiction.country,
+          ...(j.jurisdiction.state ? { state: j.jurisdiction.state } : {}),
+          tax_type: j.jurisdiction.tax_type,
+          rate: j.rate,
+          taxable_amount: Number(j.taxable),
+          amount: Number(j.amount),
+        })),
+      })),
+      request: body,
+      response,
+    };
+    const write = this.track(this.store.put(TAX_CALCULATIONS, id, doc));
+    if ((this.opts.recordMode ?? 'durable') === 'durable') {
+      try {
+        await write;
+      } catch (e) {
+        this.report(`recording calculation ${id} failed`, e);
+        throw new TaxApiError(500, 'internal_server_error', 'the calculation could not be recorded; try again');
+      }
+    } else {
+      this.pending.set(id, doc);
+      write
+        .catch((e) => this.report(`recording calculation ${id} failed`, e))
+        .finally(() => this.pending.delete(id));
+    }
+    return { response, doc, result };
+  }
+
+  /** A recorded calculation of the key's own organization (never another's, never across test/live). */
+  async getCalculation(auth: AuthContext, id: string): Promise<TaxCalculationDoc | undefined> {
+    const doc = this.pending.get(id) ?? (await this.store.get<TaxCalculationDoc>(TAX_CALCULATIONS, id));
+    if (!doc || doc.organization_id !== auth.view.org.id || doc.mode !== auth.view.org.mode) return undefined;
+    return doc;
+  }
+
+  private async connectionsFor(org: Organization): Promise<ConnectionDoc[]> {
+    const hit = this.connCache.get(org.id);
+    if (hit && Date.now() - hit.at < (this.opts.refreshIntervalMs ?? 5000)) return hit.conns;
+    const wantEnv = org.mode === 'test' ? 'sandbox' : 'production';
+    const conns = await this.store.list<ConnectionDoc>(
+      'connections',
+      (c) => c.organization_id === org.id && (c.environment === undefined || c.environment === wantEnv),
+    );
+    this.connCache.set(org.id, { at: Date.now(), conns });
+    return conns;
+  }
+
+  /** A synced customer of one of the organization's connections, by its id in the billing system. */
+  async findCustomer(org: Organization, customerId: string): Promise<CustomerInfo | undefined> {
+    for (const conn of await this.connectionsFor(org)) {
+      const s = conn.streams?.customer;
+      const streams = s === undefined ? ['customers'] : Array.isArray(s) ? s : [s];
+      for (const stream of streams) {
+        const e = await this.store.getEntity(conn.id, stream, customerId);
+        if (e && !e.deleted) return customerInfo(conn.id, e);
+      }
+    }
+    return undefined;
+  }
+
+  // ------------------------------------------------------------------------------------------ admin
+
+  private setOrg(org: Organization): Organization {
+    this.views.set(org.id, buildOrgView(org));
+    return org;
+  }
+
+  organization(id: string): Organization | undefined {
+    return this.views.get(id)?.org;
+  }
+
+  listOrganizations(): Promise<Organization[]> {
+    return orgs.listOrganizations(this.store);
+  }
+
+  async getOrganization(id: string): Promise<Organization> {
+    return this.setOrg(await orgs.getOrganization(this.store, id));
+  }
+
+  async createOrganization(input: orgs.CreateOrganizationInput): Promise<Organization> {
+    return this.setOrg(await orgs.createOrganization(this.store, input));
+  }
+
+  async updateOrganization(id: string, patch: orgs.UpdateOrganizationInput): Promise<Organization> {
+    return this.setOrg(await orgs.updateOrganization(this.store, id, patch));
+  }
+
+  async addRegistration(orgId: string, input: orgs.RegistrationInput) {
+    const r = await orgs.addRegistration(this.store, orgId, input);
+    this.setOrg(r.org);
+    return r;
+  }
+
+  async updateRegistration(orgId: string, ref: string, patch: { tax_calculation?: boolean; effective_from?: string }) {
+    const r = await orgs.updateRegistration(this.store, orgId, ref, patch);
+    this.setOrg(r.org);
+    return r;
+  }
+
+  async removeRegistration(orgId: string, ref: string): Promise<Organization> {
+    return this.setOrg(await orgs.removeRegistration(this.store, orgId, ref));
+  }
+
+  async setProductTaxCode(orgId: string, input: orgs.ProductTaxCodeInput) {
+    const r = await orgs.setProductTaxCode(this.store, orgId, input);
+    this.setOrg(r.org);
+    return r;
+  }
+
+  async removeProductTaxCode(orgId: string, productId: string, connectionId?: string): Promise<Organization> {
+    return this.setOrg(await orgs.removeProductTaxCode(this.store, orgId, productId, connectionId));
+  }
+
+  async createApiKey(orgId: string, input: CreateApiKeyInput = {}): Promise<{ key: string; doc: ApiKeyDoc }> {
+    const r = await createApiKey(this.store, orgId, input);
+    this.keys.set(r.doc.id, r.doc);
+    return r;
+  }
+
+  async revokeApiKey(ref: string): Promise<ApiKeyDoc> {
+    const doc = await revokeApiKey(this.store, ref);
+    this.keys.set(doc.id, doc);
+    return doc;
+  }
+
+  async getApiKey(ref: string): Promise<ApiKeyDoc | undefined> {
+    return this.store.get<ApiKeyDoc>(API_KEYS, keyIdFromRef(ref));
+  }
+
+  async listApiKeys(orgId?: string): Promise<ApiKeyDoc[]> {
+    const list = await this.store.list<ApiKeyDoc>(API_KEYS, orgId ? (k) => k.organization_id === orgId : undefined);
+    return list
+      .map((k) => ({ ...k, last_used_at: this.lastUsedAt(k.id) ?? k.last_used_at ?? null }))
+      .sort((a, b) => (a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : 0));
+  }
+
+  /** Waits for background writes (last-used, background records). */
+  async flush(): Promise<void> {
+    while (this.inflight.size) await Promise.allSettled([...this.inflight]);
+  }
+
+  /** Writes pending last-used times and waits for background writes. Does not close the store. */
+  async close(): Promise<void> {
+    await this.flush();
+    for (const [id, rec] of this.lastUsed) {
+      const k = this.keys.get(id);
+      if (k && k.last_used_at !== rec.at.toISOString()) await this.writeLastUsed(id, rec.at).catch((e) => this.report('recording last use failed', e));
+    }
+  }
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' && v.trim() ? v.trim() : undefined;
+}
+
+function customerInfo(connectionId: string, e: StoredEntity): CustomerInfo {
+  const d = e.data as Record<string, unknown>;
+  const info: CustomerInfo = { id: e.external_id, connection_id: connectionId };
+  const a = d.address as Record<string, unknown> | undefined | null;
+  if (a && typeof a === 'object') {
+    const addr: RawAddress = {
+      line1: str(a.line1),
+      line2: str(a.line2),
+      city: str(a.city),
+      state: str(a.state),
+      postal_code: str(a.postal_code),
+      country: str(a.country) ? (normalizeCountry(a.country) ?? str(a.country)) : undefined,
+    };
+    if (addr.country || addr.postal_code || addr.state) info.address = addr;
+  }
+  if (d.tax_status === 'taxed' || d.tax_status === 'exempt' || d.tax_status === 'reverse_charge') info.tax_status = d.tax_status;
+  if (Array.isArray(d.tax_ids)) {
+    const ids = d.tax_ids.filter((t): t is { type?: string; value: string } => !!t && typeof t === 'object' && typeof (t as { value?: unknown }).value === 'string' && !!(t as { value: string }).value.trim());
+    if (ids.length) info.tax_ids = ids;
+  }
+  return info;
+}
