@@ -36,6 +36,8 @@ export interface UpsertResult {
   created: number;
   updated: number;
   unchanged: number;
+  /** Writes that turned an entity deleted (or created it deleted). */
+  deleted?: number;
 }
 
 /** Documents other than synced entities live in named collections. */
@@ -67,6 +69,11 @@ export interface Store {
   /** Marks an entity deleted (keeps its data); false when it was not stored. */
   markDeleted(connectionId: string, stream: string, externalId: string): Promise<boolean>;
   countEntities(connectionId: string, stream: string): Promise<{ active: number; deleted: number }>;
+  /**
+   * The checkpoint last saved by commitPage for this stream, read from the stream's own file (authoritative;
+   * the sync_state document is a copy that can lag one page behind after a crash until the stream is reopened).
+   */
+  getCheckpoint?(connectionId: string, stream: string, id: string): Promise<Record<string, unknown> | undefined>;
 
   get<T = Record<string, unknown>>(collection: Collection, id: string): Promise<T | undefined>;
   put<T extends object>(collection: Collection, id: string, doc: T): Promise<void>;

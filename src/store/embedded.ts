@@ -1,0 +1,214 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { TaxbridgeError } from '../errors.ts';
+import { contentHash, stableStringify } from './hash.ts';
+import { JournaledFile, type Row, type TableOp } from './journal-file.ts';
+import { safeFileName } from './names.ts';
+import { MemoryFile, Table } from './table.ts';
+import type { Collection, EntityWrite, Store, StoredEntity, UpsertResult } from './types.ts';
+
+type Checkpoints = Record<string, Record<string, unknown>>;
+
+function requireId(kind: string, id: string): void {
+  if (typeof id !== 'string' || id === '') throw new TaxbridgeError('STORE_BAD_ID', `${kind} must be a non-empty string`);
+}
+
+/**
+ * The embedded store: one journaled table per document collection (collections/<name>) and one per
+ * (connection, stream) of entities (entities/<connection>/<stream>), each loaded on first use. A sync of
+ * 20k invoices therefore never rewrites webhook events, and a webhook never rewrites invoices.
+ * The stream's checkpoint lives in the stream's own table, so a page and its checkpoint commit together.
+ */
+export class EmbeddedStore implements Store {
+  private readonly tables = new Map<string, Promise<Table>>();
+  private closed = false;
+
+  constructor(
+    private readonly dir: string | undefined,
+    private readonly unlock: () => Promise<void> = async () => undefined,
+    /** Journal size that triggers rewriting a table's snapshot (when also larger than the snapshot). */
+    private readonly compactBytes?: number,
+  ) {}
+
+  private open(key: string, folder: string[], name: string): Promise<Table> {
+    if (this.closed) return Promise.reject(new TaxbridgeError('STORE_CLOSED', 'the store is closed'));
+    let t = this.tables.get(key);
+    if (!t) {
+      t = (async () => {
+        if (!this.dir) return Table.open(new MemoryFile(), key, this.compactBytes);
+        const dir = join(this.dir, ...folder);
+        await mkdir(dir, { recursive: true });
+        return Table.open(new JournaledFile(join(dir, name)), key, this.compactBytes);
+      })();
+      // A failed open (damaged file) is retried by the next call rather than cached.
+      t.catch(() => this.tables.delete(key));
+      this.tables.set(key, t);
+    }
+    return t;
+  }
+
+  private collection(name: Collection): Promise<Table> {
+    requireId('collection', name);
+    return this.open(`c\u0000${name}`, ['collections'], safeFileName(name));
+  }
+
+  private async stream(connectionId: string, stream: string): Promise<Table> {
+    requireId('connection id', connectionId);
+    requireId('stream', stream);
+    const key = `e\u0000${connectionId}\u0000${stream}`;
+    const known = this.tables.has(key);
+    const t = await this.open(key, ['entities', safeFileName(connectionId)], safeFileName(stream));
+    if (!known) await this.repairCheckpointCopies(t);
+    return t;
+  }
+
+  /** After a crash the sync_state copies may lag the stream file by a page: make them equal again. */
+  private async repairCheckpointCopies(t: Table): Promise<void> {
+    const checkpoints = (t.data.meta.checkpoints ?? {}) as Checkpoints;
+    for (const [id, value] of Object.entries(checkpoints)) {
+      const copy = await this.get('sync_state', id);
+      if (stableStringify(copy) !== stableStringify(value)) await this.put('sync_state', id, value);
+    }
+  }
+
+  async commitPage(input: { connectionId: string; stream: string; entity: string; writes: EntityWrite[]; checkpoint?: { id: string; value: Record<string, unknown> } }): Promise<UpsertResult> {
+    const t = await this.stream(input.connectionId, input.stream);
+    const now = new Date().toISOString();
+    const result = { created: 0, updated: 0, unchanged: 0, deleted: 0 };
+    const ops: TableOp[] = [];
+    // A record repeated within one page: compare against its earlier version in this page.
+    const inPage = new Map<string, Row>();
+    for (const w of input.writes) {
+      requireId('external_id', w.external_id);
+      const deleted = w.deleted === true;
+      const dataText = stableStringify(w.data);
+      const h = contentHash(deleted ? `${dataText}\u0000deleted` : dataText);
+      const rawText = w.raw === undefined ? undefined : JSON.stringify(w.raw);
+      const r = rawText === undefined ? undefined : contentHash(rawText);
+      const prev = inPage.get(w.external_id) ?? t.data.rows.get(w.external_id);
+      if (prev && prev.h === h && prev.r === r) {
+        result.unchanged++;
+        continue;
+      }
+      if (!prev) result.created++;
+      else if (prev.h === h) result.unchanged++; // only the raw record changed
+      else result.updated++;
+      if (deleted && !prev?.d) result.deleted++;
+      const f = prev?.f ?? now;
+      const json =
+        `{"connection_id":${JSON.stringify(input.connectionId)},"stream":${JSON.stringify(input.stream)},"entity":${JSON.stringify(input.entity)},` +
+        `"external_id":${JSON.stringify(w.external_id)},"data":${dataText}${rawText === undefined ? '' : `,"raw":${rawText}`},` +
+        `"hash":${JSON.stringify(h)},"deleted":${deleted},"first_seen_at":${JSON.stringify(f)},"updated_at":${JSON.stringify(now)}}`;
+      const row: Row = { json, h, f, ...(r === undefined ? {} : { r }), ...(deleted ? { d: true } : {}) };
+      inPage.set(w.external_id, row);
+      ops.push({ t: 'p', k: w.external_id, row });
+    }
+    let meta: Record<string, unknown> | undefined;
+    if (input.checkpoint) {
+      const checkpoints = { ...((t.data.meta.checkpoints ?? {}) as Checkpoints), [input.checkpoint.id]: input.checkpoint.value };
+      meta = { checkpoints };
+    }
+    if (ops.length || meta) await t.commit(ops, meta);
+    if (input.checkpoint) await this.put('sync_state', input.checkpoint.id, input.checkpoint.value);
+    return result;
+  }
+
+  async getCheckpoint(connectionId: string, stream: string, id: string): Promise<Record<string, unknown> | undefined> {
+    const t = await this.stream(connectionId, stream);
+    const value = ((t.data.meta.checkpoints ?? {}) as Checkpoints)[id];
+    return value === undefined ? undefined : structuredClone(value);
+  }
+
+  async getEntity(connectionId: string, stream: string, externalId: string): Promise<StoredEntity | undefined> {
+    const row = (await this.stream(connectionId, stream)).data.rows.get(externalId);
+    return row ? (JSON.parse(row.json) as StoredEntity) : undefined;
+  }
+
+  async listEntities(connectionId: string, stream: string, opts: { includeDeleted?: boolean } = {}): Promise<StoredEntity[]> {
+    const out: StoredEntity[] = [];
+    for (const row of (await this.stream(connectionId, stream)).data.rows.values()) {
+      if (row.d && !opts.includeDeleted) continue;
+      out.push(JSON.parse(row.json) as StoredEntity);
+    }
+    return out;
+  }
+
+  async markDeleted(connectionId: string, stream: string, externalId: string): Promise<boolean> {
+    const t = await this.stream(connectionId, stream);
+    const row = t.data.rows.get(externalId);
+    if (!row) return false;
+    if (row.d) return true;
+    const entity = JSON.parse(row.json) as StoredEntity;
+    entity.deleted = true;
+    entity.updated_at = new Date().toISOString();
+    entity.hash = contentHash(`${stableStringify(entity.data)}\u0000deleted`);
+    await t.commit([{ t: 'p', k: externalId, row: { ...row, json: JSON.stringify(entity), h: entity.hash, d: true } }]);
+    return true;
+  }
+
+  async countEntities(connectionId: string, stream: string): Promise<{ active: number; deleted: number }> {
+    let active = 0;
+    let deleted = 0;
+    for (const row of (await this.stream(connectionId, stream)).data.rows.values()) {
+      if (row.d) deleted++;
+      else active++;
+    }
+    return { active, deleted };
+  }
+
+  async get<T = Record<string, unknown>>(collection: Collection, id: string): Promise<T | undefined> {
+    const row = (await this.collection(collection)).data.rows.get(id);
+    return row ? (JSON.parse(row.json) as T) : undefined;
+  }
+
+  async put<T extends object>(collection: Collection, id: string, doc: T): Promise<void> {
+    requireId('id', id);
+    const t = await this.collection(collection);
+    await t.commit([{ t: 'p', k: id, row: { json: JSON.stringify(doc) } }]);
+  }
+
+  async insertIfAbsent<T extends object>(collection: Collection, id: string, doc: T): Promise<boolean> {
+    requireId('id', id);
+    const t = await this.collection(collection);
+    // Checked and applied in one synchronous step after the await: a racing insert sees this one.
+    if (t.data.rows.has(id)) return false;
+    await t.commit([{ t: 'p', k: id, row: { json: JSON.stringify(doc) } }]);
+    return true;
+  }
+
+  async delete(collection: Collection, id: string): Promise<boolean> {
+    const t = await this.collection(collection);
+    if (!t.data.rows.has(id)) return false;
+    await t.commit([{ t: 'x', k: id }]);
+    return true;
+  }
+
+  async list<T = Record<string, unknown>>(collection: Collection, filter?: (doc: T) => boolean): Promise<T[]> {
+    const out: T[] = [];
+    for (const row of (await this.collection(collection)).data.rows.values()) {
+      const doc = JSON.parse(row.json) as T;
+      if (!filter || filter(doc)) out.push(doc);
+    }
+    return out;
+  }
+
+  async flush(): Promise<void> {
+    const tables = await Promise.allSettled([...this.tables.values()]);
+    for (const t of tables) if (t.status === 'fulfilled') await t.value.settle();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    const tables = await Promise.allSettled([...this.tables.values()]);
+    this.closed = true;
+    for (const t of tables) if (t.status === 'fulfilled') await t.value.close();
+    await this.unlock();
+  }
+
+  /** Number of disk writes each open table has made (group-commit diagnostics). */
+  async diskWrites(): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (const [key, t] of this.tables) out[key.replaceAll('\u0000', '/')] = (await t).writes;
+    return out;
+  }
+}
