@@ -1,0 +1,285 @@
+/**
+ * The webhook receiver, its admin routes and the write-back trigger as koa routers (composed by `taxbridge
+ * serve`):
+ *
+ *   POST /webhooks/:token                                  a system's signed webhook delivery
+ *     200 {received, id, duplicate}   stored in the inbox (on disk) before the answer; duplicates acknowledged
+ *     401 bad, missing or malformed signature, stale timestamp  400 malformed body  404 unknown token
+ *     413 body over webhooks.max_body_bytes (default 1 MiB)     503 store unavailable / no secret configured
+ *     errors: {"error":{"code","message"}}, never a stack
+ *
+ *   (Authorization: Bearer <admin token>; answers {"data": ...}; errors {"type":"api_error","code","message"})
+ *   GET  /admin/events?connection=&status=&type=&limit=        inbox events with their outcomes (no bodies)
+ *   GET  /admin/events/:id                                     one event, with its stored headers and body
+ *   POST /admin/events/:id/replay                              process again
+ *   GET  /admin/writebacks?connection=&status=&dead=true&limit= write-back jobs
+ *   GET  /admin/writebacks/:id                                 one job with its tax
+ *   POST /admin/writebacks/:id/replay                          run again (dead letters)
+ *
+ *   POST /tax_api/v1/:connector/calculate_invoice_tax {"external_id"}   X-API-KEY (the tax API's keys)
+ *     200 {external_id, status: applied|unchanged|no_tax, reason, calculation_id}
+ *     202 {..., status: "pending", job_id}  the system is failing; the job retries in the background
+ *     404 not_found (no such connection or invoice)  502 writeback_failed (dead job, with the reason)
+ *
+ * Mount these routers BEFORE the tax API and admin API routers: those answer 404 for any path under their
+ * prefixes that they do not know.
+ */
+import { Router } from '@koa/router';
+import type { Context } from 'koa';
+import { isTaxbridgeError } from '../errors.ts';
+import type { Store } from '../store/types.ts';
+import type { TaxService } from '../tax/service.ts';
+import { TaxApiError } from '../tax/errors.ts';
+import type { ResolvedConnection } from '../webhooks/connections.ts';
+import { WebhookSignatureError } from '../webhooks/errors.ts';
+import type { EventService } from '../webhooks/event-service.ts';
+import { eventSummary, getEvent, listEvents, type EventStatus } from '../webhooks/inbox.ts';
+import { silentLog, type LogFn } from '../webhooks/log.ts';
+import { acceptDelivery, compiledWebhooks, flatHeaders } from '../webhooks/receive.ts';
+import type { RecordSync } from '../webhooks/record-sync.ts';
+import { WebhookRequestError } from '../webhooks/request-errors.ts';
+import { writebackKindOf } from '../writeback/evaluate.ts';
+import { getJob, jobSummary, listJobs, type JobStatus } from '../writeback/jobs.ts';
+import type { WritebackService } from '../writeback/service.ts';
+import { adminBearerAuth } from './webhooks-admin-auth.ts';
+import { BodyError, readJsonBody, readRawBody } from './raw-body.ts';
+
+function sendJson(ctx: Context, status: number, body: unknown): void {
+  ctx.status = status;
+  ctx.type = 'application/json';
+  ctx.body = JSON.stringify(body);
+}
+
+// ------------------------------------------------------------------------------------------ receiver
+
+export interface WebhookReceiverOptions {
+  store: Store;
+  /** The connection a URL token belongs to (spec, decrypted credentials, organization). */
+  resolveConnection(token: string): Promise<ResolvedConnection | undefined>;
+  /** Queues stored events for processing; without it they wait for an EventService's recovery scan. */
+  events?: Pick<EventService, 'accept'>;
+  /** Route path. Default /webhooks/:token. */
+  path?: string;
+  now?: () => number;
+  log?: LogFn;
+}
+
+const TOKEN_RE = /^[A-Za-z0-9_-]{1,200}$/;
+
+export function createWebhookReceiverRouter(opts: WebhookReceiverOptions): Router {
+  const router = new Router();
+  const log = opts.log ?? silentLog;
+  const now = opts.now ?? Date.now;
+
+  router.post(opts.path ?? '/webhooks/:token', async (ctx) => {
+    const token = String(ctx.params.token ?? '');
+    let connectionId: string | undefined;
+    try {
+      const c = TOKEN_RE.test(token) ? await opts.resolveConnection(token) : undefined;
+      if (!c) throw new WebhookRequestError(404, 'WEBHOOK_TOKEN_UNKNOWN', 'no connection has this webhook URL');
+      connectionId = c.conn.connection_id;
+      if (!c.spec.webhooks) throw new WebhookRequestError(404, 'WEBHOOK_NOT_CONFIGURED', `the ${c.spec.name} connector does not receive webhooks`);
+      const rawBody = await readRawBody(ctx.req, compiledWebhooks(c.spec.webhooks).maxBodyBytes);
+      const { doc, inserted } = await acceptDelivery({ store: opts.store, connection: c, headers: flatHeaders(ctx.req.headers), rawBody, nowMs: now() });
+      if (inserted && doc.status === 'pending') opts.events?.accept(doc);
+      sendJson(ctx, 200, { received: true, id: doc.id, duplicate: !inserted });
+    } catch (e) {
+      const [status, code, message] = receiverError(e);
+      if (status === 413) ctx.set('Connection', 'close');
+      if (status >= 500) log('error', 'webhook delivery not accepted', { connection_id: connectionId, code, reason: message, cause: e instanceof Error && e.cause instanceof Error ? e.cause.message : undefined });
+      else log('warn', 'webhook delivery refused', { connection_id: connectionId, status, code });
+      sendJson(ctx, status, { error: { code, message } });
+    }
+  });
+  return router;
+}
+
+function receiverError(e: unknown): [number, string, string] {
+  if (e instanceof WebhookRequestError) return [e.status, e.code, e.message];
+  if (e instanceof WebhookSignatureError) {
+    // No secret configured: a problem on our side; 503 makes the sender retry once it is fixed.
+    return [e.code === 'WEBHOOK_SECRET_MISSING' ? 503 : 401, e.code, e.message];
+  }
+  if (e instanceof BodyError) {
+    return e.status === 413 ? [413, 'WEBHOOK_BODY_TOO_LARGE', e.message] : [400, 'WEBHOOK_BODY_INCOMPLETE', e.message];
+  }
+  return [500, 'INTERNAL', 'the delivery could not be accepted; deliver it again later'];
+}
+
+// --------------------------------------------------------------------------------------------- admin
+
+export interface WebhookAdminOptions {
+  store: Store;
+  adminToken: string;
+  events?: Pick<EventService, 'replay'>;
+  writebacks?: Pick<WritebackService, 'replay'>;
+}
+
+function adminError(ctx: Context, status: number, code: string, message: string): void {
+  sendJson(ctx, status, { type: 'api_error', code, message });
+}
+
+function limitParam(ctx: Context): number {
+  const n = Number(ctx.query.limit ?? 100);
+  return Number.isInteger(n) && n > 0 ? Math.min(n, 10_000) : 100;
+}
+
+function listParam<T extends string>(v: unknown, allowed: readonly T[]): T[] | undefined | null {
+  if (v === undefined) return undefined;
+  const parts = (Array.isArray(v) ? v : [v]).flatMap((s) => String(s).split(',')).map((s) => s.trim()).filter(Boolean);
+  if (parts.some((p) => !allowed.includes(p as T))) return null;
+  return parts as T[];
+}
+
+const EVENT_STATUSES: readonly EventStatus[] = ['pending', 'retrying', 'processed', 'ignored', 'failed'];
+const JOB_STATUSES: readonly JobStatus[] = ['pending', 'running', 'retrying', 'applied', 'unchanged', 'no_tax', 'superseded', 'dead'];
+
+export function createWebhookAdminRouter(opts: WebhookAdminOptions): Router {
+  const router = new Router({ prefix: '/admin' });
+  const auth = adminBearerAuth(opts.adminToken);
+  const handle = (handler: (ctx: Context) => Promise<void>) => async (ctx: Context) => {
+    try {
+      await handler(ctx);
+    } catch (e) {
+      adminError(ctx, 500, 'internal_server_error', isTaxbridgeError(e) ? e.message : 'an internal error occurred');
+    }
+  };
+
+  router.get(
+    '/events',
+    auth,
+    handle(async (ctx) => {
+      const status = listParam(ctx.query.status, EVENT_STATUSES);
+      if (status === null) return adminError(ctx, 400, 'validation_errors', `status must be one of ${EVENT_STATUSES.join(', ')}`);
+      const list = await listEvents(opts.store, { connectionId: str(ctx.query.connection), status, eventType: str(ctx.query.type), limit: limitParam(ctx) });
+      sendJson(ctx, 200, { data: list.map(eventSummary) });
+    }),
+  );
+  router.get(
+    '/events/:id',
+    auth,
+    handle(async (ctx) => {
+      const doc = await getEvent(opts.store, String(ctx.params.id));
+      if (!doc) return adminError(ctx, 404, 'not_found', `no event ${String(ctx.params.id).slice(0, 100)}`);
+      sendJson(ctx, 200, { data: doc });
+    }),
+  );
+  router.post(
+    '/events/:id/replay',
+    auth,
+    handle(async (ctx) => {
+      if (!opts.events) return adminError(ctx, 503, 'unavailable', 'event processing is not running in this process');
+      const doc = await opts.events.replay(String(ctx.params.id));
+      if (!doc) return adminError(ctx, 404, 'not_found', `no event ${String(ctx.params.id).slice(0, 100)}`);
+      sendJson(ctx, 202, { data: eventSummary(doc) });
+    }),
+  );
+  router.get(
+    '/writebacks',
+    auth,
+    handle(async (ctx) => {
+      let status = listParam(ctx.query.status, JOB_STATUSES);
+      if (status === null) return adminError(ctx, 400, 'validation_errors', `status must be one of ${JOB_STATUSES.join(', ')}`);
+      if (ctx.query.dead === 'true' || ctx.query.dead === '1') status = ['dead'];
+      const list = await listJobs(opts.store, { connectionId: str(ctx.query.connection), status, documentId: str(ctx.query.document), limit: limitParam(ctx) });
+      sendJson(ctx, 200, { data: list.map(jobSummary) });
+    }),
+  );
+  router.get(
+    '/writebacks/:id',
+    auth,
+    handle(async (ctx) => {
+      const job = await getJob(opts.store, String(ctx.params.id));
+      if (!job) return adminError(ctx, 404, 'not_found', `no write-back job ${String(ctx.params.id).slice(0, 100)}`);
+      sendJson(ctx, 200, { data: job });
+    }),
+  );
+  router.post(
+    '/writebacks/:id/replay',
+    auth,
+    handle(async (ctx) => {
+      if (!opts.writebacks) return adminError(ctx, 503, 'unavailable', 'write-back is not running in this process');
+      const job = await opts.writebacks.replay(String(ctx.params.id));
+      if (!job) return adminError(ctx, 404, 'not_found', `no write-back job ${String(ctx.params.id).slice(0, 100)}`);
+      sendJson(ctx, 200, { data: jobSummary(job) });
+    }),
+  );
+  return router;
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}
+
+// --------------------------------------------------------------------------- calculate_invoice_tax
+
+export interface InvoiceTaxRouterOptions {
+  /** The tax API's service: API keys and their organizations. */
+  service: Pick<TaxService, 'authenticate' | 'rateLimit'>;
+  writebacks: Pick<WritebackService, 'request' | 'store'>;
+  /** The organization's connection of this connector (in the environment matching the key's mode). */
+  findConnection(organizationId: string, connector: string): Promise<ResolvedConnection | undefined>;
+  /** To read the invoice fresh from the system first (when its stream can fetch one record). */
+  records?: Pick<RecordSync, 'refetch'>;
+  onError?: (err: unknown, ctx: Context) => void;
+}
+
+export function createInvoiceTaxRouter(opts: InvoiceTaxRouterOptions): Router {
+  const router = new Router();
+  const sphereError = (ctx: Context, status: number, code: string, message: string, param?: string) =>
+    sendJson(ctx, status, { type: 'api_error', code, message, ...(param ? { param } : {}) });
+
+  router.post('/tax_api/v1/:connector/calculate_invoice_tax', async (ctx) => {
+    try {
+      const header = ctx.get('x-api-key') || /^Bearer\s+(\S+)$/i.exec(ctx.get('authorization'))?.[1];
+      const auth = await opts.service.authenticate(header || undefined);
+      if (!auth) return sphereError(ctx, 401, 'unauthorized_access', header ? 'the API key is not valid or has been revoked' : 'missing API key: send it in the X-API-KEY header');
+      const rl = opts.service.rateLimit(auth);
+      if (!rl.ok) {
+        ctx.set('Retry-After', String(rl.retryAfter));
+        return sphereError(ctx, 429, 'too_many_requests', `rate limit of ${rl.limit} requests per second exceeded for this API key; retry after ${rl.retryAfter} s`);
+      }
+      const body = await readJsonBody(ctx.req, 64 * 1024);
+      const externalId = body && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>).external_id : undefined;
+      if (typeof externalId !== 'string' || externalId.trim() === '' || externalId.length > 500) {
+        return sphereError(ctx, 400, 'validation_errors', 'external_id is required: the invoice id in the billing system', 'external_id');
+      }
+      const connector = String(ctx.params.connector);
+      const c = await opts.findConnection(auth.view.org.id, connector);
+      if (!c) return sphereError(ctx, 404, 'not_found', `this organization has no ${connector.slice(0, 60)} connection`);
+      const stream = c.spec.writeback?.invoice?.stream;
+      if (!stream || writebackKindOf(c.spec, stream) !== 'invoice') return sphereError(ctx, 400, 'unsupported_feature', `the ${c.spec.name} connector does not write tax onto invoices`);
+      if (opts.records && c.spec.streams[stream]?.fetch) {
+        try {
+          const r = await opts.records.refetch(c, stream, externalId);
+          if (r.result === 'not_found') return sphereError(ctx, 404, 'not_found', `${c.spec.title} has no invoice ${externalId.slice(0, 100)}`, 'external_id');
+        } catch (e) {
+          // The system is unreachable: a stored copy (if any) still gets its tax computed and queued.
+          if (!(await opts.writebacks.store.getEntity(c.conn.connection_id, stream, externalId))) throw e;
+        }
+      }
+      const out = await opts.writebacks.request(c, 'invoice', externalId, 'api', { wait: true });
+      const answer = { external_id: externalId, status: out.status, reason: out.reason ?? null, calculation_id: out.calculation_id ?? null };
+      switch (out.status) {
+        case 'applied':
+        case 'unchanged':
+        case 'no_tax':
+          return sendJson(ctx, 200, answer);
+        case 'skipped':
+          return sphereError(ctx, 404, 'not_found', out.reason ?? `no invoice ${externalId.slice(0, 100)}`, 'external_id');
+        case 'dead':
+          return sphereError(ctx, 502, 'writeback_failed', `tax could not be written onto invoice ${externalId.slice(0, 100)}: ${out.reason ?? 'unknown reason'}`);
+        default:
+          return sendJson(ctx, 202, { ...answer, status: 'pending', job_id: out.job_id });
+      }
+    } catch (e) {
+      if (e instanceof TaxApiError) return sendJson(ctx, e.status, e.body());
+      if (e instanceof BodyError) return sphereError(ctx, e.status, 'validation_errors', e.message);
+      if (isTaxbridgeError(e) && (e.code === 'HTTP_TRANSIENT' || e.code === 'HTTP_TIMEOUT')) return sphereError(ctx, 502, 'writeback_failed', e.message);
+      if (opts.onError) opts.onError(e, ctx);
+      else process.stderr.write(`taxbridge calculate_invoice_tax: ${e instanceof Error ? e.message : String(e)}\n`);
+      return sphereError(ctx, 500, 'internal_server_error', 'an internal error occurred; the request can be retried');
+    }
+  });
+  return router;
+}

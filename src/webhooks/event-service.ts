@@ -1,0 +1,186 @@
+/**
+ * Processing of inbox events, off the request path: route the stored delivery by the spec, apply it to the
+ * stored entities (upsert, refetch, delete, payment status), then ask for a tax write-back when the rule
+ * says so. An in-process queue runs events one connection at a time in arrival order; failures are retried
+ * with backoff (attempts and the last error recorded on the event) and end as `failed` with the reason.
+ * `start()` re-queues events a previous process acknowledged but did not finish.
+ */
+import { TaxbridgeError, errorMessage } from '../errors.ts';
+import type { Store } from '../store/types.ts';
+import type { WebhooksSpec } from '../spec/types.ts';
+import { errorCode, isPermanentError } from '../writeback/error-kind.ts';
+import { writebackKindOf } from '../writeback/evaluate.ts';
+import type { WritebackService } from '../writeback/service.ts';
+import type { ResolvedConnection } from './connections.ts';
+import { getEvent, listEvents, saveEvent, type EventOutcome, type WebhookEventDoc } from './inbox.ts';
+import { JobQueue, retryDelayMs } from './job-queue.ts';
+import { silentLog, type LogFn } from './log.ts';
+import type { RecordChange, RecordSync } from './record-sync.ts';
+import { compileRouter, type RoutedEvent, type WebhookRouter } from './route.ts';
+
+export interface EventServiceOptions {
+  store: Store;
+  loadConnection(connectionId: string): Promise<ResolvedConnection | undefined>;
+  records: RecordSync;
+  /** Write-back requests for rules with `writeback: true`; without it those rules only update entities. */
+  writeback?: WritebackService;
+  /** Attempts per event before it is failed. Default 8. */
+  maxAttempts?: number;
+  /** Default 1 s first retry, capped at 5 min. */
+  backoff?: { initialMs: number; maxMs: number };
+  /** Connections processed at once (events of one connection run in order). Default 4. */
+  concurrency?: number;
+  /** false: events are stored and queued but not processed until `start()`. Default true. */
+  run?: boolean;
+  now?: () => Date;
+  log?: LogFn;
+}
+
+const routers = new WeakMap<WebhooksSpec, WebhookRouter>();
+
+export function routerFor(spec: WebhooksSpec): WebhookRouter {
+  let r = routers.get(spec);
+  if (!r) {
+    r = compileRouter(spec);
+    routers.set(spec, r);
+  }
+  return r;
+}
+
+export class EventService {
+  readonly store: Store;
+  private readonly opts: EventServiceOptions;
+  private readonly queue: JobQueue;
+  private readonly log: LogFn;
+  private readonly maxAttempts: number;
+  private readonly backoff: { initialMs: number; maxMs: number };
+
+  constructor(opts: EventServiceOptions) {
+    this.opts = opts;
+    this.store = opts.store;
+    this.log = opts.log ?? silentLog;
+    this.maxAttempts = Math.max(1, opts.maxAttempts ?? 8);
+    this.backoff = opts.backoff ?? { initialMs: 1000, maxMs: 300_000 };
+    this.queue = new JobQueue({
+      concurrency: opts.concurrency ?? 4,
+      handle: (id) => this.process(id),
+      onCrash: (id, e) => this.log('error', 'event processing crashed', { event: id, error: errorMessage(e) }),
+    });
+    if (opts.run === false) this.queue.pause();
+  }
+
+  private nowIso(): string {
+    return (this.opts.now?.() ?? new Date()).toISOString();
+  }
+
+  /** Queues a newly stored event (the receiver calls this after the event is on disk). */
+  accept(doc: Pick<WebhookEventDoc, 'id' | 'connection_id'>): void {
+    this.queue.enqueue(doc.id, doc.connection_id);
+  }
+
+  /** Recovery: queues every event left pending or retrying (oldest first), then processes. */
+  async start(): Promise<number> {
+    const open = await listEvents(this.store, { status: ['pending', 'retrying'] });
+    open.reverse();
+    for (const e of open) this.queue.enqueue(e.id, e.connection_id, e.status === 'retrying' && e.next_attempt_at ? Date.parse(e.next_attempt_at) : undefined);
+    this.queue.resume();
+    return open.length;
+  }
+
+  async stop(): Promise<void> {
+    await this.queue.stop();
+  }
+
+  idle(): Promise<void> {
+    return this.queue.idle();
+  }
+
+  /** Operator replay: the event is processed again from its stored body, whatever its status. */
+  async replay(id: string): Promise<WebhookEventDoc | undefined> {
+    const doc = await getEvent(this.store, id);
+    if (!doc) return undefined;
+    const reset: WebhookEventDoc = { ...doc, status: 'pending', attempts: 0, next_attempt_at: undefined, last_error: undefined, updated_at: this.nowIso() };
+    await saveEvent(this.store, reset);
+    this.queue.enqueue(id, doc.connection_id);
+    return reset;
+  }
+
+  private async process(id: string): Promise<{ retryAt?: number }> {
+    let doc = await getEvent(this.store, id);
+    if (!doc || (doc.status !== 'pending' && doc.status !== 'retrying')) return {};
+    doc = { ...doc, attempts: doc.attempts + 1 };
+    try {
+      const c = await this.opts.loadConnection(doc.connection_id);
+      if (!c) throw new TaxbridgeError('CONNECTION_UNKNOWN', `connection ${doc.connection_id} no longer exists`);
+      if (!c.spec.webhooks) throw new TaxbridgeError('WEBHOOK_NOT_CONFIGURED', `the ${c.spec.name} connector has no webhooks section`);
+      const routed = await routerFor(c.spec.webhooks).route({ headers: doc.headers, body: JSON.parse(doc.raw_body) as unknown, raw: doc.raw_body });
+      const outcome = await this.apply(c, routed, doc);
+      const status = outcome.action === 'ignore' || outcome.action === 'unmatched' ? 'ignored' : 'processed';
+      const now = this.nowIso();
+      await saveEvent(this.store, { ...doc, status, outcome, processed_at: now, next_attempt_at: undefined, updated_at: now });
+      this.log('info', 'webhook event processed', { event: doc.id, connection_id: doc.connection_id, type: doc.event_type, result: outcome.result, record_id: outcome.record_id, writeback: outcome.writeback?.status });
+      return {};
+    } catch (e) {
+      const now = this.nowIso();
+      const last_error = { code: errorCode(e), message: errorMessage(e), at: now };
+      const permanent = isPermanentError(e) || last_error.code === 'CONNECTION_UNKNOWN' || last_error.code === 'WEBHOOK_NOT_CONFIGURED';
+      if (permanent || doc.attempts >= this.maxAttempts) {
+        await saveEvent(this.store, { ...doc, status: 'failed', last_error, next_attempt_at: undefined, updated_at: now });
+        this.log('error', 'webhook event failed', { event: doc.id, connection_id: doc.connection_id, type: doc.event_type, code: last_error.code, reason: last_error.message, attempts: doc.attempts });
+        return {};
+      }
+      const retryAt = Date.now() + retryDelayMs(doc.attempts, this.backoff);
+      await saveEvent(this.store, { ...doc, status: 'retrying', last_error, next_attempt_at: new Date(retryAt).toISOString(), updated_at: now });
+      this.log('warn', 'webhook event failed; retrying', { event: doc.id, code: last_error.code, reason: last_error.message, attempt: doc.attempts });
+      return { retryAt };
+    }
+  }
+
+  private async apply(c: ResolvedConnection, routed: RoutedEvent, doc: WebhookEventDoc): Promise<EventOutcome> {
+    const stream = routed.stream;
+    const base = { action: routed.action, ...(stream ? { stream } : {}) };
+    if (routed.action === 'ignore' || routed.action === 'unmatched' || !stream) return { ...base, result: 'ignored' };
+    if (!c.spec.streams[stream]) throw new TaxbridgeError('MAPPING_INVALID', `event ${routed.event_type} names stream "${stream}", which the ${c.spec.name} spec does not declare`);
+    const connId = c.conn.connection_id;
+    let change: RecordChange;
+    switch (routed.action) {
+      case 'upsert':
+        change = await this.opts.records.upsert(c, stream, routed.record);
+        break;
+      case 'refetch':
+        change = await this.opts.records.refetch(c, stream, routed.id!);
+        break;
+      case 'delete':
+        change = { externalId: routed.id!, result: (await this.store.markDeleted(connId, stream, routed.id!)) ? 'deleted' : 'not_found' };
+        break;
+      case 'payment_status':
+        change = await this.updatePaymentStatus(c, stream, routed.id!, routed.payment_status);
+        break;
+    }
+    const outcome: EventOutcome = { ...base, record_id: change.externalId, result: change.result };
+    const kind = routed.writeback ? writebackKindOf(c.spec, stream) : undefined;
+    if (kind && this.opts.writeback && change.result !== 'deleted' && change.result !== 'not_found' && change.result !== 'stale') {
+      const w = await this.opts.writeback.request(c, kind, change.externalId, `event ${doc.id}`);
+      outcome.writeback = { status: w.status, ...(w.job_id ? { job_id: w.job_id } : {}), ...(w.reason ? { reason: w.reason } : {}) };
+    }
+    return outcome;
+  }
+
+  private async updatePaymentStatus(c: ResolvedConnection, stream: string, id: string, paymentStatus: string | undefined): Promise<RecordChange> {
+    const connId = c.conn.connection_id;
+    const entity = await this.store.getEntity(connId, stream, id);
+    if (!entity) {
+      // Not imported yet: read the whole record when the stream can, so the status is not lost.
+      if (c.spec.streams[stream]?.fetch) return this.opts.records.refetch(c, stream, id);
+      return { externalId: id, result: 'not_found' };
+    }
+    if (paymentStatus === undefined || (entity.data as Record<string, unknown>).payment_status === paymentStatus) return { externalId: id, result: 'unchanged' };
+    const r = await this.store.commitPage({
+      connectionId: connId,
+      stream,
+      entity: entity.entity,
+      writes: [{ external_id: id, data: { ...entity.data, payment_status: paymentStatus }, raw: entity.raw, deleted: entity.deleted }],
+    });
+    return { externalId: id, result: r.updated > 0 ? 'updated' : 'unchanged' };
+  }
+}

@@ -1,0 +1,107 @@
+import { createHash } from 'node:crypto';
+import type { Store } from '../store/types.ts';
+import type { WebhookAction } from '../spec/types.ts';
+
+/**
+ * The durable inbox: every verified delivery becomes one `webhook_events` document, keyed by
+ * (connection, event id), written with insertIfAbsent before the sender gets its 2xx. The document then
+ * records what processing did: attempts, the last error, the outcome. Schema: schemas/entities/webhook_event.schema.json.
+ */
+
+export const EVENTS = 'webhook_events';
+
+export type EventStatus = 'pending' | 'retrying' | 'processed' | 'ignored' | 'failed';
+
+export interface EventError {
+  code: string;
+  message: string;
+  at: string;
+}
+
+/** What processing an event did. */
+export interface EventOutcome {
+  action: WebhookAction | 'unmatched';
+  stream?: string;
+  record_id?: string;
+  /** created | updated | unchanged | deleted | not_stored | stale | status_updated | ignored */
+  result: string;
+  /** The write-back decision for the record, when the rule asks for one. */
+  writeback?: { status: string; job_id?: string; reason?: string };
+}
+
+export interface WebhookEventDoc {
+  id: string;
+  connection_id: string;
+  organization_id: string;
+  connector: string;
+  event_id: string;
+  event_type: string;
+  action: WebhookAction | 'unmatched';
+  stream?: string;
+  /** Request headers (lower case), without the signature header and other credentials. */
+  headers: Record<string, string>;
+  /** The body exactly as received (UTF-8). */
+  raw_body: string;
+  received_at: string;
+  status: EventStatus;
+  attempts: number;
+  next_attempt_at?: string;
+  last_error?: EventError;
+  outcome?: EventOutcome;
+  processed_at?: string;
+  updated_at: string;
+}
+
+/** The inbox id of an event: stable for (connection, event id), safe in URLs. */
+export function eventDocId(connectionId: string, eventId: string): string {
+  return `evt_${createHash('sha256').update(connectionId).update('\u0000').update(eventId).digest('base64url').slice(0, 32)}`;
+}
+
+/** Header names never kept in the inbox (besides the spec's signature header). */
+const NEVER_STORED = new Set(['authorization', 'cookie', 'proxy-authorization', 'webhook-signature']);
+
+export function storableHeaders(headers: Record<string, string | undefined>, signatureHeader: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  const sig = signatureHeader?.toLowerCase();
+  for (const [k, v] of Object.entries(headers)) {
+    if (v === undefined || k === sig || NEVER_STORED.has(k)) continue;
+    out[k] = v;
+  }
+  return out;
+}
+
+/** Stores a new event; false when (connection, event id) is already in the inbox (a duplicate delivery). */
+export function insertEvent(store: Store, doc: WebhookEventDoc): Promise<boolean> {
+  return store.insertIfAbsent(EVENTS, doc.id, doc);
+}
+
+export async function getEvent(store: Store, id: string): Promise<WebhookEventDoc | undefined> {
+  return store.get<WebhookEventDoc>(EVENTS, id);
+}
+
+export async function saveEvent(store: Store, doc: WebhookEventDoc): Promise<void> {
+  await store.put(EVENTS, doc.id, doc);
+}
+
+export interface EventFilter {
+  connectionId?: string;
+  status?: EventStatus | EventStatus[];
+  eventType?: string;
+  limit?: number;
+}
+
+/** Events newest first. */
+export async function listEvents(store: Store, f: EventFilter = {}): Promise<WebhookEventDoc[]> {
+  const statuses = f.status === undefined ? undefined : new Set(Array.isArray(f.status) ? f.status : [f.status]);
+  const docs = await store.list<WebhookEventDoc>(EVENTS, (d) =>
+    (f.connectionId === undefined || d.connection_id === f.connectionId) && (statuses === undefined || statuses.has(d.status)) && (f.eventType === undefined || d.event_type === f.eventType),
+  );
+  docs.sort((a, b) => (a.received_at < b.received_at ? 1 : a.received_at > b.received_at ? -1 : a.id < b.id ? 1 : -1));
+  return f.limit !== undefined ? docs.slice(0, f.limit) : docs;
+}
+
+/** An event without its raw body and headers, for listings. */
+export function eventSummary(d: WebhookEventDoc): Omit<WebhookEventDoc, 'raw_body' | 'headers'> & { body_bytes: number } {
+  const { raw_body, headers: _h, ...rest } = d;
+  return { ...rest, body_bytes: Buffer.byteLength(raw_body, 'utf8') };
+}

@@ -1,0 +1,95 @@
+import { createHash } from 'node:crypto';
+import type { Store } from '../store/types.ts';
+import type { WritebackTax } from './plan.ts';
+
+/**
+ * Write-back jobs, durable in the store's `writeback_jobs` collection. A job's id is derived from
+ * (connection, document kind, document, decision, tax fingerprint), so the same computed tax for the same
+ * document is one job however many events ask for it: a repeated event or a retry writes nothing twice.
+ * Schema: schemas/entities/writeback_job.schema.json.
+ */
+
+export const WRITEBACK_JOBS = 'writeback_jobs';
+
+export type DocumentKind = 'invoice' | 'credit_note';
+
+/**
+ * pending: waiting to run; running: being sent; retrying: failed, next attempt scheduled; applied: tax
+ * written; unchanged: the document already carried the tax; no_tax: nothing to write (with the reason);
+ * superseded: the document changed before the job ran (a newer job took over); dead: failed for good.
+ */
+export type JobStatus = 'pending' | 'running' | 'retrying' | 'applied' | 'unchanged' | 'no_tax' | 'superseded' | 'dead';
+
+export const FINAL_STATUSES: ReadonlySet<JobStatus> = new Set(['applied', 'unchanged', 'no_tax', 'superseded', 'dead']);
+
+export interface JobError {
+  code: string;
+  message: string;
+  at: string;
+  status?: number;
+}
+
+export interface WritebackJobDoc {
+  id: string;
+  connection_id: string;
+  organization_id: string;
+  connector: string;
+  kind: DocumentKind;
+  stream: string;
+  document_id: string;
+  /** Fingerprint of the tax to write (taxFingerprint). */
+  tax_hash: string;
+  status: JobStatus;
+  reason?: string;
+  /** What asked for it: an event id, "api", "replay". */
+  trigger: string;
+  tax?: WritebackTax;
+  calculation_id?: string;
+  attempts: number;
+  max_attempts: number;
+  next_attempt_at?: string;
+  last_error?: JobError;
+  /** Requests sent by the last successful run: method, path, status. */
+  sent?: Array<{ method: string; path: string; status: number }>;
+  superseded_by?: string;
+  created_at: string;
+  updated_at: string;
+  applied_at?: string;
+}
+
+export function jobId(connectionId: string, kind: DocumentKind, documentId: string, decision: string, taxHash: string): string {
+  const h = createHash('sha256');
+  for (const part of [connectionId, kind, documentId, decision, taxHash]) h.update(part).update('\u0000');
+  return `wb_${h.digest('base64url').slice(0, 32)}`;
+}
+
+export function getJob(store: Store, id: string): Promise<WritebackJobDoc | undefined> {
+  return store.get<WritebackJobDoc>(WRITEBACK_JOBS, id);
+}
+
+export async function saveJob(store: Store, job: WritebackJobDoc): Promise<void> {
+  await store.put(WRITEBACK_JOBS, job.id, job);
+}
+
+export interface JobFilter {
+  connectionId?: string;
+  status?: JobStatus | JobStatus[];
+  documentId?: string;
+  limit?: number;
+}
+
+/** Jobs, newest first. */
+export async function listJobs(store: Store, f: JobFilter = {}): Promise<WritebackJobDoc[]> {
+  const statuses = f.status === undefined ? undefined : new Set(Array.isArray(f.status) ? f.status : [f.status]);
+  const docs = await store.list<WritebackJobDoc>(WRITEBACK_JOBS, (j) =>
+    (f.connectionId === undefined || j.connection_id === f.connectionId) && (statuses === undefined || statuses.has(j.status)) && (f.documentId === undefined || j.document_id === f.documentId),
+  );
+  docs.sort((a, b) => (a.created_at < b.created_at ? 1 : a.created_at > b.created_at ? -1 : a.id < b.id ? 1 : -1));
+  return f.limit !== undefined ? docs.slice(0, f.limit) : docs;
+}
+
+/** A job without the tax detail, for listings. */
+export function jobSummary(j: WritebackJobDoc): Omit<WritebackJobDoc, 'tax'> & { total_tax?: string; currency?: string } {
+  const { tax, ...rest } = j;
+  return { ...rest, ...(tax ? { total_tax: tax.total_tax, currency: tax.currency } : {}) };
+}
