@@ -1,0 +1,232 @@
+/**
+ * Configuration of `taxbridge serve` (and of the CLI commands that open the data folder).
+ *
+ * Sources, strongest first: command-line flags, environment variables, the configuration file, defaults.
+ * The file is `--config <path>` (or TAXBRIDGE_CONFIG), else `taxbridge.config.json` in the working directory
+ * when it exists. File keys are snake_case; secrets never go in the file (only paths to them).
+ *
+ * | setting          | flag              | environment                 | file key           | default                          |
+ * |------------------|-------------------|-----------------------------|--------------------|----------------------------------|
+ * | port             | --port            | TAXBRIDGE_PORT              | port               | 8080                             |
+ * | host             | --host            | TAXBRIDGE_HOST              | host               | 127.0.0.1 (loopback only)        |
+ * | data folder      | --data            | TAXBRIDGE_DATA_DIR          | data_dir           | ./data                           |
+ * | public URL       | --public-url      | TAXBRIDGE_PUBLIC_URL        | public_url         | http://<host>:<port>             |
+ * | connectors       | --connectors      | TAXBRIDGE_CONNECTORS_DIR    | connectors_dir     | ./connectors                     |
+ * | log level        | --log-level       | TAXBRIDGE_LOG_LEVEL         | log_level          | info (debug|info|warn|error|silent) |
+ * | admin token      |                   | TAXBRIDGE_ADMIN_TOKEN       |                    | generated at first start, printed once, only its hash kept |
+ * | master key       |                   | TAXBRIDGE_MASTER_KEY        |                    | (none: see master key file)      |
+ * | master key file  |                   | TAXBRIDGE_MASTER_KEY_FILE   | master_key_file    | <data>/master.key if present     |
+ * | create key file  | --init-key        |                             | init_key           | false                            |
+ * | shutdown timeout |                   | TAXBRIDGE_SHUTDOWN_TIMEOUT_MS | shutdown_timeout_ms | 10000                          |
+ * | backfill at connect |                | TAXBRIDGE_BACKFILL          | backfill           | true                             |
+ * | schedules        |                   | TAXBRIDGE_SCHEDULES         | schedules          | true (cron syncs per connection) |
+ * | tax rate limit   |                   | TAXBRIDGE_TAX_RATE_LIMIT    | tax_rate_limit_per_second | 100 (per API key)         |
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { TaxbridgeError } from '../errors.ts';
+import { parseLogLevel, type LogLevel } from '../log/index.ts';
+
+export interface ServeConfig {
+  port: number;
+  host: string;
+  /** Absolute path of the data folder (store files, master.key, admin token hash). */
+  dataDir: string;
+  /** Base of the URLs given to other systems (webhook URLs), without a trailing slash. */
+  publicUrl: string;
+  connectorsDir: string;
+  logLevel: LogLevel;
+  /** From TAXBRIDGE_ADMIN_TOKEN; undefined means: use the stored hash, or generate one at first start. */
+  adminToken?: string;
+  masterKeyFile?: string;
+  initKey: boolean;
+  shutdownTimeoutMs: number;
+  /** Start a full sync of every stream when a connection becomes active. */
+  backfill: boolean;
+  /** Run the specs' cron schedules for active connections. */
+  schedules: boolean;
+  taxRateLimitPerSecond: number;
+  /** The configuration file read, if any. */
+  configFile?: string;
+}
+
+export const DEFAULTS = {
+  port: 8080,
+  host: '127.0.0.1',
+  dataDir: './data',
+  connectorsDir: './connectors',
+  logLevel: 'info' as LogLevel,
+  initKey: false,
+  shutdownTimeoutMs: 10_000,
+  backfill: true,
+  schedules: true,
+  taxRateLimitPerSecond: 100,
+  configFile: 'taxbridge.config.json',
+} as const;
+
+/** Keys a configuration file may contain, and the config field each sets. */
+const FILE_KEYS: Record<string, keyof ServeConfig> = {
+  port: 'port',
+  host: 'host',
+  data_dir: 'dataDir',
+  public_url: 'publicUrl',
+  connectors_dir: 'connectorsDir',
+  log_level: 'logLevel',
+  master_key_file: 'masterKeyFile',
+  init_key: 'initKey',
+  shutdown_timeout_ms: 'shutdownTimeoutMs',
+  backfill: 'backfill',
+  schedules: 'schedules',
+  tax_rate_limit_per_second: 'taxRateLimitPerSecond',
+};
+
+/** Values given on the command line (undefined = not given). */
+export interface ConfigFlags {
+  config?: string;
+  port?: string;
+  host?: string;
+  data?: string;
+  publicUrl?: string;
+  connectors?: string;
+  logLevel?: string;
+  initKey?: boolean;
+}
+
+function configError(message: string, hint?: string): TaxbridgeError {
+  return new TaxbridgeError('CONFIG_INVALID', message, { hint });
+}
+
+function parsePort(v: unknown, source: string): number {
+  const n = typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v.trim()) : NaN;
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw configError(`${source} must be a port number 0..65535, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+function parsePositiveInt(v: unknown, source: string): number {
+  const n = typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v.trim()) : NaN;
+  if (!Number.isInteger(n) || n <= 0) throw configError(`${source} must be a positive whole number, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+function parseBool(v: unknown, source: string): boolean {
+  if (typeof v === 'boolean') return v;
+  if (typeof v === 'string') {
+    const s = v.trim().toLowerCase();
+    if (['1', 'true', 'yes', 'on'].includes(s)) return true;
+    if (['0', 'false', 'no', 'off'].includes(s)) return false;
+  }
+  throw configError(`${source} must be true or false, got ${JSON.stringify(v)}`);
+}
+
+function parseUrl(v: unknown, source: string): string {
+  if (typeof v !== 'string') throw configError(`${source} must be a URL string`);
+  let u: URL;
+  try {
+    u = new URL(v.trim());
+  } catch {
+    throw configError(`${source} is not a URL: ${JSON.stringify(v)}`, 'for example https://taxbridge.example.com');
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw configError(`${source} must be an http or https URL`);
+  return u.toString().replace(/\/+$/, '');
+}
+
+function str(v: unknown, source: string): string {
+  if (typeof v !== 'string' || !v.trim()) throw configError(`${source} must be a non-empty string`);
+  return v.trim();
+}
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw configError(`cannot read the configuration file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw configError(`the configuration file ${path} is not valid JSON: ${(e as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw configError(`the configuration file ${path} must hold a JSON object`);
+  const obj = parsed as Record<string, unknown>;
+  for (const k of Object.keys(obj)) {
+    if (k === '$schema' || k === '$comment') continue;
+    if (k === 'admin_token' || k === 'master_key') {
+      throw configError(`${path}: "${k}" does not belong in a configuration file`, k === 'admin_token' ? 'set TAXBRIDGE_ADMIN_TOKEN in the environment' : 'use TAXBRIDGE_MASTER_KEY or master_key_file');
+    }
+    if (!(k in FILE_KEYS)) throw configError(`${path}: unknown key "${k}"`, `known keys: ${Object.keys(FILE_KEYS).join(', ')}`);
+  }
+  return obj;
+}
+
+/**
+ * Resolves the configuration. `cwd` anchors relative paths (of the file's values: the file's folder is not
+ * used, so a config file and the command line mean the same thing by "./data").
+ */
+export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): ServeConfig {
+  const explicit = flags.config ?? env.TAXBRIDGE_CONFIG;
+  const filePath = explicit ? resolve(cwd, explicit) : resolve(cwd, DEFAULTS.configFile);
+  if (explicit && !existsSync(filePath)) throw configError(`the configuration file ${filePath} does not exist`);
+  const file = existsSync(filePath) ? readConfigFile(filePath) : {};
+  const f = (key: string): unknown => file[key];
+  const pick = <T>(flag: T | undefined, envName: string, fileKey: string): { value: unknown; source: string } | undefined => {
+    if (flag !== undefined) return { value: flag, source: `--${fileKey.replace(/_/g, '-')}` };
+    if (env[envName] !== undefined && env[envName] !== '') return { value: env[envName], source: envName };
+    if (f(fileKey) !== undefined) return { value: f(fileKey), source: `${filePath}: ${fileKey}` };
+    return undefined;
+  };
+
+  const p = pick(flags.port, 'TAXBRIDGE_PORT', 'port');
+  const port = p ? parsePort(p.value, p.source) : DEFAULTS.port;
+  const h = pick(flags.host, 'TAXBRIDGE_HOST', 'host');
+  const host = h ? str(h.value, h.source) : DEFAULTS.host;
+  const d = pick(flags.data, 'TAXBRIDGE_DATA_DIR', 'data_dir');
+  const dataDir = resolve(cwd, d ? str(d.value, d.source) : DEFAULTS.dataDir);
+  const c = pick(flags.connectors, 'TAXBRIDGE_CONNECTORS_DIR', 'connectors_dir');
+  const connectorsDir = resolve(cwd, c ? str(c.value, c.source) : DEFAULTS.connectorsDir);
+  const l = pick(flags.logLevel, 'TAXBRIDGE_LOG_LEVEL', 'log_level');
+  const logLevel = l ? parseLogLevel(String(l.value), l.source) : DEFAULTS.logLevel;
+  const u = pick(flags.publicUrl, 'TAXBRIDGE_PUBLIC_URL', 'public_url');
+  const publicUrl = u ? parseUrl(u.value, u.source) : `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const k = pick(undefined, 'TAXBRIDGE_MASTER_KEY_FILE', 'master_key_file');
+  const masterKeyFile = k ? resolve(cwd, str(k.value, k.source)) : undefined;
+  const i = pick(flags.initKey || undefined, 'TAXBRIDGE_INIT_KEY', 'init_key');
+  const initKey = i ? parseBool(i.value, i.source) : DEFAULTS.initKey;
+  const s = pick(undefined, 'TAXBRIDGE_SHUTDOWN_TIMEOUT_MS', 'shutdown_timeout_ms');
+  const shutdownTimeoutMs = s ? parsePositiveInt(s.value, s.source) : DEFAULTS.shutdownTimeoutMs;
+  const b = pick(undefined, 'TAXBRIDGE_BACKFILL', 'backfill');
+  const backfill = b ? parseBool(b.value, b.source) : DEFAULTS.backfill;
+  const sc = pick(undefined, 'TAXBRIDGE_SCHEDULES', 'schedules');
+  const schedules = sc ? parseBool(sc.value, sc.source) : DEFAULTS.schedules;
+  const r = pick(undefined, 'TAXBRIDGE_TAX_RATE_LIMIT', 'tax_rate_limit_per_second');
+  const taxRateLimitPerSecond = r ? parsePositiveInt(r.value, r.source) : DEFAULTS.taxRateLimitPerSecond;
+
+  const adminToken = env.TAXBRIDGE_ADMIN_TOKEN?.trim() || undefined;
+  if (adminToken !== undefined && adminToken.length < 16) {
+    throw configError('TAXBRIDGE_ADMIN_TOKEN must be at least 16 characters', 'use a long random value, e.g. `openssl rand -base64 32`, or unset it to have one generated');
+  }
+
+  return {
+    port,
+    host,
+    dataDir,
+    publicUrl,
+    connectorsDir,
+    logLevel,
+    ...(adminToken ? { adminToken } : {}),
+    ...(masterKeyFile ? { masterKeyFile } : {}),
+    initKey,
+    shutdownTimeoutMs,
+    backfill,
+    schedules,
+    taxRateLimitPerSecond,
+    ...(existsSync(filePath) ? { configFile: filePath } : {}),
+  };
+}
+
+/** The configuration as it may be logged or shown: secrets reduced to whether they are set. */
+export function describeConfig(c: ServeConfig): Record<string, unknown> {
+  const { adminToken, ...rest } = c;
+  return { ...rest, admin_auth: adminToken ? 'TAXBRIDGE_ADMIN_TOKEN' : 'stored hash (generated at first start)' };
+}

@@ -1,0 +1,593 @@
+/**
+ * Connections: make, continue, look at and end them, following the seeds' flows.
+ *
+ *  - Sequence (credentials only): client id + secret -> "Test credentials" (the spec's check) -> the webhook
+ *    registered by API with a generated secret (spec `webhooks.registration`) -> stored with secrets sealed ->
+ *    a tax API key for Sequence to call the tax API (billing systems, spec `category: billing`), shown once
+ *    -> active: backfill, schedules, webhooks.
+ *  - Rillet (a setting to choose, a secret to paste): API key -> check -> the subsidiaries offered as choices
+ *    (spec `choices_from`) and the webhook URL shown; the connection waits (`pending`) -> the chosen subsidiary
+ *    and the signing token copied from Rillet's webhook page -> active.
+ *
+ * A sandbox connection belongs to a test organization, a production one to a live organization. Nothing is
+ * stored when a check fails. What happens when a connection becomes active or ends (backfill, schedulers)
+ * belongs to the process that runs them: it listens through `hooks`.
+ */
+import { randomBase62 } from '../tax/ids.ts';
+import { TaxbridgeError, errorMessage } from '../errors.ts';
+import type { HttpClientOptions } from '../http/index.ts';
+import { silentLogger, type Logger } from '../log/index.ts';
+import type { ConnectionContext, ConnectorSpec, EnvironmentName } from '../spec/types.ts';
+import type { Store } from '../store/types.ts';
+import { createApiKey, revokeApiKey } from '../tax/keys.ts';
+import type { Organization } from '../tax/model.ts';
+import { generateSecret } from '../webhooks/generated-secret.ts';
+import { testCredentials } from './check.ts';
+import { listChoices, type Choice } from './choices.ts';
+import {
+  inputError,
+  isSecretCredential,
+  isWebhookOnlyCredential,
+  missingCredentials,
+  missingSettings,
+  parseCredentials,
+  parseSettings,
+  userWebhookSecret,
+  withDefaults,
+} from './inputs.ts';
+import { CONNECTIONS, type ConnectionDoc, type NextStep } from './model.ts';
+import type { ConnectorRegistry, LoadedConnector } from './registry.ts';
+import { isSealed, type SecretBox } from './secrets.ts';
+import { connectionView, type ConnectionView } from './view.ts';
+
+/** Registers and unregisters the runtime's webhook URL with a system (the webhooks part does the HTTP). */
+export interface WebhookRegistrar {
+  register(spec: ConnectorSpec, conn: ConnectionContext, url: string): Promise<{ registration_id?: string }>;
+  unregister?(spec: ConnectorSpec, conn: ConnectionContext, registrationId: string | undefined): Promise<void>;
+}
+
+/** Tax API keys for billing systems (default: the tax part's keys over the same store). */
+export interface TaxKeyIssuer {
+  create(organizationId: string, name: string): Promise<{ key: string; id: string; prefix: string }>;
+  revoke(id: string): Promise<void>;
+}
+
+export interface ConnectionHooks {
+  /** The connection became active (start backfill and schedules). Errors are logged, never undo the connect. */
+  activated?(doc: ConnectionDoc): Promise<void> | void;
+  /** Settings or credentials of an active connection changed (restart what runs with them). */
+  changed?(doc: ConnectionDoc): Promise<void> | void;
+  /** The connection was disconnected (stop its schedules and runs). */
+  deactivated?(doc: ConnectionDoc): Promise<void> | void;
+}
+
+export interface ConnectionServiceOptions {
+  store: Store;
+  registry: ConnectorRegistry;
+  box: SecretBox;
+  /** Base of webhook URLs, e.g. https://taxbridge.example.com (no trailing slash). */
+  publicUrl: string | (() => string);
+  registrar?: WebhookRegistrar;
+  taxKeys?: TaxKeyIssuer;
+  hooks?: ConnectionHooks;
+  http?: HttpClientOptions;
+  log?: Logger;
+  now?: () => Date;
+}
+
+export interface ConnectInput {
+  connector: string;
+  organization_id: string;
+  /** Default: sandbox for a test organization, production for a live one. */
+  environment?: EnvironmentName;
+  credentials?: Record<string, unknown>;
+  settings?: Record<string, unknown>;
+  base_url?: string;
+  /** Go without webhooks: the connection becomes active without a webhook secret. */
+  skip_webhooks?: boolean;
+}
+
+export interface UpdateInput {
+  credentials?: Record<string, unknown>;
+  settings?: Record<string, unknown>;
+  skip_webhooks?: boolean;
+  base_url?: string | null;
+}
+
+export interface ConnectResult {
+  connection: ConnectionView;
+  /** For pending connections: choices of each setting still to choose. */
+  choices?: Record<string, Choice[]>;
+  /** Where the system must send webhooks (shown so the user can paste it, e.g. into Rillet). */
+  webhook_url?: string;
+  /** The tax API key made for this connection. Shown once: only its hash is stored. */
+  tax_api_key?: string;
+  /** What the user should do next, in words. */
+  messages: string[];
+}
+
+const ENVIRONMENTS: EnvironmentName[] = ['sandbox', 'production'];
+
+function expectedEnvironment(mode: Organization['mode']): EnvironmentName {
+  return mode === 'test' ? 'sandbox' : 'production';
+}
+
+function notFound(id: string): TaxbridgeError {
+  return new TaxbridgeError('not_found', `connection ${JSON.stringify(id)} does not exist`, { hint: 'list connections with `taxbridge connections` or GET /admin/connections' });
+}
+
+function parseBaseUrl(v: unknown): string | undefined {
+  if (v === undefined || v === null || v === '') return undefined;
+  if (typeof v !== 'string') throw inputError('base_url must be a URL string', 'base_url');
+  let u: URL;
+  try {
+    u = new URL(v.trim());
+  } catch {
+    throw inputError(`base_url is not a URL: ${JSON.stringify(v)}`, 'base_url');
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw inputError('base_url must be an http or https URL', 'base_url');
+  if (u.username || u.password) throw inputError('base_url must not carry credentials; give them as credentials', 'base_url');
+  return u.toString().replace(/\/+$/, '');
+}
+
+export class ConnectionService {
+  readonly store: Store;
+  readonly registry: ConnectorRegistry;
+  private readonly box: SecretBox;
+  private readonly opts: ConnectionServiceOptions;
+  private readonly log: Logger;
+  private readonly locks = new Map<string, Promise<unknown>>();
+  /** webhook token -> connection id, for the webhook receiver (rebuilt lazily). */
+  private tokens: Map<string, string> | undefined;
+
+  constructor(opts: ConnectionServiceOptions) {
+    this.opts = opts;
+    this.store = opts.store;
+    this.registry = opts.registry;
+    this.box = opts.box;
+    this.log = opts.log ?? silentLogger;
+  }
+
+  private now(): string {
+    return (this.opts.now?.() ?? new Date()).toISOString();
+  }
+
+  publicUrl(): string {
+    const u = this.opts.publicUrl;
+    return (typeof u === 'function' ? u() : u).replace(/\/+$/, '');
+  }
+
+  webhookUrl(doc: Pick<ConnectionDoc, 'webhook_token'>): string | undefined {
+    return doc.webhook_token ? `${this.publicUrl()}/webhooks/${doc.webhook_token}` : undefined;
+  }
+
+  private async withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(key) ?? Promise.resolve();
+    const run = prev.then(fn, fn);
+    const tail = run.catch(() => undefined);
+    this.locks.set(key, tail);
+    try {
+      return await run;
+    } finally {
+      if (this.locks.get(key) === tail) this.locks.delete(key);
+    }
+  }
+
+  // --------------------------------------------------------------------------------------------- reading
+
+  async get(id: string): Promise<ConnectionDoc> {
+    const doc = await this.store.get<ConnectionDoc>(CONNECTIONS, id);
+    if (!doc) throw notFound(id);
+    return doc;
+  }
+
+  async list(filter: { organizationId?: string; status?: ConnectionDoc['status'] } = {}): Promise<ConnectionDoc[]> {
+    const docs = await this.store.list<ConnectionDoc>(
+      CONNECTIONS,
+      (c) => (filter.organizationId === undefined || c.organization_id === filter.organizationId) && (filter.status === undefined || c.status === filter.status),
+    );
+    return docs.sort((a, b) => (a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : a.id < b.id ? -1 : 1));
+  }
+
+  view(doc: ConnectionDoc): ConnectionView {
+    return connectionView(doc, this.registry.find(doc.connector)?.spec, this.webhookUrl(doc));
+  }
+
+  /** The loaded spec of a stored connection (by connector name; the file it was made with as a fallback). */
+  specOf(doc: ConnectionDoc): ConnectorSpec {
+    return this.registry.get(doc.connector).spec;
+  }
+
+  /** The connection's context with its credentials opened: for the HTTP client only, never for output. */
+  context(doc: ConnectionDoc): ConnectionContext {
+    const spec = this.registry.find(doc.connector)?.spec;
+    const credentials: Record<string, string | undefined> = {};
+    for (const [name, value] of Object.entries(doc.credentials)) credentials[name] = isSealed(value) ? this.box.open(value, secretPlace(doc.id, name)) : value;
+    return {
+      connection_id: doc.id,
+      environment: doc.environment,
+      ...(doc.base_url ? { base_url: doc.base_url } : {}),
+      credentials,
+      settings: spec ? withDefaults(spec, doc.settings) : { ...doc.settings },
+    };
+  }
+
+  /** The connection whose webhook URL carries `token`, when it is active or pending; else undefined. */
+  async byWebhookToken(token: string): Promise<ConnectionDoc | undefined> {
+    if (!/^[A-Za-z0-9_]{16,100}$/.test(token)) return undefined;
+    let id = this.tokens?.get(token);
+    if (!id) {
+      // Unknown token: refresh the index once (a connection made by another command since).
+      const all = await this.store.list<ConnectionDoc>(CONNECTIONS, (c) => c.webhook_token !== null);
+      this.tokens = new Map(all.filter((c) => c.webhook_token).map((c) => [c.webhook_token!, c.id]));
+      id = this.tokens.get(token);
+    }
+    if (!id) return undefined;
+    const doc = await this.store.get<ConnectionDoc>(CONNECTIONS, id);
+    if (!doc || doc.webhook_token !== token || doc.status === 'disconnected') return undefined;
+    return doc;
+  }
+
+  // ---------------------------------------------------------------------------------------------- making
+
+  private async organization(id: unknown): Promise<Organization> {
+    if (typeof id !== 'string' || !id.trim()) throw inputError('organization_id is required: the organization this connection belongs to', 'organization_id');
+    const org = await this.store.get<Organization>('organizations', id.trim());
+    if (!org) {
+      throw new TaxbridgeError('not_found', `organization ${JSON.stringify(id)} does not exist`, {
+        hint: 'create it first (POST /admin/organizations with mode "test" for sandbox connections)',
+        details: { field: 'organization_id' },
+      });
+    }
+    return org;
+  }
+
+  private environmentFor(spec: ConnectorSpec, org: Organization, requested: unknown, baseUrl: string | undefined): EnvironmentName {
+    if (requested !== undefined && requested !== null && !ENVIRONMENTS.includes(requested as EnvironmentName)) {
+      throw inputError(`environment must be "sandbox" or "production", got ${JSON.stringify(requested)}`, 'environment');
+    }
+    const expected = expectedEnvironment(org.mode);
+    const env = (requested as EnvironmentName | undefined) ?? expected;
+    if (env !== expected) {
+      throw new TaxbridgeError(
+        'CONNECTION_ENVIRONMENT_MISMATCH',
+        env === 'sandbox'
+          ? `a sandbox connection belongs to a test organization, and organization ${org.id} (${org.name}) is live`
+          : `a production connection belongs to a live organization, and organization ${org.id} (${org.name}) is a test organization`,
+        {
+          hint: env === 'sandbox' ? 'connect the sandbox to a test organization (mode "test"), or connect production here' : 'use a live organization (mode "live") for production, or connect the sandbox here',
+          details: { field: 'environment', organization_mode: org.mode, environment: env },
+        },
+      );
+    }
+    if (!spec.environments[env] && !baseUrl) {
+      throw inputError(`${spec.title} declares no ${env} environment`, 'environment', `${spec.title} has: ${Object.keys(spec.environments).join(', ')}`);
+    }
+    return env;
+  }
+
+  /** Makes a connection. For a connector needing choices or a pasted secret, the result is `pending`. */
+  async connect(input: ConnectInput): Promise<ConnectResult> {
+    if (typeof input.connector !== 'string' || !input.connector) throw inputError('connector is required (e.g. "sequence", "rillet")', 'connector');
+    const loaded = this.registry.get(input.connector);
+    const { spec } = loaded;
+    const org = await this.organization(input.organization_id);
+    const baseUrl = parseBaseUrl(input.base_url);
+    const environment = this.environmentFor(spec, org, input.environment, baseUrl);
+    const given = parseCredentials(spec, input.credentials);
+    const settings = withoutNulls(parseSettings(spec, input.settings));
+    const credentials = withoutNulls(given);
+
+    const missing = missingCredentials(spec, credentials);
+    if (missing.length) {
+      const m = missing[0]!;
+      throw inputError(
+        `${spec.title} needs ${missing.map((c) => `${c.title} (${c.name})`).join(' and ')} to connect`,
+        `credentials.${m.name}`,
+        m.description ? `${m.title}: ${m.description}` : undefined,
+      );
+    }
+    const existing = (await this.list({ organizationId: org.id })).find((c) => c.connector === spec.name && c.environment === environment && c.status !== 'disconnected');
+    if (existing) {
+      throw new TaxbridgeError('conflict', `organization ${org.id} already has a ${existing.status} ${spec.title} ${environment} connection (${existing.id})`, {
+        hint: existing.status === 'pending' ? `continue it: PATCH /admin/connections/${existing.id} (CLI: taxbridge connect --connection ${existing.id} ...)` : `disconnect ${existing.id} first to replace it`,
+        details: { connection_id: existing.id },
+      });
+    }
+
+    const id = `conn_${randomBase62(16)}`;
+    const ctx: ConnectionContext = { connection_id: id, environment, ...(baseUrl ? { base_url: baseUrl } : {}), credentials: { ...credentials }, settings: withDefaults(spec, settings) };
+    const check = await testCredentials(spec, ctx, { http: this.opts.http });
+    const choices = await this.validateChoices(spec, ctx, settings);
+
+    // Values the runtime makes itself (a webhook secret registered by API).
+    for (const c of spec.credentials ?? []) {
+      if (c.generated && ctx.credentials[c.name] === undefined) ctx.credentials[c.name] = generateSecret(c.generated);
+    }
+    const now = this.now();
+    const token = `whk_${randomBase62(32)}`;
+    const doc: ConnectionDoc = {
+      id,
+      organization_id: org.id,
+      connector: spec.name,
+      spec_path: loaded.relativePath,
+      environment,
+      ...(baseUrl ? { base_url: baseUrl } : {}),
+      credentials: this.seal(id, spec, ctx.credentials),
+      settings,
+      webhook_token: token,
+      webhook: { mode: !spec.webhooks ? 'none' : spec.webhooks.registration ? 'api' : 'manual', ...(input.skip_webhooks ? { skipped: true } : {}) },
+      streams: streamsByEntity(spec),
+      status: 'pending',
+      created_at: now,
+      updated_at: now,
+      ...(check.checked ? { checked_at: now } : {}),
+    };
+    const messages: string[] = [];
+    if (check.checked) messages.push(`${spec.title} accepted the credentials.`);
+
+    // Registration by API needs only the credentials: done before anything is stored, so a failure leaves nothing.
+    if (spec.webhooks?.registration && !input.skip_webhooks) {
+      if (!this.opts.registrar) throw new TaxbridgeError('WEBHOOK_REGISTRAR_MISSING', `${spec.title} registers its webhooks by API, and this process has no registrar`);
+      const url = this.webhookUrl(doc)!;
+      try {
+        const r = await this.opts.registrar.register(spec, ctx, url);
+        doc.webhook = { mode: 'api', registered_at: this.now(), ...(r.registration_id ? { registration_id: r.registration_id } : {}) };
+      } catch (e) {
+        throw new TaxbridgeError('WEBHOOK_REGISTRATION_FAILED', `${spec.title} refused the webhook registration for ${url}: ${errorMessage(e)}`, {
+          hint: 'check that the credentials may manage webhooks (notification policies) and that the public URL (TAXBRIDGE_PUBLIC_URL) is right',
+          cause: e,
+        });
+      }
+      messages.push(`Webhooks registered with ${spec.title}.`);
+    }
+
+    this.applyNextStep(spec, doc);
+    await this.store.put(CONNECTIONS, doc.id, doc);
+    this.tokens?.set(token, doc.id);
+    this.log.info('connection made', { connection_id: doc.id, connector: spec.name, environment, organization_id: org.id, status: doc.status });
+
+    let taxKey: string | undefined;
+    if (spec.category === 'billing') {
+      const issuer = this.taxKeys();
+      const k = await issuer.create(org.id, `${spec.title} (${environment}) connection ${doc.id}`);
+      taxKey = k.key;
+      doc.tax_api_key = { id: k.id, prefix: k.prefix };
+      await this.store.put(CONNECTIONS, doc.id, doc);
+      messages.push(`Tax API key for ${spec.title} (shown once, store it now): paste it into ${spec.title}'s Sphere integration and click "Test credentials".`);
+    }
+    const result = await this.afterChange(spec, doc, undefined, choices, messages);
+    return { ...result, ...(taxKey ? { tax_api_key: taxKey } : {}) };
+  }
+
+  /** Continues or changes a connection: choose a setting, paste the webhook secret, replace credentials. */
+  async update(id: string, input: UpdateInput): Promise<ConnectResult> {
+    return this.withLock(id, async () => {
+      const before = await this.get(id);
+      if (before.status === 'disconnected') throw new TaxbridgeError('conflict', `connection ${id} is disconnected; make a new one`);
+      const spec = this.specOf(before);
+      const given = parseCredentials(spec, input.credentials);
+      const settingsIn = parseSettings(spec, input.settings);
+      const current = this.context(before);
+      const credentials: Record<string, string | undefined> = { ...current.credentials };
+      for (const [k, v] of Object.entries(given)) credentials[k] = v ?? undefined;
+      const settings: Record<string, unknown> = { ...before.settings };
+      for (const [k, v] of Object.entries(settingsIn)) {
+        if (v === null) delete settings[k];
+        else settings[k] = v;
+      }
+      let baseUrl = before.base_url;
+      if (input.base_url !== undefined) baseUrl = parseBaseUrl(input.base_url);
+      const ctx: ConnectionContext = { connection_id: id, environment: before.environment, ...(baseUrl ? { base_url: baseUrl } : {}), credentials, settings: withDefaults(spec, settings) };
+
+      const messages: string[] = [];
+      const authChanged = Object.keys(given).some((k) => !isWebhookOnlyCredential(spec, k)) || baseUrl !== before.base_url;
+      const doc: ConnectionDoc = { ...before, credentials: this.seal(id, spec, withoutUndefined(credentials)), settings, updated_at: this.now() };
+      if (baseUrl) doc.base_url = baseUrl;
+      else delete doc.base_url;
+      if (authChanged) {
+        const check = await testCredentials(spec, ctx, { http: this.opts.http });
+        if (check.checked) {
+          doc.checked_at = this.now();
+          messages.push(`${spec.title} accepted the credentials.`);
+        }
+      }
+      const settingsChanged = Object.keys(settingsIn).length > 0;
+      const choices = settingsChanged || authChanged ? await this.validateChoices(spec, ctx, settings) : {};
+      if (input.skip_webhooks !== undefined) doc.webhook = { ...doc.webhook, skipped: input.skip_webhooks || undefined };
+      this.applyNextStep(spec, doc);
+      await this.store.put(CONNECTIONS, id, doc);
+      this.log.info('connection updated', { connection_id: id, status: doc.status, changed: { credentials: Object.keys(given), settings: Object.keys(settingsIn) } });
+      return this.afterChange(spec, doc, before, choices, messages);
+    });
+  }
+
+  /** Reads the choices of every `choices_from` setting; a given value must be one of them. */
+  private async validateChoices(spec: ConnectorSpec, ctx: ConnectionContext, settings: Record<string, unknown>): Promise<Record<string, Choice[]>> {
+    const out: Record<string, Choice[]> = {};
+    for (const s of spec.settings ?? []) {
+      if (!s.choices_from) continue;
+      const value = settings[s.name];
+      const list = await listChoices(spec, ctx, s, { http: this.opts.http });
+      if (value === undefined) {
+        out[s.name] = list;
+        continue;
+      }
+      if (!list.some((c) => c.value === value)) {
+        const shown = list.slice(0, 10).map((c) => `${c.value} (${c.label})`).join(', ');
+        throw inputError(`${s.title} ${JSON.stringify(value)} is not one of ${spec.title}'s ${s.choices_from.stream}`, `settings.${s.name}`, list.length ? `choose one of: ${shown}${list.length > 10 ? ', ...' : ''}` : `${spec.title} returned no ${s.choices_from.stream} for these credentials`);
+      }
+    }
+    return out;
+  }
+
+  /** Sets status and next_step from what is present. */
+  private applyNextStep(spec: ConnectorSpec, doc: ConnectionDoc): void {
+    const next = this.nextStep(spec, doc);
+    if (next) {
+      doc.next_step = next;
+      if (doc.status !== 'active') doc.status = 'pending';
+      // An active connection that loses a required value keeps running on what it has; the step says what is missing.
+    } else {
+      delete doc.next_step;
+      if (doc.status === 'pending') {
+        doc.status = 'active';
+        doc.activated_at = this.now();
+        doc.backfill = { status: 'pending' };
+      }
+    }
+  }
+
+  private nextStep(spec: ConnectorSpec, doc: ConnectionDoc): NextStep | undefined {
+    const s = missingSettings(spec, withDefaults(spec, doc.settings))[0];
+    if (s) return { step: s.choices_from ? 'choose_setting' : 'provide_setting', setting: s.name, title: s.title };
+    const secret = userWebhookSecret(spec);
+    if (secret && !doc.webhook.skipped && !doc.credentials[secret.name]) return { step: 'webhook_secret', credential: secret.name, title: secret.title, webhook_url_required: true };
+    return undefined;
+  }
+
+  private async afterChange(spec: ConnectorSpec, doc: ConnectionDoc, before: ConnectionDoc | undefined, choices: Record<string, Choice[]>, messages: string[]): Promise<ConnectResult> {
+    const url = doc.webhook.mode === 'manual' ? this.webhookUrl(doc) : undefined;
+    const next = doc.next_step;
+    if (next?.step === 'choose_setting') {
+      const n = choices[next.setting]?.length ?? 0;
+      messages.push(`Choose the ${next.title.toLowerCase()} (${n} offered) and set settings.${next.setting}.`);
+    } else if (next?.step === 'provide_setting') {
+      messages.push(`Set settings.${next.setting} (${next.title}).`);
+    }
+    if (url && (next?.step === 'webhook_secret' || next?.step === 'choose_setting')) {
+      messages.push(`In ${spec.title}, create a webhook for this URL: ${url}`);
+      const secret = userWebhookSecret(spec);
+      if (secret) messages.push(`Then give its ${secret.title.toLowerCase()} as credentials.${secret.name}.`);
+    }
+    const activatedNow = doc.status === 'active' && before?.status !== 'active';
+    if (activatedNow) {
+      messages.push(`Connected: the ${spec.title} backfill starts now${spec.webhooks && !doc.webhook.skipped ? ', then schedules and webhooks keep it current' : ', then schedules keep it current'}.`);
+      await this.runHook('activated', doc);
+    } else if (doc.status === 'active' && before) {
+      await this.runHook('changed', doc);
+    }
+    return {
+      connection: this.view(doc),
+      ...(Object.keys(choices).length && doc.next_step?.step === 'choose_setting' ? { choices } : {}),
+      ...(url ? { webhook_url: url } : {}),
+      messages,
+    };
+  }
+
+  private async runHook(name: keyof ConnectionHooks, doc: ConnectionDoc): Promise<void> {
+    const fn = this.opts.hooks?.[name];
+    if (!fn) return;
+    try {
+      await fn(doc);
+    } catch (e) {
+      this.log.error(`connection ${name} hook failed`, { connection_id: doc.id, error: e });
+    }
+  }
+
+  private seal(id: string, spec: ConnectorSpec, values: Record<string, string | undefined>): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [name, v] of Object.entries(values)) {
+      if (v === undefined) continue;
+      const c = spec.credentials?.find((x) => x.name === name);
+      out[name] = !c || isSecretCredential(c) ? this.box.seal(v, secretPlace(id, name)) : v;
+    }
+    return out;
+  }
+
+  private taxKeys(): TaxKeyIssuer {
+    if (this.opts.taxKeys) return this.opts.taxKeys;
+    const store = this.store;
+    return {
+      async create(orgId, name) {
+        const r = await createApiKey(store, orgId, { name });
+        return { key: r.key, id: r.doc.id, prefix: r.doc.prefix };
+      },
+      async revoke(id) {
+        await revokeApiKey(store, id);
+      },
+    };
+  }
+
+  // ------------------------------------------------------------------------------------------- ending
+
+  /**
+   * Ends a connection: schedules and runs stop, the webhook URL stops answering, the registration is removed
+   * where the spec says how, its tax API key is revoked and its credentials are erased. Synced data stays.
+   */
+  async disconnect(id: string): Promise<ConnectionView> {
+    return this.withLock(id, async () => {
+      const doc = await this.get(id);
+      if (doc.status === 'disconnected') return this.view(doc);
+      const spec = this.registry.find(doc.connector)?.spec;
+      const warnings: string[] = [];
+      if (spec?.webhooks?.registration?.unregister && doc.webhook.mode === 'api' && doc.webhook.registered_at && this.opts.registrar?.unregister) {
+        try {
+          await this.opts.registrar.unregister(spec, this.context(doc), doc.webhook.registration_id);
+        } catch (e) {
+          warnings.push(`the webhook registration could not be removed from ${spec.title}: ${errorMessage(e)}`);
+        }
+      }
+      if (doc.tax_api_key) {
+        try {
+          await this.taxKeys().revoke(doc.tax_api_key.id);
+        } catch (e) {
+          warnings.push(`the tax API key ${doc.tax_api_key.prefix} could not be revoked: ${errorMessage(e)}`);
+        }
+      }
+      const now = this.now();
+      const token = doc.webhook_token;
+      const next: ConnectionDoc = { ...doc, status: 'disconnected', webhook_token: null, credentials: {}, disconnected_at: now, updated_at: now };
+      delete next.next_step;
+      if (warnings.length) next.last_error = { code: 'DISCONNECT_INCOMPLETE', message: warnings.join('; '), at: now };
+      await this.store.put(CONNECTIONS, id, next);
+      if (token) this.tokens?.delete(token);
+      this.log.info('connection disconnected', { connection_id: id, connector: doc.connector, warnings });
+      await this.runHook('deactivated', next);
+      return this.view(next);
+    });
+  }
+
+  /** Records what the backfill did (the runtime calls this). */
+  async recordBackfill(id: string, state: NonNullable<ConnectionDoc['backfill']>): Promise<void> {
+    await this.withLock(id, async () => {
+      const doc = await this.store.get<ConnectionDoc>(CONNECTIONS, id);
+      if (!doc) return;
+      const next: ConnectionDoc = { ...doc, backfill: state, updated_at: this.now() };
+      if (state.status === 'failed' && state.error) next.last_error = state.error;
+      await this.store.put(CONNECTIONS, id, next);
+    });
+  }
+
+  /** The choices of a setting, read now with the connection's credentials. */
+  async choices(id: string, setting: string): Promise<Choice[]> {
+    const doc = await this.get(id);
+    const spec = this.specOf(doc);
+    const s = spec.settings?.find((x) => x.name === setting);
+    if (!s?.choices_from) throw inputError(`${spec.title} has no setting "${setting}" with choices`, `settings.${setting}`);
+    return listChoices(spec, this.context(doc), s, { http: this.opts.http });
+  }
+}
+
+/** Where a credential value lives: bound into its sealing so it cannot be moved. */
+export function secretPlace(connectionId: string, credential: string): string {
+  return `connections/${connectionId}/credentials/${credential}`;
+}
+
+function streamsByEntity(spec: ConnectorSpec): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const [name, s] of Object.entries(spec.streams)) (out[s.entity] ??= []).push(name);
+  return out;
+}
+
+function withoutNulls<T>(o: Record<string, T | null>): Record<string, T> {
+  const out: Record<string, T> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== null) out[k] = v;
+  return out;
+}
+
+function withoutUndefined<T>(o: Record<string, T | undefined>): Record<string, T> {
+  const out: Record<string, T> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) out[k] = v;
+  return out;
+}
