@@ -1,0 +1,55 @@
+import type { ValidateFunction } from 'ajv/dist/2020.js';
+import { TaxbridgeError } from '../errors.ts';
+import { compileExpression, type Expression } from '../expressions/index.ts';
+import type { ChildSpec, ConnectorSpec, StreamSpec } from '../spec/types.ts';
+import { entitySchemaValidator } from './entity-schemas.ts';
+
+/** Everything a stream evaluates per record, compiled once per stream spec object. */
+export interface CompiledStream {
+  name: string;
+  spec: StreamSpec;
+  entity: string;
+  primaryKey: Expression;
+  mapping: Expression;
+  deletion?: Expression;
+  cursor?: Expression;
+  children: Array<{ spec: ChildSpec; when?: Expression }>;
+  fetchRecord?: Expression;
+  validate: ValidateFunction;
+}
+
+const cache = new WeakMap<StreamSpec, CompiledStream>();
+
+export function streamSpec(spec: ConnectorSpec, name: string): StreamSpec {
+  const s = spec.streams[name];
+  if (!s) {
+    throw new TaxbridgeError('SYNC_UNKNOWN_STREAM', `${spec.title} has no stream "${name}"`, { hint: `streams: ${Object.keys(spec.streams).join(', ')}` });
+  }
+  return s;
+}
+
+export function compileStream(spec: ConnectorSpec, name: string): CompiledStream {
+  const s = streamSpec(spec, name);
+  let c = cache.get(s);
+  if (c) return c;
+  c = {
+    name,
+    spec: s,
+    entity: s.entity,
+    primaryKey: compileExpression(s.primary_key ?? 'id'),
+    mapping: compileExpression(s.mapping),
+    deletion: s.deletion ? compileExpression(s.deletion.when) : undefined,
+    cursor: s.incremental ? compileExpression(s.incremental.cursor_field) : undefined,
+    children: (s.children ?? []).map((child) => ({ spec: child, when: child.when ? compileExpression(child.when) : undefined })),
+    fetchRecord: s.fetch?.record ? compileExpression(s.fetch.record) : undefined,
+    validate: entitySchemaValidator(s.entity),
+  };
+  cache.set(s, c);
+  return c;
+}
+
+/** Evaluates with the plain-path fast path when the expression is one. */
+export async function evaluate(expr: Expression, input: unknown, bindings?: Record<string, unknown>): Promise<unknown> {
+  const fast = expr.readSync(input, bindings);
+  return fast ? fast.value : expr.evaluate(input, bindings);
+}

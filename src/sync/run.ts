@@ -1,0 +1,206 @@
+import { randomUUID } from 'node:crypto';
+import { isTaxbridgeError, errorMessage, TaxbridgeError } from '../errors.ts';
+import { createHttpClient, type HttpClient } from '../http/index.ts';
+import type { EntityWrite } from '../store/types.ts';
+import { compileStream } from './compile.ts';
+import { yieldToEventLoop } from './concurrency.ts';
+import { prepareConnection } from './connection.ts';
+import { formatCursor } from './cursor.ts';
+import { mapCompiled, mappingBindings } from './map.ts';
+import { rawPages, type ReadPlan } from './pages.ts';
+import { checkpointId, loadStreamState } from './state.ts';
+import type { RecordFailure, RunSyncOptions, StreamState, SyncMode, SyncSummary } from './types.ts';
+
+const MAX_FAILURES = 1000;
+/** Longest stretch of mapping before letting I/O run (the next page is being fetched meanwhile). */
+const MAPPING_SLICE_MS = 8;
+
+/**
+ * Syncs streams of one connection into the store, one after another. A stream that fails is reported in
+ * its summary (and in sync_runs) and the next stream still runs, except after HTTP_BAD_CREDENTIALS,
+ * which fails every remaining stream the same way (they are reported as skipped).
+ */
+export async function runSync(opts: RunSyncOptions): Promise<SyncSummary[]> {
+  const conn = prepareConnection(opts.spec, opts.conn);
+  const names = opts.streams ?? Object.keys(opts.spec.streams);
+  for (const name of names) compileStream(opts.spec, name); // unknown streams and bad expressions fail before any request
+  const client = opts.http ?? createHttpClient(opts.spec, conn);
+  const summaries: SyncSummary[] = [];
+  try {
+    let stop: SyncSummary['error'] | undefined;
+    for (const name of names) {
+      if (stop) {
+        summaries.push(skipped(opts, name, stop));
+        continue;
+      }
+      try {
+        summaries.push(await runStream({ ...opts, conn, http: client }, name));
+      } catch (e) {
+        if (opts.signal?.aborted) throw e;
+        const failed = (e as { syncSummary?: SyncSummary }).syncSummary;
+        if (!failed) throw e;
+        summaries.push(failed);
+        if (failed.error?.code === 'HTTP_BAD_CREDENTIALS') stop = failed.error;
+      }
+    }
+  } finally {
+    if (!opts.http) await client.close();
+  }
+  return summaries;
+}
+
+function skipped(opts: RunSyncOptions, stream: string, cause: NonNullable<SyncSummary['error']>): SyncSummary {
+  const now = new Date().toISOString();
+  return {
+    ...emptySummary(opts, stream, 'full', now),
+    status: 'skipped',
+    finished_at: now,
+    error: { code: 'SYNC_SKIPPED', message: `not run: ${cause.message}`, hint: cause.hint },
+  };
+}
+
+function emptySummary(opts: Pick<RunSyncOptions, 'spec' | 'conn'>, stream: string, mode: SyncMode, startedAt: string): SyncSummary {
+  return {
+    id: randomUUID(),
+    connection_id: opts.conn.connection_id,
+    connector: opts.spec.name,
+    stream,
+    entity: opts.spec.streams[stream]?.entity ?? 'unknown',
+    mode,
+    status: 'ok',
+    pages: 0,
+    records: 0,
+    skipped: 0,
+    created: 0,
+    updated: 0,
+    unchanged: 0,
+    failed: 0,
+    deleted: 0,
+    failures: [],
+    started_at: startedAt,
+    finished_at: startedAt,
+    duration_ms: 0,
+  };
+}
+
+/** The plan of this run: resume an interrupted run, or start a full or incremental one. */
+function planRun(state: StreamState | undefined, hasIncremental: boolean, lookbackSeconds: number, full: boolean): NonNullable<StreamState['run']> {
+  const interrupted = state?.run;
+  // An interrupted run is continued (its cursors and filter stay valid) unless a full run is asked
+  // for while an incremental one was interrupted.
+  if (interrupted && !(full && interrupted.mode === 'incremental')) return interrupted;
+  const mode: SyncMode = full || !hasIncremental || !state?.cursor ? 'full' : 'incremental';
+  return {
+    id: randomUUID(),
+    mode,
+    started_at: new Date().toISOString(),
+    since_ms: mode === 'incremental' ? state!.cursor!.ms - lookbackSeconds * 1000 : undefined,
+    page: 0,
+  };
+}
+
+/**
+ * One stream: pages -> children -> mapping + validation -> store, a checkpoint committed with every page.
+ * Throws the run's error (with `syncSummary` attached) when the stream fails; the failed run is stored.
+ */
+export async function runStream(opts: RunSyncOptions & { http: HttpClient }, name: string): Promise<SyncSummary> {
+  const { spec, store, http: client, signal } = opts;
+  const conn = opts.conn;
+  const c = compileStream(spec, name);
+  const inc = c.spec.incremental;
+  const started = performance.now();
+  const id = checkpointId(conn.connection_id, name);
+  const state = await loadStreamState(store, conn.connection_id, name);
+  const run = planRun(state, !!inc, inc?.lookback_seconds ?? 0, opts.full === true);
+  const summary = emptySummary(opts, name, run.mode, new Date().toISOString());
+  if (run.page > 0) summary.resumed_from_page = run.page + 1;
+  const bindings = mappingBindings(conn);
+  const failures: RecordFailure[] = [];
+  const plan: ReadPlan = { mode: run.mode, sinceMs: run.since_ms, resume: run.next, firstPage: run.page + 1 };
+  opts.logger?.info(`sync ${name}: ${run.mode}${summary.resumed_from_page ? ` (resuming at page ${summary.resumed_from_page})` : ''}`, { connection_id: conn.connection_id });
+
+  try {
+    for await (const page of rawPages(c, client, plan, {}, signal)) {
+      const writes: EntityWrite[] = [];
+      const unmappableDeleted: string[] = [];
+      let slice = performance.now();
+      for (const raw of page.records) {
+        const m = await mapCompiled(c, raw, bindings);
+        if (m.ok) writes.push({ external_id: m.external_id, data: m.data, raw, deleted: m.deleted });
+        else if (m.deleted && m.external_id !== undefined) unmappableDeleted.push(m.external_id);
+        else {
+          summary.failed++;
+          if (failures.length < MAX_FAILURES) failures.push({ external_id: m.external_id, page: page.page, reason: m.reason });
+        }
+        if (performance.now() - slice > MAPPING_SLICE_MS) {
+          await yieldToEventLoop();
+          slice = performance.now();
+        }
+      }
+      if (page.maxCursorMs !== undefined && (run.high_water_ms === undefined || page.maxCursorMs > run.high_water_ms)) run.high_water_ms = page.maxCursorMs;
+      run.page = page.page;
+      run.next = page.next;
+      const last = page.next === undefined;
+      const checkpoint = last ? finalState(conn.connection_id, name, state, run) : { connection_id: conn.connection_id, stream: name, cursor: state?.cursor, run: { ...run }, last_run: state?.last_run };
+      const result = await store.commitPage({ connectionId: conn.connection_id, stream: name, entity: c.entity, writes, checkpoint: { id, value: checkpoint as unknown as Record<string, unknown> } });
+      for (const externalId of unmappableDeleted) if (await store.markDeleted(conn.connection_id, name, externalId)) summary.deleted++;
+      summary.pages++;
+      summary.records += page.records.length;
+      summary.skipped += page.skipped;
+      summary.created += result.created;
+      summary.updated += result.updated;
+      summary.unchanged += result.unchanged;
+      summary.deleted += result.deleted ?? 0;
+      if (last && checkpoint.cursor) summary.cursor = checkpoint.cursor.value;
+      opts.onProgress?.({
+        stream: name,
+        mode: run.mode,
+        page: page.page,
+        pages: summary.pages,
+        records: summary.records,
+        created: summary.created,
+        updated: summary.updated,
+        unchanged: summary.unchanged,
+        failed: summary.failed,
+        deleted: summary.deleted,
+        elapsed_ms: Math.round(performance.now() - started),
+      });
+    }
+  } catch (e) {
+    if (signal?.aborted) throw e;
+    finish(summary, failures, started);
+    summary.status = 'failed';
+    summary.error = isTaxbridgeError(e) ? { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) } : { code: 'SYNC_FAILED', message: errorMessage(e) };
+    opts.logger?.warn(`sync ${name} failed: ${summary.error.code}: ${summary.error.message}`, { connection_id: conn.connection_id });
+    await store.put('sync_runs', summary.id, summary);
+    const err = isTaxbridgeError(e) ? e : new TaxbridgeError('SYNC_FAILED', `sync of ${name} failed: ${errorMessage(e)}`, { cause: e });
+    Object.defineProperty(err, 'syncSummary', { value: summary, enumerable: false });
+    throw err;
+  }
+  finish(summary, failures, started);
+  await store.put('sync_runs', summary.id, summary);
+  opts.logger?.info(`sync ${name}: ${summary.records} records, ${summary.created} created, ${summary.updated} updated, ${summary.failed} failed`, { connection_id: conn.connection_id });
+  return summary;
+}
+
+/**
+ * The checkpoint that ends a run: no run in progress and the new incremental cursor. The cursor is the
+ * latest change seen, but never later than the run's start (a record changed during a long run, after
+ * its page was read, is read again next time) and never earlier than the cursor it had.
+ */
+function finalState(connectionId: string, stream: string, prev: StreamState | undefined, run: NonNullable<StreamState['run']>): StreamState {
+  let cursor = prev?.cursor;
+  if (run.high_water_ms !== undefined) {
+    const ms = Math.min(run.high_water_ms, Date.parse(run.started_at));
+    if (!cursor || ms > cursor.ms) cursor = { ms, value: formatCursor(ms, 'iso8601') };
+  }
+  return { connection_id: connectionId, stream, cursor, run: null, last_run: { id: run.id, mode: run.mode, finished_at: new Date().toISOString() } };
+}
+
+function finish(summary: SyncSummary, failures: RecordFailure[], started: number): void {
+  summary.failures = failures;
+  if (summary.failed > failures.length) summary.failures_truncated = summary.failed - failures.length;
+  summary.finished_at = new Date().toISOString();
+  summary.duration_ms = Math.round(performance.now() - started);
+}
+

@@ -1,0 +1,98 @@
+import type { HttpClient, PageState } from '../http/index.ts';
+import type { ConnectionContext, ConnectorSpec } from '../spec/types.ts';
+import type { Store } from '../store/types.ts';
+
+export type SyncMode = 'full' | 'incremental';
+
+/** A record that could not be imported, and why (mapping error, schema violation, missing id). */
+export interface RecordFailure {
+  external_id?: string;
+  page: number;
+  reason: string;
+}
+
+/** One stream's run, as returned, printed and stored in `sync_runs`. */
+export interface SyncSummary {
+  id: string;
+  connection_id: string;
+  connector: string;
+  stream: string;
+  entity: string;
+  mode: SyncMode;
+  status: 'ok' | 'failed' | 'skipped';
+  pages: number;
+  /** Records processed (read and, for incremental runs, changed since the cursor). */
+  records: number;
+  /** Records read but unchanged since the cursor (incremental runs that filter after reading). */
+  skipped: number;
+  created: number;
+  updated: number;
+  unchanged: number;
+  failed: number;
+  deleted: number;
+  /** The first failures (at most 1000); `failures_truncated` counts the rest. */
+  failures: RecordFailure[];
+  failures_truncated?: number;
+  started_at: string;
+  finished_at: string;
+  duration_ms: number;
+  /** Set when this run continued an interrupted one from its checkpoint. */
+  resumed_from_page?: number;
+  /** The incremental cursor saved at the end (ISO 8601). */
+  cursor?: string;
+  error?: { code: string; message: string; hint?: string };
+}
+
+export interface SyncProgress {
+  stream: string;
+  mode: SyncMode;
+  page: number;
+  pages: number;
+  records: number;
+  created: number;
+  updated: number;
+  unchanged: number;
+  failed: number;
+  deleted: number;
+  elapsed_ms: number;
+}
+
+export interface SyncLogger {
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+}
+
+export interface RunSyncOptions {
+  spec: ConnectorSpec;
+  conn: ConnectionContext;
+  store: Store;
+  /** Reuse a client (its rate budget and connections); otherwise one is made and closed. */
+  http?: HttpClient;
+  /** Streams to run, in order (default: every stream of the spec). */
+  streams?: string[];
+  /** Read everything instead of changes since the saved cursor. */
+  full?: boolean;
+  onProgress?: (p: SyncProgress) => void;
+  signal?: AbortSignal;
+  logger?: SyncLogger;
+}
+
+/** The checkpoint document of a stream (sync_state `<connection>:<stream>`). */
+export interface StreamState {
+  connection_id: string;
+  stream: string;
+  /** Incremental high-water mark saved when a run completes. */
+  cursor?: { ms: number; value: string };
+  /** The run in progress: where it resumes after a crash. Null once it completed. */
+  run: {
+    id: string;
+    mode: SyncMode;
+    started_at: string;
+    since_ms?: number;
+    /** Last page committed, and where the next one starts. */
+    page: number;
+    next?: PageState;
+    high_water_ms?: number;
+  } | null;
+  last_run?: { id: string; mode: SyncMode; finished_at: string };
+}
