@@ -1,0 +1,39 @@
+/**
+ * Connections as the webhook receiver, event processing and write-back ask for them (src/webhooks'
+ * ConnectionLookup): by webhook URL token, by id, or by organization and connector, each resolved to the
+ * loaded spec and a context with the credentials opened. Disconnected connections resolve to nothing.
+ */
+import type { ResolvedConnection, ConnectionLookup } from '../webhooks/connections.ts';
+import type { Organization } from '../tax/model.ts';
+import { CONNECTIONS, type ConnectionDoc } from './model.ts';
+import type { ConnectionService } from './service.ts';
+
+export interface RuntimeLookup extends ConnectionLookup {
+  /** The organization's live connection of a connector, in the environment matching its mode. */
+  findConnection(organizationId: string, connector: string): Promise<ResolvedConnection | undefined>;
+}
+
+export function connectionLookup(svc: ConnectionService): RuntimeLookup {
+  const resolve = (doc: ConnectionDoc | undefined): ResolvedConnection | undefined => {
+    if (!doc || doc.status === 'disconnected') return undefined;
+    const loaded = svc.registry.find(doc.connector);
+    if (!loaded) return undefined;
+    return { spec: loaded.spec, conn: svc.context(doc), organizationId: doc.organization_id };
+  };
+  return {
+    async resolveConnection(token) {
+      return resolve(await svc.byWebhookToken(token));
+    },
+    async loadConnection(id) {
+      return resolve(await svc.store.get<ConnectionDoc>(CONNECTIONS, id));
+    },
+    async findConnection(organizationId, connector) {
+      const org = await svc.store.get<Organization>('organizations', organizationId);
+      if (!org) return undefined;
+      const env = org.mode === 'test' ? 'sandbox' : 'production';
+      const docs = await svc.store.list<ConnectionDoc>(CONNECTIONS, (c) => c.organization_id === organizationId && c.connector === connector && c.environment === env && c.status === 'active');
+      docs.sort((a, b) => (a.created_at < b.created_at ? 1 : -1));
+      return resolve(docs[0]);
+    },
+  };
+}

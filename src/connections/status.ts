@@ -1,0 +1,177 @@
+/**
+ * Where a connection stands, from what the store holds: per stream the last sync run and the stored entity
+ * counts; the backfill; the last webhook and the events that failed; write-backs pending and dead; and the
+ * recent errors of all of these, newest first.
+ */
+import type { Store } from '../store/types.ts';
+import type { ConnectorSpec } from '../spec/types.ts';
+import type { ConnectionDoc } from './model.ts';
+
+const SYNC_RUNS = 'sync_runs';
+const EVENTS = 'webhook_events';
+const JOBS = 'writeback_jobs';
+
+export interface StreamStatus {
+  entity: string;
+  counts: { active: number; deleted: number };
+  last_sync?: {
+    id?: string;
+    mode?: string;
+    status: string;
+    started_at?: string;
+    finished_at?: string;
+    records?: number;
+    created?: number;
+    updated?: number;
+    unchanged?: number;
+    failed?: number;
+    deleted?: number;
+    error?: { code: string; message: string };
+  };
+  last_success_at?: string;
+  /** A run of this stream is going on now (known only to the serving process). */
+  running?: boolean;
+}
+
+export interface StatusError {
+  source: 'connection' | 'sync' | 'webhook' | 'writeback';
+  code: string;
+  message: string;
+  at: string;
+  ref?: string;
+}
+
+export interface ConnectionStatusReport {
+  id: string;
+  status: ConnectionDoc['status'];
+  next_step?: ConnectionDoc['next_step'];
+  backfill?: ConnectionDoc['backfill'];
+  streams: Record<string, StreamStatus>;
+  webhooks: {
+    mode: ConnectionDoc['webhook']['mode'];
+    skipped?: boolean;
+    received: number;
+    failed: number;
+    pending: number;
+    last?: { id: string; event_type: string; status: string; received_at: string };
+  };
+  writebacks: { pending: number; dead: number; applied: number; no_tax: number; unchanged: number; last?: { id: string; document_id: string; status: string; updated_at: string; reason?: string } };
+  errors: StatusError[];
+}
+
+interface SyncRunDoc {
+  id?: string;
+  connection_id: string;
+  stream: string;
+  mode?: string;
+  status: string;
+  started_at?: string;
+  finished_at?: string;
+  records?: number;
+  created?: number;
+  updated?: number;
+  unchanged?: number;
+  failed?: number;
+  deleted?: number;
+  error?: { code: string; message: string };
+}
+
+interface EventDocLite {
+  id: string;
+  connection_id: string;
+  event_type: string;
+  status: string;
+  received_at: string;
+  last_error?: { code: string; message: string; at: string };
+}
+
+interface JobDocLite {
+  id: string;
+  connection_id: string;
+  document_id: string;
+  status: string;
+  reason?: string;
+  updated_at: string;
+  last_error?: { code: string; message: string; at: string };
+}
+
+const newestFirst = (a: string | undefined, b: string | undefined): number => ((a ?? '') < (b ?? '') ? 1 : (a ?? '') > (b ?? '') ? -1 : 0);
+
+export async function connectionStatus(store: Store, doc: ConnectionDoc, spec: ConnectorSpec | undefined, running: ReadonlySet<string> = new Set()): Promise<ConnectionStatusReport> {
+  const [runs, events, jobs] = await Promise.all([
+    store.list<SyncRunDoc>(SYNC_RUNS, (r) => r.connection_id === doc.id),
+    store.list<EventDocLite>(EVENTS, (e) => e.connection_id === doc.id),
+    store.list<JobDocLite>(JOBS, (j) => j.connection_id === doc.id),
+  ]);
+  const errors: StatusError[] = [];
+  if (doc.last_error) errors.push({ source: 'connection', ...doc.last_error });
+
+  const streams: Record<string, StreamStatus> = {};
+  const streamNames = spec ? Object.keys(spec.streams) : [...new Set(runs.map((r) => r.stream))];
+  runs.sort((a, b) => newestFirst(a.finished_at ?? a.started_at, b.finished_at ?? b.started_at));
+  for (const name of streamNames) {
+    const own = runs.filter((r) => r.stream === name);
+    const last = own[0];
+    const lastOk = own.find((r) => r.status === 'ok');
+    const st: StreamStatus = { entity: spec?.streams[name]?.entity ?? 'unknown', counts: await store.countEntities(doc.id, name) };
+    if (last) {
+      st.last_sync = {
+        ...(last.id ? { id: last.id } : {}),
+        ...(last.mode ? { mode: last.mode } : {}),
+        status: last.status,
+        started_at: last.started_at,
+        finished_at: last.finished_at,
+        records: last.records,
+        created: last.created,
+        updated: last.updated,
+        unchanged: last.unchanged,
+        failed: last.failed,
+        deleted: last.deleted,
+        ...(last.error ? { error: { code: last.error.code, message: last.error.message } } : {}),
+      };
+      if (last.status === 'failed' && last.error) errors.push({ source: 'sync', code: last.error.code, message: last.error.message, at: last.finished_at ?? last.started_at ?? '', ref: name });
+    }
+    if (lastOk?.finished_at) st.last_success_at = lastOk.finished_at;
+    if (running.has(name)) st.running = true;
+    streams[name] = st;
+  }
+
+  events.sort((a, b) => newestFirst(a.received_at, b.received_at));
+  const lastEvent = events[0];
+  for (const e of events.filter((x) => x.status === 'failed' || x.status === 'retrying').slice(0, 10)) {
+    if (e.last_error) errors.push({ source: 'webhook', code: e.last_error.code, message: e.last_error.message, at: e.last_error.at, ref: e.id });
+  }
+
+  jobs.sort((a, b) => newestFirst(a.updated_at, b.updated_at));
+  const count = (s: string[]) => jobs.filter((j) => s.includes(j.status)).length;
+  for (const j of jobs.filter((x) => x.status === 'dead' || x.status === 'retrying').slice(0, 10)) {
+    if (j.last_error) errors.push({ source: 'writeback', code: j.last_error.code, message: j.last_error.message, at: j.last_error.at, ref: j.id });
+  }
+  const lastJob = jobs[0];
+
+  errors.sort((a, b) => newestFirst(a.at, b.at));
+  return {
+    id: doc.id,
+    status: doc.status,
+    ...(doc.next_step ? { next_step: doc.next_step } : {}),
+    ...(doc.backfill ? { backfill: doc.backfill } : {}),
+    streams,
+    webhooks: {
+      mode: doc.webhook.mode,
+      ...(doc.webhook.skipped ? { skipped: true } : {}),
+      received: events.length,
+      failed: events.filter((e) => e.status === 'failed').length,
+      pending: events.filter((e) => e.status === 'pending' || e.status === 'retrying').length,
+      ...(lastEvent ? { last: { id: lastEvent.id, event_type: lastEvent.event_type, status: lastEvent.status, received_at: lastEvent.received_at } } : {}),
+    },
+    writebacks: {
+      pending: count(['pending', 'running', 'retrying']),
+      dead: count(['dead']),
+      applied: count(['applied']),
+      no_tax: count(['no_tax']),
+      unchanged: count(['unchanged']),
+      ...(lastJob ? { last: { id: lastJob.id, document_id: lastJob.document_id, status: lastJob.status, updated_at: lastJob.updated_at, ...(lastJob.reason ? { reason: lastJob.reason } : {}) } } : {}),
+    },
+    errors: errors.slice(0, 20),
+  };
+}
