@@ -72,7 +72,7 @@ export class ReplayServer {
     if (index < 0) {
       if (this.acceptWrites && seen.method !== 'GET') return { status: 200, body: {} };
       seen.unmatched = true;
-      return { status: 404, body: { error: 'no recorded response for this request' } };
+      return { status: 404, body: { error: `no recorded response for ${seen.method} ${url.pathname}${url.search}` } };
     }
     this.used.add(index);
     const r = this.responses[index]!;

@@ -1,0 +1,183 @@
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { errorMessage, isTaxbridgeError } from '../errors.ts';
+import { createHttpClient } from '../http/index.ts';
+import { checkSpecFile, hasErrors, parseSource, specTestValidator, validateAgainstSchema, formatText, type ConnectionContext, type ConnectorSpec, type Diagnostic } from '../spec/index.ts';
+import { compileRouter } from '../webhooks/route.ts';
+import { compileSignature, webhookSecrets } from '../webhooks/signature.ts';
+import { planWriteback, type WritebackTax } from '../writeback/plan.ts';
+import { diffSubset, diffValues } from './diff.ts';
+import { ReplayServer, type RecordedResponse } from './replay-server.ts';
+import { runStreamCase } from './stream-case.ts';
+
+/** One spec test file (connectors/<name>.test.yaml); see schemas/spec-test.schema.json. */
+export interface SpecTestFile {
+  connector: string;
+  environment?: 'production' | 'sandbox';
+  credentials?: Record<string, string>;
+  settings?: Record<string, unknown>;
+  tests: SpecTestCase[];
+}
+
+export interface SpecTestCase {
+  name: string;
+  stream?: string;
+  full?: boolean;
+  cursor?: string;
+  responses?: RecordedResponse[];
+  webhook?: { headers?: Record<string, string>; body?: unknown; raw?: string; sign?: boolean; sign_with?: string; tamper?: boolean; age_seconds?: number };
+  writeback?: { kind: 'invoice' | 'credit_note'; raw?: unknown; document?: Record<string, unknown>; stream?: string; tax: WritebackTax; now?: string };
+  expect?: Record<string, unknown>;
+}
+
+export interface CaseResult {
+  name: string;
+  ok: boolean;
+  /** Readable reasons: diff lines or an error. */
+  problems: string[];
+  duration_ms: number;
+}
+
+export interface FileResult {
+  file: string;
+  connector?: string;
+  diagnostics: Diagnostic[];
+  cases: CaseResult[];
+}
+
+export async function runSpecTestFile(file: string): Promise<FileResult> {
+  const src = parseSource(file, readFileSync(file, 'utf8'));
+  const diagnostics = src.diagnostics.length ? src.diagnostics : validateAgainstSchema(src, specTestValidator());
+  if (hasErrors(diagnostics)) return { file, diagnostics, cases: [] };
+  const doc = src.value as SpecTestFile;
+  const specPath = resolve(dirname(file), doc.connector);
+  const checked = checkSpecFile(specPath);
+  if (!checked.spec) return { file, connector: specPath, diagnostics: checked.diagnostics, cases: [] };
+  const cases: CaseResult[] = [];
+  for (const [i, c] of doc.tests.entries()) cases.push(await runCase(checked.spec, doc, c, `${file}#${i}`));
+  return { file, connector: specPath, diagnostics: [], cases };
+}
+
+async function runCase(spec: ConnectorSpec, doc: SpecTestFile, c: SpecTestCase, id: string): Promise<CaseResult> {
+  const started = performance.now();
+  const problems: string[] = [];
+  const server = new ReplayServer(c.responses ?? [], Boolean(c.writeback));
+  await server.start();
+  const conn: ConnectionContext = {
+    connection_id: `spectest:${id}`,
+    environment: doc.environment ?? 'production',
+    base_url: server.url,
+    credentials: doc.credentials ?? {},
+    settings: doc.settings ?? {},
+  };
+  try {
+    if (c.stream) problems.push(...(await runStreamCase(spec, conn, c, server)));
+    else if (c.webhook) problems.push(...(await webhookCase(spec, conn, c)));
+    else if (c.writeback) problems.push(...(await writebackCase(spec, conn, c, server)));
+    else problems.push('the case has none of stream, webhook or writeback');
+    if (c.expect?.requests) problems.push(...compareRequests(c.expect.requests as Array<Record<string, unknown>>, server));
+  } catch (e) {
+    problems.push(describeError(e));
+  } finally {
+    await server.close();
+  }
+  for (const r of server.seen.filter((s) => s.unmatched)) problems.push(`unrecorded request: ${r.method} ${r.path}${Object.keys(r.query).length ? `?${new URLSearchParams(r.query)}` : ''}`);
+  return { name: c.name, ok: problems.length === 0, problems, duration_ms: Math.round(performance.now() - started) };
+}
+
+export function describeError(e: unknown): string {
+  return isTaxbridgeError(e) ? `${e.code}: ${e.message}` : errorMessage(e);
+}
+
+function compareRequests(expected: Array<Record<string, unknown>>, server: ReplayServer): string[] {
+  const seen = server.seen.map((r) => ({ ...r }) as unknown as Record<string, unknown>);
+  const out: string[] = [];
+  if (seen.length !== expected.length) out.push(`requests: expected ${expected.length}, the replay server saw ${seen.length} (${server.seen.map((r) => `${r.method} ${r.path}`).join(', ') || 'none'})`);
+  expected.forEach((e, i) => {
+    if (seen[i]) out.push(...diffSubset(e, seen[i]!, `requests[${i}]`));
+  });
+  return out;
+}
+
+async function webhookCase(spec: ConnectorSpec, conn: ConnectionContext, c: SpecTestCase): Promise<string[]> {
+  const wh = spec.webhooks;
+  if (!wh) return [`${spec.name} declares no webhooks`];
+  const w = c.webhook!;
+  const expect = c.expect ?? {};
+  let raw = w.raw ?? JSON.stringify(w.body ?? {});
+  const headers: Record<string, string> = Object.fromEntries(Object.entries(w.headers ?? {}).map(([k, v]) => [k.toLowerCase(), String(v)]));
+  const signature = compileSignature(wh.signature);
+  const secrets = await webhookSecrets(wh.signature, conn);
+  if (w.sign) {
+    const secret = w.sign_with ?? secrets[0];
+    if (!secret) return ['the test file gives no webhook secret to sign with (credentials)'];
+    Object.assign(headers, await signature.sign(secret, raw, headers, Date.now() - (w.age_seconds ?? 0) * 1000));
+  }
+  if (w.tamper) raw = raw.replace(/\d/, (d) => String((Number(d) + 1) % 10)) + (/\d/.test(raw) ? '' : ' ');
+  const actual: Record<string, unknown> = {};
+  try {
+    await signature.verify({ headers, rawBody: Buffer.from(raw) }, secrets);
+    actual.verified = true;
+  } catch (e) {
+    actual.verified = false;
+    actual.error = isTaxbridgeError(e) ? e.code : errorMessage(e);
+  }
+  if (actual.verified) {
+    const routed = await compileRouter(wh).route({ headers, body: JSON.parse(raw), raw });
+    Object.assign(actual, { event_type: routed.event_type, event_id: routed.event_id, action: routed.action, id: routed.id, payment_status: routed.payment_status, writeback: routed.writeback });
+    if ('mapped' in expect && routed.action === 'upsert' && routed.stream) {
+      const { mapRecordForTest } = await import('./stream-case.ts');
+      actual.mapped = await mapRecordForTest(spec, routed.stream, routed.record, conn);
+    }
+  }
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(expect)) if (k !== 'requests') out.push(...diffValues(v, actual[k], k));
+  return out;
+}
+
+async function writebackCase(spec: ConnectorSpec, conn: ConnectionContext, c: SpecTestCase, server: ReplayServer): Promise<string[]> {
+  const w = c.writeback!;
+  let document = w.document;
+  if (!document) {
+    const stream = w.stream ?? spec.writeback?.[w.kind]?.stream;
+    if (!stream || w.raw === undefined) return ['a write-back case needs `document`, or `raw` and a stream to map it'];
+    const { mapRecordForTest } = await import('./stream-case.ts');
+    document = (await mapRecordForTest(spec, stream, w.raw, conn)) as Record<string, unknown>;
+  }
+  const plan = await planWriteback(spec, w.kind, {
+    document,
+    raw: w.raw ?? {},
+    tax: w.tax,
+    now: w.now ?? '2026-01-01T00:00:00.000Z',
+    credentials: conn.credentials,
+    settings: conn.settings,
+    environment: conn.environment,
+  });
+  const expect = c.expect ?? {};
+  if ('skip' in plan) {
+    if (typeof expect.skip === 'string') return plan.skip.includes(expect.skip) ? [] : [`skip: expected a reason containing ${JSON.stringify(expect.skip)}, got ${JSON.stringify(plan.skip)}`];
+    return [`write-back was skipped: ${plan.skip}`];
+  }
+  if (typeof expect.skip === 'string') return [`expected the write-back to be skipped (${expect.skip}), but it planned ${plan.requests.length} request(s)`];
+  const http = createHttpClient(spec, conn);
+  try {
+    for (const { request, context } of plan.requests) await http.request(request, context);
+  } finally {
+    await http.close();
+  }
+  return server.seen.length ? [] : ['no request reached the replay server'];
+}
+
+export function formatFileResult(r: FileResult): string {
+  const lines: string[] = [];
+  if (r.diagnostics.length) {
+    lines.push(`✗ ${r.file}: cannot run`);
+    for (const d of r.diagnostics) lines.push(`  ${formatText(d)}`);
+    return lines.join('\n');
+  }
+  for (const c of r.cases) {
+    lines.push(`${c.ok ? '✓' : '✗'} ${r.file} › ${c.name} (${c.duration_ms} ms)`);
+    for (const p of c.problems) lines.push(`    ${p}`);
+  }
+  return lines.join('\n');
+}
