@@ -95,6 +95,12 @@ export class EventService {
     return this.queue.idle();
   }
 
+  /** Jobs queued or running now (retries scheduled for later excluded). */
+  busy(): number {
+    const s = this.queue.size;
+    return s.queued + s.running;
+  }
+
   /** Operator replay: the event is processed again from its stored body, whatever its status. */
   async replay(id: string): Promise<WebhookEventDoc | undefined> {
     const doc = await getEvent(this.store, id);

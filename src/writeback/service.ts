@@ -90,6 +90,12 @@ export class WritebackService {
     return this.queue.idle();
   }
 
+  /** Jobs queued or running now (retries scheduled for later excluded). */
+  busy(): number {
+    const s = this.queue.size;
+    return s.queued + s.running;
+  }
+
   /**
    * Evaluates a document and records the decision. Writes are queued (and with `wait`, run before this
    * returns); a document already carrying its tax is `unchanged` and leaves no job.
