@@ -110,16 +110,19 @@ export class ConnectionBudget {
   }
 }
 
-const shared = new Map<string, { budget: ConnectionBudget; users: number }>();
+const shared = new Map<string, { budget: ConnectionBudget; users: number; idleSince: number; keepMs: number }>();
 
 /**
  * One budget per connection and process, shared by every client of that connection (a sync and a
- * webhook refetch running together still respect one limit). Release when the client closes.
+ * webhook refetch running together still respect one limit). A budget outlives its last client by one
+ * rate window, so back-to-back runs (each with its own client) still see each other's requests.
  */
 export function acquireBudget(key: string, opts: BudgetOptions): { budget: ConnectionBudget; release(): void } {
+  const now = Date.now();
+  for (const [k, e] of shared) if (e.users === 0 && now - e.idleSince > e.keepMs) shared.delete(k);
   let entry = shared.get(key);
   if (!entry) {
-    entry = { budget: new ConnectionBudget(opts), users: 0 };
+    entry = { budget: new ConnectionBudget(opts), users: 0, idleSince: now, keepMs: opts.rateLimit?.perMs ?? 0 };
     shared.set(key, entry);
   }
   entry.users++;
@@ -130,7 +133,7 @@ export function acquireBudget(key: string, opts: BudgetOptions): { budget: Conne
     release() {
       if (done) return;
       done = true;
-      if (--held.users === 0 && shared.get(key) === held) shared.delete(key);
+      if (--held.users === 0) held.idleSince = Date.now();
     },
   };
 }

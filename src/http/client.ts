@@ -89,7 +89,7 @@ export function createHttpClient(spec: ConnectorSpec, conn: ConnectionContext, o
   const rateLimit = http.rate_limit ? { requests: http.rate_limit.requests, perMs: http.rate_limit.per_seconds * 1000 } : undefined;
   const budgetOpts = { rateLimit, maxConcurrency, now, sleep };
   // Injected clocks (tests) get a private budget; real clients share one per connection.
-  const held = opts.now || opts.sleep ? { budget: new ConnectionBudget(budgetOpts), release() {} } : acquireBudget(`${spec.name}\u0000${conn.connection_id}\u0000${baseUrl}`, budgetOpts);
+  const held = opts.now || opts.sleep ? { budget: new ConnectionBudget(budgetOpts), release() {} } : acquireBudget([spec.name, conn.connection_id, baseUrl, rateLimit?.requests, rateLimit?.perMs, maxConcurrency].join('\u0000'), budgetOpts);
   const budget = held.budget;
   const auth: Authenticator = createAuthenticator(spec.auth, { context: base, baseUrl, dispatcher: agent, timeoutMs, now, userAgent });
   let closed = false;

@@ -44,6 +44,6 @@ export async function mapCompiled(c: CompiledStream, raw: unknown, bindings: Rec
 }
 
 /** Pure mapping + validation of one raw record of a stream (`taxbridge map`, spec tests). */
-export function mapRecord(spec: ConnectorSpec, streamName: string, raw: unknown, conn: ConnectionContext): Promise<MappedRecord> {
+export async function mapRecord(spec: ConnectorSpec, streamName: string, raw: unknown, conn: ConnectionContext): Promise<MappedRecord> {
   return mapCompiled(compileStream(spec, streamName), raw, mappingBindings(conn));
 }
