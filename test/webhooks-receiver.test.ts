@@ -28,6 +28,7 @@ describe('webhook receiver', () => {
     conn = connection(spec('rillet'), org.id, {
       connection_id: 'conn_r',
       base_url: rillet.url,
+      settings: { subsidiary_id: 'sub_us' },
       credentials: { api_key: rillet.apiKey, signing_token: rillet.signingToken, signing_token_previous: previousToken },
     });
     // Processing is not what these tests look at: keep every accepted event pending.

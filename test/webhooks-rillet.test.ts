@@ -10,6 +10,7 @@ import { openStore } from '../src/store/index.ts';
 import type { Store } from '../src/store/types.ts';
 import { connection, makeOrganization, spec, startHarness, waitFor, type Harness, type TestConnection } from './fixtures/webhooks/harness.ts';
 
+const SUBSIDIARY = 'sub_us';
 const AUSTIN = { line1: '100 Congress Ave', city: 'Austin', state: 'TX', zip_code: '78701', country: 'US' };
 
 describe('Rillet: invoice created -> signed webhook -> tax written back', () => {
@@ -22,7 +23,7 @@ describe('Rillet: invoice created -> signed webhook -> tax written back', () => 
     rillet = await startFakeRillet({ seed: 7, counts: { customers: 3, products: 3, invoices: 0, creditNotes: 0 } });
     store = await openStore({ memory: true });
     const org = await makeOrganization(store, { states: ['TX'], defaultTaxCode: 'general' });
-    conn = connection(spec('rillet'), org.id, { connection_id: 'conn_rillet', base_url: rillet.url, credentials: { api_key: rillet.apiKey, signing_token: rillet.signingToken } });
+    conn = connection(spec('rillet'), org.id, { connection_id: 'conn_rillet', base_url: rillet.url, settings: { subsidiary_id: SUBSIDIARY }, credentials: { api_key: rillet.apiKey, signing_token: rillet.signingToken } });
     h = await startHarness({ store, connections: [conn] });
     rillet.webhookTargets = [{ url: h.webhookUrl(conn), entities: ['INVOICE'] }];
   });
@@ -65,7 +66,7 @@ describe('Rillet: invoice created -> signed webhook -> tax written back', () => 
     await h.close();
     await rillet.close();
     rillet = await startFakeRillet({ seed: 7, counts: { customers: 3, products: 3, invoices: 0, creditNotes: 0 }, emitOnApiWrites: true });
-    conn = connection(spec('rillet'), conn.organizationId, { connection_id: 'conn_rillet2', base_url: rillet.url, credentials: { api_key: rillet.apiKey, signing_token: rillet.signingToken } });
+    conn = connection(spec('rillet'), conn.organizationId, { connection_id: 'conn_rillet2', base_url: rillet.url, settings: { subsidiary_id: SUBSIDIARY }, credentials: { api_key: rillet.apiKey, signing_token: rillet.signingToken } });
     h = await startHarness({ store, connections: [conn] });
     rillet.webhookTargets = [{ url: h.webhookUrl(conn), entities: ['INVOICE'] }];
     const customer = rillet.createCustomer({ address: AUSTIN });

@@ -1,5 +1,6 @@
 import { createHttpClient, type HttpClient, type HttpClientOptions } from '../http/index.ts';
 import type { ConnectionContext, ConnectorSpec } from '../spec/types.ts';
+import { prepareConnection } from '../sync/connection.ts';
 
 /**
  * A connection as the webhook and write-back parts see it: the loaded spec, the connection context with
@@ -34,7 +35,8 @@ export class ConnectionClients {
     const hit = this.clients.get(id);
     if (hit && hit.spec === c.spec && hit.fingerprint === fingerprint) return hit.client;
     if (hit) void hit.client.close().catch(() => undefined);
-    const client = createHttpClient(c.spec, c.conn, this.options);
+    // Setting defaults applied and required values checked, as a sync does.
+    const client = createHttpClient(c.spec, prepareConnection(c.spec, c.conn), this.options);
     this.clients.set(id, { spec: c.spec, conn: c.conn, fingerprint, client });
     return client;
   }

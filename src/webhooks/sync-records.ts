@@ -6,6 +6,8 @@
  */
 import { TaxbridgeError } from '../errors.ts';
 import type { Store } from '../store/types.ts';
+import { HttpError } from '../http/index.ts';
+import { fetchRecord } from '../sync/fetch.ts';
 import { mapRecord } from '../sync/map.ts';
 import type { ConnectionClients, ResolvedConnection } from './connections.ts';
 import type { RecordChange, RecordSync } from './record-sync.ts';
@@ -30,8 +32,17 @@ export function createSyncRecords(opts: { store: Store; clients: ConnectionClien
       return { externalId: m.external_id, result: changeOf(r) };
     },
     async refetch(c, stream, id) {
-      if (!opts.fetchOne) throw new TaxbridgeError('WEBHOOK_REFETCH_UNAVAILABLE', `re-reading ${stream} records is not available in this process`);
-      return opts.fetchOne(c, stream, id);
+      if (opts.fetchOne) return opts.fetchOne(c, stream, id);
+      let r;
+      try {
+        r = await fetchRecord(c.spec, c.conn, store, stream, id, { http: opts.clients.get(c) });
+      } catch (e) {
+        // The system no longer has it (deleted since the event was sent): nothing to update.
+        if (e instanceof HttpError && e.code === 'HTTP_PERMANENT' && (e.status === 404 || e.status === 410)) return { externalId: id, result: 'not_found' };
+        throw e;
+      }
+      if (r.status === 'failed') throw new TaxbridgeError('MAPPING_FAILED', `${stream} record ${r.external_id} read again from ${c.spec.title} could not be mapped: ${r.reason ?? 'unknown reason'}`);
+      return { externalId: r.external_id, result: r.deleted ? 'deleted' : r.status };
     },
   };
 }

@@ -15,6 +15,8 @@ const PERMANENT_CODES = new Set([
   'WRITEBACK_DOCUMENT_INVALID',
   'WRITEBACK_ORGANIZATION_UNKNOWN',
   'CONNECTION_ENVIRONMENT',
+  'CONNECTION_INCOMPLETE',
+  'SYNC_NO_FETCH',
   'validation_errors',
   'customer_tax_location_invalid',
   'invalid_product_tax_code',
