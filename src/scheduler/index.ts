@@ -1,0 +1,139 @@
+import { createTask, validate, type ScheduledTask } from 'node-cron';
+import { TaxbridgeError, errorMessage } from '../errors.ts';
+import type { ConnectionContext, ConnectorSpec } from '../spec/types.ts';
+
+export type ScheduledMode = 'full' | 'incremental';
+
+export interface SchedulerLogger {
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
+export interface StartSchedulerOptions {
+  spec: ConnectorSpec;
+  conn: ConnectionContext;
+  /** Runs one stream (usually runSync with streams: [stream]); its promise ends the run. */
+  run: (stream: string, mode: ScheduledMode) => Promise<unknown>;
+  logger?: SchedulerLogger;
+}
+
+export interface ScheduledStream {
+  stream: string;
+  cron: string;
+  timezone: string;
+  mode: ScheduledMode;
+  nextRun(): Date | null;
+}
+
+export interface Scheduler {
+  readonly streams: ScheduledStream[];
+  /** Whether a run of the stream is in progress. */
+  isRunning(stream: string): boolean;
+  /** Starts a run now (same no-overlap rule); undefined when one is already running. */
+  runNow(stream: string, mode?: ScheduledMode): Promise<void> | undefined;
+  /** Stops every task and waits for runs in progress to end. */
+  stop(): Promise<void>;
+}
+
+const consoleLogger: SchedulerLogger = {
+  info: () => undefined,
+  warn: (m, f) => console.warn(`taxbridge scheduler: ${m}${f ? ` ${JSON.stringify(f)}` : ''}`),
+  error: (m, f) => console.error(`taxbridge scheduler: ${m}${f ? ` ${JSON.stringify(f)}` : ''}`),
+};
+
+/**
+ * node-cron tasks for one connection, from each stream's `schedule`. A stream never runs twice at once: a
+ * tick that finds the previous run still going is skipped and logged. Tasks are unref'd, so a scheduler
+ * alone does not keep the process alive; `stop()` ends the tasks and waits for runs in flight.
+ */
+export function startScheduler(opts: StartSchedulerOptions): Scheduler {
+  const logger = opts.logger ?? consoleLogger;
+  const running = new Map<string, Promise<void>>();
+  const tasks: ScheduledTask[] = [];
+  const streams: ScheduledStream[] = [];
+  let stopped = false;
+  const fields = (stream: string) => ({ connection_id: opts.conn.connection_id, connector: opts.spec.name, stream });
+
+  function trigger(stream: string, mode: ScheduledMode, reason: 'scheduled' | 'manual'): Promise<void> | undefined {
+    if (stopped) return undefined;
+    if (running.has(stream)) {
+      logger.warn(`${stream}: previous run still in progress, ${reason} run skipped`, fields(stream));
+      return undefined;
+    }
+    logger.info(`${stream}: ${mode} run started (${reason})`, fields(stream));
+    const started = Date.now();
+    const done = (async () => {
+      try {
+        await opts.run(stream, mode);
+        logger.info(`${stream}: run finished in ${Date.now() - started} ms`, fields(stream));
+      } catch (e) {
+        logger.error(`${stream}: run failed: ${errorMessage(e)}`, { ...fields(stream), ...(e instanceof TaxbridgeError ? { code: e.code } : {}) });
+      } finally {
+        running.delete(stream);
+      }
+    })();
+    running.set(stream, done);
+    return done;
+  }
+
+  // Validate every schedule before starting any task: a bad one fails the whole set.
+  const planned = Object.entries(opts.spec.streams)
+    .filter(([, s]) => s.schedule)
+    .map(([stream, s]) => {
+      const cron = s.schedule!.cron;
+      if (!validate(cron)) {
+        throw new TaxbridgeError('SCHEDULE_INVALID', `stream ${stream} of ${opts.spec.title} has an invalid cron expression "${cron}"`, {
+          hint: 'use 5 fields (minute hour day month weekday) or 6 with seconds first, e.g. "*/15 * * * *"',
+        });
+      }
+      const timezone = s.schedule!.timezone ?? 'UTC';
+      try {
+        new Intl.DateTimeFormat('en-US', { timeZone: timezone });
+      } catch {
+        throw new TaxbridgeError('SCHEDULE_INVALID', `stream ${stream} of ${opts.spec.title} has an unknown time zone "${timezone}"`, { hint: 'use an IANA time zone name such as Europe/London or UTC' });
+      }
+      const mode: ScheduledMode = s.schedule!.mode ?? (s.incremental ? 'incremental' : 'full');
+      return { stream, cron, timezone, mode };
+    });
+
+  const cronLogger = {
+    info: (m: string) => logger.info(m),
+    warn: (m: string) => logger.warn(m),
+    error: (m: string | Error) => logger.error(typeof m === 'string' ? m : m.message),
+    debug: () => undefined,
+  };
+  for (const p of planned) {
+    let task: ScheduledTask;
+    try {
+      task = createTask(p.cron, () => void trigger(p.stream, p.mode, 'scheduled'), {
+        name: `${opts.conn.connection_id}:${p.stream}`,
+        timezone: p.timezone,
+        unref: true,
+        logger: cronLogger,
+      });
+    } catch (e) {
+      for (const t of tasks) void t.destroy();
+      throw new TaxbridgeError('SCHEDULE_INVALID', `stream ${p.stream} of ${opts.spec.title}: ${errorMessage(e)}`);
+    }
+    void task.start();
+    tasks.push(task);
+    streams.push({ ...p, nextRun: () => task.getNextRun() });
+  }
+
+  return {
+    streams,
+    isRunning: (stream) => running.has(stream),
+    runNow(stream, mode) {
+      const p = planned.find((x) => x.stream === stream);
+      const s = opts.spec.streams[stream];
+      if (!s) throw new TaxbridgeError('SYNC_UNKNOWN_STREAM', `${opts.spec.title} has no stream "${stream}"`);
+      return trigger(stream, mode ?? p?.mode ?? (s.incremental ? 'incremental' : 'full'), 'manual');
+    },
+    async stop() {
+      stopped = true;
+      for (const t of tasks) await t.destroy();
+      await Promise.all(running.values());
+    },
+  };
+}
