@@ -6,6 +6,7 @@
 import { TaxbridgeError } from '../errors.ts';
 import { compileExpression } from '../expressions/index.ts';
 import { createHttpClient, type HttpClientOptions } from '../http/index.ts';
+import { mapRecord } from '../sync/index.ts';
 import type { ConnectionContext, ConnectorSpec, SettingSpec } from '../spec/types.ts';
 
 export interface Choice {
@@ -21,7 +22,6 @@ export async function listChoices(spec: ConnectorSpec, conn: ConnectionContext, 
   if (!from) return [];
   const stream = spec.streams[from.stream];
   if (!stream) throw new TaxbridgeError('SPEC_INVALID', `setting ${setting.name} takes its choices from stream "${from.stream}", which ${spec.name} does not define`);
-  const mapping = compileExpression(stream.mapping);
   const valueOf = compileExpression(from.value ?? 'external_id');
   const labelOf = compileExpression(from.label ?? 'name');
   const client = createHttpClient(spec, conn, opts.http);
@@ -30,10 +30,12 @@ export async function listChoices(spec: ConnectorSpec, conn: ConnectionContext, 
     const signal = AbortSignal.timeout(opts.timeoutMs ?? 30_000);
     for await (const page of client.paginate(stream.request, stream.pagination, stream.records, {}, { signal })) {
       for (const record of page.records) {
-        const mapped = await mapping.evaluate(record, { connection: { id: conn.connection_id, environment: conn.environment }, settings: conn.settings });
-        const value = await valueOf.evaluate(mapped);
+        // Mapped and checked as the sync would store it; a record that does not map is no choice.
+        const mapped = await mapRecord(spec, from.stream, record, conn);
+        if (!mapped.ok || mapped.deleted) continue;
+        const value = await valueOf.evaluate(mapped.data);
         if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') continue;
-        const label = await labelOf.evaluate(mapped);
+        const label = await labelOf.evaluate(mapped.data);
         out.push({ value, label: typeof label === 'string' && label ? label : String(value) });
         if (out.length >= MAX_CHOICES) return out;
       }

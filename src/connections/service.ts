@@ -462,7 +462,12 @@ export class ConnectionService {
     }
     const activatedNow = doc.status === 'active' && before?.status !== 'active';
     if (activatedNow) {
-      messages.push(`Connected: the ${spec.title} backfill starts now${spec.webhooks && !doc.webhook.skipped ? ', then schedules and webhooks keep it current' : ', then schedules keep it current'}.`);
+      const after = spec.webhooks && !doc.webhook.skipped ? 'schedules and webhooks keep it current' : 'schedules keep it current';
+      messages.push(
+        this.opts.hooks?.activated
+          ? `Connected: the ${spec.title} backfill starts now, then ${after}.`
+          : `Connected: the ${spec.title} backfill starts when \`taxbridge serve\` runs on this data folder, then ${after}.`,
+      );
       await this.runHook('activated', doc);
     } else if (doc.status === 'active' && before) {
       await this.runHook('changed', doc);

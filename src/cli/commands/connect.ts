@@ -1,0 +1,118 @@
+import { TaxbridgeError } from '../../errors.ts';
+import { COMMON_OPTIONS, COMMON_USAGE, formatConnectResult, openConnections, parseAssignments } from '../../connections/cli-support.ts';
+import type { ConnectResult } from '../../connections/service.ts';
+import type { ConnectionView } from '../../connections/view.ts';
+import type { EnvironmentName } from '../../spec/types.ts';
+import { parseCommandArgs } from '../args.ts';
+
+export const summary = 'Connect a system (Sequence, Rillet, ...) to an organization, or continue a pending connection';
+
+export const usage = `Usage: taxbridge connect <connector> --org <organization id> [options]
+       taxbridge connect --connection <id> [--setting k=v] [--credential k=v]
+
+Checks the credentials with the system ("Test credentials"), stores them encrypted and:
+  - Sequence: registers webhooks with a generated secret and prints a tax API key for Sequence (once).
+  - Rillet: prints the subsidiaries to choose from and the webhook URL to paste into Rillet; run the
+    command again with --setting subsidiary_id=<id> and --credential signing_token=<token>.
+A sandbox connection belongs to a test organization, a production one to a live organization.
+Running the command again for a pending connection continues it.
+
+Options:
+  --org <id>               the organization (sandbox: a test organization)
+  --environment <env>      sandbox | production (default: from the organization's mode)
+  --credential name=value  a credential (repeatable); value @file reads it from a file
+  --setting name=value     a setting (repeatable)
+  --base-url <url>         the system's API base URL (a proxy or a fake), instead of the spec's
+  --skip-webhooks          activate without webhooks (schedules only)
+  --connection <id>        continue or change this connection
+${COMMON_USAGE}
+`;
+
+export async function run(args: string[]): Promise<number> {
+  const { values, positionals } = parseCommandArgs(args, {
+    ...COMMON_OPTIONS,
+    org: { type: 'string' },
+    environment: { type: 'string' },
+    credential: { type: 'string', multiple: true },
+    setting: { type: 'string', multiple: true },
+    'base-url': { type: 'string' },
+    'skip-webhooks': { type: 'boolean' },
+    connection: { type: 'string' },
+  });
+  const connector = positionals[0];
+  if (positionals.length > 1) throw new TaxbridgeError('CLI_USAGE', `unexpected argument ${JSON.stringify(positionals[1])}`, { hint: 'taxbridge connect <connector> --org <id> ...' });
+  if (!connector && !values.connection) throw new TaxbridgeError('CLI_USAGE', 'name the connector to connect (e.g. `taxbridge connect sequence --org <id> ...`) or --connection <id> to continue one');
+  if (values.environment !== undefined && values.environment !== 'sandbox' && values.environment !== 'production') {
+    throw new TaxbridgeError('CLI_USAGE', `--environment must be sandbox or production, got ${JSON.stringify(values.environment)}`);
+  }
+  const credentials = parseAssignments(values.credential, 'credential');
+  const settings = parseAssignments(values.setting, 'setting');
+  const env = values.environment as EnvironmentName | undefined;
+  const h = await openConnections(values);
+
+  let result: ConnectResult;
+  let continued = false;
+  if (h.mode === 'local') {
+    try {
+      let id = values.connection;
+      if (!id && connector && values.org) {
+        // A pending connection of this system for the organization: continue it (the wizard's next step).
+        const org = await h.store.get<{ mode: string }>('organizations', values.org);
+        const wantEnv = env ?? (org?.mode === 'live' ? 'production' : 'sandbox');
+        id = (await h.connections.list({ organizationId: values.org, status: 'pending' })).find((c) => c.connector === connector && c.environment === wantEnv)?.id;
+      }
+      if (id) {
+        continued = true;
+        const update = { credentials, settings, ...(values['skip-webhooks'] ? { skip_webhooks: true } : {}), ...(values['base-url'] ? { base_url: values['base-url'] } : {}) };
+        result = await h.connections.update(id, update);
+      } else {
+        if (!values.org) throw new TaxbridgeError('CLI_USAGE', '--org <organization id> is required', { hint: 'list organizations with `taxbridge org list` or GET /admin/organizations' });
+        result = await h.connections.connect({
+          connector: connector!,
+          organization_id: values.org,
+          ...(env ? { environment: env } : {}),
+          credentials,
+          settings,
+          ...(values['base-url'] ? { base_url: values['base-url'] } : {}),
+          ...(values['skip-webhooks'] ? { skip_webhooks: true } : {}),
+        });
+      }
+    } finally {
+      await h.close();
+    }
+  } else {
+    let id = values.connection;
+    if (!id && connector && values.org) {
+      const pending = await h.api<ConnectionView[]>('GET', `/admin/connections?organization_id=${encodeURIComponent(values.org)}&status=pending`);
+      id = pending.find((c) => c.connector === connector && (!env || c.environment === env))?.id;
+    }
+    if (id) {
+      continued = true;
+      result = await h.api<ConnectResult>('PATCH', `/admin/connections/${encodeURIComponent(id)}`, {
+        credentials,
+        settings,
+        ...(values['skip-webhooks'] ? { skip_webhooks: true } : {}),
+        ...(values['base-url'] ? { base_url: values['base-url'] } : {}),
+      });
+    } else {
+      if (!values.org) throw new TaxbridgeError('CLI_USAGE', '--org <organization id> is required');
+      result = await h.api<ConnectResult>('POST', '/admin/connections', {
+        connector,
+        organization_id: values.org,
+        ...(env ? { environment: env } : {}),
+        credentials,
+        settings,
+        ...(values['base-url'] ? { base_url: values['base-url'] } : {}),
+        ...(values['skip-webhooks'] ? { skip_webhooks: true } : {}),
+      });
+    }
+  }
+
+  if (values.json) {
+    process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+  } else {
+    const again = `taxbridge connect --connection ${result.connection.id}`;
+    process.stdout.write((continued ? 'Updated: ' : result.connection.status === 'active' ? 'Connected: ' : 'Started: ') + formatConnectResult(result, { command: again }));
+  }
+  return 0;
+}

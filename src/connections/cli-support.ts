@@ -1,0 +1,223 @@
+/**
+ * What the connection commands (`taxbridge connect | connections | disconnect`) share: the data folder
+ * opened locally (configuration, specs, master key, store), or, when `taxbridge serve` holds the folder and
+ * an admin token is at hand, the running server's admin API; `name=value` arguments; and printing.
+ */
+import { readFileSync } from 'node:fs';
+import { request } from 'undici';
+import { TaxbridgeError } from '../errors.ts';
+import { loadConfig, type ConfigFlags, type ServeConfig } from '../config/index.ts';
+import { openStore } from '../store/index.ts';
+import type { Store } from '../store/types.ts';
+import { registerWebhook, unregisterWebhook } from '../webhooks/registration.ts';
+import { ConnectorRegistry } from './registry.ts';
+import { SecretBox, loadKeyring } from './secrets.ts';
+import { ConnectionService, type ConnectResult } from './service.ts';
+import type { ConnectionStatusReport } from './status.ts';
+import type { ConnectionView } from './view.ts';
+
+/** Options every connection command takes. */
+export const COMMON_OPTIONS = {
+  data: { type: 'string' },
+  config: { type: 'string' },
+  connectors: { type: 'string' },
+  'public-url': { type: 'string' },
+  'admin-token': { type: 'string' },
+  server: { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
+
+export const COMMON_USAGE = `  --data <dir>          data folder (default ./data, or TAXBRIDGE_DATA_DIR)
+  --config <file>       configuration file (default ./taxbridge.config.json when present)
+  --connectors <dir>    connector specs (default ./connectors)
+  --public-url <url>    base of webhook URLs (default TAXBRIDGE_PUBLIC_URL or http://<host>:<port>)
+  --server <url>        talk to a running \`taxbridge serve\` through its admin API instead of the data folder
+  --admin-token <t>     admin token for --server (default TAXBRIDGE_ADMIN_TOKEN)
+  --json                machine-readable output`;
+
+export interface CommonValues {
+  data?: string;
+  config?: string;
+  connectors?: string;
+  'public-url'?: string;
+  'admin-token'?: string;
+  server?: string;
+  json?: boolean;
+}
+
+export function configFrom(v: CommonValues, env: NodeJS.ProcessEnv = process.env): ServeConfig {
+  const flags: ConfigFlags = { data: v.data, config: v.config, connectors: v.connectors, publicUrl: v['public-url'] };
+  return loadConfig(flags, env);
+}
+
+export interface Local {
+  mode: 'local';
+  config: ServeConfig;
+  store: Store;
+  connections: ConnectionService;
+  close(): Promise<void>;
+}
+
+export interface Remote {
+  mode: 'remote';
+  config: ServeConfig;
+  api<T = unknown>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<T>;
+}
+
+/**
+ * The data folder, opened by this process; or the running server's admin API when `--server` is given, or
+ * when the folder is held by a running `taxbridge serve` and an admin token is available.
+ */
+export async function openConnections(v: CommonValues, env: NodeJS.ProcessEnv = process.env): Promise<Local | Remote> {
+  const config = configFrom(v, env);
+  const token = v['admin-token'] ?? env.TAXBRIDGE_ADMIN_TOKEN;
+  if (v.server) return remote(config, v.server, token);
+  const registry = ConnectorRegistry.load(config.connectorsDir);
+  const ring = loadKeyring({ dataDir: config.dataDir, keyFile: config.masterKeyFile, env });
+  let store: Store;
+  try {
+    store = await openStore({ dir: config.dataDir });
+  } catch (e) {
+    if ((e as { code?: string }).code === 'STORE_LOCKED') {
+      if (token) return remote(config, `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`, token);
+      throw new TaxbridgeError('STORE_LOCKED', (e as Error).message, {
+        hint: 'taxbridge serve is using this data folder: use its admin API (set TAXBRIDGE_ADMIN_TOKEN and run this command again, or pass --server <url> --admin-token <token>), or stop the server first',
+      });
+    }
+    throw e;
+  }
+  const connections = new ConnectionService({
+    store,
+    registry,
+    box: new SecretBox(ring),
+    publicUrl: config.publicUrl,
+    registrar: {
+      async register(spec, conn, url) {
+        const r = await registerWebhook(spec, conn, { url, store });
+        return r.registration_id ? { registration_id: r.registration_id } : {};
+      },
+      async unregister(spec, conn, id) {
+        if (id) await unregisterWebhook(spec, conn, id, { store });
+      },
+    },
+  });
+  return {
+    mode: 'local',
+    config,
+    store,
+    connections,
+    async close() {
+      await store.flush();
+      await store.close();
+    },
+  };
+}
+
+function remote(config: ServeConfig, server: string, token: string | undefined): Remote {
+  if (!token) throw new TaxbridgeError('CLI_USAGE', '--server needs the admin token', { hint: 'pass --admin-token <token> or set TAXBRIDGE_ADMIN_TOKEN' });
+  const base = server.replace(/\/+$/, '');
+  return {
+    mode: 'remote',
+    config,
+    async api<T>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<T> {
+      let res;
+      try {
+        res = await request(`${base}${path}`, {
+          method,
+          headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+          body: body !== undefined ? JSON.stringify(body) : undefined,
+          signal: AbortSignal.timeout(120_000),
+        });
+      } catch (e) {
+        throw new TaxbridgeError('SERVER_UNREACHABLE', `cannot reach taxbridge serve at ${base}: ${(e as Error).message}`, { hint: 'is it running? pass --server <url>' });
+      }
+      const text = await res.body.text();
+      let json: { data?: T; code?: string; message?: string; hint?: string; param?: string; details?: Record<string, unknown> } | undefined;
+      try {
+        json = text ? JSON.parse(text) : undefined;
+      } catch {
+        json = undefined;
+      }
+      if (res.statusCode >= 400) {
+        throw new TaxbridgeError(json?.code ?? `HTTP_${res.statusCode}`, json?.message ?? `the server answered ${res.statusCode}`, {
+          ...(json?.hint ? { hint: json.hint } : {}),
+          ...(json?.param || json?.details ? { details: { ...(json.details ?? {}), ...(json.param ? { field: json.param } : {}) } } : {}),
+        });
+      }
+      return (json?.data ?? json) as T;
+    },
+  };
+}
+
+/** `name=value` pairs (repeatable flags). A value `@path` is read from that file (trailing newline dropped). */
+export function parseAssignments(list: string[] | undefined, flag: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of list ?? []) {
+    const i = item.indexOf('=');
+    if (i <= 0) throw new TaxbridgeError('CLI_USAGE', `--${flag} takes name=value, got ${JSON.stringify(item.length > 40 ? `${item.slice(0, 10)}...` : item.replace(/=.*/, '=...'))}`, { hint: `e.g. --${flag} client_id=abc` });
+    const name = item.slice(0, i);
+    let value = item.slice(i + 1);
+    if (value.startsWith('@')) {
+      try {
+        value = readFileSync(value.slice(1), 'utf8').replace(/\r?\n$/, '');
+      } catch (e) {
+        throw new TaxbridgeError('CLI_USAGE', `--${flag} ${name}=@file: cannot read ${value.slice(1)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      }
+    }
+    out[name] = value;
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------------------------------- printing
+
+export function formatConnectResult(r: ConnectResult, opts: { command?: string } = {}): string {
+  const c = r.connection;
+  const lines: string[] = [];
+  lines.push(`${c.connector_title ?? c.connector} (${c.environment}) for organization ${c.organization_id}: ${c.id} [${c.status}]`);
+  for (const m of r.messages) if (!m.startsWith('Tax API key')) lines.push(`  ${m}`);
+  if (r.tax_api_key) {
+    lines.push('', `  Tax API key for ${c.connector_title ?? c.connector} (shown once; only its hash is stored):`, `    ${r.tax_api_key}`);
+    lines.push(`  Paste it into ${c.connector_title ?? c.connector}'s tax integration and click "Test credentials".`);
+  }
+  for (const [setting, choices] of Object.entries(r.choices ?? {})) {
+    lines.push('', `  Choices for ${setting}:`);
+    const w = Math.max(...choices.map((x) => String(x.value).length), 5);
+    for (const ch of choices) lines.push(`    ${String(ch.value).padEnd(w)}  ${ch.label}`);
+    if (opts.command) lines.push('', `  Then: ${opts.command} --setting ${setting}=<value>`);
+  }
+  if (r.webhook_url) lines.push('', `  Webhook URL: ${r.webhook_url}`);
+  if (c.next_step?.step === 'webhook_secret' && opts.command) lines.push(`  Then: ${opts.command} --credential ${c.next_step.credential}=<value from ${c.connector_title ?? c.connector}>`);
+  return lines.join('\n') + '\n';
+}
+
+export function formatConnectionList(list: ConnectionView[]): string {
+  if (!list.length) return 'No connections. Make one with `taxbridge connect <connector> --org <organization id> ...`.\n';
+  const rows = list.map((c) => [c.id, c.connector, c.environment, c.status + (c.next_step ? ` (${c.next_step.step})` : ''), c.organization_id, c.backfill?.status ?? '-', c.created_at.slice(0, 19).replace('T', ' ')]);
+  const head = ['ID', 'CONNECTOR', 'ENV', 'STATUS', 'ORGANIZATION', 'BACKFILL', 'CREATED'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const fmt = (r: string[]) => r.map((x, i) => x.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [fmt(head), ...rows.map(fmt)].join('\n') + '\n';
+}
+
+export function formatStatus(c: ConnectionView, st: Pick<ConnectionStatusReport, 'streams' | 'webhooks' | 'writebacks' | 'errors'>): string {
+  const lines: string[] = [];
+  lines.push(`${c.id}  ${c.connector_title ?? c.connector} (${c.environment})  [${c.status}]  organization ${c.organization_id}`);
+  if (c.next_step) lines.push(`  waiting for: ${c.next_step.step}${'setting' in c.next_step ? ` ${c.next_step.setting}` : ''}${'credential' in c.next_step ? ` ${c.next_step.credential}` : ''}`);
+  if (c.webhook_url) lines.push(`  webhook URL: ${c.webhook_url}`);
+  if (c.backfill) lines.push(`  backfill: ${c.backfill.status}${c.backfill.finished_at ? ` (${c.backfill.finished_at})` : ''}`);
+  lines.push('  streams:');
+  for (const [name, s] of Object.entries(st.streams)) {
+    const last = s.last_sync ? `${s.last_sync.status} ${s.last_sync.finished_at ?? ''} (+${s.last_sync.created ?? 0} ~${s.last_sync.updated ?? 0} !${s.last_sync.failed ?? 0})` : 'never synced';
+    lines.push(`    ${name.padEnd(14)} ${String(s.counts.active).padStart(7)} stored${s.counts.deleted ? `, ${s.counts.deleted} deleted` : ''}   last sync: ${last}${s.running ? '  [running]' : ''}`);
+  }
+  const w = st.webhooks;
+  lines.push(`  webhooks: ${w.mode}${w.skipped ? ' (skipped)' : ''}; ${w.received} received, ${w.pending} pending, ${w.failed} failed${w.last ? `; last ${w.last.event_type} at ${w.last.received_at} (${w.last.status})` : ''}`);
+  const b = st.writebacks;
+  lines.push(`  write-backs: ${b.applied} applied, ${b.pending} pending, ${b.dead} dead, ${b.no_tax} without tax`);
+  if (st.errors.length) {
+    lines.push('  recent errors:');
+    for (const e of st.errors.slice(0, 5)) lines.push(`    ${e.at} ${e.source} ${e.code}: ${e.message}`);
+  }
+  return lines.join('\n') + '\n';
+}

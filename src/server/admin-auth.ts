@@ -1,0 +1,86 @@
+/**
+ * The admin token. Given by TAXBRIDGE_ADMIN_TOKEN, or else generated at the first start of a data folder,
+ * printed once, and kept only as a SHA-256 hash in the store (`server` collection, document `admin_token`):
+ * the token itself exists nowhere but with the operator. A lost token is replaced with
+ * `taxbridge serve --new-admin-token`.
+ *
+ * Every /admin request is checked here, in constant time, against the token or the stored hash. The admin
+ * routers of the other parts (organizations, events, write-backs) check a token of their own: once a request
+ * passed this check, its Authorization header is swapped for that process-local token, so those routers
+ * accept it without the operator's token ever being held in memory in clear.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Middleware } from 'koa';
+import { knownSecrets } from '../log/index.ts';
+import type { Store } from '../store/types.ts';
+import { randomBase62 } from '../tax/ids.ts';
+import { sendJson } from './http-errors.ts';
+
+export const SERVER_COLLECTION = 'server';
+const ADMIN_TOKEN_DOC = 'admin_token';
+
+interface AdminTokenDoc {
+  id: string;
+  /** "sha256:<hex>" of the token. */
+  hash: string;
+  created_at: string;
+}
+
+function sha256(s: string): Buffer {
+  return createHash('sha256').update(s, 'utf8').digest();
+}
+
+export interface AdminAuth {
+  /** True when `presented` is the admin token. */
+  verify(presented: string): boolean;
+  /** Set when a token was generated now: print it once, then forget it. */
+  generated?: string;
+  /** "env" or "stored hash". */
+  source: 'env' | 'stored';
+  /** The token the other parts' admin routers are built with (random per process, never leaves it). */
+  internalToken: string;
+}
+
+export async function resolveAdminAuth(store: Store, opts: { envToken?: string; rotate?: boolean; now?: () => Date } = {}): Promise<AdminAuth> {
+  const internalToken = randomBytes(32).toString('base64url');
+  knownSecrets.add(internalToken);
+  let expected: Buffer;
+  let generated: string | undefined;
+  let source: AdminAuth['source'];
+  if (opts.envToken) {
+    knownSecrets.add(opts.envToken);
+    expected = sha256(opts.envToken);
+    source = 'env';
+  } else {
+    const doc = opts.rotate ? undefined : await store.get<AdminTokenDoc>(SERVER_COLLECTION, ADMIN_TOKEN_DOC);
+    if (doc && /^sha256:[0-9a-f]{64}$/.test(doc.hash)) {
+      expected = Buffer.from(doc.hash.slice(7), 'hex');
+    } else {
+      generated = `tbadmin_${randomBase62(40)}`;
+      knownSecrets.add(generated);
+      expected = sha256(generated);
+      await store.put<AdminTokenDoc>(SERVER_COLLECTION, ADMIN_TOKEN_DOC, { id: ADMIN_TOKEN_DOC, hash: `sha256:${expected.toString('hex')}`, created_at: (opts.now?.() ?? new Date()).toISOString() });
+    }
+    source = 'stored';
+  }
+  return {
+    verify: (presented) => timingSafeEqual(sha256(presented), expected),
+    ...(generated ? { generated } : {}),
+    source,
+    internalToken,
+  };
+}
+
+/** Guards every path under /admin; answers 401 in the admin API's shape. */
+export function adminGuard(auth: AdminAuth): Middleware {
+  return async (ctx, next) => {
+    if (ctx.path !== '/admin' && !ctx.path.startsWith('/admin/')) return next();
+    const m = /^Bearer\s+(\S+)$/i.exec(ctx.get('authorization'));
+    if (!m || !auth.verify(m[1]!)) {
+      ctx.set('WWW-Authenticate', 'Bearer');
+      return sendJson(ctx, 401, { type: 'api_error', code: 'unauthorized_access', message: 'admin API: send Authorization: Bearer <admin token>' });
+    }
+    ctx.req.headers.authorization = `Bearer ${auth.internalToken}`;
+    await next();
+  };
+}

@@ -1,0 +1,237 @@
+/**
+ * What runs for each active connection in `taxbridge serve`: the backfill when it becomes active (resumed
+ * after a restart if it was interrupted), the spec's cron schedules, and syncs asked for through the admin
+ * API. Runs of one connection go one at a time (a scheduled run waits for the backfill), so a stream never
+ * syncs twice at once. Disconnecting stops the schedules and aborts the run in progress; a stopped run
+ * resumes from its last checkpoint the next time.
+ */
+import { TaxbridgeError, errorMessage } from '../errors.ts';
+import type { HttpClient } from '../http/index.ts';
+import type { Logger } from '../log/index.ts';
+import type { BackfillState, ConnectionDoc } from '../connections/model.ts';
+import type { ConnectionService } from '../connections/service.ts';
+import type { ConnectionContext, ConnectorSpec } from '../spec/types.ts';
+import type { Store } from '../store/types.ts';
+import type { RunSyncOptions, SyncSummary } from '../sync/index.ts';
+import type { SyncRunner } from './connections-api.ts';
+
+/** A started set of cron tasks for one connection. */
+export interface ScheduleHandle {
+  stop(): Promise<void> | void;
+}
+
+/** Starts the spec's schedules of one connection; `run` syncs one stream in the given mode. */
+export type StartSchedules = (opts: {
+  spec: ConnectorSpec;
+  conn: ConnectionContext;
+  run: (stream: string, mode: 'incremental' | 'full') => Promise<unknown>;
+  log: Logger;
+}) => ScheduleHandle | undefined;
+
+export interface ConnectionRuntimeOptions {
+  connections: ConnectionService;
+  store: Store;
+  runSync: (opts: RunSyncOptions) => Promise<SyncSummary[]>;
+  /** An HTTP client per connection shared with webhook processing (one rate budget per connection). */
+  client?: (doc: ConnectionDoc, spec: ConnectorSpec, conn: ConnectionContext) => HttpClient;
+  startSchedules?: StartSchedules;
+  log: Logger;
+  /** Backfill connections when they become active. Default true. */
+  backfill?: boolean;
+  /** Run cron schedules. Default true. */
+  schedules?: boolean;
+}
+
+interface Active {
+  doc: ConnectionDoc;
+  schedules?: ScheduleHandle;
+  abort: AbortController;
+  /** Tail of the connection's run queue. */
+  tail: Promise<unknown>;
+  queued: number;
+  running: Set<string>;
+}
+
+export class ConnectionRuntime implements SyncRunner {
+  private readonly active = new Map<string, Active>();
+  private readonly all = new Set<Promise<unknown>>();
+  private stopping = false;
+  private readonly log: Logger;
+
+  constructor(private readonly opts: ConnectionRuntimeOptions) {
+    this.log = opts.log;
+  }
+
+  /** Activates every active connection in the store (after a restart: schedules, unfinished backfills). */
+  async start(): Promise<number> {
+    const docs = await this.opts.connections.list({ status: 'active' });
+    for (const d of docs) await this.activate(d);
+    return docs.length;
+  }
+
+  get size(): number {
+    return this.active.size;
+  }
+
+  async activate(doc: ConnectionDoc): Promise<void> {
+    if (this.stopping || doc.status !== 'active' || this.active.has(doc.id)) return;
+    const spec = this.opts.connections.registry.find(doc.connector)?.spec;
+    const log = this.log.child({ connection_id: doc.id, connector: doc.connector });
+    if (!spec) {
+      log.error('connection not started: its connector spec is not loaded', { spec_path: doc.spec_path });
+      return;
+    }
+    const entry: Active = { doc, abort: new AbortController(), tail: Promise.resolve(), queued: 0, running: new Set() };
+    this.active.set(doc.id, entry);
+    if (this.opts.schedules !== false && this.opts.startSchedules) {
+      try {
+        entry.schedules = this.opts.startSchedules({
+          spec,
+          conn: this.opts.connections.context(doc),
+          log,
+          run: (stream, mode) => this.enqueue(entry, 'schedule', { streams: [stream], full: mode === 'full' }),
+        });
+      } catch (e) {
+        log.error('schedules not started', { error: e });
+      }
+    }
+    const b = doc.backfill?.status;
+    if (this.opts.backfill !== false && (b === 'pending' || b === 'running')) {
+      void this.enqueue(entry, 'backfill', { full: true }).catch(() => undefined);
+    }
+  }
+
+  /** Settings or credentials changed: schedules restart with the new context. */
+  async changed(doc: ConnectionDoc): Promise<void> {
+    const entry = this.active.get(doc.id);
+    if (!entry) return this.activate(doc);
+    await entry.schedules?.stop();
+    entry.schedules = undefined;
+    entry.doc = doc;
+    const spec = this.opts.connections.registry.find(doc.connector)?.spec;
+    if (spec && this.opts.schedules !== false && this.opts.startSchedules) {
+      entry.schedules = this.opts.startSchedules({
+        spec,
+        conn: this.opts.connections.context(doc),
+        log: this.log.child({ connection_id: doc.id, connector: doc.connector }),
+        run: (stream, mode) => this.enqueue(entry, 'schedule', { streams: [stream], full: mode === 'full' }),
+      });
+    }
+  }
+
+  async deactivate(doc: Pick<ConnectionDoc, 'id'>): Promise<void> {
+    const entry = this.active.get(doc.id);
+    if (!entry) return;
+    this.active.delete(doc.id);
+    await entry.schedules?.stop();
+    entry.abort.abort(new TaxbridgeError('CONNECTION_STOPPED', `connection ${doc.id} stopped`));
+    await entry.tail.catch(() => undefined);
+  }
+
+  running(connectionId: string): ReadonlySet<string> {
+    return this.active.get(connectionId)?.running ?? new Set();
+  }
+
+  syncNow(doc: ConnectionDoc, o: { streams?: string[]; full?: boolean }): { streams: string[]; full: boolean; started_at: string } {
+    if (this.stopping) throw new TaxbridgeError('SHUTTING_DOWN', 'the server is shutting down');
+    const entry = this.active.get(doc.id);
+    if (!entry || doc.status !== 'active') {
+      throw new TaxbridgeError('CONNECTION_NOT_ACTIVE', `connection ${doc.id} is ${doc.status}${doc.next_step ? ` (waiting for ${doc.next_step.step.replace('_', ' ')})` : ''}; only active connections sync`);
+    }
+    if (entry.queued > 0) throw new TaxbridgeError('SYNC_ALREADY_RUNNING', `a sync of connection ${doc.id} is already running or waiting (${[...entry.running].join(', ') || 'queued'})`, { hint: 'wait for it to finish; follow it with GET /admin/connections/:id' });
+    const spec = this.opts.connections.specOf(doc);
+    const streams = o.streams?.length ? o.streams : Object.keys(spec.streams);
+    void this.enqueue(entry, 'api', { streams, full: !!o.full }).catch(() => undefined);
+    return { streams, full: !!o.full, started_at: new Date().toISOString() };
+  }
+
+  /** Queues a run on the connection's line; resolves with its summaries. */
+  private enqueue(entry: Active, trigger: 'backfill' | 'schedule' | 'api', o: { streams?: string[]; full: boolean }): Promise<SyncSummary[] | undefined> {
+    entry.queued++;
+    const run = entry.tail.then(() => this.runOnce(entry, trigger, o)).finally(() => entry.queued--);
+    entry.tail = run.catch(() => undefined);
+    this.all.add(run);
+    run.finally(() => this.all.delete(run)).catch(() => undefined);
+    return run;
+  }
+
+  private async runOnce(entry: Active, trigger: 'backfill' | 'schedule' | 'api', o: { streams?: string[]; full: boolean }): Promise<SyncSummary[] | undefined> {
+    if (this.stopping || entry.abort.signal.aborted) return undefined;
+    const { connections } = this.opts;
+    // Read the connection again: credentials may have changed since it was queued.
+    const doc = await connections.store.get<ConnectionDoc>('connections', entry.doc.id);
+    if (!doc || doc.status !== 'active') return undefined;
+    const spec = connections.specOf(doc);
+    const conn = connections.context(doc);
+    const log = this.log.child({ connection_id: doc.id, connector: doc.connector, trigger });
+    const startedAt = new Date().toISOString();
+    if (trigger === 'backfill') {
+      await connections.recordBackfill(doc.id, { status: 'running', started_at: doc.backfill?.started_at ?? startedAt });
+      log.info('backfill started', { streams: Object.keys(spec.streams) });
+    } else {
+      log.info('sync started', { streams: o.streams, full: o.full });
+    }
+    let summaries: SyncSummary[];
+    try {
+      summaries = await this.opts.runSync({
+        spec,
+        conn,
+        store: this.opts.store,
+        ...(this.opts.client ? { http: this.opts.client(doc, spec, conn) } : {}),
+        ...(o.streams ? { streams: o.streams } : {}),
+        full: o.full,
+        signal: entry.abort.signal,
+        logger: log,
+        onProgress: (p) => {
+          entry.running.clear();
+          entry.running.add(p.stream);
+        },
+      });
+    } catch (e) {
+      entry.running.clear();
+      if (entry.abort.signal.aborted || this.stopping) {
+        log.info(`${trigger === 'backfill' ? 'backfill' : 'sync'} stopped; it resumes from its checkpoint next time`);
+        return undefined;
+      }
+      log.error(`${trigger === 'backfill' ? 'backfill' : 'sync'} failed`, { error: e });
+      if (trigger === 'backfill') {
+        await connections.recordBackfill(doc.id, { status: 'failed', started_at: startedAt, finished_at: new Date().toISOString(), error: { code: (e as { code?: string }).code ?? 'SYNC_FAILED', message: errorMessage(e), at: new Date().toISOString() } });
+      }
+      throw e;
+    }
+    entry.running.clear();
+    for (const s of summaries) {
+      const fields = { stream: s.stream, mode: s.mode, status: s.status, pages: s.pages, records: s.records, created: s.created, updated: s.updated, unchanged: s.unchanged, failed: s.failed, deleted: s.deleted, duration_ms: s.duration_ms };
+      if (s.status === 'failed') log.warn('stream sync failed', { ...fields, error: s.error });
+      else log.info('stream synced', fields);
+    }
+    if (trigger === 'backfill') {
+      const failed = summaries.find((s) => s.status === 'failed');
+      const state: BackfillState = {
+        status: failed ? 'failed' : 'succeeded',
+        started_at: doc.backfill?.started_at ?? startedAt,
+        finished_at: new Date().toISOString(),
+        streams: Object.fromEntries(summaries.map((s) => [s.stream, { status: s.status, records: s.records, created: s.created, updated: s.updated, unchanged: s.unchanged, failed: s.failed, deleted: s.deleted }])),
+        ...(failed?.error ? { error: { code: failed.error.code, message: `${failed.stream}: ${failed.error.message}`, at: failed.finished_at } } : {}),
+      };
+      await connections.recordBackfill(doc.id, state);
+      log.info('backfill finished', { status: state.status, records: summaries.reduce((n, s) => n + s.records, 0) });
+    }
+    return summaries;
+  }
+
+  /** Resolves when no run is queued or going on. */
+  async idle(): Promise<void> {
+    while (this.all.size) await Promise.allSettled([...this.all]);
+  }
+
+  /** Stops schedules, aborts runs (they resume from checkpoints next start) and waits for them. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    const entries = [...this.active.values()];
+    this.active.clear();
+    await Promise.allSettled(entries.map((e) => e.schedules?.stop()));
+    for (const e of entries) e.abort.abort(new TaxbridgeError('SHUTTING_DOWN', 'the server is shutting down'));
+    await this.idle();
+  }
+}

@@ -1,0 +1,170 @@
+/**
+ * The admin API of connections (behind the admin token, checked by ./admin-auth.ts before this router):
+ *
+ *   GET    /admin/connectors                         the connector specs loaded: credentials, settings, environments
+ *   POST   /admin/connections                        {connector, organization_id, environment?, credentials, settings?,
+ *                                                     base_url?, skip_webhooks?} -> 201 {data: {connection, choices?,
+ *                                                     webhook_url?, tax_api_key? (shown once), messages}}
+ *   GET    /admin/connections?organization_id=&status=   list
+ *   GET    /admin/connections/:id                    the connection and its status (syncs, counts, webhooks, write-backs, errors)
+ *   PATCH  /admin/connections/:id                    {credentials?, settings?, skip_webhooks?, base_url?}: the second step of
+ *                                                     a pending connection (Rillet: subsidiary + signing token) or a change
+ *   GET    /admin/connections/:id/choices/:setting   the choices of a `choices_from` setting, read now
+ *   POST   /admin/connections/:id/sync               {streams?, full?} -> 202: a sync run in the background
+ *   DELETE /admin/connections/:id                    disconnect
+ *
+ * Answers are `{"data": ...}`; errors `{"type":"api_error","code","message","param"?,"hint"?}` (./http-errors.ts).
+ */
+import { Router } from '@koa/router';
+import type { Context } from 'koa';
+import { TaxbridgeError } from '../errors.ts';
+import type { Logger } from '../log/index.ts';
+import type { ConnectionDoc } from '../connections/model.ts';
+import type { ConnectionService, ConnectInput, UpdateInput } from '../connections/service.ts';
+import { connectionStatus } from '../connections/status.ts';
+import type { ConnectorSpec } from '../spec/types.ts';
+import { sendError, sendJson } from './http-errors.ts';
+import { readJsonBody } from './raw-body.ts';
+
+/** What the API asks of the process running syncs (./connection-runtime.ts). */
+export interface SyncRunner {
+  /** Starts a run in the background; throws SYNC_ALREADY_RUNNING / CONNECTION_NOT_ACTIVE. */
+  syncNow(doc: ConnectionDoc, opts: { streams?: string[]; full?: boolean }): { streams: string[]; full: boolean; started_at: string };
+  /** Streams of the connection running now. */
+  running(connectionId: string): ReadonlySet<string>;
+}
+
+export interface ConnectionsApiOptions {
+  connections: ConnectionService;
+  runner?: SyncRunner;
+  log?: Logger;
+  maxBodyBytes?: number;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function badInput(message: string, field?: string): TaxbridgeError {
+  return new TaxbridgeError('invalid_input', message, field ? { details: { field } } : {});
+}
+
+export function connectorSummary(spec: ConnectorSpec, path: string): Record<string, unknown> {
+  return {
+    name: spec.name,
+    title: spec.title,
+    ...(spec.category ? { category: spec.category } : {}),
+    ...(spec.description ? { description: spec.description } : {}),
+    spec_path: path,
+    environments: Object.keys(spec.environments),
+    credentials: (spec.credentials ?? []).map((c) => ({ name: c.name, title: c.title, secret: c.secret !== false, required: c.required !== false, ...(c.generated ? { generated: true } : {}), ...(c.description ? { description: c.description } : {}) })),
+    settings: (spec.settings ?? []).map((s) => ({ name: s.name, title: s.title, type: s.type ?? 'string', required: !!s.required, ...(s.default !== undefined ? { default: s.default } : {}), ...(s.choices_from ? { choices: true } : {}), ...(s.description ? { description: s.description } : {}) })),
+    streams: Object.fromEntries(Object.entries(spec.streams).map(([n, s]) => [n, { entity: s.entity, ...(s.schedule ? { schedule: s.schedule.cron } : {}) }])),
+    webhooks: !spec.webhooks ? 'none' : spec.webhooks.registration ? 'registered by API' : 'URL pasted by the user',
+    writeback: Object.keys(spec.writeback ?? {}),
+    calls_tax_api: spec.category === 'billing',
+  };
+}
+
+export function createConnectionsApiRouter(opts: ConnectionsApiOptions): Router {
+  const { connections } = opts;
+  const maxBody = opts.maxBodyBytes ?? 256 * 1024;
+  const router = new Router({ prefix: '/admin' });
+
+  const handle = (fn: (ctx: Context) => Promise<void>) => async (ctx: Context) => {
+    try {
+      await fn(ctx);
+    } catch (e) {
+      sendError(ctx, e, opts.log);
+    }
+  };
+  const body = async (ctx: Context): Promise<Record<string, unknown>> => {
+    const b = await readJsonBody(ctx.req, maxBody);
+    if (!isObject(b)) throw badInput('the request body must be a JSON object');
+    return b;
+  };
+  const optionalBody = async (ctx: Context): Promise<Record<string, unknown>> => (ctx.request.length || ctx.get('content-type') ? body(ctx) : {});
+
+  router.get(
+    '/connectors',
+    handle(async (ctx) => {
+      sendJson(ctx, 200, { data: connections.registry.list().map((c) => connectorSummary(c.spec, c.relativePath)), failures: connections.registry.failures.map((f) => ({ path: f.path, code: f.code, message: f.message.split('\n')[0] })) });
+    }),
+  );
+
+  router.post(
+    '/connections',
+    handle(async (ctx) => {
+      const b = await body(ctx);
+      for (const k of Object.keys(b)) {
+        if (!['connector', 'organization_id', 'environment', 'credentials', 'settings', 'base_url', 'skip_webhooks'].includes(k)) throw badInput(`unknown field "${k}"`, k);
+      }
+      if (b.skip_webhooks !== undefined && typeof b.skip_webhooks !== 'boolean') throw badInput('skip_webhooks must be true or false', 'skip_webhooks');
+      const r = await connections.connect(b as unknown as ConnectInput);
+      sendJson(ctx, 201, { data: r, ...(r.tax_api_key ? { message: 'Store the tax API key now: it is shown only once.' } : {}) });
+    }),
+  );
+
+  router.get(
+    '/connections',
+    handle(async (ctx) => {
+      const org = typeof ctx.query.organization_id === 'string' && ctx.query.organization_id ? ctx.query.organization_id : undefined;
+      const status = ctx.query.status;
+      if (status !== undefined && !['pending', 'active', 'disconnected'].includes(String(status))) throw badInput('status must be pending, active or disconnected', 'status');
+      const list = await connections.list({ organizationId: org, status: status as ConnectionDoc['status'] | undefined });
+      sendJson(ctx, 200, { data: list.map((d) => connections.view(d)) });
+    }),
+  );
+
+  router.get(
+    '/connections/:id',
+    handle(async (ctx) => {
+      const doc = await connections.get(String(ctx.params.id));
+      const report = await connectionStatus(connections.store, doc, connections.registry.find(doc.connector)?.spec, opts.runner?.running(doc.id));
+      sendJson(ctx, 200, { data: { ...connections.view(doc), sync: report.streams, webhooks: report.webhooks, writebacks: report.writebacks, errors: report.errors } });
+    }),
+  );
+
+  router.patch(
+    '/connections/:id',
+    handle(async (ctx) => {
+      const b = await body(ctx);
+      for (const k of Object.keys(b)) if (!['credentials', 'settings', 'skip_webhooks', 'base_url'].includes(k)) throw badInput(`unknown field "${k}": a connection's credentials, settings, skip_webhooks and base_url can change`, k);
+      if (b.skip_webhooks !== undefined && typeof b.skip_webhooks !== 'boolean') throw badInput('skip_webhooks must be true or false', 'skip_webhooks');
+      sendJson(ctx, 200, { data: await connections.update(String(ctx.params.id), b as UpdateInput) });
+    }),
+  );
+
+  router.get(
+    '/connections/:id/choices/:setting',
+    handle(async (ctx) => {
+      sendJson(ctx, 200, { data: await connections.choices(String(ctx.params.id), String(ctx.params.setting)) });
+    }),
+  );
+
+  router.post(
+    '/connections/:id/sync',
+    handle(async (ctx) => {
+      const b = await optionalBody(ctx);
+      const doc = await connections.get(String(ctx.params.id));
+      if (b.streams !== undefined && (!Array.isArray(b.streams) || b.streams.some((s) => typeof s !== 'string'))) throw badInput('streams must be an array of stream names', 'streams');
+      if (b.full !== undefined && typeof b.full !== 'boolean') throw badInput('full must be true or false', 'full');
+      const spec = connections.specOf(doc);
+      for (const s of (b.streams as string[] | undefined) ?? []) {
+        if (!spec.streams[s]) throw badInput(`${spec.title} has no stream "${s}"; its streams: ${Object.keys(spec.streams).join(', ')}`, 'streams');
+      }
+      if (!opts.runner) throw new TaxbridgeError('CONNECTION_NOT_ACTIVE', 'this process does not run syncs');
+      const started = opts.runner.syncNow(doc, { streams: b.streams as string[] | undefined, full: b.full as boolean | undefined });
+      sendJson(ctx, 202, { data: { connection_id: doc.id, ...started }, message: `sync started; follow it with GET /admin/connections/${doc.id}` });
+    }),
+  );
+
+  router.delete(
+    '/connections/:id',
+    handle(async (ctx) => {
+      sendJson(ctx, 200, { data: await connections.disconnect(String(ctx.params.id)) });
+    }),
+  );
+
+  return router;
+}

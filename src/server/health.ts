@@ -1,0 +1,31 @@
+/**
+ * GET /healthz: the process is up and serving HTTP (200 always).
+ * GET /readyz: the process can do its work: 200 when every check passes, else 503 with the failing checks
+ * (the store is open, the connector specs are loaded, the workers run, and it is not shutting down).
+ */
+import { Router } from '@koa/router';
+import { sendJson } from './http-errors.ts';
+
+export interface CheckResult {
+  ok: boolean;
+  detail?: string;
+  [k: string]: unknown;
+}
+
+export type ReadinessChecks = () => Record<string, CheckResult>;
+
+export function createHealthRouter(opts: { checks: ReadinessChecks; version: string; startedAt?: number }): Router {
+  const router = new Router();
+  const started = opts.startedAt ?? Date.now();
+  router.get('/healthz', (ctx) => {
+    ctx.set('Cache-Control', 'no-store');
+    sendJson(ctx, 200, { status: 'ok', version: opts.version, uptime_s: Math.round((Date.now() - started) / 1000) });
+  });
+  router.get('/readyz', (ctx) => {
+    ctx.set('Cache-Control', 'no-store');
+    const checks = opts.checks();
+    const ready = Object.values(checks).every((c) => c.ok);
+    sendJson(ctx, ready ? 200 : 503, { status: ready ? 'ready' : 'not_ready', checks });
+  });
+  return router;
+}

@@ -1,0 +1,531 @@
+/**
+ * The OpenAPI 3.1 description of everything `taxbridge serve` answers, served at GET /openapi.json.
+ * Written by hand; test/serve-openapi.test.ts fails when a route the server mounts is missing here (or the
+ * other way round).
+ */
+
+type Schema = Record<string, unknown>;
+type Op = Record<string, unknown>;
+
+const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
+const json = (schema: Schema, description: string) => ({ description, content: { 'application/json': { schema } } });
+const data = (schema: Schema): Schema => ({ type: 'object', required: ['data'], properties: { data: schema } });
+const list = (schema: Schema): Schema => data({ type: 'array', items: schema });
+const errorResponse = (description: string) => json(ref('ApiError'), description);
+const body = (schema: Schema, required = true) => ({ required, content: { 'application/json': { schema } } });
+const pathParam = (name: string, description: string) => ({ name, in: 'path', required: true, schema: { type: 'string' }, description });
+const queryParam = (name: string, description: string, schema: Schema = { type: 'string' }) => ({ name, in: 'query', required: false, schema, description });
+
+const adminErrors = {
+  '401': errorResponse('Missing or wrong admin token (`unauthorized_access`).'),
+  '400': errorResponse('Invalid input: the `code` says what (e.g. `validation_errors`, `CONNECTION_INPUT`) and `param` where.'),
+};
+const admin = (op: Op): Op => ({ security: [{ adminToken: [] }], ...op, responses: { ...adminErrors, ...(op.responses as object) } });
+const taxKey = (op: Op): Op => ({
+  security: [{ apiKey: [] }, { apiKeyBearer: [] }],
+  ...op,
+  responses: {
+    '401': errorResponse('Missing, unknown or revoked API key (`unauthorized_access`).'),
+    '429': errorResponse('Rate limit of the key exceeded (`too_many_requests`); see Retry-After.'),
+    '500': errorResponse('Unexpected failure (`internal_server_error`), safe to retry.'),
+    ...(op.responses as object),
+  },
+});
+
+const address: Schema = {
+  type: 'object',
+  properties: {
+    address1: { type: ['string', 'null'] },
+    address2: { type: ['string', 'null'] },
+    city: { type: ['string', 'null'] },
+    state: { type: ['string', 'null'], description: 'State or province (required for US and CA).' },
+    postal_code: { type: ['string', 'null'] },
+    country: { type: ['string', 'null'], description: 'ISO 3166-1 alpha-2.' },
+  },
+};
+
+const schemas: Record<string, Schema> = {
+  ApiError: {
+    type: 'object',
+    required: ['type', 'code', 'message'],
+    properties: {
+      type: { const: 'api_error' },
+      code: { type: 'string', description: 'Stable machine-readable code.' },
+      message: { type: 'string', description: 'What is wrong, for a person.' },
+      param: { type: 'string', description: 'The input field at fault.' },
+      hint: { type: 'string', description: 'The likely fix.' },
+      details: { type: 'object' },
+    },
+  },
+  WebhookError: {
+    type: 'object',
+    required: ['error'],
+    properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' } } } },
+  },
+  Address: address,
+  CalculateTaxRequest: {
+    type: 'object',
+    required: ['currency', 'line_items'],
+    properties: {
+      currency: { type: 'string', description: 'ISO 4217 code (any case).' },
+      line_items: {
+        type: 'array',
+        minItems: 1,
+        items: {
+          type: 'object',
+          required: ['amount', 'product_id'],
+          properties: {
+            id: { type: ['string', 'integer'], description: 'Echoed back; defaults to product_id.' },
+            amount: { type: 'integer', description: 'Minor units (cents).' },
+            product_id: { type: ['string', 'integer'] },
+            discount_amount: { type: 'integer' },
+            tax_inclusive: { type: 'boolean', default: false },
+            ship_to: ref('Address'),
+            ship_from: ref('Address'),
+          },
+        },
+      },
+      customer_address: ref('Address'),
+      customer_id: { type: ['string', 'integer'], description: 'A customer synced from a connection; its address and tax status are used.' },
+      tax_id: { type: 'string' },
+      tax_exempt: { type: 'boolean' },
+      include_taxability_reason: { type: 'boolean' },
+      ship_from: ref('Address'),
+      tax_date: { type: 'string', format: 'date', description: 'taxbridge extension: rates of this date (default today, UTC).' },
+      transaction_date: { type: 'string', format: 'date', description: 'Alias of tax_date.' },
+    },
+  },
+  CalculateTaxResponse: {
+    type: 'object',
+    required: ['message', 'data'],
+    properties: {
+      message: { const: 'Tax calculated successfully' },
+      data: {
+        type: 'object',
+        required: ['lines', 'sphere_tax_calculation_id'],
+        properties: {
+          sphere_tax_calculation_id: { type: 'string' },
+          lines: {
+            type: 'array',
+            items: {
+              type: 'object',
+              required: ['id', 'tax_amounts'],
+              properties: {
+                id: { type: ['string', 'integer'] },
+                taxability_reason: { type: 'string' },
+                tax_amounts: {
+                  type: 'array',
+                  items: {
+                    type: 'object',
+                    required: ['amount', 'taxable_amount', 'tax_rate'],
+                    properties: {
+                      amount: { type: 'integer', description: 'Tax in minor units.' },
+                      taxable_amount: { type: 'integer' },
+                      tax_rate: {
+                        type: 'object',
+                        properties: {
+                          percentage: { type: 'number', description: '6.25 for 6.25 %.' },
+                          inclusive: { type: 'boolean' },
+                          display_name: { type: 'string' },
+                          jurisdiction: { type: 'string' },
+                          country: { type: 'string' },
+                          state: { type: 'string' },
+                          tax_type: { type: 'string', description: 'sales_tax, vat, gst, hst, pst, qst, ...' },
+                          taxability_reason: { type: 'string' },
+                        },
+                      },
+                    },
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+  },
+  Organization: {
+    type: 'object',
+    properties: {
+      id: { type: 'string' },
+      name: { type: 'string' },
+      mode: { enum: ['test', 'live'], description: 'Test organizations take sandbox connections; live ones production connections.' },
+      origin_address: { type: 'object' },
+      registrations: { type: 'array', items: ref('Registration') },
+      default_product_tax_code: { type: 'string' },
+      product_tax_codes: { type: 'array', items: { type: 'object' } },
+      created_at: { type: 'string', format: 'date-time' },
+      updated_at: { type: 'string', format: 'date-time' },
+    },
+  },
+  Registration: {
+    type: 'object',
+    properties: {
+      id: { type: 'string' },
+      country: { type: 'string', description: 'ISO alpha-2, or EU for One-Stop-Shop.' },
+      state: { type: 'string' },
+      tax_calculation: { type: 'boolean', description: 'The "Tax calculations" switch.' },
+      effective_from: { type: 'string', format: 'date' },
+    },
+  },
+  ApiKey: {
+    type: 'object',
+    properties: {
+      id: { type: 'string' },
+      organization_id: { type: 'string' },
+      mode: { enum: ['test', 'live'] },
+      prefix: { type: 'string' },
+      name: { type: 'string' },
+      created_at: { type: 'string' },
+      revoked_at: { type: ['string', 'null'] },
+      last_used_at: { type: ['string', 'null'] },
+      key: { type: 'string', description: 'Only in the answer to its creation.' },
+    },
+  },
+  Connector: {
+    type: 'object',
+    properties: {
+      name: { type: 'string' },
+      title: { type: 'string' },
+      category: { type: 'string' },
+      environments: { type: 'array', items: { type: 'string' } },
+      credentials: { type: 'array', items: { type: 'object' } },
+      settings: { type: 'array', items: { type: 'object' } },
+      streams: { type: 'object' },
+      webhooks: { type: 'string' },
+      calls_tax_api: { type: 'boolean' },
+    },
+  },
+  Connection: {
+    type: 'object',
+    description: 'A connection; credentials are shown only as set/unset (their value only when the spec declares them `secret: false`).',
+    properties: {
+      id: { type: 'string' },
+      organization_id: { type: 'string' },
+      connector: { type: 'string' },
+      connector_title: { type: 'string' },
+      environment: { enum: ['sandbox', 'production'] },
+      base_url: { type: 'string' },
+      status: { enum: ['pending', 'active', 'disconnected'] },
+      next_step: { type: 'object', description: 'For pending connections: choose_setting, provide_setting or webhook_secret.' },
+      credentials: { type: 'object', additionalProperties: { type: 'object', properties: { set: { type: 'boolean' }, value: { type: 'string' }, title: { type: 'string' } } } },
+      settings: { type: 'object' },
+      webhook_url: { type: 'string', description: 'Where the system sends webhooks.' },
+      webhook: { type: 'object', properties: { mode: { enum: ['api', 'manual', 'none'] }, registered_at: { type: 'string' }, registration_id: { type: 'string' }, skipped: { type: 'boolean' } } },
+      tax_api_key: { type: 'object', properties: { id: { type: 'string' }, prefix: { type: 'string' } } },
+      backfill: { type: 'object' },
+      last_error: { type: 'object' },
+      created_at: { type: 'string' },
+      updated_at: { type: 'string' },
+    },
+  },
+  ConnectionStatus: {
+    allOf: [
+      ref('Connection'),
+      {
+        type: 'object',
+        properties: {
+          sync: { type: 'object', description: 'Per stream: entity, counts {active, deleted}, last_sync, last_success_at, running.' },
+          webhooks: { type: 'object', description: 'received, failed, pending, last event.' },
+          writebacks: { type: 'object', description: 'pending, dead, applied, no_tax, unchanged, last job.' },
+          errors: { type: 'array', items: { type: 'object' } },
+        },
+      },
+    ],
+  },
+  ConnectResult: {
+    type: 'object',
+    properties: {
+      connection: ref('Connection'),
+      choices: { type: 'object', additionalProperties: { type: 'array', items: { type: 'object', properties: { value: {}, label: { type: 'string' } } } } },
+      webhook_url: { type: 'string', description: 'Paste into the system (Rillet: Webhooks > Create webhook).' },
+      tax_api_key: { type: 'string', description: 'For billing systems (Sequence) to call the tax API. Shown once.' },
+      messages: { type: 'array', items: { type: 'string' } },
+    },
+  },
+  ConnectRequest: {
+    type: 'object',
+    required: ['connector', 'organization_id'],
+    additionalProperties: false,
+    properties: {
+      connector: { type: 'string', examples: ['sequence', 'rillet'] },
+      organization_id: { type: 'string' },
+      environment: { enum: ['sandbox', 'production'], description: 'Default: sandbox for a test organization, production for a live one.' },
+      credentials: { type: 'object', additionalProperties: { type: 'string' } },
+      settings: { type: 'object' },
+      base_url: { type: 'string', format: 'uri', description: "Overrides the spec's base URL (a proxy or a fake)." },
+      skip_webhooks: { type: 'boolean' },
+    },
+  },
+  UpdateConnectionRequest: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      credentials: { type: 'object', additionalProperties: { type: ['string', 'null'] } },
+      settings: { type: 'object' },
+      skip_webhooks: { type: 'boolean' },
+      base_url: { type: ['string', 'null'] },
+    },
+  },
+  WebhookEvent: { type: 'object', description: 'An inbox event: id, connection_id, event_type, action, status, attempts, outcome, last_error, received_at.' },
+  WritebackJob: { type: 'object', description: 'A write-back job: id, connection_id, kind, document_id, status, reason, attempts, last_error, sent.' },
+};
+
+const orgParam = pathParam('org', 'Organization id.');
+const connParam = pathParam('id', 'Connection id.');
+
+const paths: Record<string, Record<string, Op>> = {
+  '/healthz': { get: { tags: ['health'], summary: 'The process is up', responses: { '200': json({ type: 'object', properties: { status: { const: 'ok' }, version: { type: 'string' }, uptime_s: { type: 'integer' } } }, 'Up.') } } },
+  '/readyz': {
+    get: {
+      tags: ['health'],
+      summary: 'The process can work: store open, specs loaded, workers running',
+      responses: {
+        '200': json({ type: 'object', properties: { status: { const: 'ready' }, checks: { type: 'object' } } }, 'Ready.'),
+        '503': json({ type: 'object', properties: { status: { const: 'not_ready' }, checks: { type: 'object' } } }, 'Not ready (starting or shutting down); `checks` says which part.'),
+      },
+    },
+  },
+  '/openapi.json': { get: { tags: ['health'], summary: 'This document', responses: { '200': json({ type: 'object' }, 'OpenAPI 3.1.') } } },
+
+  '/tax_api/calculate_tax': {
+    post: taxKey({
+      tags: ['tax'],
+      summary: 'Calculate tax (Sphere-compatible)',
+      requestBody: body(ref('CalculateTaxRequest')),
+      responses: {
+        '200': json(ref('CalculateTaxResponse'), 'Tax per line; empty tax_amounts where nothing is due.'),
+        '400': errorResponse('validation_errors, customer_tax_location_invalid, invalid_product_tax_code or unsupported_feature.'),
+        '413': errorResponse('Body too large.'),
+        '415': errorResponse('Content-Type is not JSON.'),
+      },
+    }),
+  },
+  '/tax_api/calculations/{id}': {
+    get: taxKey({
+      tags: ['tax'],
+      summary: 'A recorded calculation of the key’s organization',
+      parameters: [pathParam('id', 'sphere_tax_calculation_id')],
+      responses: { '200': json({ type: 'object' }, 'The calculation.'), '404': errorResponse('No such calculation for this key.') },
+    }),
+  },
+  '/tax_api/test_credentials': {
+    get: taxKey({ tags: ['tax'], summary: '"Test credentials": 200 when the key is valid', responses: { '200': json({ type: 'object' }, 'Valid; names the organization and mode.') } }),
+    post: taxKey({ tags: ['tax'], summary: '"Test credentials" (POST)', responses: { '200': json({ type: 'object' }, 'Valid.') } }),
+  },
+  '/tax_api/v1/{connector}/calculate_invoice_tax': {
+    post: taxKey({
+      tags: ['tax'],
+      summary: 'Calculate and write tax onto an invoice in the connected system',
+      parameters: [pathParam('connector', 'Connector name, e.g. sequence.')],
+      requestBody: body({ type: 'object', required: ['external_id'], properties: { external_id: { type: 'string' } } }),
+      responses: {
+        '200': json({ type: 'object', properties: { external_id: { type: 'string' }, status: { enum: ['applied', 'unchanged', 'no_tax'] }, reason: { type: ['string', 'null'] }, calculation_id: { type: ['string', 'null'] } } }, 'Done.'),
+        '202': json({ type: 'object', properties: { status: { const: 'pending' }, job_id: { type: 'string' } } }, 'The system is failing; the job retries in the background.'),
+        '400': errorResponse('external_id missing or the connector writes no invoice tax.'),
+        '404': errorResponse('No such connection or invoice.'),
+        '502': errorResponse('writeback_failed: the system refused the write.'),
+      },
+    }),
+  },
+
+  '/webhooks/{token}': {
+    post: {
+      tags: ['webhooks'],
+      summary: 'A signed webhook delivery from a connected system',
+      description: 'The URL (with its unguessable token) is given when connecting. The signature is checked by the scheme of the connector spec; the event is stored before the 200.',
+      parameters: [pathParam('token', 'The connection’s webhook token.')],
+      requestBody: { required: true, content: { 'application/json': { schema: { type: 'object' } } } },
+      responses: {
+        '200': json({ type: 'object', properties: { received: { const: true }, id: { type: 'string' }, duplicate: { type: 'boolean' } } }, 'Stored (or a duplicate, acknowledged).'),
+        '400': json(ref('WebhookError'), 'Malformed body.'),
+        '401': json(ref('WebhookError'), 'Missing, malformed or wrong signature, or a stale timestamp.'),
+        '404': json(ref('WebhookError'), 'Unknown token (or a disconnected connection).'),
+        '413': json(ref('WebhookError'), 'Body too large.'),
+        '503': json(ref('WebhookError'), 'Not ready to accept (no signing secret yet, store unavailable): retry later.'),
+      },
+    },
+  },
+
+  '/admin/organizations': {
+    get: admin({ tags: ['admin: organizations'], summary: 'List organizations', responses: { '200': json(list(ref('Organization')), 'Organizations.') } }),
+    post: admin({
+      tags: ['admin: organizations'],
+      summary: 'Create an organization',
+      requestBody: body({ type: 'object', required: ['name', 'mode'], properties: { name: { type: 'string' }, mode: { enum: ['test', 'live'] }, origin_address: { type: 'object' }, default_product_tax_code: { type: 'string' } } }),
+      responses: { '201': json(data(ref('Organization')), 'Created.') },
+    }),
+  },
+  '/admin/organizations/{org}': {
+    get: admin({ tags: ['admin: organizations'], summary: 'One organization', parameters: [orgParam], responses: { '200': json(data(ref('Organization')), 'The organization.'), '404': errorResponse('Not found.') } }),
+    patch: admin({
+      tags: ['admin: organizations'],
+      summary: 'Change an organization',
+      parameters: [orgParam],
+      requestBody: body({ type: 'object', properties: { name: { type: 'string' }, origin_address: { type: 'object' }, default_product_tax_code: { type: ['string', 'null'] } } }),
+      responses: { '200': json(data(ref('Organization')), 'Changed.'), '404': errorResponse('Not found.') },
+    }),
+  },
+  '/admin/organizations/{org}/registrations': {
+    get: admin({ tags: ['admin: organizations'], summary: 'Registrations (subscribed regions)', parameters: [orgParam], responses: { '200': json(list(ref('Registration')), 'Registrations.') } }),
+    post: admin({
+      tags: ['admin: organizations'],
+      summary: 'Add a registration',
+      parameters: [orgParam],
+      requestBody: body({ type: 'object', required: ['country'], properties: { country: { type: 'string' }, state: { type: 'string' }, tax_calculation: { type: 'boolean', default: true }, effective_from: { type: 'string', format: 'date' } } }),
+      responses: { '201': json(data(ref('Registration')), 'Added.'), '409': errorResponse('Already registered there.') },
+    }),
+  },
+  '/admin/organizations/{org}/registrations/{reg}': {
+    patch: admin({
+      tags: ['admin: organizations'],
+      summary: 'Switch tax calculation on/off or change the effective date',
+      parameters: [orgParam, pathParam('reg', 'Registration id or "US-TX" / "DE".')],
+      requestBody: body({ type: 'object', properties: { tax_calculation: { type: 'boolean' }, effective_from: { type: 'string', format: 'date' } } }),
+      responses: { '200': json(data(ref('Registration')), 'Changed.'), '404': errorResponse('Not found.') },
+    }),
+    delete: admin({ tags: ['admin: organizations'], summary: 'Remove a registration', parameters: [orgParam, pathParam('reg', 'Registration id or "US-TX" / "DE".')], responses: { '204': { description: 'Removed.' }, '404': errorResponse('Not found.') } }),
+  },
+  '/admin/organizations/{org}/product_tax_codes': {
+    get: admin({ tags: ['admin: organizations'], summary: 'Product tax codes', parameters: [orgParam], responses: { '200': json(data({ type: 'object' }), 'Default and per-product codes.') } }),
+    post: admin({
+      tags: ['admin: organizations'],
+      summary: 'Set a product’s tax code',
+      parameters: [orgParam],
+      requestBody: body({ type: 'object', required: ['product_id', 'tax_code'], properties: { product_id: { type: 'string' }, tax_code: { type: 'string' }, connection_id: { type: 'string' } } }),
+      responses: { '200': json(data({ type: 'object' }), 'Set.') },
+    }),
+    delete: admin({
+      tags: ['admin: organizations'],
+      summary: 'Remove a product’s tax code',
+      parameters: [orgParam, { ...queryParam('product_id', 'The product.'), required: true }, queryParam('connection_id', 'Its connection.')],
+      responses: { '204': { description: 'Removed.' }, '404': errorResponse('Not found.') },
+    }),
+  },
+  '/admin/organizations/{org}/keys': {
+    get: admin({ tags: ['admin: organizations'], summary: 'Tax API keys (never their secrets)', parameters: [orgParam], responses: { '200': json(list(ref('ApiKey')), 'Keys.') } }),
+    post: admin({
+      tags: ['admin: organizations'],
+      summary: 'Create a tax API key (shown once)',
+      parameters: [orgParam],
+      requestBody: body({ type: 'object', properties: { name: { type: 'string' }, rate_limit_per_second: { type: 'number' } } }, false),
+      responses: { '201': json(data(ref('ApiKey')), 'Created; `key` is shown only now.') },
+    }),
+  },
+  '/admin/keys/{key}': {
+    delete: admin({ tags: ['admin: organizations'], summary: 'Revoke a tax API key', parameters: [pathParam('key', 'Key id (key_…) or prefix (tb_test_…).')], responses: { '200': json(data(ref('ApiKey')), 'Revoked.'), '404': errorResponse('Not found.') } }),
+  },
+
+  '/admin/connectors': {
+    get: admin({ tags: ['admin: connections'], summary: 'Connector specs loaded (and those that failed to load)', responses: { '200': json({ type: 'object', properties: { data: { type: 'array', items: ref('Connector') }, failures: { type: 'array', items: { type: 'object' } } } }, 'Connectors.') } }),
+  },
+  '/admin/connections': {
+    get: admin({
+      tags: ['admin: connections'],
+      summary: 'List connections',
+      parameters: [queryParam('organization_id', 'Only this organization’s.'), queryParam('status', 'pending, active or disconnected.', { enum: ['pending', 'active', 'disconnected'] })],
+      responses: { '200': json(list(ref('Connection')), 'Connections.') },
+    }),
+    post: admin({
+      tags: ['admin: connections'],
+      summary: 'Connect a system',
+      description:
+        'Checks the credentials with the system ("Test credentials"), stores them encrypted and, depending on the connector: registers webhooks by API and returns a tax API key (Sequence), or returns the choices of a setting and the webhook URL to paste, leaving the connection pending until PATCH gives the choice and the signing token (Rillet). A sandbox connection needs a test organization, a production one a live organization.',
+      requestBody: body(ref('ConnectRequest')),
+      responses: {
+        '201': json(data(ref('ConnectResult')), 'Connected (active) or pending (see connection.next_step).'),
+        '404': errorResponse('No such organization.'),
+        '409': errorResponse('The organization already has this connection.'),
+        '422': errorResponse('CONNECTION_BAD_CREDENTIALS: the system refused the credentials.'),
+        '502': errorResponse('CONNECTION_UNREACHABLE or WEBHOOK_REGISTRATION_FAILED.'),
+      },
+    }),
+  },
+  '/admin/connections/{id}': {
+    get: admin({ tags: ['admin: connections'], summary: 'A connection and its status', parameters: [connParam], responses: { '200': json(data(ref('ConnectionStatus')), 'Connection with last syncs, counts, webhooks, write-backs, errors.'), '404': errorResponse('Not found.') } }),
+    patch: admin({
+      tags: ['admin: connections'],
+      summary: 'Continue or change a connection (choose a setting, give the webhook signing token, replace credentials)',
+      parameters: [connParam],
+      requestBody: body(ref('UpdateConnectionRequest')),
+      responses: { '200': json(data(ref('ConnectResult')), 'Updated.'), '404': errorResponse('Not found.'), '409': errorResponse('Disconnected.'), '422': errorResponse('Credentials refused.') },
+    }),
+    delete: admin({ tags: ['admin: connections'], summary: 'Disconnect: stop schedules and webhooks, revoke the tax key, erase credentials', parameters: [connParam], responses: { '200': json(data(ref('Connection')), 'Disconnected.'), '404': errorResponse('Not found.') } }),
+  },
+  '/admin/connections/{id}/choices/{setting}': {
+    get: admin({
+      tags: ['admin: connections'],
+      summary: 'Choices of a setting (e.g. Rillet subsidiaries), read now',
+      parameters: [connParam, pathParam('setting', 'Setting name, e.g. subsidiary_id.')],
+      responses: { '200': json(list({ type: 'object', properties: { value: {}, label: { type: 'string' } } }), 'Choices.'), '404': errorResponse('Not found.') },
+    }),
+  },
+  '/admin/connections/{id}/sync': {
+    post: admin({
+      tags: ['admin: connections'],
+      summary: 'Start a sync now',
+      parameters: [connParam],
+      requestBody: body({ type: 'object', properties: { streams: { type: 'array', items: { type: 'string' } }, full: { type: 'boolean' } } }, false),
+      responses: { '202': json(data({ type: 'object' }), 'Started in the background.'), '404': errorResponse('Not found.'), '409': errorResponse('Not active, or a sync is already running.') },
+    }),
+  },
+
+  '/admin/events': {
+    get: admin({
+      tags: ['admin: webhooks'],
+      summary: 'Webhook events and their outcomes',
+      parameters: [queryParam('connection', 'Connection id.'), queryParam('status', 'pending, retrying, processed, ignored, failed (comma-separated).'), queryParam('type', 'Event type.'), queryParam('limit', 'Default 100.', { type: 'integer' })],
+      responses: { '200': json(list(ref('WebhookEvent')), 'Events, newest first.') },
+    }),
+  },
+  '/admin/events/{id}': {
+    get: admin({ tags: ['admin: webhooks'], summary: 'One event with its stored headers and body', parameters: [pathParam('id', 'Event id.')], responses: { '200': json(data(ref('WebhookEvent')), 'The event.'), '404': errorResponse('Not found.') } }),
+  },
+  '/admin/events/{id}/replay': {
+    post: admin({ tags: ['admin: webhooks'], summary: 'Process an event again', parameters: [pathParam('id', 'Event id.')], responses: { '202': json(data(ref('WebhookEvent')), 'Queued.'), '404': errorResponse('Not found.') } }),
+  },
+  '/admin/writebacks': {
+    get: admin({
+      tags: ['admin: webhooks'],
+      summary: 'Tax write-back jobs (dead letters with dead=true)',
+      parameters: [queryParam('connection', 'Connection id.'), queryParam('status', 'Job statuses (comma-separated).'), queryParam('dead', 'true: dead letters only.'), queryParam('document', 'Document id.'), queryParam('limit', 'Default 100.', { type: 'integer' })],
+      responses: { '200': json(list(ref('WritebackJob')), 'Jobs, newest first.') },
+    }),
+  },
+  '/admin/writebacks/{id}': {
+    get: admin({ tags: ['admin: webhooks'], summary: 'One write-back job with its tax', parameters: [pathParam('id', 'Job id.')], responses: { '200': json(data(ref('WritebackJob')), 'The job.'), '404': errorResponse('Not found.') } }),
+  },
+  '/admin/writebacks/{id}/replay': {
+    post: admin({ tags: ['admin: webhooks'], summary: 'Run a (dead) job again', parameters: [pathParam('id', 'Job id.')], responses: { '200': json(data(ref('WritebackJob')), 'Run again.'), '404': errorResponse('Not found.') } }),
+  },
+};
+
+export function openApiDocument(opts: { version: string; serverUrl?: string }): Record<string, unknown> {
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'taxbridge',
+      version: opts.version,
+      description:
+        'One process: the Sphere-compatible tax API (X-API-KEY), the admin API (Authorization: Bearer <admin token>), the webhook receiver and health checks. Every error is a JSON body with a stable `code`.',
+    },
+    ...(opts.serverUrl ? { servers: [{ url: opts.serverUrl }] } : {}),
+    tags: [
+      { name: 'health' },
+      { name: 'tax', description: 'Called by billing systems with a tax API key.' },
+      { name: 'webhooks', description: 'Signed deliveries from connected systems.' },
+      { name: 'admin: organizations' },
+      { name: 'admin: connections' },
+      { name: 'admin: webhooks', description: 'Events and tax write-back.' },
+    ],
+    paths,
+    components: {
+      schemas,
+      securitySchemes: {
+        apiKey: { type: 'apiKey', in: 'header', name: 'X-API-KEY', description: 'A tax API key (tb_test_… / tb_live_…).' },
+        apiKeyBearer: { type: 'http', scheme: 'bearer', description: 'The tax API key as a bearer token.' },
+        adminToken: { type: 'http', scheme: 'bearer', description: 'The admin token (TAXBRIDGE_ADMIN_TOKEN, or the one printed at first start).' },
+      },
+    },
+  };
+}

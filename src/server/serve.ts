@@ -1,0 +1,286 @@
+/**
+ * `taxbridge serve`: one process with the tax API, the admin API, the webhook receiver, event processing,
+ * tax write-back and, per active connection, the backfill and the cron schedules; the embedded store in the
+ * data folder.
+ *
+ * Start: configuration -> connector specs -> master key -> store (the folder's lock) -> admin token -> tax
+ * service -> connections -> workers (resuming what a previous process left) -> HTTP listening -> ready.
+ * Stop (SIGTERM/SIGINT, or `close()`): not ready; stop accepting connections; answer 503 to new requests on
+ * open ones; wait for requests in flight; stop schedules and syncs (they resume from checkpoints); let the
+ * event and write-back workers finish their current job; flush and close the store. A second signal or the
+ * shutdown timeout forces the remaining connections closed.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { TaxbridgeError, errorMessage } from '../errors.ts';
+import { describeConfig, type ServeConfig } from '../config/index.ts';
+import { connectionLookup } from '../connections/lookup.ts';
+import type { ConnectionDoc } from '../connections/model.ts';
+import { ConnectorRegistry } from '../connections/registry.ts';
+import { SecretBox, loadKeyring } from '../connections/secrets.ts';
+import { ConnectionService } from '../connections/service.ts';
+import { createLogger, type Logger } from '../log/index.ts';
+import { openStore } from '../store/index.ts';
+import type { Store } from '../store/types.ts';
+import { fetchRecord, runSync } from '../sync/index.ts';
+import { loadTaxData } from '../tax/rates/index.ts';
+import { TaxService } from '../tax/service.ts';
+import type { LogFn } from '../webhooks/log.ts';
+import type { RecordChange } from '../webhooks/record-sync.ts';
+import { registerWebhook, unregisterWebhook } from '../webhooks/registration.ts';
+import { createWebhookRuntime, type WebhookRuntime } from '../webhooks/runtime.ts';
+import { createWritebackTaxEngine } from '../writeback/tax-engine.ts';
+import { createAdminApiRouter } from './admin-api.ts';
+import { resolveAdminAuth } from './admin-auth.ts';
+import { createApp } from './app.ts';
+import { ConnectionRuntime, type StartSchedules } from './connection-runtime.ts';
+import { createConnectionsApiRouter } from './connections-api.ts';
+import { createTaxApiRouter } from './tax-api.ts';
+import { createInvoiceTaxRouter, createWebhookAdminRouter, createWebhookReceiverRouter } from './webhooks-api.ts';
+
+export interface ServeIO {
+  /** Where JSON log lines go. Default stdout. */
+  writeLog?: (line: string) => void;
+  /** Where one-time notices go (the generated admin token). Default stderr. */
+  notice?: (text: string) => void;
+  /** Generate a new admin token (the old one stops working). */
+  newAdminToken?: boolean;
+  /** The cron schedules of connections (src/scheduler); without it connections are only synced on demand. */
+  startSchedules?: StartSchedules;
+}
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  log: Logger;
+  store: Store;
+  connections: ConnectionService;
+  runtime: ConnectionRuntime;
+  webhooks: WebhookRuntime;
+  /** Graceful stop; resolves when everything is closed. Safe to call twice. */
+  close(reason?: string): Promise<void>;
+  /** Resolves when the server has stopped (by close() or a signal). */
+  closed: Promise<void>;
+}
+
+export function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'package.json'), 'utf8')) as { version?: string }).version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+/** The webhook parts' log function on top of the structured logger. */
+function logFn(log: Logger): LogFn {
+  return (level, message, fields) => log[level](message, fields);
+}
+
+export async function startServer(config: ServeConfig, io: ServeIO = {}): Promise<RunningServer> {
+  const version = packageVersion();
+  const log = createLogger({ level: config.logLevel, write: io.writeLog });
+  const notice = io.notice ?? ((t: string) => void process.stderr.write(t));
+  log.info('starting', { version, pid: process.pid, config: describeConfig(config) });
+
+  const registry = ConnectorRegistry.load(config.connectorsDir);
+  for (const f of registry.failures) log.error('connector spec not loaded', { path: f.path, code: f.code, error: f.message });
+  log.info('connector specs loaded', { connectors: registry.names(), failed: registry.failures.length });
+
+  const ring = loadKeyring({ dataDir: config.dataDir, initKey: config.initKey, keyFile: config.masterKeyFile });
+  if (ring.created) log.warn('master key created: back it up; without it the stored credentials cannot be read', { file: ring.created });
+  log.info('master key loaded', { key_id: ring.current.id, source: ring.source });
+
+  const store = await openStore({ dir: config.dataDir });
+  const cleanups: Array<() => Promise<void>> = [];
+  try {
+    const adminAuth = await resolveAdminAuth(store, { envToken: config.adminToken, rotate: io.newAdminToken });
+    if (adminAuth.generated) {
+      notice(
+        `\n  taxbridge admin token (shown once; only its hash is stored):\n\n    ${adminAuth.generated}\n\n` +
+          `  Use it as "Authorization: Bearer <token>" on /admin. Set TAXBRIDGE_ADMIN_TOKEN to choose your own,\n` +
+          `  or run \`taxbridge serve --new-admin-token\` to replace a lost one.\n\n`,
+      );
+      log.warn('admin token generated and printed once on stderr', { source: 'stored hash' });
+    }
+
+    const taxData = loadTaxData();
+    const tax = await TaxService.open({ store, data: taxData, rateLimitPerSecond: config.taxRateLimitPerSecond, onError: (m, e) => log.error(m, { error: e }) });
+    cleanups.push(() => tax.close());
+
+    let runtime!: ConnectionRuntime;
+    const connections = new ConnectionService({
+      store,
+      registry,
+      box: new SecretBox(ring),
+      publicUrl: config.publicUrl,
+      log,
+      registrar: {
+        async register(spec, conn, url) {
+          const r = await registerWebhook(spec, conn, { url, store });
+          return r.registration_id ? { registration_id: r.registration_id } : {};
+        },
+        async unregister(spec, conn, id) {
+          if (id) await unregisterWebhook(spec, conn, id, { store });
+        },
+      },
+      taxKeys: {
+        async create(orgId, name) {
+          const r = await tax.createApiKey(orgId, { name });
+          return { key: r.key, id: r.doc.id, prefix: r.doc.prefix };
+        },
+        async revoke(id) {
+          await tax.revokeApiKey(id);
+        },
+      },
+      hooks: {
+        activated: (doc: ConnectionDoc) => runtime.activate(doc),
+        changed: (doc: ConnectionDoc) => runtime.changed(doc),
+        deactivated: (doc: ConnectionDoc) => runtime.deactivate(doc),
+      },
+    });
+    const lookup = connectionLookup(connections);
+
+    let webhooks!: WebhookRuntime;
+    webhooks = createWebhookRuntime({
+      store,
+      resolveConnection: lookup.resolveConnection,
+      loadConnection: lookup.loadConnection,
+      engine: createWritebackTaxEngine({ data: taxData, organizations: { organization: async (id) => tax.organization(id) ?? (await tax.getOrganization(id).catch(() => undefined)) } }),
+      fetchOne: async (c, stream, id): Promise<RecordChange> => {
+        try {
+          const r = await fetchRecord(c.spec, c.conn, store, stream, id, { http: webhooks.clients.get(c) });
+          if (r.status === 'failed') throw new TaxbridgeError('MAPPING_FAILED', `${stream} record ${id} could not be stored: ${r.reason}`);
+          return { externalId: r.external_id, result: r.deleted ? 'deleted' : r.status };
+        } catch (e) {
+          if ((e as { status?: number }).status === 404) return { externalId: id, result: 'not_found' };
+          throw e;
+        }
+      },
+      log: logFn(log.child({ part: 'webhooks' })),
+    });
+    cleanups.push(() => webhooks.stop());
+
+    runtime = new ConnectionRuntime({
+      connections,
+      store,
+      runSync,
+      client: (doc, spec, conn) => webhooks.clients.get({ spec, conn, organizationId: doc.organization_id }),
+      startSchedules: io.startSchedules,
+      log: log.child({ part: 'sync' }),
+      backfill: config.backfill,
+      schedules: config.schedules,
+    });
+    cleanups.push(() => runtime.stop());
+
+    let shuttingDown = false;
+    let workersRunning = false;
+    const app = createApp({
+      log,
+      version,
+      adminAuth,
+      publicUrl: config.publicUrl,
+      isShuttingDown: () => shuttingDown,
+      readiness: () => ({
+        store: { ok: !shuttingDown },
+        specs: { ok: registry.names().length > 0, loaded: registry.names(), failed: registry.failures.map((f) => f.path) },
+        workers: { ok: workersRunning && !shuttingDown, connections_running: runtime.size },
+        ...(shuttingDown ? { shutdown: { ok: false, detail: 'shutting down' } } : {}),
+      }),
+      publicRouters: [createWebhookReceiverRouter({ store, resolveConnection: lookup.resolveConnection, events: webhooks.events, log: logFn(log.child({ part: 'webhooks' })) })],
+      routers: [
+        createConnectionsApiRouter({ connections, runner: runtime, log }),
+        createWebhookAdminRouter({ store, adminToken: adminAuth.internalToken, events: webhooks.events, writebacks: webhooks.writebacks }),
+        createInvoiceTaxRouter({
+          service: tax,
+          writebacks: webhooks.writebacks!,
+          findConnection: lookup.findConnection,
+          records: webhooks.records,
+          onError: (e) => log.error('calculate_invoice_tax failed', { error: e }),
+        }),
+        createTaxApiRouter({ service: tax, onError: (e, ctx) => log.error('tax API request failed', { path: ctx.path, error: e }) }),
+        createAdminApiRouter({ service: tax, adminToken: adminAuth.internalToken, onError: (e, ctx) => log.error('admin API request failed', { path: ctx.path, error: e }) }),
+      ],
+    });
+
+    const server: Server = createServer(app.koa.callback());
+    server.keepAliveTimeout = 5_000;
+    server.headersTimeout = 10_000;
+    server.requestTimeout = 60_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (e: NodeJS.ErrnoException) =>
+        reject(
+          e.code === 'EADDRINUSE'
+            ? new TaxbridgeError('SERVE_PORT_IN_USE', `port ${config.port} on ${config.host} is already in use`, { hint: 'stop the other process or set TAXBRIDGE_PORT' })
+            : new TaxbridgeError('SERVE_LISTEN_FAILED', `cannot listen on ${config.host}:${config.port}: ${e.message}`),
+        ),
+      );
+      server.listen(config.port, config.host, () => resolve());
+    });
+    const port = (server.address() as AddressInfo).port;
+    const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+
+    const resumed = await webhooks.start();
+    const active = await runtime.start();
+    workersRunning = true;
+    log.info('listening', { url, public_url: config.publicUrl, data_dir: config.dataDir, connections_active: active, resumed });
+
+    let closing: Promise<void> | undefined;
+    let resolveClosed!: () => void;
+    const closed = new Promise<void>((r) => (resolveClosed = r));
+    const close = (reason = 'close() called'): Promise<void> => {
+      closing ??= (async () => {
+        shuttingDown = true;
+        log.info('shutting down', { reason, in_flight: app.inFlight() });
+        const force = setTimeout(() => {
+          log.warn('shutdown timeout: closing remaining connections', { timeout_ms: config.shutdownTimeoutMs, in_flight: app.inFlight() });
+          server.closeAllConnections();
+        }, config.shutdownTimeoutMs);
+        force.unref();
+        const serverClosed = new Promise<void>((r) => server.close(() => r()));
+        server.closeIdleConnections();
+        await app.drained();
+        // Keep-alive connections that carried the last responses are idle now.
+        server.closeIdleConnections();
+        await runtime.stop().catch((e) => log.error('stopping syncs failed', { error: e }));
+        await webhooks.stop().catch((e) => log.error('stopping webhook workers failed', { error: e }));
+        await tax.close().catch((e) => log.error('closing the tax service failed', { error: e }));
+        await serverClosed;
+        clearTimeout(force);
+        await store.flush();
+        await store.close();
+        log.info('stopped', { reason });
+        resolveClosed();
+      })();
+      return closing;
+    };
+    return { url, port, log, store, connections, runtime, webhooks, close, closed };
+  } catch (e) {
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+    await store.close().catch(() => undefined);
+    throw e;
+  }
+}
+
+/** Stops the server on SIGTERM/SIGINT (a second signal forces the exit). */
+export function stopOnSignals(s: RunningServer): () => void {
+  let count = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    count++;
+    if (count > 1) {
+      s.log.warn('second signal: exiting now', { signal: sig });
+      process.exit(130);
+    }
+    void s.close(sig).catch((e) => {
+      s.log.error('shutdown failed', { error: errorMessage(e) });
+      process.exitCode = 1;
+    });
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  return () => {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+  };
+}
