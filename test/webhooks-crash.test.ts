@@ -63,7 +63,6 @@ describe('crash after acknowledging, before processing', () => {
     first.child.kill('SIGKILL');
     await exited(first.child);
     expect(rillet.data.invoices.get(inv.id)!.taxes_calculated_at).toBeUndefined();
-
     const second = await startChild({ ...env, PROCESS: '1' });
     children.push(second.child);
     await waitFor(() => rillet!.data.invoices.get(inv.id)!.taxes_calculated_at, 10_000, 'tax after the restart');

@@ -95,6 +95,11 @@ export class EventService {
     return this.queue.idle();
   }
 
+  /** Processes what is queued from now on, without a recovery scan (one-off replays). */
+  resume(): void {
+    this.queue.resume();
+  }
+
   /** Jobs queued or running now (retries scheduled for later excluded). */
   busy(): number {
     const s = this.queue.size;
