@@ -23,40 +23,34 @@ export function readRawBody(req: IncomingMessage, limit: number): Promise<Buffer
   }
   if (req.readableEnded) return Promise.resolve(Buffer.alloc(0));
   return new Promise<Buffer>((resolve, reject) => {
-    const chunks: Buffer[] = [];
+    let first: Buffer | undefined;
+    let chunks: Buffer[] | undefined;
     let size = 0;
-    const cleanup = (): void => {
+    let done = false;
+    const fail = (e: BodyError): void => {
+      if (done) return;
+      done = true;
       req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onError);
-      req.off('aborted', onAborted);
+      req.pause();
+      reject(e);
     };
     const onData = (c: Buffer): void => {
       size += c.length;
-      if (size > limit) {
-        cleanup();
-        req.pause();
-        reject(new BodyError(413, 'body_too_large', `request body exceeds the limit of ${limit} bytes`));
-        return;
-      }
-      chunks.push(c);
-    };
-    const onEnd = (): void => {
-      cleanup();
-      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
-    };
-    const onError = (e: Error): void => {
-      cleanup();
-      reject(new BodyError(400, 'body_aborted', `reading the request body failed: ${e.message}`));
-    };
-    const onAborted = (): void => {
-      cleanup();
-      reject(new BodyError(400, 'body_aborted', 'the client aborted the request body'));
+      if (size > limit) return fail(new BodyError(413, 'body_too_large', `request body exceeds the limit of ${limit} bytes`));
+      if (first === undefined) first = c;
+      else (chunks ??= [first]).push(c);
     };
     req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onError);
-    req.on('aborted', onAborted);
+    // The listeners go away with the request; only a failure needs to stop the data flow early.
+    req.once('end', () => {
+      if (done) return;
+      done = true;
+      resolve(chunks ? Buffer.concat(chunks, size) : (first ?? Buffer.alloc(0)));
+    });
+    req.once('error', (e: Error) => fail(new BodyError(400, 'body_aborted', `reading the request body failed: ${e.message}`)));
+    req.once('close', () => {
+      if (!req.complete) fail(new BodyError(400, 'body_aborted', 'the client aborted the request body'));
+    });
   });
 }
 
@@ -72,6 +66,11 @@ export function isJsonContentType(ct: string | undefined): boolean {
  * 415. Empty bodies, bad UTF-8 and malformed JSON are 400s.
  */
 export async function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
+  return (await readJsonBodyText(req, limit)).value;
+}
+
+/** readJsonBody, also returning the body's text as received. */
+export async function readJsonBodyText(req: IncomingMessage, limit: number): Promise<{ value: unknown; text: string }> {
   const ct = req.headers['content-type'];
   if (ct !== undefined && !isJsonContentType(ct)) {
     throw new BodyError(415, 'unsupported_media_type', `Content-Type must be application/json, got ${JSON.stringify(ct.slice(0, 100))}`);
@@ -85,7 +84,7 @@ export async function readJsonBody(req: IncomingMessage, limit: number): Promise
     throw new BodyError(400, 'body_invalid', 'the request body is not valid UTF-8');
   }
   try {
-    return JSON.parse(text);
+    return { value: JSON.parse(text), text };
   } catch (e) {
     throw new BodyError(400, 'body_invalid', `the request body is not valid JSON: ${e instanceof Error ? e.message.slice(0, 200) : 'parse error'}`);
   }

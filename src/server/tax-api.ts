@@ -2,7 +2,11 @@
  * The Sphere-compatible tax API as a koa router (composed by `taxbridge serve`):
  *
  *   POST /tax_api/calculate_tax          X-API-KEY; Sphere's request -> Sphere's response
- *   GET  /tax_api/calculations/:id       X-API-KEY; a recorded calculation of the key's organization
+ *   GET  /tax_api/calculations/:id       X-API-KEY; a recorded calculation of the key's organization:
+ *                                        {message, data: {sphere_tax_calculation_id, created_at, tax_date,
+ *                                        currency, customer_country, customer_state, tax_total, lines[{id,
+ *                                        product_id, tax_code, tax_inclusive, net_amount, tax_amount,
+ *                                        taxability_reason}], request, response (exactly as answered)}}
  *   GET  /tax_api/test_credentials       X-API-KEY; 200 when the key is valid (also POST), for billing systems'
  *                                        "Test credentials" button
  *
@@ -17,7 +21,8 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import { TaxApiError, type SphereErrorBody } from '../tax/errors.ts';
 import type { AuthContext, TaxService } from '../tax/service.ts';
-import { BodyError, readJsonBody } from './raw-body.ts';
+import { renderCalculationResponse } from '../tax/record.ts';
+import { BodyError, readJsonBodyText } from './raw-body.ts';
 
 export interface TaxApiRouterOptions {
   service: TaxService;
@@ -84,9 +89,11 @@ export function createTaxApiRouter(opts: TaxApiRouterOptions): Router {
   router.post(
     `${PREFIX}/calculate_tax`,
     authed(async (ctx, auth) => {
-      const body = await readJsonBody(ctx.req, maxBody);
-      const { response } = await service.calculate(auth, body);
-      send(ctx, 200, response);
+      const { value, text } = await readJsonBodyText(ctx.req, maxBody);
+      const { json } = await service.calculate(auth, value, text);
+      ctx.status = 200;
+      ctx.type = 'application/json';
+      ctx.body = json;
     }),
   );
 
@@ -95,8 +102,29 @@ export function createTaxApiRouter(opts: TaxApiRouterOptions): Router {
     authed(async (ctx, auth) => {
       const doc = await service.getCalculation(auth, String(ctx.params.id));
       if (!doc) throw new TaxApiError(404, 'not_found', `no calculation ${JSON.stringify(String(ctx.params.id).slice(0, 100))} for this API key's organization`);
-      const { organization_id: _o, api_key_id: _k, ...rest } = doc;
-      send(ctx, 200, { message: 'Tax calculation retrieved', data: { sphere_tax_calculation_id: doc.id, ...rest } });
+      send(ctx, 200, {
+        message: 'Tax calculation retrieved',
+        data: {
+          sphere_tax_calculation_id: doc.id,
+          created_at: doc.created_at,
+          tax_date: doc.tax_date,
+          currency: doc.currency,
+          customer_country: doc.customer_country ?? null,
+          customer_state: doc.customer_state ?? null,
+          tax_total: doc.tax_total,
+          lines: doc.lines.map((l) => ({
+            id: l.id,
+            product_id: l.product_id,
+            tax_code: l.tax_code,
+            tax_inclusive: l.tax_inclusive,
+            net_amount: l.net_amount,
+            tax_amount: l.tax_amount,
+            taxability_reason: l.taxability_reason,
+          })),
+          request: parseRequest(doc.request),
+          response: renderCalculationResponse(doc),
+        },
+      });
     }),
   );
 
@@ -120,6 +148,14 @@ export function createTaxApiRouter(opts: TaxApiRouterOptions): Router {
   });
 
   return router;
+}
+
+function parseRequest(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
 }
 
 function bearer(h: string): string | undefined {

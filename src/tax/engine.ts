@@ -22,8 +22,8 @@
  * Sourcing is by destination (the customer's address, or the line's ship_to).
  */
 import { type Rational, percentToFraction } from '../money/index.ts';
-import type { Jurisdiction, TaxData } from './rates/index.ts';
-import type { SphereLineResult, SphereTaxAmount, TaxabilityReason } from './api-types.ts';
+import type { Jurisdiction, TaxData, Taxability } from './rates/index.ts';
+import type { TaxabilityReason } from './api-types.ts';
 import { computeLine } from './compute.ts';
 import { TaxApiError, locationError } from './errors.ts';
 import { normalizeCountry, normalizeRegion, normalizeUsZip } from './geo.ts';
@@ -76,7 +76,7 @@ export interface EngineLine {
   taxCode: TaxCode;
   reason: TaxabilityReason;
   country: string;
-  state?: string;
+  state: string | undefined;
   net: bigint;
   gross: bigint;
   taxable: bigint;
@@ -95,6 +95,9 @@ interface Place {
   zip?: string;
   /** Where the address came from, for error messages ("customer_address", "line_items[2].ship_to"). */
   param: string;
+  /** Per-request cache: the lines of one invoice usually share the place. null = looked up, none found. */
+  jurs?: Jurisdiction[] | null;
+  taxability?: Map<string, Taxability>;
 }
 
 const rationalCache = new Map<string, Rational>();
@@ -108,6 +111,48 @@ function rateFraction(rate: string): Rational {
 }
 
 const ONE: Rational = { n: 1n, d: 1n };
+const NONE: JurisdictionTax[] = [];
+
+/**
+ * Lookups in the (immutable, loaded-once) rate data memoized per TaxData: the lines of one invoice, and most
+ * invoices, ask about the same few places. Bounded: cleared when it grows past 50,000 entries.
+ */
+interface DataMemo {
+  jur: Map<string, Jurisdiction[] | undefined>;
+  tax: Map<string, Taxability>;
+  country: Map<string, Jurisdiction[] | undefined>;
+}
+const memos = new WeakMap<TaxData, DataMemo>();
+const MEMO_MAX = 50_000;
+function memoFor(data: TaxData): DataMemo {
+  let m = memos.get(data);
+  if (!m) memos.set(data, (m = { jur: new Map(), tax: new Map(), country: new Map() }));
+  return m;
+}
+function remember<V>(map: Map<string, V>, key: string, v: V): V {
+  if (map.size >= MEMO_MAX) map.clear();
+  map.set(key, v);
+  return v;
+}
+function usJurisdictions(data: TaxData, state: string, zip: string | undefined, date: string): Jurisdiction[] | undefined {
+  const m = memoFor(data).jur;
+  const key = `${state}|${zip ?? ''}|${date}`;
+  const hit = m.get(key);
+  if (hit !== undefined || m.has(key)) return hit;
+  return remember(m, key, data.usJurisdictions(state, zip, date));
+}
+function usTaxability(data: TaxData, state: string, code: string, date: string): Taxability {
+  const m = memoFor(data).tax;
+  const key = `${state}|${code}|${date}`;
+  return m.get(key) ?? remember(m, key, data.usTaxability(state, code, date));
+}
+function countryJurisdictions(data: TaxData, country: string, region: string | undefined, date: string): Jurisdiction[] | undefined {
+  const m = memoFor(data).country;
+  const key = `${country}|${region ?? ''}|${date}`;
+  const hit = m.get(key);
+  if (hit !== undefined || m.has(key)) return hit;
+  return remember(m, key, data.countryJurisdictions(country, region, date));
+}
 
 /** Checks an address enough to tax it: country; US state + ZIP; Canadian province. */
 export function resolvePlace(a: RawAddress, param: string): Place {
@@ -185,16 +230,12 @@ export function calculate(input: EngineInput): EngineResult {
     const originCountry = origin?.country ? normalizeCountry(origin.country) : undefined;
     const taxCode = productTaxCode(view, line);
 
-    const base = { line, taxCode, country: place.country, ...(place.state ? { state: place.state } : {}) };
-    const untaxed = (reason: TaxabilityReason, jurisdictions: JurisdictionTax[] = []): EngineLine => {
-      const amount = line.amount - line.discount;
-      return { ...base, reason, net: amount, gross: amount, taxable: 0n, tax: 0n, jurisdictions };
-    };
+    const base: LineBase = { line, taxCode, country: place.country, state: place.state };
 
     let out: EngineLine;
-    if (exempt) out = untaxed('customer_exempt');
-    else if (place.country !== 'US' && (forcedReverse || (business && originCountry !== place.country))) out = untaxed('reverse_charge');
-    else out = taxLine(data, view, taxDate, place, line, taxCode, untaxed, base);
+    if (exempt) out = untaxedLine(base, 'customer_exempt', NONE);
+    else if (place.country !== 'US' && (forcedReverse || (business && originCountry !== place.country))) out = untaxedLine(base, 'reverse_charge', NONE);
+    else out = taxLine(data, view, taxDate, place, line, taxCode, base);
     taxTotal += out.tax;
     lines.push(out);
   }
@@ -222,8 +263,7 @@ function taxLine(
   place: Place,
   line: NormalizedLine,
   taxCode: TaxCode,
-  untaxed: (reason: TaxabilityReason, j?: JurisdictionTax[]) => EngineLine,
-  base: Pick<EngineLine, 'line' | 'taxCode' | 'country' | 'state'>,
+  base: LineBase,
 ): EngineLine {
   const regs = view.registrations;
   let jurs: Jurisdiction[];
@@ -233,96 +273,81 @@ function taxLine(
   let rateOverride: string | undefined;
 
   if (place.country === 'US') {
-    if (!active(regs.get(`US|${place.state}`), date)) return untaxed('not_collecting');
-    const found = data.usJurisdictions(place.state!, place.zip, date);
+    if (!active(regs.get(`US|${place.state}`), date)) return untaxedLine(base, 'not_collecting', NONE);
+    let found = place.jurs;
+    if (found === undefined) found = place.jurs = usJurisdictions(data, place.state!, place.zip, date) ?? null;
     if (!found) {
       throw locationError(`${place.param}.postal_code`, `${place.param}.postal_code ${place.zip} is not a ZIP code in ${place.state}`);
     }
     jurs = found;
     if (!productExempt && jurs.length > 0) {
-      const t = data.usTaxability(place.state!, taxCode, date);
+      const byCode = (place.taxability ??= new Map());
+      let t = byCode.get(taxCode);
+      if (!t) byCode.set(taxCode, (t = usTaxability(data, place.state!, taxCode, date)));
       if (t.treatment === 'exempt' || t.taxable_percent === '0') productExempt = true;
       else if (t.rate_override) {
         rateOverride = t.rate_override;
         reason = 'reduced_rated';
       } else if (t.treatment === 'partial' || t.taxable_percent !== '100') {
-        share = percentToFraction(t.taxable_percent);
+        share = rateFraction(t.taxable_percent);
         reason = 'taxable_basis_reduced';
       }
     }
   } else if (place.country === 'CA') {
     const fedOk = active(regs.get('CA|'), date) || active(regs.get(`CA|${place.state}`), date);
     const provOk = active(regs.get(`CA|${place.state}`), date);
-    const all = data.countryJurisdictions('CA', place.state, date);
+    const all = countryJurisdictions(data, 'CA', place.state, date);
     if (!all) throw new TaxApiError(400, 'unsupported_feature', `no Canadian tax data for province ${place.state} on ${date}`);
     const digitalProvincial = taxCode === 'general' || data.caDigitalTaxable(place.state!);
     jurs = all.filter((j) => (j.tax_type === 'gst' || j.tax_type === 'hst' ? fedOk : provOk && digitalProvincial));
-    if (jurs.length === 0) return untaxed(fedOk || provOk ? 'not_subject_to_tax' : 'not_collecting');
+    if (jurs.length === 0) return untaxedLine(base, fedOk || provOk ? 'not_subject_to_tax' : 'not_collecting', NONE);
   } else {
     const reg = active(regs.get(`${place.country}|`), date) || (data.isEu(place.country) && active(regs.get('EU|'), date));
-    if (!reg) return untaxed('not_collecting');
-    const found = data.countryJurisdictions(place.country, undefined, date);
+    if (!reg) return untaxedLine(base, 'not_collecting', NONE);
+    const found = countryJurisdictions(data, place.country, undefined, date);
     if (!found) throw new TaxApiError(400, 'unsupported_feature', `taxbridge has no tax rates for country ${place.country}`);
     jurs = found;
   }
-  if (jurs.length === 0) return untaxed('not_subject_to_tax');
+  if (jurs.length === 0) return untaxedLine(base, 'not_subject_to_tax', NONE);
 
   if (productExempt) {
-    return untaxed(
-      'product_exempt',
-      jurs.map((j) => ({ jurisdiction: j, rate: '0', taxable: 0n, amount: 0n })),
-    );
+    const zero: JurisdictionTax[] = new Array(jurs.length);
+    for (let i = 0; i < jurs.length; i++) zero[i] = { jurisdiction: jurs[i]!, rate: '0', taxable: 0n, amount: 0n };
+    return untaxedLine(base, 'product_exempt', zero);
   }
 
-  const rates = jurs.map((j) => (rateOverride !== undefined && j.level === 'state' ? rateOverride : j.rate));
-  const m = computeLine({
-    amount: line.amount,
-    discount: line.discount,
-    inclusive: line.inclusive,
-    taxableShare: share,
-    rates: rates.map(rateFraction),
-  });
+  const rates: string[] = new Array(jurs.length);
+  const fractions: Rational[] = new Array(jurs.length);
+  for (let i = 0; i < jurs.length; i++) {
+    const j = jurs[i]!;
+    rates[i] = rateOverride !== undefined && j.level === 'state' ? rateOverride : j.rate;
+    fractions[i] = rateFraction(rates[i]!);
+  }
+  const m = computeLine({ amount: line.amount, discount: line.discount, inclusive: line.inclusive, taxableShare: share, rates: fractions });
+  const jt: JurisdictionTax[] = new Array(jurs.length);
+  for (let i = 0; i < jurs.length; i++) jt[i] = { jurisdiction: jurs[i]!, rate: rates[i]!, taxable: m.taxable, amount: m.taxes[i]! };
   return {
-    ...base,
+    line: base.line,
+    taxCode: base.taxCode,
     reason,
+    country: base.country,
+    state: base.state,
     net: m.net,
     gross: m.gross,
     taxable: m.taxable,
     tax: m.tax,
-    jurisdictions: jurs.map((j, i) => ({ jurisdiction: j, rate: rates[i]!, taxable: m.taxable, amount: m.taxes[i]! })),
+    jurisdictions: jt,
   };
 }
 
-const percentCache = new Map<string, number>();
-function percentNumber(rate: string): number {
-  let n = percentCache.get(rate);
-  if (n === undefined) {
-    n = Number(rate);
-    if (percentCache.size < 10_000) percentCache.set(rate, n);
-  }
-  return n;
+interface LineBase {
+  line: NormalizedLine;
+  taxCode: TaxCode;
+  country: string;
+  state: string | undefined;
 }
 
-/** The engine's result in Sphere's response shape (lines only). */
-export function toSphereLines(result: EngineResult, includeReason: boolean): SphereLineResult[] {
-  return result.lines.map((l) => {
-    const tax_amounts: SphereTaxAmount[] = l.jurisdictions.map((jt) => {
-      const j = jt.jurisdiction;
-      return {
-        amount: Number(jt.amount),
-        taxable_amount: Number(jt.taxable),
-        tax_rate: {
-          percentage: percentNumber(jt.rate),
-          inclusive: l.line.inclusive,
-          display_name: j.display_name,
-          jurisdiction: j.name,
-          country: j.country,
-          ...(j.state ? { state: j.state } : {}),
-          tax_type: j.tax_type,
-          ...(includeReason ? { taxability_reason: l.reason } : {}),
-        },
-      };
-    });
-    return includeReason ? { id: l.line.id, tax_amounts, taxability_reason: l.reason } : { id: l.line.id, tax_amounts };
-  });
+function untaxedLine(base: LineBase, reason: TaxabilityReason, jurisdictions: JurisdictionTax[]): EngineLine {
+  const amount = base.line.amount - base.line.discount;
+  return { line: base.line, taxCode: base.taxCode, reason, country: base.country, state: base.state, net: amount, gross: amount, taxable: 0n, tax: 0n, jurisdictions };
 }

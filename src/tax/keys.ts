@@ -4,6 +4,7 @@
  * "tb_test_AbCd1234"); the store keeps only "sha256:<hex>" of the whole key, compared in constant time.
  * A plain SHA-256 is enough here: the key is random and high-entropy, so there is nothing to brute-force.
  */
+import * as crypto from 'node:crypto';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { TaxbridgeError } from '../errors.ts';
 import type { Store } from '../store/types.ts';
@@ -29,8 +30,11 @@ export function parseApiKey(raw: string): ParsedKey | undefined {
   return { mode: m[1] as OrgMode, id: `key_${m[2]}` };
 }
 
+// crypto.hash (Node >= 20.12) is a one-shot digest without the Hash object's overhead.
+const oneShot = (crypto as unknown as { hash?: (alg: string, data: string, enc: 'hex') => string }).hash;
+
 export function hashApiKey(raw: string): string {
-  return `sha256:${createHash('sha256').update(raw).digest('hex')}`;
+  return `sha256:${oneShot ? oneShot('sha256', raw, 'hex') : createHash('sha256').update(raw).digest('hex')}`;
 }
 
 /** Constant-time comparison of a presented key with a stored hash. */

@@ -3,8 +3,6 @@
  * codes), API keys (hashed) and recorded tax calculations. JSON Schemas: schemas/entities/organization,
  * api_key and tax_calculation.
  */
-import type { SphereCalculateResponse } from './api-types.ts';
-
 export type OrgMode = 'test' | 'live';
 
 export interface OrgAddress {
@@ -69,19 +67,36 @@ export interface ApiKeyDoc {
   rate_limit_per_second?: number;
 }
 
+/** A jurisdiction named once per calculation document; lines refer to it by index. */
+export interface RecordedJurisdiction {
+  level: string;
+  name: string;
+  country: string;
+  state?: string;
+  tax_type: string;
+  display_name: string;
+}
+
+/** One line's result. With the document's jurisdictions it renders the Sphere response exactly. */
 export interface CalculationLineRecord {
   id: string | number;
   product_id: string;
-  tax_code?: string;
-  amount: number;
-  discount_amount: number;
+  tax_code: string;
   tax_inclusive: boolean;
+  /** Amount after discount, net of tax (minor units). */
   net_amount: number;
+  /** Sum of the line's jurisdiction taxes (minor units). */
   tax_amount: number;
   taxability_reason: string;
-  jurisdictions: Array<{ level: string; jurisdiction: string; country: string; state?: string; tax_type: string; rate: string; taxable_amount: number; amount: number }>;
+  /** Per jurisdiction: [index into `jurisdictions`, rate applied (percent string), taxable amount, tax amount]. */
+  taxes: Array<[number, string, number, number]>;
 }
 
+/**
+ * A recorded calculation, kept compact (jurisdictions named once, not per line): the tax API answers
+ * thousands of these per second and each is stored. `renderCalculationResponse` (src/tax/record.ts) turns it
+ * back into the exact response the client received.
+ */
 export interface TaxCalculationDoc {
   id: string;
   organization_id: string;
@@ -89,15 +104,16 @@ export interface TaxCalculationDoc {
   api_key_id: string;
   created_at: string;
   tax_date: string;
+  /** Upper-case ISO 4217. */
   currency: string;
   /** Where tax was determined: country and region of the customer (first line's). */
   customer_country?: string;
   customer_state?: string;
   /** Sum of all line taxes, minor units. */
   tax_total: number;
+  include_taxability_reason: boolean;
+  jurisdictions: RecordedJurisdiction[];
   lines: CalculationLineRecord[];
-  /** The request as received (parsed JSON). */
-  request: unknown;
-  /** The response exactly as sent. */
-  response: SphereCalculateResponse;
+  /** The request body exactly as received (JSON text; kept as text: cheaper to store, and verbatim). */
+  request: string;
 }

@@ -1,0 +1,164 @@
+/**
+ * Calculation documents: the engine's result in the compact stored form (src/tax/model.ts), and the Sphere
+ * response rendered from it. The response a client receives is rendered from the very document that is
+ * stored, so `GET /tax_api/calculations/:id` gives back exactly what was answered.
+ */
+import type { SphereCalculateResponse, SphereLineResult, SphereTaxAmount, TaxabilityReason } from './api-types.ts';
+import type { EngineResult } from './engine.ts';
+import type { Jurisdiction } from './rates/index.ts';
+import type { CalculationLineRecord, RecordedJurisdiction, TaxCalculationDoc } from './model.ts';
+
+export interface RecordMeta {
+  id: string;
+  organization_id: string;
+  mode: TaxCalculationDoc['mode'];
+  api_key_id: string;
+  created_at: string;
+  tax_date: string;
+  currency: string;
+  include_taxability_reason: boolean;
+  /** The request body text as received. */
+  request: string;
+}
+
+export function buildCalculationDoc(meta: RecordMeta, result: EngineResult): TaxCalculationDoc {
+  const index = new Map<Jurisdiction, number>();
+  const jurisdictions: RecordedJurisdiction[] = [];
+  const lines: CalculationLineRecord[] = new Array(result.lines.length);
+  for (let i = 0; i < result.lines.length; i++) {
+    const l = result.lines[i]!;
+    const taxes: Array<[number, string, number, number]> = new Array(l.jurisdictions.length);
+    for (let k = 0; k < l.jurisdictions.length; k++) {
+      const jt = l.jurisdictions[k]!;
+      let j = index.get(jt.jurisdiction);
+      if (j === undefined) {
+        const src = jt.jurisdiction;
+        j = jurisdictions.length;
+        index.set(src, j);
+        jurisdictions.push(
+          src.state === undefined
+            ? { level: src.level, name: src.name, country: src.country, tax_type: src.tax_type, display_name: src.display_name }
+            : { level: src.level, name: src.name, country: src.country, state: src.state, tax_type: src.tax_type, display_name: src.display_name },
+        );
+      }
+      taxes[k] = [j, jt.rate, Number(jt.taxable), Number(jt.amount)];
+    }
+    lines[i] = {
+      id: l.line.id,
+      product_id: l.line.product_id,
+      tax_code: l.taxCode,
+      tax_inclusive: l.line.inclusive,
+      net_amount: Number(l.net),
+      tax_amount: Number(l.tax),
+      taxability_reason: l.reason,
+      taxes,
+    };
+  }
+  const first = result.lines[0];
+  const doc: TaxCalculationDoc = {
+    id: meta.id,
+    organization_id: meta.organization_id,
+    mode: meta.mode,
+    api_key_id: meta.api_key_id,
+    created_at: meta.created_at,
+    tax_date: meta.tax_date,
+    currency: meta.currency,
+    tax_total: Number(result.taxTotal),
+    include_taxability_reason: meta.include_taxability_reason,
+    jurisdictions,
+    lines,
+    request: meta.request,
+  };
+  if (first) {
+    doc.customer_country = first.country;
+    if (first.state) doc.customer_state = first.state;
+  }
+  return doc;
+}
+
+const percentCache = new Map<string, number>();
+function percentNumber(rate: string): number {
+  let n = percentCache.get(rate);
+  if (n === undefined) {
+    n = Number(rate);
+    if (percentCache.size < 10_000) percentCache.set(rate, n);
+  }
+  return n;
+}
+
+/** Sphere's response body for a recorded calculation. */
+export function renderCalculationResponse(doc: TaxCalculationDoc): SphereCalculateResponse {
+  const withReason = doc.include_taxability_reason;
+  const lines: SphereLineResult[] = new Array(doc.lines.length);
+  for (let i = 0; i < doc.lines.length; i++) {
+    const l = doc.lines[i]!;
+    const reason = l.taxability_reason as TaxabilityReason;
+    const tax_amounts: SphereTaxAmount[] = new Array(l.taxes.length);
+    for (let k = 0; k < l.taxes.length; k++) {
+      const [ji, rate, taxable, amount] = l.taxes[k]!;
+      const j = doc.jurisdictions[ji]!;
+      const pct = percentNumber(rate);
+      const tax_rate: SphereTaxAmount['tax_rate'] =
+        j.state === undefined
+          ? { percentage: pct, inclusive: l.tax_inclusive, display_name: j.display_name, jurisdiction: j.name, country: j.country, tax_type: j.tax_type }
+          : { percentage: pct, inclusive: l.tax_inclusive, display_name: j.display_name, jurisdiction: j.name, country: j.country, state: j.state, tax_type: j.tax_type };
+      if (withReason) tax_rate.taxability_reason = reason;
+      tax_amounts[k] = { amount, taxable_amount: taxable, tax_rate };
+    }
+    lines[i] = withReason ? { id: l.id, tax_amounts, taxability_reason: reason } : { id: l.id, tax_amounts };
+  }
+  return { message: 'Tax calculated successfully', data: { lines, sphere_tax_calculation_id: doc.id } };
+}
+
+/*
+ * The wire path: the same JSON text JSON.stringify(renderCalculationResponse(doc)) would give, built from
+ * cached fragments. The `"tax_rate":{...}` object of a jurisdiction is the same for every line taxed at the
+ * same rate, inclusiveness and reason, so it is serialized once and reused; only amounts and ids vary.
+ * test/tax-record.test.ts checks the two renderings are byte-identical.
+ */
+const fragmentCache = new WeakMap<Jurisdiction, Map<string, string[]>>();
+const REASON_SLOTS: Record<TaxabilityReason, number> = {
+  standard_rated: 1, reduced_rated: 2, taxable_basis_reduced: 3, product_exempt: 4,
+  customer_exempt: 5, reverse_charge: 6, not_collecting: 7, not_subject_to_tax: 8,
+};
+
+function taxRateFragment(j: Jurisdiction, rate: string, inclusive: boolean, reason: TaxabilityReason | undefined): string {
+  let byRate = fragmentCache.get(j);
+  if (!byRate) fragmentCache.set(j, (byRate = new Map()));
+  let slots = byRate.get(rate);
+  if (!slots) {
+    slots = new Array(18);
+    if (byRate.size < 100) byRate.set(rate, slots);
+  }
+  const slot = (inclusive ? 9 : 0) + (reason === undefined ? 0 : REASON_SLOTS[reason]);
+  let frag = slots[slot];
+  if (frag === undefined) {
+    const pct = percentNumber(rate);
+    const tax_rate: SphereTaxAmount['tax_rate'] =
+      j.state === undefined
+        ? { percentage: pct, inclusive, display_name: j.display_name, jurisdiction: j.name, country: j.country, tax_type: j.tax_type }
+        : { percentage: pct, inclusive, display_name: j.display_name, jurisdiction: j.name, country: j.country, state: j.state, tax_type: j.tax_type };
+    if (reason !== undefined) tax_rate.taxability_reason = reason;
+    frag = `,"tax_rate":${JSON.stringify(tax_rate)}}`;
+    slots[slot] = frag;
+  }
+  return frag;
+}
+
+/** The response body text for a calculation, from the engine's result (identical to rendering its document). */
+export function renderResponseJson(result: EngineResult, id: string, includeReason: boolean): string {
+  let out = '{"message":"Tax calculated successfully","data":{"lines":[';
+  for (let i = 0; i < result.lines.length; i++) {
+    const l = result.lines[i]!;
+    if (i > 0) out += ',';
+    out += `{"id":${JSON.stringify(l.line.id)},"tax_amounts":[`;
+    const reason = includeReason ? l.reason : undefined;
+    for (let k = 0; k < l.jurisdictions.length; k++) {
+      const jt = l.jurisdictions[k]!;
+      if (k > 0) out += ',';
+      out += `{"amount":${Number(jt.amount)},"taxable_amount":${Number(jt.taxable)}${taxRateFragment(jt.jurisdiction, jt.rate, l.line.inclusive, reason)}`;
+    }
+    out += includeReason ? `],"taxability_reason":"${l.reason}"}` : ']}';
+  }
+  return `${out}],"sphere_tax_calculation_id":${JSON.stringify(id)}}}`;
+}
