@@ -39,6 +39,8 @@ export interface ServeConfig {
   /** From TAXBRIDGE_ADMIN_TOKEN; undefined means: use the stored hash, or generate one at first start. */
   adminToken?: string;
   masterKeyFile?: string;
+  /** The master key variables of the environment the configuration was read from (never logged). */
+  keyEnv: { TAXBRIDGE_MASTER_KEY?: string; TAXBRIDGE_MASTER_KEY_FILE?: string; TAXBRIDGE_MASTER_KEY_PREVIOUS?: string };
   initKey: boolean;
   shutdownTimeoutMs: number;
   /** Start a full sync of every stream when a connection becomes active. */
@@ -216,6 +218,11 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     logLevel,
     ...(adminToken ? { adminToken } : {}),
     ...(masterKeyFile ? { masterKeyFile } : {}),
+    keyEnv: {
+      ...(env.TAXBRIDGE_MASTER_KEY ? { TAXBRIDGE_MASTER_KEY: env.TAXBRIDGE_MASTER_KEY } : {}),
+      ...(env.TAXBRIDGE_MASTER_KEY_FILE ? { TAXBRIDGE_MASTER_KEY_FILE: resolve(cwd, env.TAXBRIDGE_MASTER_KEY_FILE) } : {}),
+      ...(env.TAXBRIDGE_MASTER_KEY_PREVIOUS ? { TAXBRIDGE_MASTER_KEY_PREVIOUS: env.TAXBRIDGE_MASTER_KEY_PREVIOUS } : {}),
+    },
     initKey,
     shutdownTimeoutMs,
     backfill,
@@ -227,6 +234,6 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
 
 /** The configuration as it may be logged or shown: secrets reduced to whether they are set. */
 export function describeConfig(c: ServeConfig): Record<string, unknown> {
-  const { adminToken, ...rest } = c;
-  return { ...rest, admin_auth: adminToken ? 'TAXBRIDGE_ADMIN_TOKEN' : 'stored hash (generated at first start)' };
+  const { adminToken, keyEnv, ...rest } = c;
+  return { ...rest, master_key_from: keyEnv.TAXBRIDGE_MASTER_KEY ? 'TAXBRIDGE_MASTER_KEY' : (keyEnv.TAXBRIDGE_MASTER_KEY_FILE ?? c.masterKeyFile ?? 'data folder'), admin_auth: adminToken ? 'TAXBRIDGE_ADMIN_TOKEN' : 'stored hash (generated at first start)' };
 }

@@ -73,7 +73,7 @@ export async function openConnections(v: CommonValues, env: NodeJS.ProcessEnv = 
   const token = v['admin-token'] ?? env.TAXBRIDGE_ADMIN_TOKEN;
   if (v.server) return remote(config, v.server, token);
   const registry = ConnectorRegistry.load(config.connectorsDir);
-  const ring = loadKeyring({ dataDir: config.dataDir, keyFile: config.masterKeyFile, env });
+  const ring = loadKeyring({ dataDir: config.dataDir, keyFile: config.masterKeyFile, env: config.keyEnv });
   let store: Store;
   try {
     store = await openStore({ dir: config.dataDir });

@@ -33,6 +33,8 @@ export interface App {
   inFlight(): number;
   /** Resolves when no request is being answered. */
   drained(): Promise<void>;
+  /** Every route mounted (method and koa path), for the OpenAPI completeness check. */
+  routes(): Array<{ method: string; path: string }>;
 }
 
 export function createApp(opts: AppOptions): App {
@@ -50,6 +52,8 @@ export function createApp(opts: AppOptions): App {
     try {
       await next();
     } finally {
+      // Responses finished during a shutdown close their connection: no keep-alive to wait for.
+      if (opts.isShuttingDown?.()) ctx.set('Connection', 'close');
       inFlight--;
       const quiet = ctx.path === '/healthz' || ctx.path === '/readyz';
       const fields = { method: ctx.method, path: safePath(ctx.path).slice(0, 300), status: ctx.status, duration_ms: Number(process.hrtime.bigint() - started) / 1e6, request_id: requestId };
@@ -87,8 +91,13 @@ export function createApp(opts: AppOptions): App {
   koa.use(adminGuard(opts.adminAuth));
   for (const r of opts.routers) koa.use(r.routes());
 
+  const mounted = [health, ...(opts.publicRouters ?? []), ...opts.routers];
   return {
     koa,
+    routes: () => [
+      { method: 'GET', path: '/openapi.json' },
+      ...mounted.flatMap((r) => r.stack.flatMap((layer) => layer.methods.filter((m) => m !== 'HEAD').map((method) => ({ method, path: String(layer.path) })))),
+    ],
     inFlight: () => inFlight,
     drained: () => (inFlight === 0 ? Promise.resolve() : new Promise<void>((r) => waiters.push(r))),
   };

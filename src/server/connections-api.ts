@@ -24,7 +24,7 @@ import type { ConnectionService, ConnectInput, UpdateInput } from '../connection
 import { connectionStatus } from '../connections/status.ts';
 import type { ConnectorSpec } from '../spec/types.ts';
 import { sendError, sendJson } from './http-errors.ts';
-import { readJsonBody } from './raw-body.ts';
+import { BodyError, isJsonContentType, readJsonBody, readRawBody } from './raw-body.ts';
 
 /** What the API asks of the process running syncs (./connection-runtime.ts). */
 export interface SyncRunner {
@@ -83,7 +83,21 @@ export function createConnectionsApiRouter(opts: ConnectionsApiOptions): Router 
     if (!isObject(b)) throw badInput('the request body must be a JSON object');
     return b;
   };
-  const optionalBody = async (ctx: Context): Promise<Record<string, unknown>> => (ctx.request.length || ctx.get('content-type') ? body(ctx) : {});
+  /** A body that may be absent (no bytes at all): {} then. */
+  const optionalBody = async (ctx: Context): Promise<Record<string, unknown>> => {
+    const raw = await readRawBody(ctx.req, maxBody);
+    if (raw.length === 0) return {};
+    const ct = ctx.get('content-type');
+    if (ct && !isJsonContentType(ct)) throw new BodyError(415, 'unsupported_media_type', `Content-Type must be application/json, got ${JSON.stringify(ct.slice(0, 100))}`);
+    let b: unknown;
+    try {
+      b = JSON.parse(raw.toString('utf8'));
+    } catch (e) {
+      throw new BodyError(400, 'body_invalid', `the request body is not valid JSON: ${(e as Error).message.slice(0, 200)}`);
+    }
+    if (!isObject(b)) throw badInput('the request body must be a JSON object');
+    return b;
+  };
 
   router.get(
     '/connectors',

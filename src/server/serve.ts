@@ -24,11 +24,11 @@ import { ConnectionService } from '../connections/service.ts';
 import { createLogger, type Logger } from '../log/index.ts';
 import { openStore } from '../store/index.ts';
 import type { Store } from '../store/types.ts';
-import { fetchRecord, runSync } from '../sync/index.ts';
+import { startScheduler } from '../scheduler/index.ts';
+import { runSync } from '../sync/index.ts';
 import { loadTaxData } from '../tax/rates/index.ts';
 import { TaxService } from '../tax/service.ts';
 import type { LogFn } from '../webhooks/log.ts';
-import type { RecordChange } from '../webhooks/record-sync.ts';
 import { registerWebhook, unregisterWebhook } from '../webhooks/registration.ts';
 import { createWebhookRuntime, type WebhookRuntime } from '../webhooks/runtime.ts';
 import { createWritebackTaxEngine } from '../writeback/tax-engine.ts';
@@ -47,12 +47,14 @@ export interface ServeIO {
   notice?: (text: string) => void;
   /** Generate a new admin token (the old one stops working). */
   newAdminToken?: boolean;
-  /** The cron schedules of connections (src/scheduler); without it connections are only synced on demand. */
+  /** Replaces the cron schedules of connections (default: src/scheduler's node-cron tasks). */
   startSchedules?: StartSchedules;
 }
 
 export interface RunningServer {
   url: string;
+  /** Routes mounted, for the OpenAPI completeness check. */
+  routes(): Array<{ method: string; path: string }>;
   port: number;
   log: Logger;
   store: Store;
@@ -88,7 +90,7 @@ export async function startServer(config: ServeConfig, io: ServeIO = {}): Promis
   for (const f of registry.failures) log.error('connector spec not loaded', { path: f.path, code: f.code, error: f.message });
   log.info('connector specs loaded', { connectors: registry.names(), failed: registry.failures.length });
 
-  const ring = loadKeyring({ dataDir: config.dataDir, initKey: config.initKey, keyFile: config.masterKeyFile });
+  const ring = loadKeyring({ env: config.keyEnv, dataDir: config.dataDir, initKey: config.initKey, keyFile: config.masterKeyFile });
   if (ring.created) log.warn('master key created: back it up; without it the stored credentials cannot be read', { file: ring.created });
   log.info('master key loaded', { key_id: ring.current.id, source: ring.source });
 
@@ -142,22 +144,11 @@ export async function startServer(config: ServeConfig, io: ServeIO = {}): Promis
     });
     const lookup = connectionLookup(connections);
 
-    let webhooks!: WebhookRuntime;
-    webhooks = createWebhookRuntime({
+    const webhooks: WebhookRuntime = createWebhookRuntime({
       store,
       resolveConnection: lookup.resolveConnection,
       loadConnection: lookup.loadConnection,
       engine: createWritebackTaxEngine({ data: taxData, organizations: { organization: async (id) => tax.organization(id) ?? (await tax.getOrganization(id).catch(() => undefined)) } }),
-      fetchOne: async (c, stream, id): Promise<RecordChange> => {
-        try {
-          const r = await fetchRecord(c.spec, c.conn, store, stream, id, { http: webhooks.clients.get(c) });
-          if (r.status === 'failed') throw new TaxbridgeError('MAPPING_FAILED', `${stream} record ${id} could not be stored: ${r.reason}`);
-          return { externalId: r.external_id, result: r.deleted ? 'deleted' : r.status };
-        } catch (e) {
-          if ((e as { status?: number }).status === 404) return { externalId: id, result: 'not_found' };
-          throw e;
-        }
-      },
       log: logFn(log.child({ part: 'webhooks' })),
     });
     cleanups.push(() => webhooks.stop());
@@ -167,7 +158,7 @@ export async function startServer(config: ServeConfig, io: ServeIO = {}): Promis
       store,
       runSync,
       client: (doc, spec, conn) => webhooks.clients.get({ spec, conn, organizationId: doc.organization_id }),
-      startSchedules: io.startSchedules,
+      startSchedules: io.startSchedules ?? ((o) => startScheduler({ spec: o.spec, conn: o.conn, run: o.run, logger: o.log })),
       log: log.child({ part: 'sync' }),
       backfill: config.backfill,
       schedules: config.schedules,
@@ -255,7 +246,7 @@ export async function startServer(config: ServeConfig, io: ServeIO = {}): Promis
       })();
       return closing;
     };
-    return { url, port, log, store, connections, runtime, webhooks, close, closed };
+    return { url, port, log, store, connections, runtime, webhooks, close, closed, routes: app.routes };
   } catch (e) {
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
     await store.close().catch(() => undefined);
