@@ -1,0 +1,167 @@
+/**
+ * `npm run bench:webhooks`: signed Rillet invoice events (INVOICE.CREATED, a ~2 KB 3-item invoice, a unique
+ * X-Rillet-Id each) posted as fast as possible for BENCH_SECONDS (10) to the real webhook receiver
+ * (POST /webhooks/:token: raw body with limit, signature check, JSON parse, routing by the spec, durable
+ * insertIfAbsent into the embedded store in a temporary folder, answer after the write is on disk), and in
+ * the same run the same requests to a bare koa + @koa/router endpoint that reads the body and answers 200.
+ * Afterwards the stored events are counted: every acknowledged event must be there.
+ *
+ * The load generator is bench/lib/load.ts: a worker thread with an undici Pool, BENCH_CONNECTIONS (50)
+ * requests in flight, closed loop. This file is also the worker's request module (makeRequest).
+ * Event processing and write-back are NOT running during the measurement (the events stay pending in the
+ * inbox, as after a burst); the bench measures what acknowledging costs.
+ *
+ * Last line: {"bench":"webhooks","acked":..,"stored":..,"events_per_s":..,"baseline_rps":..,"ratio":..}
+ * Targets: stored == acked, ratio >= 0.3.
+ */
+import { createHmac, randomBytes } from 'node:crypto';
+import { isMainThread, threadId } from 'node:worker_threads';
+
+const TOKEN = 'tok_bench_0123456789abcdef';
+const PATH = `/webhooks/${TOKEN}`;
+
+interface ModuleArgs {
+  signingToken: string;
+  body: string;
+  path: string;
+}
+
+let args: ModuleArgs | undefined;
+let key: Buffer | undefined;
+
+/** Worker side: receives the signing token and the body once. */
+export function setup(a: ModuleArgs): void {
+  args = a;
+  key = Buffer.from(a.signingToken, 'base64');
+}
+
+/** Worker side: one signed delivery with a unique event id and a fresh timestamp. */
+export function makeRequest(i: number): { method: string; path: string; headers: Record<string, string>; body: string } {
+  const a = args!;
+  const id = `bench-${threadId}-${i}`;
+  const ts = new Date().toISOString();
+  const sig = createHmac('sha256', key!).update(`${ts}.${id}.INVOICE.CREATED.${a.body}`).digest('base64');
+  return {
+    method: 'POST',
+    path: a.path,
+    headers: { 'content-type': 'application/json', 'x-rillet-id': id, 'x-rillet-timestamp': ts, 'x-rillet-entity': 'INVOICE', 'x-rillet-event': 'CREATED', 'x-rillet-signature': sig },
+    body: a.body,
+  };
+}
+
+function invoiceBody(): string {
+  const money = (amount: string) => ({ amount, currency: 'USD' });
+  const items = [1, 2, 3].map((n) => ({
+    id: `item_01HBENCH00000000000000000${n}`,
+    description: `Platform subscription tier ${n} (monthly, billed in advance)`,
+    product_id: `prod_01HBENCH0000000000000000${n}`,
+    quantity: String(n * 2),
+    gross_rate: money('149.00'),
+    total_amount: money((n * 2 * 149).toFixed(2)),
+    total_discount: money('0.00'),
+    taxed_amount: money('0.00'),
+    tax_rates: [],
+    revenue: { start_date: '2026-03-01', end_date: '2026-03-31', account_code: '4000' },
+  }));
+  const address = { line1: '100 Congress Ave', line2: 'Suite 1200', city: 'Austin', state: 'TX', zip_code: '78701', country: 'US' };
+  return JSON.stringify({
+    id: 'inv_01HBENCH000000000000000001',
+    subsidiary_id: 'sub_us',
+    invoice_number: 'INV00042',
+    customer_id: 'cus_01HBENCH000000000000000001',
+    currency: 'USD',
+    items,
+    invoice_date: '2026-03-01',
+    due_date: '2026-03-31',
+    status: 'UNPAID',
+    net_amount: money('1788.00'),
+    subtotal: money('1788.00'),
+    total_discount: money('0.00'),
+    taxed_amount: money('0.00'),
+    total: money('1788.00'),
+    amount_due: money('1788.00'),
+    overdue: false,
+    customer_address: address,
+    shipping_address: address,
+    address: { line1: '1 Market St', city: 'San Francisco', state: 'CA', zip_code: '94105', country: 'US' },
+    created_at: '2026-03-01T09:00:00.000Z',
+    updated_at: '2026-03-01T09:00:00.000Z',
+  });
+}
+
+async function main(): Promise<void> {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const http = await import('node:http');
+  const { default: Koa } = await import('koa');
+  const { Router } = await import('@koa/router');
+  const { runLoad, trackPeakRss, round } = await import('./lib/load.ts');
+  const { loadConnector } = await import('../src/spec/index.ts');
+  const { openStore } = await import('../src/store/index.ts');
+  const { createWebhookReceiverRouter } = await import('../src/server/webhooks-api.ts');
+  const { EVENTS } = await import('../src/webhooks/inbox.ts');
+
+  const seconds = Number(process.env.BENCH_SECONDS ?? 10);
+  const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
+  const dir = mkdtempSync(join(tmpdir(), 'taxbridge-bench-webhooks-'));
+  const store = await openStore({ dir });
+  const spec = loadConnector(new URL('../connectors/rillet.yaml', import.meta.url).pathname);
+  const signingToken = randomBytes(32).toString('base64');
+  const connection = {
+    spec,
+    organizationId: 'org_bench',
+    conn: { connection_id: 'conn_bench', environment: 'sandbox' as const, base_url: 'http://127.0.0.1:9', credentials: { api_key: 'unused', signing_token: signingToken }, settings: { subsidiary_id: 'sub_us' } },
+  };
+
+  const app = new Koa();
+  app.silent = true;
+  app.use(createWebhookReceiverRouter({ store, resolveConnection: async (t) => (t === TOKEN ? connection : undefined) }).routes());
+  const bare = new Router();
+  bare.post('/bare', async (ctx) => {
+    for await (const _chunk of ctx.req) void _chunk;
+    ctx.body = { received: true };
+  });
+  const bareApp = new Koa();
+  bareApp.use(bare.routes());
+
+  const listen = async (a: { callback(): Parameters<typeof http.createServer>[1] }) => {
+    const server = http.createServer(a.callback());
+    server.keepAliveTimeout = 10_000;
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return { server, url: `http://127.0.0.1:${(server.address() as { port: number }).port}` };
+  };
+  const receiver = await listen(app);
+  const baseline = await listen(bareApp);
+  const body = invoiceBody();
+  const module = new URL(import.meta.url).pathname;
+  const log = (s: string) => process.stdout.write(`${s}\n`);
+  log(`webhooks bench: ${connections} in flight, ${seconds} s per target, body ${Buffer.byteLength(body)} bytes, store ${dir}`);
+  log('event processing and write-back: not running (events stay pending in the inbox)');
+
+  // Warm-up (JIT, sockets, the store's files), not counted; its events are removed from the count below.
+  await runLoad({ url: receiver.url, connections, durationMs: 1500, module, moduleArgs: { signingToken, body, path: PATH } });
+  await runLoad({ url: baseline.url, connections, durationMs: 1500, module, moduleArgs: { signingToken, body, path: '/bare' } });
+  await store.flush();
+  const warm = (await store.list(EVENTS)).length;
+
+  const rss = trackPeakRss();
+  const r = await runLoad({ url: receiver.url, connections, durationMs: seconds * 1000, module, moduleArgs: { signingToken, body, path: PATH } });
+  const peak = rss.stop();
+  const b = await runLoad({ url: baseline.url, connections, durationMs: seconds * 1000, module, moduleArgs: { signingToken, body, path: '/bare' } });
+  await store.flush();
+  const stored = (await store.list(EVENTS)).length - warm;
+  log(`receiver: ${r.requests} requests, ${r.ok} acknowledged, statuses ${JSON.stringify(r.statuses)}, errors ${r.errors}, ${r.rps}/s, p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms, peak RSS ${peak} MB`);
+  log(`baseline (bare koa): ${b.requests} requests, ${b.rps}/s, p50 ${b.p50_ms} ms, p99 ${b.p99_ms} ms`);
+  log(`stored events: ${stored} (acknowledged ${r.ok})${stored === r.ok ? '' : '  <-- MISMATCH'}`);
+
+  await new Promise<void>((res) => receiver.server.close(() => res()));
+  await new Promise<void>((res) => baseline.server.close(() => res()));
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+  const eventsPerS = round(r.ok / (r.duration_ms / 1000), 0);
+  const baselineRps = round(b.requests / (b.duration_ms / 1000), 0);
+  log(JSON.stringify({ bench: 'webhooks', acked: r.ok, stored, events_per_s: eventsPerS, baseline_rps: baselineRps, ratio: round(eventsPerS / baselineRps, 3) }));
+}
+
+if (isMainThread) await main();
