@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeRillet, startFakeSequence, type FakeRillet, type FakeSequence } from '../fakes/index.ts';
 import { connectionLookup } from '../src/connections/lookup.ts';
 import { CONNECTIONS, type ConnectionDoc } from '../src/connections/model.ts';
@@ -18,6 +18,7 @@ import { API_KEYS, parseApiKey, verifyApiKey } from '../src/tax/keys.ts';
 import type { ApiKeyDoc } from '../src/tax/model.ts';
 import { createOrganization } from '../src/tax/orgs.ts';
 import { registerWebhook } from '../src/webhooks/registration.ts';
+import { entityValidator } from '../src/spec/index.ts';
 
 const CONNECTORS_DIR = join(import.meta.dirname, '..', 'connectors');
 
@@ -56,6 +57,14 @@ beforeEach(async () => {
   });
   testOrg = (await createOrganization(store, { name: 'Test Co', mode: 'test' })).id;
   liveOrg = (await createOrganization(store, { name: 'Live Co', mode: 'live' })).id;
+});
+
+// Every stored connection, in whatever state a test left it, matches schemas/entities/connection.schema.json.
+afterEach(async () => {
+  const validate = entityValidator('connection');
+  for (const doc of await store.list(CONNECTIONS)) {
+    expect(validate(doc), JSON.stringify(validate.errors)).toBe(true);
+  }
 });
 
 const seqCreds = () => ({ client_id: seq.clientId, client_secret: seq.clientSecret });
