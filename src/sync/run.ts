@@ -55,7 +55,7 @@ function skipped(opts: RunSyncOptions, stream: string, cause: NonNullable<SyncSu
     ...emptySummary(opts, stream, 'full', now),
     status: 'skipped',
     finished_at: now,
-    error: { code: 'SYNC_SKIPPED', message: `not run: ${cause.message}`, hint: cause.hint },
+    error: { code: 'SYNC_SKIPPED', message: `not run after ${cause.code}`, hint: cause.hint },
   };
 }
 

@@ -1,0 +1,175 @@
+/**
+ * `npm run bench:sync`: backfill 20,000 invoices of 5 lines from the fake Sequence and compare, in the same
+ * run and against the same fake,
+ *   (a) raw fetching: undici + JSON.parse only, the same list pages AND the same per-invoice line-item
+ *       requests, at the same concurrency as the spec (http.max_concurrency, default 4), and
+ *   (b) the full sync through connectors/sequence.yaml into a temporary data folder (mapping, schema
+ *       validation, durable store writes, checkpoints).
+ * The fake runs in a child process so this process's CPU and peak RSS are the runtime's alone; its line
+ * items are generated before either measurement. Progress goes to stderr-like lines; the last line of
+ * output is one JSON object.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { Pool } from 'undici';
+
+const INVOICES = Number(process.env.BENCH_INVOICES ?? 20_000);
+const LINES = 5;
+const PAGE = 100;
+
+if (process.argv[2] === '--serve-fake') {
+  // Child mode: serve the fake and report its URL.
+  const { startFakeSequence } = await import('../fakes/index.ts');
+  const fake = await startFakeSequence({ seed: 42, counts: { customers: 200, products: 50, invoices: INVOICES, creditNotes: 0 }, linesPerInvoice: LINES });
+  for (const id of fake.data.invoices.keys()) fake.lineItemsOf(id);
+  process.stdout.write(`${JSON.stringify({ url: fake.url })}\n`);
+  process.stdin.resume();
+  process.stdin.on('end', () => void fake.close().then(() => process.exit(0)));
+} else {
+  await main();
+}
+
+function log(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+async function startFakeProcess(): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--serve-fake'], { stdio: ['pipe', 'pipe', 'inherit'], env: process.env });
+  const lines = createInterface({ input: child.stdout! });
+  for await (const line of lines) {
+    if (line.startsWith('{')) return { url: (JSON.parse(line) as { url: string }).url, child };
+  }
+  throw new Error('the fake Sequence did not start');
+}
+
+/** (a) undici + JSON.parse: list pages, then each invoice's line items, `concurrency` requests at a time. */
+async function rawFetch(baseUrl: string, concurrency: number): Promise<{ records: number; requests: number; ms: number }> {
+  const base = new URL(baseUrl);
+  const pool = new Pool(base.origin, { connections: concurrency });
+  const headers = { authorization: `Basic ${Buffer.from('seq_client:seq_secret').toString('base64')}`, 'sequence-version': '2024-07-30', accept: 'application/json' };
+  const get = async (path: string): Promise<unknown> => {
+    const res = await pool.request({ method: 'GET', path: `${base.pathname}${path}`, headers });
+    const body = JSON.parse(await res.body.text()) as unknown;
+    if (res.statusCode !== 200) throw new Error(`raw fetch ${path}: ${res.statusCode}`);
+    return body;
+  };
+  const started = performance.now();
+  let records = 0;
+  let requests = 0;
+  let after: string | undefined;
+  let lastLog = started;
+  do {
+    const page = (await get(`/invoices?sortOrder=ASC&limit=${PAGE}${after ? `&after=${encodeURIComponent(after)}` : ''}`)) as { items: Array<{ id: string }>; pagination: { after?: string } };
+    requests++;
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (next < page.items.length) {
+          const inv = page.items[next++]!;
+          await get(`/invoices/${inv.id}/line-items/all`);
+          requests++;
+        }
+      }),
+    );
+    records += page.items.length;
+    after = page.pagination.after;
+    if (performance.now() - lastLog > 2000) {
+      lastLog = performance.now();
+      log(`raw: ${records.toLocaleString('en-US')} invoices, ${Math.round((records * 1000) / (lastLog - started))} invoices/s`);
+    }
+  } while (after);
+  const ms = performance.now() - started;
+  await pool.close();
+  return { records, requests, ms };
+}
+
+async function main(): Promise<void> {
+  const { loadConnector } = await import('../src/spec/index.ts');
+  const { openStore } = await import('../src/store/index.ts');
+  const { runSync, mapRecord } = await import('../src/sync/index.ts');
+  const { compileStream } = await import('../src/sync/compile.ts');
+
+  log(`bench:sync: fake Sequence with ${INVOICES.toLocaleString('en-US')} invoices x ${LINES} lines, no rate limit, in a child process`);
+  const { url, child } = await startFakeProcess();
+  const spec = loadConnector(join(fileURLToPath(new URL('..', import.meta.url)), 'connectors', 'sequence.yaml'));
+  // The spec declares Sequence's published limit (1500/min); the fake has none, so the bench lifts it to
+  // measure the engine rather than the budget. Everything else (retries, timeouts, concurrency) is as written.
+  spec.http = { ...spec.http, rate_limit: undefined };
+  const concurrency = spec.http.max_concurrency ?? 4;
+  log(`bench:sync: spec rate_limit lifted for the bench; max_concurrency ${concurrency} for both measurements`);
+
+  log('raw: undici + JSON.parse, list pages + one line-items request per invoice');
+  const raw = await rawFetch(url, concurrency);
+  const rawRps = raw.records / (raw.ms / 1000);
+  log(`raw: ${raw.records} invoices, ${raw.requests} requests in ${Math.round(raw.ms)} ms = ${Math.round(rawRps)} invoices/s`);
+
+  const dir = await mkdtemp(join(tmpdir(), 'taxbridge-bench-'));
+  const store = await openStore({ dir });
+  const conn = { connection_id: 'bench', environment: 'production' as const, base_url: url, credentials: { client_id: 'seq_client', client_secret: 'seq_secret' }, settings: {} };
+  log('sync: connectors/sequence.yaml invoices stream, full, into a temporary data folder');
+  let lastLog = performance.now();
+  const started = performance.now();
+  const [summary] = await runSync({
+    spec,
+    conn,
+    store,
+    streams: ['invoices'],
+    full: true,
+    onProgress: (p) => {
+      if (performance.now() - lastLog < 2000) return;
+      lastLog = performance.now();
+      log(`sync: page ${p.page}, ${p.records.toLocaleString('en-US')} invoices, ${Math.round((p.records * 1000) / p.elapsed_ms)} invoices/s`);
+    },
+  });
+  const syncMs = performance.now() - started;
+  // Peak RSS of raw fetch + sync (measured before the mapping timing below loads every raw record).
+  const peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
+  const stored = await store.countEntities('bench', 'invoices');
+  if (summary!.status !== 'ok' || stored.active !== INVOICES || summary!.failed !== 0) {
+    throw new Error(`sync did not store every invoice: ${JSON.stringify({ status: summary!.status, error: summary!.error, stored, failed: summary!.failed })}`);
+  }
+  const syncRps = summary!.records / (syncMs / 1000);
+  log(`sync: ${summary!.records} invoices in ${Math.round(syncMs)} ms = ${Math.round(syncRps)} invoices/s (${stored.active} stored)`);
+
+  // How much of the sync is JSONata: map every stored raw invoice again, sequentially as the sync does,
+  // timing the mapping evaluation alone and the schema validation alone.
+  const c = compileStream(spec, 'invoices');
+  const raws = (await store.listEntities('bench', 'invoices')).map((e) => e.raw);
+  const bindings = { settings: {}, connection: { id: 'bench', environment: 'production' }, environment: 'production' };
+  let mappingMs = 0;
+  let validationMs = 0;
+  for (const r of raws) {
+    const t0 = performance.now();
+    const data = await c.mapping.evaluate(r, bindings);
+    const t1 = performance.now();
+    c.validate(data);
+    validationMs += performance.now() - t1;
+    mappingMs += t1 - t0;
+  }
+  if (!(await mapRecord(spec, 'invoices', raws[0], conn)).ok) throw new Error('mapping check failed');
+  await store.close();
+  await rm(dir, { recursive: true, force: true });
+  child.stdin!.end();
+
+  log(`mapping: ${raws.length} JSONata evaluations, ${Math.round(mappingMs)} ms (${Math.round((mappingMs * 1000) / raws.length)} us each) = ${Math.round((mappingMs / syncMs) * 100)}% of the sync time; schema validation ${Math.round(validationMs)} ms`);
+  const result = {
+    bench: 'sync',
+    records: summary!.records,
+    raw_rps: Math.round(rawRps),
+    sync_rps: Math.round(syncRps),
+    ratio: Number((syncRps / rawRps).toFixed(3)),
+    peak_rss_mb: peakRssMb,
+    mapping_ms: Math.round(mappingMs),
+    mapping_share: Number((mappingMs / syncMs).toFixed(3)),
+    validation_ms: Math.round(validationMs),
+    raw_ms: Math.round(raw.ms),
+    sync_ms: Math.round(syncMs),
+    requests: raw.requests,
+    raw_includes_child_requests: true,
+  };
+  log(JSON.stringify(result));
+}

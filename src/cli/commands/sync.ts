@@ -1,0 +1,134 @@
+import { TaxbridgeError } from '../../errors.ts';
+import { loadConnector, type ConnectionContext, type EnvironmentName } from '../../spec/index.ts';
+import { openStore } from '../../store/index.ts';
+import { runSync, type SyncProgress, type SyncSummary } from '../../sync/index.ts';
+import { parseCommandArgs } from '../args.ts';
+
+export const summary = 'Import customers, products, invoices and credit notes from a connected system into the store';
+export const usage = `Usage: taxbridge sync --connector <spec.yaml> [options]
+
+Options:
+  --connector <file>        connector spec (e.g. connectors/sequence.yaml)
+  --credential name=value   a credential of the spec (repeat); or env TAXBRIDGE_CREDENTIAL_<NAME>
+  --setting name=value      a setting of the spec (repeat), e.g. subsidiary_id=sub_123
+  --environment <env>       production (default) or sandbox
+  --base-url <url>          override the environment's base URL (fakes, proxies)
+  --connection <id>         connection id the data is stored under (default <connector>-<environment>)
+  --data <dir>              data folder (default ./data)
+  --stream <name>           sync only this stream (repeat); default all
+  --full                    read everything, not only changes since the last run
+  --json                    print one JSON object with every stream's summary
+
+An interrupted sync resumes from its last committed page on the next run. Exit 1 when a stream failed.`;
+
+function pairs(list: string[] | undefined, what: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const kv of list ?? []) {
+    const i = kv.indexOf('=');
+    if (i <= 0) throw new TaxbridgeError('CLI_USAGE', `--${what} expects name=value, got "${kv.includes('=') ? kv : `${kv.slice(0, 20)}`}"`, { hint: `e.g. --${what} client_id=abc` });
+    out[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  return out;
+}
+
+const fmt = (n: number) => n.toLocaleString('en-US');
+
+function progressLine(p: SyncProgress): string {
+  const rate = p.elapsed_ms > 0 ? Math.round((p.records * 1000) / p.elapsed_ms) : 0;
+  return `${p.stream}: page ${fmt(p.page)}, ${fmt(p.records)} records, ${fmt(rate)} records/s${p.failed ? `, ${fmt(p.failed)} failed` : ''}`;
+}
+
+function summaryLine(s: SyncSummary): string {
+  const secs = (s.duration_ms / 1000).toFixed(1);
+  if (s.status === 'skipped') return `${s.stream}: skipped (${s.error?.message ?? ''})`;
+  const counts = `${fmt(s.records)} records (${fmt(s.created)} created, ${fmt(s.updated)} updated, ${fmt(s.unchanged)} unchanged, ${fmt(s.failed)} failed, ${fmt(s.deleted)} deleted)`;
+  const base = `${s.stream}: ${s.mode}${s.resumed_from_page ? ` resumed at page ${s.resumed_from_page}` : ''}, ${counts}, ${fmt(s.pages)} pages, ${secs} s`;
+  return s.status === 'failed' ? `${base}, FAILED: ${s.error!.code}: ${s.error!.message}` : base;
+}
+
+export async function run(args: string[]): Promise<number> {
+  const { values } = parseCommandArgs(
+    args,
+    {
+      connector: { type: 'string' },
+      credential: { type: 'string', multiple: true },
+      setting: { type: 'string', multiple: true },
+      environment: { type: 'string' },
+      'base-url': { type: 'string' },
+      connection: { type: 'string' },
+      data: { type: 'string' },
+      stream: { type: 'string', multiple: true },
+      full: { type: 'boolean' },
+      json: { type: 'boolean' },
+    },
+    false,
+  );
+  if (!values.connector) throw new TaxbridgeError('CLI_USAGE', 'sync needs --connector <spec.yaml>', { hint: usage });
+  const environment = (values.environment ?? 'production') as EnvironmentName;
+  if (environment !== 'production' && environment !== 'sandbox') throw new TaxbridgeError('CLI_USAGE', `--environment must be production or sandbox, not "${environment}"`);
+  const spec = loadConnector(values.connector);
+  const credentials: Record<string, string> = {};
+  for (const c of spec.credentials ?? []) {
+    const env = process.env[`TAXBRIDGE_CREDENTIAL_${c.name.toUpperCase()}`];
+    if (env) credentials[c.name] = env;
+  }
+  Object.assign(credentials, pairs(values.credential, 'credential'));
+  const conn: ConnectionContext = {
+    connection_id: values.connection ?? `${spec.name}-${environment}`,
+    environment,
+    base_url: values['base-url'],
+    credentials,
+    settings: pairs(values.setting, 'setting'),
+  };
+
+  const tty = !values.json && process.stderr.isTTY === true;
+  const store = await openStore({ dir: values.data ?? 'data' });
+  const abort = new AbortController();
+  const onSignal = () => abort.abort(new TaxbridgeError('SYNC_INTERRUPTED', 'interrupted; run the same command again to resume from the last committed page'));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  let lastDraw = 0;
+  let summaries: SyncSummary[];
+  try {
+    summaries = await runSync({
+      spec,
+      conn,
+      store,
+      streams: values.stream,
+      full: values.full === true,
+      signal: abort.signal,
+      onProgress: tty
+        ? (p) => {
+            const now = Date.now();
+            if (now - lastDraw < 100) return;
+            lastDraw = now;
+            process.stderr.write(`\r\x1b[2K${progressLine(p)}`);
+          }
+        : undefined,
+    });
+  } catch (e) {
+    if (tty) process.stderr.write('\r\x1b[2K');
+    if (abort.signal.aborted) {
+      process.stderr.write(`taxbridge sync: ${(abort.signal.reason as Error).message}\n`);
+      return 130;
+    }
+    throw e;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await store.close();
+  }
+  if (tty) process.stderr.write('\r\x1b[2K');
+  const ok = summaries.every((s) => s.status === 'ok');
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify({ connector: spec.name, connection_id: conn.connection_id, environment, ok, streams: summaries })}\n`);
+  } else {
+    for (const s of summaries) {
+      process.stdout.write(`${summaryLine(s)}\n`);
+      if (s.error?.hint && s.status === 'failed') process.stdout.write(`  hint: ${s.error.hint}\n`);
+      for (const f of s.failures.slice(0, 5)) process.stdout.write(`  record ${f.external_id ?? '(no id)'} (page ${f.page}): ${f.reason}\n`);
+      if (s.failed > 5) process.stdout.write(`  ... ${fmt(s.failed - 5)} more failed records (see sync_runs ${s.id})\n`);
+    }
+  }
+  return ok ? 0 : 1;
+}
