@@ -17,6 +17,8 @@ export interface CheckResult {
 
 /** How long a connect waits for the check, retries included. */
 export const CHECK_TIMEOUT_MS = 30_000;
+/** Attempts of the check request before the system counts as unreachable. */
+export const CHECK_ATTEMPTS = 3;
 
 function credentialTitles(spec: ConnectorSpec): string {
   const names = authCredentialNames(spec.auth);
@@ -26,9 +28,21 @@ function credentialTitles(spec: ConnectorSpec): string {
 
 export async function testCredentials(spec: ConnectorSpec, conn: ConnectionContext, opts: { http?: HttpClientOptions; timeoutMs?: number } = {}): Promise<CheckResult> {
   if (!spec.check) return { checked: false };
-  const client = createHttpClient(spec, conn, opts.http);
+  // A person is waiting: a couple of retries cover a blip, more would only delay the answer.
+  const giveUp = new AbortController();
+  const where = conn.base_url ?? spec.environments[conn.environment]?.base_url ?? '';
+  const client = createHttpClient(spec, conn, {
+    ...opts.http,
+    onRetry: (info) => {
+      opts.http?.onRetry?.(info);
+      if (info.attempt >= CHECK_ATTEMPTS - 1) {
+        giveUp.abort(new TaxbridgeError('CONNECTION_UNREACHABLE', `${spec.title} could not be reached at ${where}: ${info.reason} (${info.attempt} attempts)`, { hint: 'check the base URL and the network, then try again' }));
+      }
+    },
+  });
   try {
-    const res = await client.request(spec.check.request, {}, { signal: AbortSignal.timeout(opts.timeoutMs ?? CHECK_TIMEOUT_MS) });
+    const signal = AbortSignal.any([giveUp.signal, AbortSignal.timeout(opts.timeoutMs ?? CHECK_TIMEOUT_MS)]);
+    const res = await client.request(spec.check.request, {}, { signal });
     if (spec.check.success) {
       const ok = await compileExpression(spec.check.success).evaluate({ status: res.status, headers: res.headers, body: res.body });
       if (!ok) {
@@ -46,7 +60,7 @@ export async function testCredentials(spec: ConnectorSpec, conn: ConnectionConte
 }
 
 function checkError(spec: ConnectorSpec, conn: ConnectionContext, e: unknown): TaxbridgeError {
-  if (e instanceof TaxbridgeError && e.code === 'CONNECTION_CHECK_FAILED') return e;
+  if (e instanceof TaxbridgeError && (e.code === 'CONNECTION_CHECK_FAILED' || e.code === 'CONNECTION_UNREACHABLE')) return e;
   const where = conn.base_url ?? spec.environments[conn.environment]?.base_url ?? '';
   if (e instanceof BadCredentialsError) {
     return new TaxbridgeError('CONNECTION_BAD_CREDENTIALS', `${spec.title} (${conn.environment}) rejected the credentials: HTTP ${e.status} on ${e.target.method} ${e.target.path}`, {
