@@ -119,7 +119,9 @@ export class EventService {
   private async process(id: string): Promise<{ retryAt?: number }> {
     let doc = await getEvent(this.store, id);
     if (!doc || (doc.status !== 'pending' && doc.status !== 'retrying')) return {};
-    doc = { ...doc, attempts: doc.attempts + 1 };
+    // The attempt is counted before it runs, so an event that crashes the process cannot loop forever.
+    doc = { ...doc, attempts: doc.attempts + 1, updated_at: this.nowIso() };
+    await saveEvent(this.store, doc);
     try {
       const c = await this.opts.loadConnection(doc.connection_id);
       if (!c) throw new TaxbridgeError('CONNECTION_UNKNOWN', `connection ${doc.connection_id} no longer exists`);

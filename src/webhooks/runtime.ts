@@ -48,7 +48,7 @@ export function createWebhookRuntime(o: WebhookRuntimeOptions): WebhookRuntime {
   const clients = new ConnectionClients(o.http);
   const records = o.records ?? createSyncRecords({ store: o.store, clients, fetchOne: o.fetchOne });
   const writebacks = o.engine
-    ? new WritebackService({ store: o.store, engine: o.engine, loadConnection: o.loadConnection, clients, run: false, log, now: o.now, ...o.writeback })
+    ? new WritebackService({ store: o.store, engine: o.engine, loadConnection: o.loadConnection, clients, records, run: false, log, now: o.now, ...o.writeback })
     : undefined;
   const events = new EventService({ store: o.store, loadConnection: o.loadConnection, records, writeback: writebacks, run: false, log, now: o.now, ...o.events });
   return {

@@ -43,6 +43,8 @@ export async function evaluateWriteback(input: {
   kind: DocumentKind;
   documentId: string;
   now: string;
+  /** Reads a record of another stream from the system and stores it (a customer not synced yet). */
+  refetch?: (stream: string, id: string) => Promise<unknown>;
 }): Promise<Evaluation> {
   const { store, connection: c, kind, documentId } = input;
   const spec = c.spec;
@@ -58,7 +60,12 @@ export async function evaluateWriteback(input: {
     const customerStream = streamOfEntity(spec, 'customer');
     const productStream = streamOfEntity(spec, 'product');
     const customerId = typeof doc.customer_external_id === 'string' ? doc.customer_external_id : undefined;
-    const customer = customerStream && customerId ? await store.getEntity(connId, customerStream, customerId) : undefined;
+    let customer = customerStream && customerId ? await store.getEntity(connId, customerStream, customerId) : undefined;
+    if (customerStream && customerId && !customer && !hasAddress(doc.customer_address) && input.refetch && spec.streams[customerStream]?.fetch) {
+      // The document names a customer the runtime has not imported yet: read it now for its address.
+      await input.refetch(customerStream, customerId);
+      customer = await store.getEntity(connId, customerStream, customerId);
+    }
     const products = new Map<string, StoredEntity>();
     if (productStream && Array.isArray(doc.lines)) {
       for (const l of doc.lines as Array<Record<string, unknown>>) {
@@ -87,4 +94,8 @@ export async function evaluateWriteback(input: {
   }
   if ('skip' in plan) return { decision: 'no_tax', reason: plan.skip, tax, hash, entity };
   return { decision: 'write', tax, hash, entity, plan };
+}
+
+function hasAddress(a: unknown): boolean {
+  return !!a && typeof a === 'object' && typeof (a as Record<string, unknown>).country === 'string';
 }

@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { errorMessage } from '../errors.ts';
 import type { Store } from '../store/types.ts';
 import { ConnectionClients, type ResolvedConnection } from '../webhooks/connections.ts';
+import type { RecordSync } from '../webhooks/record-sync.ts';
 import { JobQueue, retryDelayMs } from '../webhooks/job-queue.ts';
 import { silentLog, type LogFn } from '../webhooks/log.ts';
 import { errorCode, errorStatus, isPermanentError } from './error-kind.ts';
@@ -22,6 +23,8 @@ export interface WritebackServiceOptions {
   engine: WritebackTaxEngine;
   loadConnection(connectionId: string): Promise<ResolvedConnection | undefined>;
   clients: ConnectionClients;
+  /** Reads records the document refers to but the store lacks (its customer). */
+  records?: Pick<RecordSync, 'refetch'>;
   /** Attempts per job before it is dead. Default 6. */
   maxAttempts?: number;
   /** Backoff between attempts: first delay and cap. Default 2 s, 10 min. */
@@ -107,7 +110,7 @@ export class WritebackService {
    */
   async request(connection: ResolvedConnection, kind: DocumentKind, documentId: string, trigger: string, opts: { wait?: boolean } = {}): Promise<WritebackOutcome> {
     const now = this.nowIso();
-    const ev = await evaluateWriteback({ store: this.store, engine: this.opts.engine, connection, kind, documentId, now });
+    const ev = await evaluateWriteback({ store: this.store, engine: this.opts.engine, connection, kind, documentId, now, refetch: this.refetcher(connection) });
     if (ev.decision === 'missing') return { status: 'skipped', reason: ev.reason };
     if (ev.decision === 'unchanged') return { status: 'unchanged', calculation_id: ev.tax.calculation_id };
     const base = this.newJob(connection, kind, documentId, ev, trigger, now);
@@ -124,6 +127,11 @@ export class WritebackService {
     }
     if (inserted || job.status === 'pending') this.queue.enqueue(job.id, partition(job));
     return outcomeOf(job);
+  }
+
+  private refetcher(c: ResolvedConnection): ((stream: string, id: string) => Promise<unknown>) | undefined {
+    const records = this.opts.records;
+    return records ? (stream, id) => records.refetch(c, stream, id) : undefined;
   }
 
   private newJob(c: ResolvedConnection, kind: DocumentKind, documentId: string, ev: Exclude<Evaluation, { decision: 'missing' | 'unchanged' }>, trigger: string, now: string): WritebackJobDoc {
@@ -196,7 +204,7 @@ export class WritebackService {
     job = { ...job, status: 'running', attempts: job.attempts + 1, updated_at: this.nowIso() };
     await saveJob(this.store, job);
     try {
-      const ev = await evaluateWriteback({ store: this.store, engine: this.opts.engine, connection, kind: job.kind, documentId: job.document_id, now: job.created_at });
+      const ev = await evaluateWriteback({ store: this.store, engine: this.opts.engine, connection, kind: job.kind, documentId: job.document_id, now: job.created_at, refetch: this.refetcher(connection) });
       switch (ev.decision) {
         case 'missing':
           await this.finish(job, 'no_tax', ev.reason);
