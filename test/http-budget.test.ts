@@ -24,8 +24,30 @@ describe('rate budget', () => {
     const elapsed = performance.now() - started;
     // 16 requests at 5 per 250 ms need at least three full windows.
     expect(elapsed).toBeGreaterThanOrEqual(740);
-    arrivals.sort((a, b) => a - b);
-    for (let i = 5; i < arrivals.length; i++) expect(arrivals[i]! - arrivals[i - 5]!).toBeGreaterThan(200); // 250 ms minus socket jitter
+    expect(arrivals).toHaveLength(16);
+  });
+
+  it('sliding window: no window of per_seconds ever holds more than `requests` starts (virtual clock)', async () => {
+    let now = 0;
+    const budget = new ConnectionBudget({
+      rateLimit: { requests: 5, perMs: 250 },
+      maxConcurrency: 100,
+      now: () => now,
+      sleep: async (ms) => {
+        now += ms;
+      },
+    });
+    const grants: number[] = [];
+    await Promise.all(
+      Array.from({ length: 23 }, async () => {
+        const release = await budget.acquire();
+        grants.push(now);
+        release();
+      }),
+    );
+    grants.sort((a, b) => a - b);
+    for (let i = 5; i < grants.length; i++) expect(grants[i]! - grants[i - 5]!).toBeGreaterThanOrEqual(250);
+    expect(grants.at(-1)).toBe(1000);
   });
 
   it('shares one budget between two clients of the same connection', async () => {
