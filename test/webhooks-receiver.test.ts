@@ -69,6 +69,21 @@ describe('webhook receiver', () => {
     expect(await stored()).toBe(2);
   });
 
+  it('follows a rotated token at once: the new one is accepted, the replaced one refused', async () => {
+    const before = conn.conn;
+    try {
+      const oldToken = rillet.signingToken;
+      const newToken = rillet.rotateSigningToken();
+      conn.conn = { ...conn.conn, credentials: { ...conn.conn.credentials, signing_token: newToken, signing_token_previous: undefined } };
+      expect((await send()).status).toBe(200);
+      expect((await send({ token: oldToken })).status).toBe(401);
+      rillet.signingTokens = [oldToken];
+    } finally {
+      conn.conn = before;
+    }
+    expect((await send()).status).toBe(200);
+  });
+
   it.each([
     ['a tampered body', { tamper: true }, 'WEBHOOK_SIGNATURE_INVALID'],
     ['a signature by another token', { token: Buffer.alloc(32, 1).toString('base64') }, 'WEBHOOK_SIGNATURE_INVALID'],

@@ -40,15 +40,20 @@ export function compiledWebhooks(spec: WebhooksSpec): CompiledWebhooks {
   return c;
 }
 
-// Rendering the secret template is a JSONata evaluation: once per connection context object.
-const secretCache = new WeakMap<ConnectionContext, { sig: SignatureSpec; secrets: Promise<string[]> }>();
+// Rendering the secret template is a JSONata evaluation: done once per connection and credentials, not per
+// delivery. Keyed by connection id with a fingerprint of what the template can read, so a rotated secret is
+// picked up at once even when the lookup returns a new context object for every delivery.
+const secretCache = new Map<string, { sig: SignatureSpec; fingerprint: string; secrets: Promise<string[]> }>();
+const SECRET_CACHE_MAX = 10_000;
 
 function secretsFor(sig: SignatureSpec, conn: ConnectionContext): Promise<string[]> {
-  const hit = secretCache.get(conn);
-  if (hit && hit.sig === sig) return hit.secrets;
+  const fingerprint = JSON.stringify([conn.credentials, conn.settings, conn.environment]);
+  const hit = secretCache.get(conn.connection_id);
+  if (hit && hit.sig === sig && hit.fingerprint === fingerprint) return hit.secrets;
   const secrets = webhookSecrets(sig, conn);
-  secretCache.set(conn, { sig, secrets });
-  secrets.catch(() => secretCache.delete(conn));
+  if (secretCache.size >= SECRET_CACHE_MAX) secretCache.delete(secretCache.keys().next().value!);
+  secretCache.set(conn.connection_id, { sig, fingerprint, secrets });
+  secrets.catch(() => secretCache.delete(conn.connection_id));
   return secrets;
 }
 
