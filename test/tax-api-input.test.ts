@@ -2,6 +2,7 @@
  * Bad input over a real socket: every malformed request gets a 4xx in Sphere's error shape naming what is
  * wrong, never a 500 or a stack trace.
  */
+import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTaxServer, type TaxServer } from './helpers/tax-server.ts';
@@ -155,7 +156,7 @@ describe('malformed requests', () => {
       for (let i = 0; i < 160; i++) yield piece;
       yield Buffer.from('"}');
     }
-    const res = await request(`${s.url}/tax_api/calculate_tax`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': key }, body: chunks() }).catch((e) => e);
+    const res = await request(`${s.url}/tax_api/calculate_tax`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': key }, body: Readable.from(chunks()) }).catch((e) => e);
     // The client may see the 413 or, still sending, a reset connection; never a 2xx or a 500.
     if (!(res instanceof Error)) {
       expect(res.statusCode).toBe(413);

@@ -17,6 +17,7 @@
  *   DELETE /admin/organizations/:org/product_tax_codes?product_id=..&connection_id=..
  *   GET    /admin/organizations/:org/keys                         list (prefix, created, last used, revoked; never hashes)
  *   POST   /admin/organizations/:org/keys                         {name?, rate_limit_per_second?} -> 201 with `key` (shown once)
+ *   GET    /admin/keys?organization_id=..                          all keys (or one organization's)
  *   DELETE /admin/keys/:key                                       revoke (:key is the id "key_…" or the prefix "tb_test_…")
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
@@ -137,9 +138,10 @@ export function createAdminApiRouter(opts: AdminApiRouterOptions): Router {
     ctx.status = 204;
   });
 
-  router.get('/organizations/:org/product_tax_codes', async (ctx) =>
-    send(ctx, 200, { data: { default_product_tax_code: (await service.getOrganization(org(ctx))).default_product_tax_code ?? null, products: (await service.getOrganization(org(ctx))).product_tax_codes } }),
-  );
+  router.get('/organizations/:org/product_tax_codes', async (ctx) => {
+    const o = await service.getOrganization(org(ctx));
+    send(ctx, 200, { data: { default_product_tax_code: o.default_product_tax_code ?? null, products: o.product_tax_codes } });
+  });
   router.post('/organizations/:org/product_tax_codes', async (ctx) => {
     const b = await body(ctx);
     const r = await service.setProductTaxCode(org(ctx), b as never);
@@ -161,6 +163,10 @@ export function createAdminApiRouter(opts: AdminApiRouterOptions): Router {
     const b = ctx.request.length || ctx.get('content-type') ? await body(ctx) : {};
     const r = await service.createApiKey(org(ctx), b as never);
     send(ctx, 201, { data: { key: r.key, ...publicKeyView(r.doc) }, message: 'Store this key now: it is shown only once.' });
+  });
+  router.get('/keys', async (ctx) => {
+    const orgId = typeof ctx.query.organization_id === 'string' && ctx.query.organization_id ? ctx.query.organization_id : undefined;
+    send(ctx, 200, { data: (await service.listApiKeys(orgId)).map(publicKeyView) });
   });
   router.delete('/keys/:key', async (ctx) => {
     const doc = await service.revokeApiKey(String(ctx.params.key));

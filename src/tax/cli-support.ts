@@ -1,0 +1,203 @@
+/**
+ * What `taxbridge org | key | region` share: an admin backend that is either the data folder opened by this
+ * process (the store, through src/tax/orgs.ts and keys.ts) or, when `taxbridge serve` holds the folder (or
+ * `--server` is given) and an admin token is at hand, the running server's admin API (src/server/admin-api.ts).
+ * Both give the same documents, so the commands print the same either way.
+ */
+import { request } from 'undici';
+import { TaxbridgeError } from '../errors.ts';
+import { loadConfig } from '../config/index.ts';
+import { openStore } from '../store/index.ts';
+import type { Store } from '../store/types.ts';
+import { createApiKey, listApiKeys, publicKeyView, revokeApiKey, type CreateApiKeyInput } from './keys.ts';
+import type { ApiKeyDoc, Organization, Registration } from './model.ts';
+import * as orgs from './orgs.ts';
+
+export const COMMON_OPTIONS = {
+  data: { type: 'string' },
+  config: { type: 'string' },
+  server: { type: 'string' },
+  'admin-token': { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
+
+export const COMMON_USAGE = `  --data <dir>          data folder (default ./data, or TAXBRIDGE_DATA_DIR)
+  --config <file>       configuration file (default ./taxbridge.config.json when present)
+  --server <url>        talk to a running \`taxbridge serve\` through its admin API instead of the data folder
+  --admin-token <t>     admin token for --server (default TAXBRIDGE_ADMIN_TOKEN)
+  --json                machine-readable output`;
+
+export interface CommonValues {
+  data?: string;
+  config?: string;
+  server?: string;
+  'admin-token'?: string;
+  json?: boolean;
+}
+
+export type PublicKey = Omit<ApiKeyDoc, 'hash'>;
+
+/** The operations the tax admin commands need, locally or over the admin API. */
+export interface TaxAdmin {
+  listOrganizations(): Promise<Organization[]>;
+  getOrganization(id: string): Promise<Organization>;
+  createOrganization(input: orgs.CreateOrganizationInput): Promise<Organization>;
+  updateOrganization(id: string, patch: orgs.UpdateOrganizationInput): Promise<Organization>;
+  setProductTaxCode(orgId: string, input: orgs.ProductTaxCodeInput): Promise<unknown>;
+  removeProductTaxCode(orgId: string, productId: string, connectionId?: string): Promise<void>;
+  addRegistration(orgId: string, input: orgs.RegistrationInput): Promise<Registration>;
+  updateRegistration(orgId: string, ref: string, patch: { tax_calculation?: boolean; effective_from?: string }): Promise<Registration>;
+  removeRegistration(orgId: string, ref: string): Promise<void>;
+  createApiKey(orgId: string, input: CreateApiKeyInput): Promise<PublicKey & { key: string }>;
+  listApiKeys(orgId?: string): Promise<PublicKey[]>;
+  revokeApiKey(ref: string): Promise<PublicKey>;
+  close(): Promise<void>;
+}
+
+export async function openTaxAdmin(v: CommonValues, env: NodeJS.ProcessEnv = process.env): Promise<TaxAdmin> {
+  const config = loadConfig({ data: v.data, config: v.config }, env);
+  const token = v['admin-token'] ?? env.TAXBRIDGE_ADMIN_TOKEN;
+  if (v.server) return remote(v.server, token);
+  let store: Store;
+  try {
+    store = await openStore({ dir: config.dataDir });
+  } catch (e) {
+    if ((e as { code?: string }).code === 'STORE_LOCKED') {
+      if (token) return remote(`http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`, token);
+      throw new TaxbridgeError('STORE_LOCKED', (e as Error).message, {
+        hint: 'taxbridge serve is using this data folder: set TAXBRIDGE_ADMIN_TOKEN (or pass --server <url> --admin-token <token>) to go through its admin API, or stop the server first',
+      });
+    }
+    throw e;
+  }
+  return local(store);
+}
+
+/** The admin operations straight over a store (also used by tests). */
+export function local(store: Store): TaxAdmin {
+  return {
+    listOrganizations: () => orgs.listOrganizations(store),
+    getOrganization: (id) => orgs.getOrganization(store, id),
+    createOrganization: (input) => orgs.createOrganization(store, input),
+    updateOrganization: (id, patch) => orgs.updateOrganization(store, id, patch),
+    setProductTaxCode: (id, input) => orgs.setProductTaxCode(store, id, input),
+    removeProductTaxCode: async (id, p, c) => void (await orgs.removeProductTaxCode(store, id, p, c)),
+    addRegistration: async (id, input) => (await orgs.addRegistration(store, id, input)).registration,
+    updateRegistration: async (id, ref, patch) => (await orgs.updateRegistration(store, id, ref, patch)).registration,
+    removeRegistration: async (id, ref) => void (await orgs.removeRegistration(store, id, ref)),
+    createApiKey: async (id, input) => {
+      const r = await createApiKey(store, id, input);
+      return { key: r.key, ...publicKeyView(r.doc) };
+    },
+    listApiKeys: async (id) => {
+      if (id) await orgs.getOrganization(store, id);
+      return (await listApiKeys(store, id)).map(publicKeyView);
+    },
+    revokeApiKey: async (ref) => publicKeyView(await revokeApiKey(store, ref)),
+    close: async () => {
+      await store.flush();
+      await store.close();
+    },
+  };
+}
+
+function remote(server: string, token: string | undefined): TaxAdmin {
+  if (!token) throw new TaxbridgeError('CLI_USAGE', '--server needs the admin token', { hint: 'pass --admin-token <token> or set TAXBRIDGE_ADMIN_TOKEN' });
+  const base = server.replace(/\/+$/, '');
+  const api = async <T>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<T> => {
+    let res;
+    try {
+      res = await request(`${base}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        body: body !== undefined ? JSON.stringify(body) : undefined,
+        signal: AbortSignal.timeout(30_000),
+      });
+    } catch (e) {
+      throw new TaxbridgeError('SERVER_UNREACHABLE', `cannot reach taxbridge serve at ${base}: ${(e as Error).message}`, { hint: 'is it running? pass --server <url>' });
+    }
+    const text = await res.body.text();
+    let json: { data?: T; code?: string; message?: string; hint?: string; param?: string } | undefined;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = undefined;
+    }
+    if (res.statusCode >= 400) {
+      throw new TaxbridgeError(json?.code ?? `HTTP_${res.statusCode}`, json?.message ?? `the server answered ${res.statusCode}`, {
+        ...(json?.hint ? { hint: json.hint } : {}),
+        ...(json?.param ? { details: { field: json.param } } : {}),
+      });
+    }
+    return (json?.data ?? json) as T;
+  };
+  const o = (id: string) => `/admin/organizations/${encodeURIComponent(id)}`;
+  return {
+    listOrganizations: () => api('GET', '/admin/organizations'),
+    getOrganization: (id) => api('GET', o(id)),
+    createOrganization: (input) => api('POST', '/admin/organizations', input),
+    updateOrganization: (id, patch) => api('PATCH', o(id), patch),
+    setProductTaxCode: (id, input) => api('POST', `${o(id)}/product_tax_codes`, input),
+    removeProductTaxCode: async (id, p, c) =>
+      void (await api('DELETE', `${o(id)}/product_tax_codes?${new URLSearchParams({ product_id: p, ...(c ? { connection_id: c } : {}) })}`)),
+    addRegistration: (id, input) => api('POST', `${o(id)}/registrations`, input),
+    updateRegistration: (id, ref, patch) => api('PATCH', `${o(id)}/registrations/${encodeURIComponent(ref)}`, patch),
+    removeRegistration: async (id, ref) => void (await api('DELETE', `${o(id)}/registrations/${encodeURIComponent(ref)}`)),
+    createApiKey: (id, input) => api('POST', `${o(id)}/keys`, input),
+    listApiKeys: (id) => (id ? api('GET', `${o(id)}/keys`) : api('GET', '/admin/keys')),
+    revokeApiKey: (ref) => api('DELETE', `/admin/keys/${encodeURIComponent(ref)}`),
+    close: async () => undefined,
+  };
+}
+
+/** Runs `fn` with an admin backend and always closes it. */
+export async function withTaxAdmin<T>(v: CommonValues, fn: (admin: TaxAdmin) => Promise<T>): Promise<T> {
+  const admin = await openTaxAdmin(v);
+  try {
+    return await fn(admin);
+  } finally {
+    await admin.close();
+  }
+}
+
+// ------------------------------------------------------------------------------------------- printing
+
+export function table(head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const fmt = (r: string[]) => r.map((x, i) => (x ?? '').padEnd(widths[i]!)).join('  ').trimEnd();
+  return [fmt(head), ...rows.map(fmt)].join('\n') + '\n';
+}
+
+export function regionName(r: Pick<Registration, 'country' | 'state'>): string {
+  return r.state ? `${r.country}-${r.state}` : r.country;
+}
+
+export function formatAddress(a: Organization['origin_address']): string {
+  if (!a) return '-';
+  return [a.line1, a.line2, a.city, [a.state, a.postal_code].filter(Boolean).join(' '), a.country].filter((x) => x && String(x).trim()).join(', ');
+}
+
+export function formatOrganization(org: Organization, keys?: PublicKey[]): string {
+  const lines = [
+    `${org.name} (${org.id})`,
+    `  mode:                ${org.mode}`,
+    `  origin address:      ${formatAddress(org.origin_address)}`,
+    `  default tax code:    ${org.default_product_tax_code ?? '- (products need their own)'}`,
+    `  created:             ${org.created_at}`,
+    '',
+    `  Registrations (${org.registrations.length}):`,
+  ];
+  for (const r of org.registrations) lines.push(`    ${regionName(r).padEnd(8)} ${r.tax_calculation ? 'tax calculation ON ' : 'tax calculation OFF'}  from ${r.effective_from}  ${r.id}`);
+  if (!org.registrations.length) lines.push('    none: no tax is calculated anywhere (add one with `taxbridge region add`)');
+  lines.push('', `  Product tax codes (${org.product_tax_codes.length}):`);
+  for (const p of org.product_tax_codes) lines.push(`    ${p.product_id}${p.connection_id ? ` (connection ${p.connection_id})` : ''}: ${p.tax_code}`);
+  if (keys) {
+    lines.push('', `  API keys (${keys.length}):`);
+    for (const k of keys) lines.push(`    ${k.prefix}…  ${k.revoked_at ? `revoked ${k.revoked_at}` : 'active'}  last used ${k.last_used_at ?? 'never'}${k.name ? `  ${k.name}` : ''}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+export function print(json: boolean | undefined, value: unknown, text: () => string): void {
+  process.stdout.write(json ? JSON.stringify(value, null, 2) + '\n' : text());
+}
