@@ -116,6 +116,30 @@ describe('sync engine', () => {
     expect(server!.requests.at(-1)!.query.has('since')).toBe(false);
   });
 
+  it('an aborted run stops between requests, keeps its checkpoint and resumes where it stopped', async () => {
+    const rows = Array.from({ length: 10 }, (_, i) => ({ id: `p${i}`, name: `P${i}` }));
+    const abort = new AbortController();
+    server = await startLocalServer(productApi(() => rows));
+    store = await openStore({ memory: true });
+    const spec = testSpec({ streams: { products: productStream({ mapping: '{ "external_id": id, "name": name }' }) } });
+    const conn = testConn(server.url, { connection_id: 'c1' });
+    const run = runSync({ spec, conn, store, signal: abort.signal, onProgress: (p) => p.page === 2 && abort.abort(new Error('stop now')) });
+    await expect(run).rejects.toThrow('stop now');
+    const state = await loadStreamState(store, 'c1', 'products');
+    expect(state!.run!.page).toBeGreaterThanOrEqual(2);
+    const [s] = await runSync({ spec, conn, store });
+    expect(s!.resumed_from_page).toBe(state!.run!.page + 1);
+    expect(await store.countEntities('c1', 'products')).toEqual({ active: 10, deleted: 0 });
+  });
+
+  it('keeps the last 100 run summaries per stream in sync_runs', async () => {
+    const streams = { products: productStream({ mapping: '{ "external_id": id, "name": name }' }) };
+    for (let i = 0; i < 103; i++) await sync(streams, productApi(() => [{ id: 'a', name: 'A' }]));
+    const runs = await store!.list<SyncSummary>('sync_runs');
+    expect(runs).toHaveLength(100);
+    expect(runs.filter((r) => r.created === 1)).toHaveLength(0); // the first run (which created "a") was dropped
+  });
+
   it('mapRecord maps and validates one record with $settings, $connection and $environment', async () => {
     const spec = testSpec({
       streams: { products: productStream({ mapping: '{ "external_id": id, "name": name & " " & $settings.region & " " & $connection.id & " " & $environment }' }) },

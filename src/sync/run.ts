@@ -12,6 +12,8 @@ import { checkpointId, loadStreamState } from './state.ts';
 import type { RecordFailure, RunSyncOptions, StreamState, SyncMode, SyncSummary } from './types.ts';
 
 const MAX_FAILURES = 1000;
+/** Run summaries kept per (connection, stream) in sync_runs; older ones are removed. */
+const KEEP_RUNS = 100;
 /** Longest stretch of mapping before letting I/O run (the next page is being fetched meanwhile). */
 const MAPPING_SLICE_MS = 8;
 
@@ -172,13 +174,13 @@ export async function runStream(opts: RunSyncOptions & { http: HttpClient }, nam
     summary.status = 'failed';
     summary.error = isTaxbridgeError(e) ? { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) } : { code: 'SYNC_FAILED', message: errorMessage(e) };
     opts.logger?.warn(`sync ${name} failed: ${summary.error.code}: ${summary.error.message}`, { connection_id: conn.connection_id });
-    await store.put('sync_runs', summary.id, summary);
+    await saveRun(store, summary);
     const err = isTaxbridgeError(e) ? e : new TaxbridgeError('SYNC_FAILED', `sync of ${name} failed: ${errorMessage(e)}`, { cause: e });
     Object.defineProperty(err, 'syncSummary', { value: summary, enumerable: false });
     throw err;
   }
   finish(summary, failures, started);
-  await store.put('sync_runs', summary.id, summary);
+  await saveRun(store, summary);
   opts.logger?.info(`sync ${name}: ${summary.records} records, ${summary.created} created, ${summary.updated} updated, ${summary.failed} failed`, { connection_id: conn.connection_id });
   return summary;
 }
@@ -195,6 +197,15 @@ function finalState(connectionId: string, stream: string, prev: StreamState | un
     if (!cursor || ms > cursor.ms) cursor = { ms, value: formatCursor(ms, 'iso8601') };
   }
   return { connection_id: connectionId, stream, cursor, run: null, last_run: { id: run.id, mode: run.mode, finished_at: new Date().toISOString() } };
+}
+
+/** Stores the run summary and drops the oldest summaries of the same stream beyond KEEP_RUNS. */
+async function saveRun(store: RunSyncOptions['store'], summary: SyncSummary): Promise<void> {
+  await store.put('sync_runs', summary.id, summary);
+  const mine = await store.list<SyncSummary>('sync_runs', (r) => r.connection_id === summary.connection_id && r.stream === summary.stream);
+  if (mine.length <= KEEP_RUNS) return;
+  mine.sort((a, b) => (a.started_at < b.started_at ? -1 : a.started_at > b.started_at ? 1 : 0));
+  for (const old of mine.slice(0, mine.length - KEEP_RUNS)) await store.delete('sync_runs', old.id);
 }
 
 function finish(summary: SyncSummary, failures: RecordFailure[], started: number): void {
