@@ -55,11 +55,13 @@ export class TransientHttpError extends HttpError {
 /** A 4xx (or other non-retried status) that will not succeed when repeated. */
 export class PermanentHttpError extends HttpError {
   readonly upstreamMessage?: string;
-  readonly body: unknown;
+  declare readonly body: unknown;
   constructor(target: RequestTarget, status: number, upstream: string | undefined, body: unknown) {
     super('HTTP_PERMANENT', target, `${where(target)} failed with ${status}${upstream ? `: ${upstream}` : ''}`, { status });
     this.upstreamMessage = upstream;
-    this.body = body;
+    // The raw upstream body is for programs (not enumerable, so logging the error never prints it: it may
+    // echo what the request sent).
+    Object.defineProperty(this, 'body', { value: body, enumerable: false });
   }
 }
 
