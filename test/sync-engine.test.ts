@@ -132,6 +132,21 @@ describe('sync engine', () => {
     expect(await store.countEntities('c1', 'products')).toEqual({ active: 10, deleted: 0 });
   });
 
+  it('a failing store write ends the run at once, cancelling the page being read ahead', async () => {
+    const rows = Array.from({ length: 6 }, (_, i) => ({ id: `p${i}`, name: `P${i}` }));
+    const api = productApi(() => rows);
+    server = await startLocalServer((req, n) => (n === 1 ? api(req, n) : { ...(api(req, n) as object), delayMs: 3000 }));
+    const real = await openStore({ memory: true });
+    store = real;
+    const failing = Object.assign(Object.create(real) as typeof real, {
+      commitPage: async () => Promise.reject(new Error('disk full')),
+    });
+    const started = Date.now();
+    const [s] = await runSync({ spec: testSpec({ streams: { products: productStream({ mapping: '{ "external_id": id, "name": name }' }) } }), conn: testConn(server.url), store: failing });
+    expect(s).toMatchObject({ status: 'failed', error: { code: 'SYNC_FAILED', message: 'disk full' } });
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
   it('keeps the last 100 run summaries per stream in sync_runs', async () => {
     const streams = { products: productStream({ mapping: '{ "external_id": id, "name": name }' }) };
     for (let i = 0; i < 103; i++) await sync(streams, productApi(() => [{ id: 'a', name: 'A' }]));

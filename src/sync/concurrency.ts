@@ -16,20 +16,26 @@ export async function mapConcurrent<T, R>(items: readonly T[], limit: number, fn
  * Iterates `source` one item ahead: while the consumer works on item N, item N+1 is already being
  * produced (the next page and its child requests are fetched while this page is mapped and stored).
  */
-export async function* readAhead<T>(source: AsyncIterable<T>): AsyncGenerator<T> {
+export async function* readAhead<T>(source: AsyncIterable<T>, onAbandon?: () => void): AsyncGenerator<T> {
   const it = source[Symbol.asyncIterator]();
   let pending: Promise<IteratorResult<T>> | undefined = it.next();
+  let finished = false;
   try {
     for (;;) {
       const r: IteratorResult<T> = await pending;
       pending = undefined;
-      if (r.done) return;
+      if (r.done) {
+        finished = true;
+        return;
+      }
       pending = it.next();
       // Rejections surface when awaited above; until then keep them from being "unhandled".
       pending.catch(() => undefined);
       yield r.value;
     }
   } finally {
+    // The consumer stopped early (an error, a break): cancel the read-ahead instead of waiting it out.
+    if (!finished) onAbandon?.();
     if (pending) await pending.catch(() => undefined);
     await it.return?.();
   }

@@ -40,7 +40,9 @@ export function listRequest(c: CompiledStream, plan: ReadPlan): RequestSpec {
  * the API cannot filter, and completed with their child requests.
  */
 export function rawPages(c: CompiledStream, client: HttpClient, plan: ReadPlan, context: Record<string, unknown> = {}, signal?: AbortSignal): AsyncGenerator<RawPage> {
-  return readAhead(produce(c, client, plan, context, signal));
+  const abandoned = new AbortController();
+  const linked = signal ? AbortSignal.any([signal, abandoned.signal]) : abandoned.signal;
+  return readAhead(produce(c, client, plan, context, linked), () => abandoned.abort(new Error('read-ahead abandoned')));
 }
 
 async function* produce(c: CompiledStream, client: HttpClient, plan: ReadPlan, context: Record<string, unknown>, signal?: AbortSignal): AsyncGenerator<RawPage> {
