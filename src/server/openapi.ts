@@ -412,6 +412,14 @@ const paths: Record<string, Record<string, Op>> = {
       responses: { '201': json(data(ref('ApiKey')), 'Created; `key` is shown only now.') },
     }),
   },
+  '/admin/keys': {
+    get: admin({
+      tags: ['admin: organizations'],
+      summary: 'All tax API keys, or one organization’s (never their secrets)',
+      parameters: [queryParam('organization_id', 'Only this organization’s keys.')],
+      responses: { '200': json(list(ref('ApiKey')), 'Keys.') },
+    }),
+  },
   '/admin/keys/{key}': {
     delete: admin({ tags: ['admin: organizations'], summary: 'Revoke a tax API key', parameters: [pathParam('key', 'Key id (key_…) or prefix (tb_test_…).')], responses: { '200': json(data(ref('ApiKey')), 'Revoked.'), '404': errorResponse('Not found.') } }),
   },
