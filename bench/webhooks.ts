@@ -7,7 +7,8 @@
  * Afterwards the stored events are counted: every acknowledged event must be there.
  *
  * The load generator is bench/lib/load.ts: a worker thread with an undici Pool, BENCH_CONNECTIONS (50)
- * requests in flight, closed loop. This file is also the worker's request module (makeRequest).
+ * requests in flight, closed loop. This file is also the worker's request module (makeRequest). The targets
+ * alternate in BENCH_SLICE_SECONDS (2) slices so that noise from a shared machine falls on both alike.
  * Event processing and write-back are NOT running during the measurement (the events stay pending in the
  * inbox, as after a burst); the bench measures what acknowledging costs.
  *
@@ -97,6 +98,7 @@ async function main(): Promise<void> {
   const { default: Koa } = await import('koa');
   const { Router } = await import('@koa/router');
   const { runLoad, trackPeakRss, round } = await import('./lib/load.ts');
+  type LoadResult = Awaited<ReturnType<typeof runLoad>>;
   const { loadConnector } = await import('../src/spec/index.ts');
   const { openStore } = await import('../src/store/index.ts');
   const { createWebhookReceiverRouter } = await import('../src/server/webhooks-api.ts');
@@ -104,6 +106,7 @@ async function main(): Promise<void> {
 
   const seconds = Number(process.env.BENCH_SECONDS ?? 10);
   const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
+  const sliceSeconds = Number(process.env.BENCH_SLICE_SECONDS ?? 2);
   const dir = mkdtempSync(join(tmpdir(), 'taxbridge-bench-webhooks-'));
   const store = await openStore({ dir });
   const spec = loadConnector(new URL('../connectors/rillet.yaml', import.meta.url).pathname);
@@ -136,7 +139,7 @@ async function main(): Promise<void> {
   const body = invoiceBody();
   const module = new URL(import.meta.url).pathname;
   const log = (s: string) => process.stdout.write(`${s}\n`);
-  log(`webhooks bench: ${connections} in flight, ${seconds} s per target, body ${Buffer.byteLength(body)} bytes, store ${dir}`);
+  log(`webhooks bench: ${connections} in flight, ${seconds} s per target in ${sliceSeconds} s slices, body ${Buffer.byteLength(body)} bytes, store ${dir}`);
   log('event processing and write-back: not running (events stay pending in the inbox)');
 
   // Warm-up (JIT, sockets, the store's files), not counted; its events are removed from the count below.
@@ -145,14 +148,39 @@ async function main(): Promise<void> {
   await store.flush();
   const warm = (await store.list(EVENTS)).length;
 
+  // The two targets alternate in slices (receiver, bare, receiver, ...) so that load from elsewhere on a
+  // shared machine falls on both alike; each gets `seconds` in all.
+  const slices = Math.max(1, Math.round(seconds / sliceSeconds));
+  const sliceMs = Math.round((seconds * 1000) / slices);
+  const sum = (acc: LoadResult | undefined, x: LoadResult): LoadResult =>
+    acc === undefined
+      ? { ...x, statuses: { ...x.statuses } }
+      : {
+          ...acc,
+          requests: acc.requests + x.requests,
+          ok: acc.ok + x.ok,
+          errors: acc.errors + x.errors,
+          duration_ms: acc.duration_ms + x.duration_ms,
+          p50_ms: Math.max(acc.p50_ms, x.p50_ms),
+          p99_ms: Math.max(acc.p99_ms, x.p99_ms),
+          statuses: Object.fromEntries([...new Set([...Object.keys(acc.statuses), ...Object.keys(x.statuses)])].map((k) => [k, (acc.statuses[k] ?? 0) + (x.statuses[k] ?? 0)])),
+        };
   const rss = trackPeakRss();
-  const r = await runLoad({ url: receiver.url, connections, durationMs: seconds * 1000, module, moduleArgs: { signingToken, body, path: PATH } });
+  let r: LoadResult | undefined;
+  let b: LoadResult | undefined;
+  for (let i = 0; i < slices; i++) {
+    r = sum(r, await runLoad({ url: receiver.url, connections, durationMs: sliceMs, module, moduleArgs: { signingToken, body, path: PATH } }));
+    b = sum(b, await runLoad({ url: baseline.url, connections, durationMs: sliceMs, module, moduleArgs: { signingToken, body, path: '/bare' } }));
+  }
   const peak = rss.stop();
-  const b = await runLoad({ url: baseline.url, connections, durationMs: seconds * 1000, module, moduleArgs: { signingToken, body, path: '/bare' } });
   await store.flush();
   const stored = (await store.list(EVENTS)).length - warm;
-  log(`receiver: ${r.requests} requests, ${r.ok} acknowledged, statuses ${JSON.stringify(r.statuses)}, errors ${r.errors}, ${r.rps}/s, p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms, peak RSS ${peak} MB`);
-  log(`baseline (bare koa): ${b.requests} requests, ${b.rps}/s, p50 ${b.p50_ms} ms, p99 ${b.p99_ms} ms`);
+  r = r!;
+  b = b!;
+  r.rps = round(r.requests / (r.duration_ms / 1000), 0);
+  b.rps = round(b.requests / (b.duration_ms / 1000), 0);
+  log(`receiver: ${r.requests} requests, ${r.ok} acknowledged, statuses ${JSON.stringify(r.statuses)}, errors ${r.errors}, ${r.rps}/s, worst slice p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms, peak RSS ${peak} MB`);
+  log(`baseline (bare koa): ${b.requests} requests, ${b.rps}/s, worst slice p50 ${b.p50_ms} ms, p99 ${b.p99_ms} ms`);
   log(`stored events: ${stored} (acknowledged ${r.ok})${stored === r.ok ? '' : '  <-- MISMATCH'}`);
 
   await new Promise<void>((res) => receiver.server.close(() => res()));
