@@ -121,6 +121,10 @@ describe('admin connections API', () => {
     expect(done.sync.invoices.counts.active).toBe(invoices);
     expect(done.sync.invoices.last_sync).toMatchObject({ status: 'ok', mode: 'full' });
     expect(done.backfill.streams.invoices).toMatchObject({ status: 'ok', records: invoices });
+    // The spec's schedules run for the active connection.
+    expect(done.sync.invoices.schedule.cron).toBe('*/15 * * * *');
+    expect(Date.parse(done.sync.invoices.schedule.next_run)).toBeGreaterThan(Date.now());
+    expect(done.sync.subsidiaries.schedule).toBeUndefined();
 
     // A new customer in Rillet, then a sync on demand picks it up.
     ril.webhookTargets = [];
@@ -146,8 +150,10 @@ describe('admin connections API', () => {
     expect(after.status).toBe(409);
     const patch = await admin('PATCH', `/admin/connections/${id}`, { settings: { subsidiary_id: sub } });
     expect(patch.status).toBe(409);
-    // The synced data stays.
-    expect((await admin('GET', `/admin/connections/${id}`)).json.data.sync.invoices.counts.active).toBe(invoices);
+    // The synced data stays; the schedules are gone.
+    const gone = (await admin('GET', `/admin/connections/${id}`)).json.data;
+    expect(gone.sync.invoices.counts.active).toBe(invoices);
+    expect(gone.sync.invoices.schedule).toBeUndefined();
   }, 60_000);
 
   it('logs connection work as JSON without secrets', () => {

@@ -255,6 +255,9 @@ describe('Rillet: API key -> subsidiaries -> webhook URL -> signing token -> act
     const bad = await svc.update(r.connection.id, { credentials: { api_key: 'revoked-key' } }).catch((e) => e);
     expect(bad.code).toBe('CONNECTION_BAD_CREDENTIALS');
     expect(svc.context(await rawDoc(r.connection.id)).credentials.api_key).toBe(ril.apiKey); // unchanged after a failed check
+    const notBase64 = await svc.update(r.connection.id, { credentials: { signing_token: 'not base64!' } }).catch((e) => e);
+    expect(notBase64.code).toBe('CONNECTION_INPUT');
+    expect(notBase64.message).toContain('must be base64 text');
     const before = ril.requests.length;
     await svc.update(r.connection.id, { credentials: { signing_token: 'bmV3LXRva2VuLXZhbHVlLTAxMjM0NTY3ODk=' } });
     expect(ril.requests.length).toBe(before);

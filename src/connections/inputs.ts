@@ -49,6 +49,7 @@ export function parseCredentials(spec: ConnectorSpec, input: unknown): Record<st
     if (c.pattern && !new RegExp(c.pattern).test(value)) {
       throw inputError(`${c.title} (${name}) does not look right: it must match ${c.pattern}`, field, c.description);
     }
+    checkSigningKey(spec, c, value, field);
     out[name] = value;
   }
   return out;
@@ -131,4 +132,24 @@ export function userWebhookSecret(spec: ConnectorSpec): CredentialSpec | undefin
 /** Credentials the webhook signature uses: changing them needs no new "Test credentials". */
 export function isWebhookOnlyCredential(spec: ConnectorSpec, name: string): boolean {
   return signatureCredentials(spec).includes(name) || spec.webhooks?.registration?.secret_credential === name;
+}
+
+/**
+ * A webhook signing secret the signature scheme would not be able to use (Rillet's token is base64) is
+ * refused now, rather than every delivery failing its signature check later.
+ */
+function checkSigningKey(spec: ConnectorSpec, c: CredentialSpec, value: string, field: string): void {
+  if (!signatureCredentials(spec).includes(c.name)) return;
+  const sig = spec.webhooks!.signature;
+  const encoding = sig.key_encoding ?? (sig.preset === 'standard_webhooks' ? 'whsec' : 'utf8');
+  if (encoding === 'utf8') return;
+  const body = encoding === 'whsec' && value.startsWith('whsec_') ? value.slice(6) : value;
+  const ok = /^[A-Za-z0-9+/]+={0,2}$/.test(body) && body.length % 4 === 0 && Buffer.from(body, 'base64').length > 0;
+  if (!ok) {
+    throw inputError(
+      `${c.title} (${c.name}) must be ${encoding === 'whsec' ? 'a "whsec_" secret (base64 after the prefix)' : 'base64 text'} as ${spec.title} shows it`,
+      field,
+      `copy it again from ${spec.title}${c.description ? ` (${c.description})` : ''}`,
+    );
+  }
 }

@@ -31,6 +31,8 @@ export interface StreamStatus {
   last_success_at?: string;
   /** A run of this stream is going on now (known only to the serving process). */
   running?: boolean;
+  /** Its cron schedule in the serving process, and the next run. */
+  schedule?: { cron: string; next_run: string | null };
 }
 
 export interface StatusError {

@@ -18,6 +18,8 @@ import type { SyncRunner } from './connections-api.ts';
 /** A started set of cron tasks for one connection. */
 export interface ScheduleHandle {
   stop(): Promise<void> | void;
+  /** The scheduled streams and when each runs next. */
+  streams?: ReadonlyArray<{ stream: string; cron: string; nextRun(): Date | null }>;
 }
 
 /** Starts the spec's schedules of one connection; `run` syncs one stream in the given mode. */
@@ -130,6 +132,12 @@ export class ConnectionRuntime implements SyncRunner {
 
   running(connectionId: string): ReadonlySet<string> {
     return this.active.get(connectionId)?.running ?? new Set();
+  }
+
+  schedules(connectionId: string): Record<string, { cron: string; next_run: string | null }> {
+    const out: Record<string, { cron: string; next_run: string | null }> = {};
+    for (const s of this.active.get(connectionId)?.schedules?.streams ?? []) out[s.stream] = { cron: s.cron, next_run: s.nextRun()?.toISOString() ?? null };
+    return out;
   }
 
   syncNow(doc: ConnectionDoc, o: { streams?: string[]; full?: boolean }): { streams: string[]; full: boolean; started_at: string } {

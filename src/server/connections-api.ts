@@ -32,6 +32,8 @@ export interface SyncRunner {
   syncNow(doc: ConnectionDoc, opts: { streams?: string[]; full?: boolean }): { streams: string[]; full: boolean; started_at: string };
   /** Streams of the connection running now. */
   running(connectionId: string): ReadonlySet<string>;
+  /** The connection's cron schedules and their next runs. */
+  schedules?(connectionId: string): Record<string, { cron: string; next_run: string | null }>;
 }
 
 export interface ConnectionsApiOptions {
@@ -135,6 +137,7 @@ export function createConnectionsApiRouter(opts: ConnectionsApiOptions): Router 
     handle(async (ctx) => {
       const doc = await connections.get(String(ctx.params.id));
       const report = await connectionStatus(connections.store, doc, connections.registry.find(doc.connector)?.spec, opts.runner?.running(doc.id));
+      for (const [stream, schedule] of Object.entries(opts.runner?.schedules?.(doc.id) ?? {})) if (report.streams[stream]) report.streams[stream].schedule = schedule;
       sendJson(ctx, 200, { data: { ...connections.view(doc), sync: report.streams, webhooks: report.webhooks, writebacks: report.writebacks, errors: report.errors } });
     }),
   );

@@ -86,6 +86,11 @@ export async function startServer(config: ServeConfig, io: ServeIO = {}): Promis
   const notice = io.notice ?? ((t: string) => void process.stderr.write(t));
   log.info('starting', { version, pid: process.pid, config: describeConfig(config) });
 
+  const publicHost = new URL(config.publicUrl).hostname;
+  if (publicHost === '0.0.0.0' || publicHost === '[::]') {
+    log.warn('the public URL is not reachable by other systems: webhook URLs given to them would not work', { public_url: config.publicUrl, hint: 'set TAXBRIDGE_PUBLIC_URL to the address systems reach this server at' });
+  }
+
   const registry = ConnectorRegistry.load(config.connectorsDir);
   for (const f of registry.failures) log.error('connector spec not loaded', { path: f.path, code: f.code, error: f.message });
   log.info('connector specs loaded', { connectors: registry.names(), failed: registry.failures.length });
@@ -254,8 +259,12 @@ export async function startServer(config: ServeConfig, io: ServeIO = {}): Promis
   }
 }
 
-/** Stops the server on SIGTERM/SIGINT (a second signal forces the exit). */
+/**
+ * Stops the server on SIGTERM/SIGINT (a second signal forces the exit). A promise rejection nobody handled
+ * is logged, not fatal: one failed background task must not take the tax API down.
+ */
 export function stopOnSignals(s: RunningServer): () => void {
+  const onRejection = (reason: unknown) => s.log.error('unhandled promise rejection', { error: reason });
   let count = 0;
   const onSignal = (sig: NodeJS.Signals) => {
     count++;
@@ -270,8 +279,10 @@ export function stopOnSignals(s: RunningServer): () => void {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  process.on('unhandledRejection', onRejection);
   return () => {
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
+    process.off('unhandledRejection', onRejection);
   };
 }
