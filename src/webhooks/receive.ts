@@ -9,7 +9,7 @@ import { compileExpression } from '../expressions/index.ts';
 import type { ConnectionContext, SignatureSpec, WebhooksSpec } from '../spec/types.ts';
 import type { Store } from '../store/types.ts';
 import type { ResolvedConnection } from './connections.ts';
-import { WebhookPayloadError, WebhookSignatureError } from './errors.ts';
+import { WebhookPayloadError } from './errors.ts';
 import { eventDocId, insertEvent, storableHeaders, type WebhookEventDoc } from './inbox.ts';
 import { WebhookRequestError } from './request-errors.ts';
 import { routerFor } from './event-service.ts';
@@ -149,8 +149,4 @@ async function fallbackNames(spec: WebhooksSpec, headers: Record<string, string>
     }
   };
   return { id: (await read(spec.event_id)) ?? createHash('sha256').update(raw).digest('hex'), type: (await read(spec.event_type)) ?? 'unknown' };
-}
-
-export function isSignatureError(e: unknown): e is WebhookSignatureError {
-  return e instanceof WebhookSignatureError;
 }
