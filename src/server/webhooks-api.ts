@@ -26,7 +26,7 @@
  */
 import { Router } from '@koa/router';
 import type { Context } from 'koa';
-import { isTaxbridgeError } from '../errors.ts';
+import { errorMessage, isTaxbridgeError } from '../errors.ts';
 import type { Store } from '../store/types.ts';
 import type { TaxService } from '../tax/service.ts';
 import { TaxApiError } from '../tax/errors.ts';
@@ -86,7 +86,7 @@ export function createWebhookReceiverRouter(opts: WebhookReceiverOptions): Route
     } catch (e) {
       const [status, code, message] = receiverError(e);
       if (status === 413) ctx.set('Connection', 'close');
-      if (status >= 500) log('error', 'webhook delivery not accepted', { connection_id: connectionId, code, reason: message, cause: e instanceof Error && e.cause instanceof Error ? e.cause.message : undefined });
+      if (status >= 500) log('error', 'webhook delivery not accepted', { connection_id: connectionId, code, reason: message, error: errorMessage(e instanceof Error && e.cause instanceof Error ? e.cause : e) });
       else log('warn', 'webhook delivery refused', { connection_id: connectionId, status, code });
       sendJson(ctx, status, { error: { code, message } });
     }
