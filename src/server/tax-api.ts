@@ -21,7 +21,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import { TaxApiError, type SphereErrorBody } from '../tax/errors.ts';
 import type { AuthContext, TaxService } from '../tax/service.ts';
-import { renderCalculationResponse } from '../tax/record.ts';
+import { decodeCalculationLines, renderCalculationResponse } from '../tax/record.ts';
 import { BodyError, readJsonBodyText } from './raw-body.ts';
 
 export interface TaxApiRouterOptions {
@@ -112,7 +112,7 @@ export function createTaxApiRouter(opts: TaxApiRouterOptions): Router {
           customer_country: doc.customer_country ?? null,
           customer_state: doc.customer_state ?? null,
           tax_total: doc.tax_total,
-          lines: doc.lines.map((l) => ({
+          lines: decodeCalculationLines(doc).map((l) => ({
             id: l.id,
             product_id: l.product_id,
             tax_code: l.tax_code,

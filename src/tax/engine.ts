@@ -311,21 +311,22 @@ function taxLine(
   if (jurs.length === 0) return untaxedLine(base, 'not_subject_to_tax', NONE);
 
   if (productExempt) {
-    const zero: JurisdictionTax[] = new Array(jurs.length);
-    for (let i = 0; i < jurs.length; i++) zero[i] = { jurisdiction: jurs[i]!, rate: '0', taxable: 0n, amount: 0n };
+    const zero: JurisdictionTax[] = [];
+    for (let i = 0; i < jurs.length; i++) zero.push({ jurisdiction: jurs[i]!, rate: '0', taxable: 0n, amount: 0n });
     return untaxedLine(base, 'product_exempt', zero);
   }
 
-  const rates: string[] = new Array(jurs.length);
-  const fractions: Rational[] = new Array(jurs.length);
+  const rates: string[] = [];
+  const fractions: Rational[] = [];
   for (let i = 0; i < jurs.length; i++) {
     const j = jurs[i]!;
-    rates[i] = rateOverride !== undefined && j.level === 'state' ? rateOverride : j.rate;
-    fractions[i] = rateFraction(rates[i]!);
+    const rate = rateOverride !== undefined && j.level === 'state' ? rateOverride : j.rate;
+    rates.push(rate);
+    fractions.push(rateFraction(rate));
   }
   const m = computeLine({ amount: line.amount, discount: line.discount, inclusive: line.inclusive, taxableShare: share, rates: fractions });
-  const jt: JurisdictionTax[] = new Array(jurs.length);
-  for (let i = 0; i < jurs.length; i++) jt[i] = { jurisdiction: jurs[i]!, rate: rates[i]!, taxable: m.taxable, amount: m.taxes[i]! };
+  const jt: JurisdictionTax[] = [];
+  for (let i = 0; i < jurs.length; i++) jt.push({ jurisdiction: jurs[i]!, rate: rates[i]!, taxable: m.taxable, amount: m.taxes[i]! });
   return {
     line: base.line,
     taxCode: base.taxCode,

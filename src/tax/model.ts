@@ -67,17 +67,31 @@ export interface ApiKeyDoc {
   rate_limit_per_second?: number;
 }
 
-/** A jurisdiction named once per calculation document; lines refer to it by index. */
-export interface RecordedJurisdiction {
-  level: string;
-  name: string;
-  country: string;
-  state?: string;
-  tax_type: string;
-  display_name: string;
-}
+/**
+ * A jurisdiction named once per calculation document; lines refer to it by index.
+ * Stored as a tuple: [level, name, country, state (null when none), tax_type, display_name].
+ */
+export type StoredJurisdiction = [level: string, name: string, country: string, state: string | null, tax_type: string, display_name: string];
 
-/** One line's result. With the document's jurisdictions it renders the Sphere response exactly. */
+/**
+ * One line's result, stored as a tuple (JSON.stringify of keyed objects costs several times more, and the
+ * tax API records thousands of these a second):
+ * [id, product_id, tax_code, tax_inclusive, net_amount, tax_amount, taxability_reason, taxes], where `taxes`
+ * is "<jurisdiction index>:<rate percent>:<taxable amount>:<tax amount>" per jurisdiction joined by "|"
+ * ("" when none). Amounts are minor units. decodeCalculationLines (src/tax/record.ts) gives objects.
+ */
+export type StoredLine = [
+  id: string | number,
+  product_id: string,
+  tax_code: string,
+  tax_inclusive: boolean,
+  net_amount: number,
+  tax_amount: number,
+  taxability_reason: string,
+  taxes: string,
+];
+
+/** A line decoded from its stored tuple. */
 export interface CalculationLineRecord {
   id: string | number;
   product_id: string;
@@ -88,14 +102,12 @@ export interface CalculationLineRecord {
   /** Sum of the line's jurisdiction taxes (minor units). */
   tax_amount: number;
   taxability_reason: string;
-  /** Per jurisdiction: [index into `jurisdictions`, rate applied (percent string), taxable amount, tax amount]. */
-  taxes: Array<[number, string, number, number]>;
+  taxes: Array<{ jurisdiction: number; rate: string; taxable_amount: number; amount: number }>;
 }
 
 /**
- * A recorded calculation, kept compact (jurisdictions named once, not per line): the tax API answers
- * thousands of these per second and each is stored. `renderCalculationResponse` (src/tax/record.ts) turns it
- * back into the exact response the client received.
+ * A recorded calculation, kept compact (jurisdictions named once, lines as tuples). Rendering it
+ * (renderCalculationResponse in src/tax/record.ts) gives back exactly the response the client received.
  */
 export interface TaxCalculationDoc {
   id: string;
@@ -112,8 +124,8 @@ export interface TaxCalculationDoc {
   /** Sum of all line taxes, minor units. */
   tax_total: number;
   include_taxability_reason: boolean;
-  jurisdictions: RecordedJurisdiction[];
-  lines: CalculationLineRecord[];
+  jurisdictions: StoredJurisdiction[];
+  lines: StoredLine[];
   /** The request body exactly as received (JSON text; kept as text: cheaper to store, and verbatim). */
   request: string;
 }

@@ -6,7 +6,7 @@
 import type { SphereCalculateResponse, SphereLineResult, SphereTaxAmount, TaxabilityReason } from './api-types.ts';
 import type { EngineResult } from './engine.ts';
 import type { Jurisdiction } from './rates/index.ts';
-import type { CalculationLineRecord, RecordedJurisdiction, TaxCalculationDoc } from './model.ts';
+import type { CalculationLineRecord, StoredJurisdiction, StoredLine, TaxCalculationDoc } from './model.ts';
 
 export interface RecordMeta {
   id: string;
@@ -23,36 +23,23 @@ export interface RecordMeta {
 
 export function buildCalculationDoc(meta: RecordMeta, result: EngineResult): TaxCalculationDoc {
   const index = new Map<Jurisdiction, number>();
-  const jurisdictions: RecordedJurisdiction[] = [];
-  const lines: CalculationLineRecord[] = new Array(result.lines.length);
+  const jurisdictions: StoredJurisdiction[] = [];
+  const lines: StoredLine[] = [];
   for (let i = 0; i < result.lines.length; i++) {
     const l = result.lines[i]!;
-    const taxes: Array<[number, string, number, number]> = new Array(l.jurisdictions.length);
+    let taxes = '';
     for (let k = 0; k < l.jurisdictions.length; k++) {
       const jt = l.jurisdictions[k]!;
-      let j = index.get(jt.jurisdiction);
+      const src = jt.jurisdiction;
+      let j = index.get(src);
       if (j === undefined) {
-        const src = jt.jurisdiction;
         j = jurisdictions.length;
         index.set(src, j);
-        jurisdictions.push(
-          src.state === undefined
-            ? { level: src.level, name: src.name, country: src.country, tax_type: src.tax_type, display_name: src.display_name }
-            : { level: src.level, name: src.name, country: src.country, state: src.state, tax_type: src.tax_type, display_name: src.display_name },
-        );
+        jurisdictions.push([src.level, src.name, src.country, src.state ?? null, src.tax_type, src.display_name]);
       }
-      taxes[k] = [j, jt.rate, Number(jt.taxable), Number(jt.amount)];
+      taxes += `${k > 0 ? '|' : ''}${j}:${jt.rate}:${jt.taxable}:${jt.amount}`;
     }
-    lines[i] = {
-      id: l.line.id,
-      product_id: l.line.product_id,
-      tax_code: l.taxCode,
-      tax_inclusive: l.line.inclusive,
-      net_amount: Number(l.net),
-      tax_amount: Number(l.tax),
-      taxability_reason: l.reason,
-      taxes,
-    };
+    lines.push([l.line.id, l.line.product_id, l.taxCode, l.line.inclusive, Number(l.net), Number(l.tax), l.reason, taxes]);
   }
   const first = result.lines[0];
   const doc: TaxCalculationDoc = {
@@ -76,6 +63,25 @@ export function buildCalculationDoc(meta: RecordMeta, result: EngineResult): Tax
   return doc;
 }
 
+/** The stored line tuples as objects. */
+export function decodeCalculationLines(doc: TaxCalculationDoc): CalculationLineRecord[] {
+  return doc.lines.map(([id, product_id, tax_code, tax_inclusive, net_amount, tax_amount, taxability_reason, taxes]) => ({
+    id,
+    product_id,
+    tax_code,
+    tax_inclusive,
+    net_amount,
+    tax_amount,
+    taxability_reason,
+    taxes: taxes === ''
+      ? []
+      : taxes.split('|').map((t) => {
+          const [j, rate, taxable, amount] = t.split(':');
+          return { jurisdiction: Number(j), rate: rate!, taxable_amount: Number(taxable), amount: Number(amount) };
+        }),
+  }));
+}
+
 const percentCache = new Map<string, number>();
 function percentNumber(rate: string): number {
   let n = percentCache.get(rate);
@@ -89,23 +95,21 @@ function percentNumber(rate: string): number {
 /** Sphere's response body for a recorded calculation. */
 export function renderCalculationResponse(doc: TaxCalculationDoc): SphereCalculateResponse {
   const withReason = doc.include_taxability_reason;
-  const lines: SphereLineResult[] = new Array(doc.lines.length);
-  for (let i = 0; i < doc.lines.length; i++) {
-    const l = doc.lines[i]!;
+  const lines: SphereLineResult[] = [];
+  for (const l of decodeCalculationLines(doc)) {
     const reason = l.taxability_reason as TaxabilityReason;
-    const tax_amounts: SphereTaxAmount[] = new Array(l.taxes.length);
-    for (let k = 0; k < l.taxes.length; k++) {
-      const [ji, rate, taxable, amount] = l.taxes[k]!;
-      const j = doc.jurisdictions[ji]!;
-      const pct = percentNumber(rate);
+    const tax_amounts: SphereTaxAmount[] = [];
+    for (const t of l.taxes) {
+      const [, name, country, state, tax_type, display_name] = doc.jurisdictions[t.jurisdiction]!;
+      const pct = percentNumber(t.rate);
       const tax_rate: SphereTaxAmount['tax_rate'] =
-        j.state === undefined
-          ? { percentage: pct, inclusive: l.tax_inclusive, display_name: j.display_name, jurisdiction: j.name, country: j.country, tax_type: j.tax_type }
-          : { percentage: pct, inclusive: l.tax_inclusive, display_name: j.display_name, jurisdiction: j.name, country: j.country, state: j.state, tax_type: j.tax_type };
+        state === null
+          ? { percentage: pct, inclusive: l.tax_inclusive, display_name, jurisdiction: name, country, tax_type }
+          : { percentage: pct, inclusive: l.tax_inclusive, display_name, jurisdiction: name, country, state, tax_type };
       if (withReason) tax_rate.taxability_reason = reason;
-      tax_amounts[k] = { amount, taxable_amount: taxable, tax_rate };
+      tax_amounts.push({ amount: t.amount, taxable_amount: t.taxable_amount, tax_rate });
     }
-    lines[i] = withReason ? { id: l.id, tax_amounts, taxability_reason: reason } : { id: l.id, tax_amounts };
+    lines.push(withReason ? { id: l.id, tax_amounts, taxability_reason: reason } : { id: l.id, tax_amounts });
   }
   return { message: 'Tax calculated successfully', data: { lines, sphere_tax_calculation_id: doc.id } };
 }
