@@ -76,6 +76,18 @@ describe('sync engine', () => {
     expect(server!.requests.filter((r) => r.path.endsWith('/parts')).map((r) => r.path)).toEqual(['/products/a/parts']);
   });
 
+  it('a record archived in a shape the mapping cannot read keeps its stored data and is marked deleted', async () => {
+    const rows: Array<Record<string, unknown>> = [{ id: 'a', name: 'A' }];
+    const stream = productStream({ deletion: { when: '$exists(archivedAt)' }, mapping: '{ "external_id": id, "name": name }' });
+    await sync({ products: stream }, productApi(() => rows));
+    rows[0] = { id: 'a', archivedAt: '2030-01-01T00:00:00Z' };
+    rows.push({ id: 'never-seen', archivedAt: '2030-01-01T00:00:00Z' });
+    const [s] = await sync({ products: stream }, productApi(() => rows));
+    expect(s).toMatchObject({ deleted: 1, failed: 0 });
+    expect(await store!.getEntity('c1', 'products', 'a')).toMatchObject({ deleted: true, data: { name: 'A' }, raw: { archivedAt: '2030-01-01T00:00:00Z' } });
+    expect(await store!.getEntity('c1', 'products', 'never-seen')).toBeUndefined();
+  });
+
   it('a pagination loop is detected and reported as PAGINATION_LOOP', async () => {
     const [s] = await sync({ products: productStream() }, () => ({ json: { data: [{ id: 'x', name: 'X' }], next: 'same-cursor' } }));
     expect(s).toMatchObject({ status: 'failed', pages: 1, error: { code: 'PAGINATION_LOOP' } });

@@ -124,13 +124,16 @@ export async function runStream(opts: RunSyncOptions & { http: HttpClient }, nam
   try {
     for await (const page of rawPages(c, client, plan, {}, signal)) {
       const writes: EntityWrite[] = [];
-      const unmappableDeleted: string[] = [];
       let slice = performance.now();
       for (const raw of page.records) {
         const m = await mapCompiled(c, raw, bindings);
         if (m.ok) writes.push({ external_id: m.external_id, data: m.data, raw, deleted: m.deleted });
-        else if (m.deleted && m.external_id !== undefined) unmappableDeleted.push(m.external_id);
-        else {
+        else if (m.deleted && m.external_id !== undefined) {
+          // Archived records may lack what the mapping needs: keep the stored data, mark it deleted, in
+          // the same commit as the page (one never imported has nothing to mark).
+          const stored = await store.getEntity(conn.connection_id, name, m.external_id);
+          if (stored) writes.push({ external_id: m.external_id, data: stored.data, raw, deleted: true });
+        } else {
           summary.failed++;
           if (failures.length < MAX_FAILURES) failures.push({ external_id: m.external_id, page: page.page, reason: m.reason });
         }
@@ -145,7 +148,6 @@ export async function runStream(opts: RunSyncOptions & { http: HttpClient }, nam
       const last = page.next === undefined;
       const checkpoint = last ? finalState(conn.connection_id, name, state, run) : { connection_id: conn.connection_id, stream: name, cursor: state?.cursor, run: { ...run }, last_run: state?.last_run };
       const result = await store.commitPage({ connectionId: conn.connection_id, stream: name, entity: c.entity, writes, checkpoint: { id, value: checkpoint as unknown as Record<string, unknown> } });
-      for (const externalId of unmappableDeleted) if (await store.markDeleted(conn.connection_id, name, externalId)) summary.deleted++;
       summary.pages++;
       summary.records += page.records.length;
       summary.skipped += page.skipped;
