@@ -16,11 +16,16 @@
  * | admin token      |                   | TAXBRIDGE_ADMIN_TOKEN       |                    | generated at first start, printed once, only its hash kept |
  * | master key       |                   | TAXBRIDGE_MASTER_KEY        |                    | (none: see master key file)      |
  * | master key file  |                   | TAXBRIDGE_MASTER_KEY_FILE   | master_key_file    | <data>/master.key if present     |
+ * | retired keys     |                   | TAXBRIDGE_MASTER_KEY_PREVIOUS (comma-separated) |  | none (values sealed with them still open) |
  * | create key file  | --init-key        |                             | init_key           | false                            |
  * | shutdown timeout |                   | TAXBRIDGE_SHUTDOWN_TIMEOUT_MS | shutdown_timeout_ms | 10000                          |
  * | backfill at connect |                | TAXBRIDGE_BACKFILL          | backfill           | true                             |
  * | schedules        |                   | TAXBRIDGE_SCHEDULES         | schedules          | true (cron syncs per connection) |
  * | tax rate limit   |                   | TAXBRIDGE_TAX_RATE_LIMIT    | tax_rate_limit_per_second | 100 (per API key)         |
+ *
+ * Without TAXBRIDGE_MASTER_KEY, TAXBRIDGE_MASTER_KEY_FILE, master_key_file or an existing <data>/master.key,
+ * `serve` refuses to start (MASTER_KEY_MISSING) unless --init-key / init_key asks it to create the file.
+ * The admin token is never written anywhere in clear: only its SHA-256 is stored (`server` collection).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';

@@ -203,7 +203,8 @@ export async function startServer(config: ServeConfig, io: ServeIO = {}): Promis
     const server: Server = createServer(app.koa.callback());
     server.keepAliveTimeout = 5_000;
     server.headersTimeout = 10_000;
-    server.requestTimeout = 60_000;
+    // A connect waits for the system's credentials check and choices (up to 30 s each).
+    server.requestTimeout = 120_000;
     await new Promise<void>((resolve, reject) => {
       server.once('error', (e: NodeJS.ErrnoException) =>
         reject(
