@@ -51,8 +51,8 @@ describe('toWritebackTax', () => {
     expect(tax.lines[0]!.jurisdictions[0]).toMatchObject({ rate: '6.25', taxable_amount: '74.87', tax_amount: '4.68' });
   });
 
-  it('flips the tax of negative lines back and subtracts discounts', async () => {
-    const { calc, negated } = await calculate(invoice([{ external_id: 'l1', amount: '-100.00' }, { external_id: 'l2', amount: '100.00', discount_amount: '20.00' }]));
+  it('flips the tax of negative lines back and taxes amounts already net of their discount once', async () => {
+    const { calc, negated } = await calculate(invoice([{ external_id: 'l1', amount: '-100.00' }, { external_id: 'l2', amount: '80.00', discount_amount: '20.00' }]));
     const tax = toWritebackTax(calc, negated);
     expect(tax.lines.map((l) => [l.amount, l.tax_amount])).toEqual([
       ['-100.00', '-8.25'],

@@ -74,14 +74,12 @@ export function documentTaxRequest(input: {
   const productCodes = new Map<string, string>();
   const line_items = lines.map((l, i) => {
     const id = str(l.external_id) ?? String(i);
+    // Canonical `amount` is already net of discounts (the taxable base); discount_amount is informational.
     let amount = minor(l.amount, currency, `line ${id} amount`);
-    let discount = minor(l.discount_amount, currency, `line ${id} discount_amount`);
     if (amount < 0n) {
       negated.add(id);
       amount = -amount;
-      discount = -discount;
     }
-    if (discount < 0n || discount > amount) discount = 0n;
     const productId = str(l.product_external_id) ?? `line:${id}`;
     const product = input.products.get(productId);
     const code = product && !product.deleted ? normalizeTaxCode((product.data as Rec).tax_code) : undefined;
@@ -90,7 +88,6 @@ export function documentTaxRequest(input: {
       id,
       amount: minorToJson(amount),
       product_id: productId,
-      ...(discount > 0n ? { discount_amount: minorToJson(discount) } : {}),
       ...(l.tax_inclusive === true ? { tax_inclusive: true } : {}),
     };
   });
