@@ -36,7 +36,7 @@ import {
   withDefaults,
 } from './inputs.ts';
 import { CONNECTIONS, type ConnectionDoc, type NextStep } from './model.ts';
-import type { ConnectorRegistry, LoadedConnector } from './registry.ts';
+import type { ConnectorRegistry } from './registry.ts';
 import { isSealed, type SecretBox } from './secrets.ts';
 import { connectionView, type ConnectionView } from './view.ts';
 
