@@ -194,19 +194,20 @@ export function createHttpClient(spec: ConnectorSpec, conn: ConnectionContext, o
     const authQuery = query.slice(r.query.length);
     const url = ro.url ? withQuery(ro.url, authQuery) : buildUrl(baseUrl, r.path, query);
     const shownUrl = ro.url ?? buildUrl(baseUrl, r.path, r.query);
-    const timeout = AbortSignal.timeout(timeoutMs);
-    const signal = ro.signal ? AbortSignal.any([ro.signal, timeout]) : timeout;
+    const deadline = attemptDeadline(timeoutMs, ro.signal);
     let res: Dispatcher.ResponseData | undefined;
     try {
-      res = await undiciRequest(url, { method: r.method, headers, body: r.body, dispatcher: agent, signal });
+      res = await undiciRequest(url, { method: r.method, headers, body: r.body, dispatcher: agent, signal: deadline.signal });
       const text = await res.body.text();
       return { kind: 'response', status: res.statusCode, headers: flattenHeaders(res.headers), text, url: shownUrl };
     } catch (e) {
       if (ro.signal?.aborted) throw ro.signal.reason;
       // Free the socket if the failure came after the headers.
       res?.body.destroy();
-      const timedOut = timeout.aborted;
+      const timedOut = deadline.timedOut();
       return { kind: 'network', timeout: timedOut, reason: timedOut ? `no complete response within ${timeoutMs} ms` : redact(describeNetworkError(e)) };
+    } finally {
+      deadline.clear();
     }
   }
 
@@ -225,6 +226,31 @@ export function createHttpClient(spec: ConnectorSpec, conn: ConnectionContext, o
     },
   };
   return client;
+}
+
+/**
+ * One attempt's deadline (headers and body) joined with the caller's signal. A cleared timer rather than
+ * AbortSignal.timeout + AbortSignal.any: those leave a 30 s timer per request pending and cost ~70 us each
+ * on Node 20 when combined with a long-lived signal (measured), which a 20k-request sync feels.
+ */
+function attemptDeadline(ms: number, outer?: AbortSignal): { signal: AbortSignal; timedOut(): boolean; clear(): void } {
+  const ac = new AbortController();
+  let expired = false;
+  const timer = setTimeout(() => {
+    expired = true;
+    ac.abort(new DOMException(`no response within ${ms} ms`, 'TimeoutError'));
+  }, ms);
+  const onAbort = () => ac.abort(outer!.reason);
+  if (outer?.aborted) onAbort();
+  else outer?.addEventListener('abort', onAbort, { once: true });
+  return {
+    signal: ac.signal,
+    timedOut: () => expired,
+    clear() {
+      clearTimeout(timer);
+      outer?.removeEventListener('abort', onAbort);
+    },
+  };
 }
 
 function withQuery(url: string, extra: Array<[string, string]>): string {

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { HttpClient, PageState } from '../http/index.ts';
 import type { RequestSpec } from '../spec/types.ts';
 import { attachChildren } from './children.ts';
@@ -42,6 +43,8 @@ export function listRequest(c: CompiledStream, plan: ReadPlan): RequestSpec {
 export function rawPages(c: CompiledStream, client: HttpClient, plan: ReadPlan, context: Record<string, unknown> = {}, signal?: AbortSignal): AsyncGenerator<RawPage> {
   const abandoned = new AbortController();
   const linked = signal ? AbortSignal.any([signal, abandoned.signal]) : abandoned.signal;
+  // Every request and retry wait of the run listens on it; many at once is expected, not a leak.
+  setMaxListeners(0, linked);
   return readAhead(produce(c, client, plan, context, linked), () => abandoned.abort(new Error('read-ahead abandoned')));
 }
 
