@@ -214,7 +214,9 @@ async function main(): Promise<void> {
   await service.flush();
   await store.flush();
   const recorded = (await store.list('tax_calculations')).length;
-  process.stdout.write(`recorded calculations: ${recorded}\n`);
+  const writes = (store as { diskWrites?: () => Promise<Record<string, number>> }).diskWrites;
+  const disk = writes ? (await writes.call(store))['c/tax_calculations'] : undefined;
+  process.stdout.write(`recorded calculations: ${recorded}${disk !== undefined ? ` in ${disk} group commits (append + fsync)` : ''}\n`);
   if (taxRes!.ok !== taxRes!.requests) process.stdout.write(`WARNING: ${taxRes!.requests - taxRes!.ok} tax requests did not answer 2xx\n`);
 
   server.closeAllConnections();

@@ -123,3 +123,23 @@ describe('RateLimiter', () => {
     expect(c.limit).toBe(1);
   });
 });
+
+describe('recording failures', () => {
+  it('after a failed background write, requests wait for their own write and fail with 500', async () => {
+    const store = new MemoryStore();
+    const errors: string[] = [];
+    const service = await TaxService.open({ store, data: taxData(), onError: (m) => errors.push(m) });
+    const org = await service.createOrganization({ name: 'F', mode: 'test', default_product_tax_code: 'saas' });
+    await service.addRegistration(org.id, { country: 'DE', effective_from: '2020-01-01' });
+    const { key } = await service.createApiKey(org.id);
+    const auth = (await service.authenticate(key))!;
+    const body = { currency: 'eur', customer_address: { country: 'DE' }, line_items: [{ amount: 100, product_id: 'p' }] };
+    store.put = async () => {
+      throw new Error('disk full');
+    };
+    await service.calculate(auth, body); // answered; its write fails in the background
+    await new Promise((r) => setImmediate(r));
+    expect(errors.some((m) => m.includes('recording calculation'))).toBe(true);
+    await expect(service.calculate(auth, body)).rejects.toMatchObject({ status: 500, code: 'internal_server_error' });
+  });
+});

@@ -41,7 +41,7 @@ const PREFIX = '/admin';
 
 function send(ctx: Context, status: number, body: unknown): void {
   ctx.status = status;
-  ctx.type = 'application/json';
+  ctx.set('Content-Type', 'application/json; charset=utf-8');
   ctx.body = JSON.stringify(body);
 }
 

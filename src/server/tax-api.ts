@@ -40,7 +40,7 @@ const ROUTES: Record<string, string[]> = {
 
 function send(ctx: Context, status: number, body: unknown): void {
   ctx.status = status;
-  ctx.type = 'application/json';
+  ctx.set('Content-Type', 'application/json; charset=utf-8');
   ctx.body = JSON.stringify(body);
 }
 
@@ -92,7 +92,7 @@ export function createTaxApiRouter(opts: TaxApiRouterOptions): Router {
       const { value, text } = await readJsonBodyText(ctx.req, maxBody);
       const { json } = await service.calculate(auth, value, text);
       ctx.status = 200;
-      ctx.type = 'application/json';
+      ctx.set('Content-Type', 'application/json; charset=utf-8');
       ctx.body = json;
     }),
   );
