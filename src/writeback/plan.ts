@@ -25,6 +25,8 @@ export interface WritebackTax {
       state?: string;
       rate: string;
       rate_fraction: string;
+      /** Percent applied to the whole line amount (rate x taxable share). */
+      effective_rate: string;
       tax_amount: string;
       taxable_amount: string;
     }>;

@@ -21,7 +21,8 @@ export function toWritebackTax(calc: WritebackCalculation, negated: ReadonlySet<
     const neg = negated.has(id);
     total += neg ? -l.tax : l.tax;
     const fractions = l.jurisdictions.map((j) => percentToFraction(j.rate));
-    const effective = mul(sum(fractions), calc.shares[i] ?? { n: 1n, d: 1n });
+    const share = calc.shares[i] ?? { n: 1n, d: 1n };
+    const effective = mul(sum(fractions), share);
     return {
       id,
       amount: money(l.net, neg),
@@ -39,6 +40,9 @@ export function toWritebackTax(calc: WritebackCalculation, negated: ReadonlySet<
         ...(j.jurisdiction.state ? { state: j.jurisdiction.state } : {}),
         rate: toDecimalString(parseRational(j.rate), 8),
         rate_fraction: toDecimalString(fractions[k]!, 10),
+        // The rate on the whole line amount (Texas SaaS state tax: 6.25 % x 80 % = 5 %), for systems that
+        // recompute a tax line as percentage x line amount.
+        effective_rate: toDecimalString(mul(mul(fractions[k]!, share), HUNDRED), 8),
         tax_amount: money(j.amount, neg),
         taxable_amount: money(j.taxable, neg),
       })),
