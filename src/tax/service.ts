@@ -73,6 +73,7 @@ interface ConnectionDoc {
   organization_id: string;
   connector?: string;
   environment?: string;
+  status?: string;
   streams?: Record<string, string | string[]>;
 }
 
@@ -277,7 +278,8 @@ export class TaxService {
     const wantEnv = org.mode === 'test' ? 'sandbox' : 'production';
     const conns = await this.store.list<ConnectionDoc>(
       'connections',
-      (c) => c.organization_id === org.id && (c.environment === undefined || c.environment === wantEnv),
+      // A disconnected system's customers no longer speak for the organization.
+      (c) => c.organization_id === org.id && c.status !== 'disconnected' && (c.environment === undefined || c.environment === wantEnv),
     );
     this.connCache.set(org.id, { at: Date.now(), conns });
     return conns;
