@@ -4,7 +4,7 @@
  * an admin token is at hand, the running server's admin API; `name=value` arguments; and printing.
  */
 import { readFileSync } from 'node:fs';
-import { request } from 'undici';
+import { adminApiClient, configuredServerUrl } from '../cli/admin-api-client.ts';
 import { TaxbridgeError } from '../errors.ts';
 import { loadConfig, type ConfigFlags, type ServeConfig } from '../config/index.ts';
 import { openStore } from '../store/index.ts';
@@ -79,7 +79,7 @@ export async function openConnections(v: CommonValues, env: NodeJS.ProcessEnv = 
     store = await openStore({ dir: config.dataDir });
   } catch (e) {
     if ((e as { code?: string }).code === 'STORE_LOCKED') {
-      if (token) return remote(config, `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`, token);
+      if (token) return remote(config, configuredServerUrl(config), token);
       throw new TaxbridgeError('STORE_LOCKED', (e as Error).message, {
         hint: 'taxbridge serve is using this data folder: use its admin API (set TAXBRIDGE_ADMIN_TOKEN and run this command again, or pass --server <url> --admin-token <token>), or stop the server first',
       });
@@ -114,39 +114,7 @@ export async function openConnections(v: CommonValues, env: NodeJS.ProcessEnv = 
 }
 
 function remote(config: ServeConfig, server: string, token: string | undefined): Remote {
-  if (!token) throw new TaxbridgeError('CLI_USAGE', '--server needs the admin token', { hint: 'pass --admin-token <token> or set TAXBRIDGE_ADMIN_TOKEN' });
-  const base = server.replace(/\/+$/, '');
-  return {
-    mode: 'remote',
-    config,
-    async api<T>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<T> {
-      let res;
-      try {
-        res = await request(`${base}${path}`, {
-          method,
-          headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-          body: body !== undefined ? JSON.stringify(body) : undefined,
-          signal: AbortSignal.timeout(120_000),
-        });
-      } catch (e) {
-        throw new TaxbridgeError('SERVER_UNREACHABLE', `cannot reach taxbridge serve at ${base}: ${(e as Error).message}`, { hint: 'is it running? pass --server <url>' });
-      }
-      const text = await res.body.text();
-      let json: { data?: T; code?: string; message?: string; hint?: string; param?: string; details?: Record<string, unknown> } | undefined;
-      try {
-        json = text ? JSON.parse(text) : undefined;
-      } catch {
-        json = undefined;
-      }
-      if (res.statusCode >= 400) {
-        throw new TaxbridgeError(json?.code ?? `HTTP_${res.statusCode}`, json?.message ?? `the server answered ${res.statusCode}`, {
-          ...(json?.hint ? { hint: json.hint } : {}),
-          ...(json?.param || json?.details ? { details: { ...(json.details ?? {}), ...(json.param ? { field: json.param } : {}) } } : {}),
-        });
-      }
-      return (json?.data ?? json) as T;
-    },
-  };
+  return { mode: 'remote', config, api: adminApiClient(server, token, 120_000) };
 }
 
 /** `name=value` pairs (repeatable flags). A value `@path` is read from that file (trailing newline dropped). */

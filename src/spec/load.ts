@@ -69,24 +69,20 @@ export function loadConnector(file: string): ConnectorSpec {
 
 /** Spec files under the given files/folders: *.yaml / *.yml, except spec test files (*.test.yaml). */
 export function findSpecFiles(paths: string[]): string[] {
-  const out: string[] = [];
-  const visit = (p: string) => {
-    const st = statSync(p);
-    if (st.isDirectory()) {
-      for (const f of readdirSync(p).sort()) if (!f.startsWith('.') && f !== 'node_modules') visit(join(p, f));
-    } else if (/\.ya?ml$/.test(p) && !/\.test\.ya?ml$/.test(p)) out.push(p);
-  };
-  for (const p of paths) visit(p);
-  return out;
+  return findYamlFiles(paths, (f) => !/\.test\.ya?ml$/.test(f));
 }
 
+/** Spec test files (*.test.yaml) under the given files/folders. */
 export function findSpecTestFiles(paths: string[]): string[] {
+  return findYamlFiles(paths, (f) => /\.test\.ya?ml$/.test(f));
+}
+
+function findYamlFiles(paths: string[], keep: (file: string) => boolean): string[] {
   const out: string[] = [];
   const visit = (p: string) => {
-    const st = statSync(p);
-    if (st.isDirectory()) {
+    if (statSync(p).isDirectory()) {
       for (const f of readdirSync(p).sort()) if (!f.startsWith('.') && f !== 'node_modules') visit(join(p, f));
-    } else if (/\.test\.ya?ml$/.test(p)) out.push(p);
+    } else if (/\.ya?ml$/.test(p) && keep(p)) out.push(p);
   };
   for (const p of paths) visit(p);
   return out;

@@ -4,7 +4,7 @@
  * `--server` is given) and an admin token is at hand, the running server's admin API (src/server/admin-api.ts).
  * Both give the same documents, so the commands print the same either way.
  */
-import { request } from 'undici';
+import { adminApiClient, configuredServerUrl } from '../cli/admin-api-client.ts';
 import { TaxbridgeError } from '../errors.ts';
 import { loadConfig } from '../config/index.ts';
 import { openStore } from '../store/index.ts';
@@ -63,7 +63,7 @@ export async function openTaxAdmin(v: CommonValues, env: NodeJS.ProcessEnv = pro
     store = await openStore({ dir: config.dataDir });
   } catch (e) {
     if ((e as { code?: string }).code === 'STORE_LOCKED') {
-      if (token) return remote(`http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`, token);
+      if (token) return remote(configuredServerUrl(config), token);
       throw new TaxbridgeError('STORE_LOCKED', (e as Error).message, {
         hint: 'taxbridge serve is using this data folder: set TAXBRIDGE_ADMIN_TOKEN (or pass --server <url> --admin-token <token>) to go through its admin API, or stop the server first',
       });
@@ -102,35 +102,7 @@ export function local(store: Store): TaxAdmin {
 }
 
 function remote(server: string, token: string | undefined): TaxAdmin {
-  if (!token) throw new TaxbridgeError('CLI_USAGE', '--server needs the admin token', { hint: 'pass --admin-token <token> or set TAXBRIDGE_ADMIN_TOKEN' });
-  const base = server.replace(/\/+$/, '');
-  const api = async <T>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<T> => {
-    let res;
-    try {
-      res = await request(`${base}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-        body: body !== undefined ? JSON.stringify(body) : undefined,
-        signal: AbortSignal.timeout(30_000),
-      });
-    } catch (e) {
-      throw new TaxbridgeError('SERVER_UNREACHABLE', `cannot reach taxbridge serve at ${base}: ${(e as Error).message}`, { hint: 'is it running? pass --server <url>' });
-    }
-    const text = await res.body.text();
-    let json: { data?: T; code?: string; message?: string; hint?: string; param?: string } | undefined;
-    try {
-      json = text ? JSON.parse(text) : undefined;
-    } catch {
-      json = undefined;
-    }
-    if (res.statusCode >= 400) {
-      throw new TaxbridgeError(json?.code ?? `HTTP_${res.statusCode}`, json?.message ?? `the server answered ${res.statusCode}`, {
-        ...(json?.hint ? { hint: json.hint } : {}),
-        ...(json?.param ? { details: { field: json.param } } : {}),
-      });
-    }
-    return (json?.data ?? json) as T;
-  };
+  const api = adminApiClient(server, token);
   const o = (id: string) => `/admin/organizations/${encodeURIComponent(id)}`;
   return {
     listOrganizations: () => api('GET', '/admin/organizations'),
