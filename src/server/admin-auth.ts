@@ -4,16 +4,15 @@
  * the token itself exists nowhere but with the operator. A lost token is replaced with
  * `taxbridge serve --new-admin-token`.
  *
- * Every /admin request is checked here, in constant time, against the token or the stored hash. The admin
- * routers of the other parts (organizations, events, write-backs) check a token of their own: once a request
- * passed this check, its Authorization header is swapped for that process-local token, so those routers
- * accept it without the operator's token ever being held in memory in clear.
+ * Every /admin request is checked here, in constant time, against the token or the stored hash; the admin
+ * routers of the other parts are given the same check (`verify`), so the token itself is never needed in clear.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import type { Middleware } from 'koa';
 import { knownSecrets } from '../log/index.ts';
 import type { Store } from '../store/types.ts';
 import { randomBase62 } from '../tax/ids.ts';
+import { isAdminRequest, sha256 } from './admin-bearer.ts';
 import { sendJson } from './http-errors.ts';
 
 export const SERVER_COLLECTION = 'server';
@@ -26,9 +25,6 @@ interface AdminTokenDoc {
   created_at: string;
 }
 
-function sha256(s: string): Buffer {
-  return createHash('sha256').update(s, 'utf8').digest();
-}
 
 export interface AdminAuth {
   /** True when `presented` is the admin token. */
@@ -37,13 +33,9 @@ export interface AdminAuth {
   generated?: string;
   /** "env" or "stored hash". */
   source: 'env' | 'stored';
-  /** The token the other parts' admin routers are built with (random per process, never leaves it). */
-  internalToken: string;
 }
 
 export async function resolveAdminAuth(store: Store, opts: { envToken?: string; rotate?: boolean; now?: () => Date } = {}): Promise<AdminAuth> {
-  const internalToken = randomBytes(32).toString('base64url');
-  knownSecrets.add(internalToken);
   let expected: Buffer;
   let generated: string | undefined;
   let source: AdminAuth['source'];
@@ -67,7 +59,6 @@ export async function resolveAdminAuth(store: Store, opts: { envToken?: string; 
     verify: (presented) => timingSafeEqual(sha256(presented), expected),
     ...(generated ? { generated } : {}),
     source,
-    internalToken,
   };
 }
 
@@ -75,12 +66,10 @@ export async function resolveAdminAuth(store: Store, opts: { envToken?: string; 
 export function adminGuard(auth: AdminAuth): Middleware {
   return async (ctx, next) => {
     if (ctx.path !== '/admin' && !ctx.path.startsWith('/admin/')) return next();
-    const m = /^Bearer\s+(\S+)$/i.exec(ctx.get('authorization'));
-    if (!m || !auth.verify(m[1]!)) {
+    if (!isAdminRequest(ctx.get('authorization'), auth.verify)) {
       ctx.set('WWW-Authenticate', 'Bearer');
       return sendJson(ctx, 401, { type: 'api_error', code: 'unauthorized_access', message: 'admin API: send Authorization: Bearer <admin token>' });
     }
-    ctx.req.headers.authorization = `Bearer ${auth.internalToken}`;
     await next();
   };
 }

@@ -187,7 +187,7 @@ export async function startServer(config: ServeConfig, io: ServeIO = {}): Promis
       publicRouters: [createWebhookReceiverRouter({ store, resolveConnection: lookup.resolveConnection, events: webhooks.events, log: logFn(log.child({ part: 'webhooks' })) })],
       routers: [
         createConnectionsApiRouter({ connections, runner: runtime, log }),
-        createWebhookAdminRouter({ store, adminToken: adminAuth.internalToken, events: webhooks.events, writebacks: webhooks.writebacks }),
+        createWebhookAdminRouter({ store, adminToken: adminAuth.verify, events: webhooks.events, writebacks: webhooks.writebacks }),
         createInvoiceTaxRouter({
           service: tax,
           writebacks: webhooks.writebacks!,
@@ -196,7 +196,7 @@ export async function startServer(config: ServeConfig, io: ServeIO = {}): Promis
           onError: (e) => log.error('calculate_invoice_tax failed', { error: e }),
         }),
         createTaxApiRouter({ service: tax, onError: (e, ctx) => log.error('tax API request failed', { path: ctx.path, error: e }) }),
-        createAdminApiRouter({ service: tax, adminToken: adminAuth.internalToken, onError: (e, ctx) => log.error('admin API request failed', { path: ctx.path, error: e }) }),
+        createAdminApiRouter({ service: tax, adminToken: adminAuth.verify, onError: (e, ctx) => log.error('admin API request failed', { path: ctx.path, error: e }) }),
       ],
     });
 

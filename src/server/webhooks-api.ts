@@ -41,7 +41,7 @@ import { WebhookRequestError } from '../webhooks/request-errors.ts';
 import { writebackKindOf } from '../writeback/evaluate.ts';
 import { getJob, jobSummary, listJobs, type JobStatus } from '../writeback/jobs.ts';
 import type { WritebackService } from '../writeback/service.ts';
-import { adminBearerAuth } from './webhooks-admin-auth.ts';
+import { adminBearerAuth, type AdminTokenCheck } from './admin-bearer.ts';
 import { BodyError, readJsonBody, readRawBody } from './raw-body.ts';
 
 function sendJson(ctx: Context, status: number, body: unknown): void {
@@ -110,7 +110,8 @@ function receiverError(e: unknown): [number, string, string] {
 
 export interface WebhookAdminOptions {
   store: Store;
-  adminToken: string;
+  /** The admin token, or a check of presented tokens (the server's stored-hash check). */
+  adminToken: string | AdminTokenCheck;
   events?: Pick<EventService, 'replay'>;
   writebacks?: Pick<WritebackService, 'replay'>;
 }
