@@ -30,12 +30,14 @@ export class EmbeddedStore implements Store {
     private readonly compactBytes?: number,
   ) {}
 
-  private open(key: string, folder: string[], name: string): Promise<Table> {
+  /** The table under `key`, opened on first use; `place` (folder, file name) is only computed then. */
+  private open(key: string, place: () => [string[], string]): Promise<Table> {
     if (this.closed) return Promise.reject(new TaxbridgeError('STORE_CLOSED', 'the store is closed'));
     let t = this.tables.get(key);
     if (!t) {
       t = (async () => {
         if (!this.dir) return Table.open(new MemoryFile(), key, this.compactBytes);
+        const [folder, name] = place();
         const dir = join(this.dir, ...folder);
         await mkdir(dir, { recursive: true });
         return Table.open(new JournaledFile(join(dir, name)), key, this.compactBytes);
@@ -48,8 +50,9 @@ export class EmbeddedStore implements Store {
   }
 
   private collection(name: Collection): Promise<Table> {
-    requireId('collection', name);
-    return this.open(`c\u0000${name}`, ['collections'], safeFileName(name));
+    const key = `c\u0000${name}`;
+    if (!this.tables.has(key)) requireId('collection', name);
+    return this.open(key, () => [['collections'], safeFileName(name)]);
   }
 
   private async stream(connectionId: string, stream: string): Promise<Table> {
@@ -57,7 +60,7 @@ export class EmbeddedStore implements Store {
     requireId('stream', stream);
     const key = `e\u0000${connectionId}\u0000${stream}`;
     const known = this.tables.has(key);
-    const t = await this.open(key, ['entities', safeFileName(connectionId)], safeFileName(stream));
+    const t = await this.open(key, () => [['entities', safeFileName(connectionId)], safeFileName(stream)]);
     if (!known) await this.repairCheckpointCopies(t);
     return t;
   }
