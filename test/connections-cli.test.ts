@@ -101,6 +101,19 @@ describe('taxbridge connect (CLI)', () => {
     expect(ok.stdout).not.toContain(seq.clientSecret);
   });
 
+  it('syncs a stored connection by id with its encrypted credentials (taxbridge sync --connection)', async () => {
+    const r = await cli(['sync', '--connection', seqId, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out).toMatchObject({ ok: true, connector: 'sequence', connection_id: seqId, environment: 'sandbox' });
+    const invoices = out.streams.find((s: { stream: string }) => s.stream === 'invoices');
+    expect(invoices.records).toBe(seq.data.invoices.size);
+    expect(r.stdout + r.stderr).not.toContain(seq.clientSecret);
+    const unknown = await cli(['sync', '--connection', 'conn_nope']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/conn_nope/);
+  });
+
   it('explains usage mistakes', async () => {
     const noOrg = await cli(['connect', 'sequence']);
     expect(noOrg.code).toBe(1);

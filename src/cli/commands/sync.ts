@@ -1,11 +1,18 @@
+import { openConnections, parseAssignments } from '../../connections/cli-support.ts';
 import { TaxbridgeError } from '../../errors.ts';
-import { loadConnector, type ConnectionContext, type EnvironmentName } from '../../spec/index.ts';
+import { loadConnector, type ConnectionContext, type ConnectorSpec, type EnvironmentName } from '../../spec/index.ts';
 import { openStore } from '../../store/index.ts';
+import type { Store } from '../../store/types.ts';
 import { runSync, type SyncProgress, type SyncSummary } from '../../sync/index.ts';
 import { parseCommandArgs } from '../args.ts';
 
 export const summary = 'Import customers, products, invoices and credit notes from a connected system into the store';
-export const usage = `Usage: taxbridge sync --connector <spec.yaml> [options]
+export const usage = `Usage: taxbridge sync --connection <id> [--stream <name>] [--full] [--json]
+       taxbridge sync --connector <spec.yaml> [options]
+
+The first form syncs a stored connection (made with \`taxbridge connect\`) with its encrypted credentials; when
+\`taxbridge serve\` holds the data folder, the server runs the sync (set TAXBRIDGE_ADMIN_TOKEN). The second
+form syncs with credentials given on the command line, without a stored connection.
 
 Options:
   --connector <file>        connector spec (e.g. connectors/sequence.yaml)
@@ -13,23 +20,14 @@ Options:
   --setting name=value      a setting of the spec (repeat), e.g. subsidiary_id=sub_123
   --environment <env>       production (default) or sandbox
   --base-url <url>          override the environment's base URL (fakes, proxies)
-  --connection <id>         connection id the data is stored under (default <connector>-<environment>)
+  --connection <id>         a stored connection; with --connector: the id the data is stored under
+                            (default <connector>-<environment>)
   --data <dir>              data folder (default ./data)
   --stream <name>           sync only this stream (repeat); default all
   --full                    read everything, not only changes since the last run
   --json                    print one JSON object with every stream's summary
 
 An interrupted sync resumes from its last committed page on the next run. Exit 1 when a stream failed.`;
-
-function pairs(list: string[] | undefined, what: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const kv of list ?? []) {
-    const i = kv.indexOf('=');
-    if (i <= 0) throw new TaxbridgeError('CLI_USAGE', `--${what} expects name=value, got "${kv.includes('=') ? kv : `${kv.slice(0, 20)}`}"`, { hint: `e.g. --${what} client_id=abc` });
-    out[kv.slice(0, i)] = kv.slice(i + 1);
-  }
-  return out;
-}
 
 const fmt = (n: number) => n.toLocaleString('en-US');
 
@@ -63,7 +61,8 @@ export async function run(args: string[]): Promise<number> {
     },
     false,
   );
-  if (!values.connector) throw new TaxbridgeError('CLI_USAGE', 'sync needs --connector <spec.yaml>', { hint: usage });
+  if (!values.connector && values.connection) return syncStoredConnection(values.connection, values);
+  if (!values.connector) throw new TaxbridgeError('CLI_USAGE', 'sync needs --connection <id> or --connector <spec.yaml>', { hint: usage });
   const environment = (values.environment ?? 'production') as EnvironmentName;
   if (environment !== 'production' && environment !== 'sandbox') throw new TaxbridgeError('CLI_USAGE', `--environment must be production or sandbox, not "${environment}"`);
   const spec = loadConnector(values.connector);
@@ -72,17 +71,47 @@ export async function run(args: string[]): Promise<number> {
     const env = process.env[`TAXBRIDGE_CREDENTIAL_${c.name.toUpperCase()}`];
     if (env) credentials[c.name] = env;
   }
-  Object.assign(credentials, pairs(values.credential, 'credential'));
+  Object.assign(credentials, parseAssignments(values.credential, 'credential'));
   const conn: ConnectionContext = {
     connection_id: values.connection ?? `${spec.name}-${environment}`,
     environment,
     base_url: values['base-url'],
     credentials,
-    settings: pairs(values.setting, 'setting'),
+    settings: parseAssignments(values.setting, 'setting'),
   };
-
-  const tty = !values.json && process.stderr.isTTY === true;
   const store = await openStore({ dir: values.data ?? 'data' });
+  return syncAndReport({ spec, conn, store, streams: values.stream, full: values.full === true, json: values.json === true });
+}
+
+interface SyncFlags {
+  data?: string;
+  stream?: string[];
+  full?: boolean;
+  json?: boolean;
+}
+
+/** A stored connection: its spec and decrypted credentials from the data folder, or the running server. */
+async function syncStoredConnection(id: string, values: SyncFlags): Promise<number> {
+  const opened = await openConnections({ data: values.data });
+  if (opened.mode === 'remote') {
+    const started = await opened.api<Record<string, unknown>>('POST', `/admin/connections/${encodeURIComponent(id)}/sync`, { ...(values.stream ? { streams: values.stream } : {}), ...(values.full ? { full: true } : {}) });
+    if (values.json) process.stdout.write(`${JSON.stringify({ connection_id: id, started_on_server: true, ...started })}\n`);
+    else process.stdout.write(`the running server started the sync of ${id}; follow it with \`taxbridge connections ${id}\`\n`);
+    return 0;
+  }
+  try {
+    const doc = await opened.connections.get(id);
+    if (doc.status !== 'active') throw new TaxbridgeError('CONNECTION_INACTIVE', `connection ${id} is ${doc.status}, not active`, { hint: doc.status === 'pending' ? 'finish it with `taxbridge connect --connection ' + id + '`' : 'connect again' });
+    return await syncAndReport({ spec: opened.connections.specOf(doc), conn: opened.connections.context(doc), store: opened.store, streams: values.stream, full: values.full === true, json: values.json === true, keepStoreOpen: true });
+  } finally {
+    await opened.close();
+  }
+}
+
+async function syncAndReport(input: { spec: ConnectorSpec; conn: ConnectionContext; store: Store; streams?: string[]; full: boolean; json: boolean; keepStoreOpen?: boolean }): Promise<number> {
+  const { spec, conn, store } = input;
+  const values = { json: input.json };
+  const tty = !input.json && process.stderr.isTTY === true;
   const abort = new AbortController();
   const onSignal = () => abort.abort(new TaxbridgeError('SYNC_INTERRUPTED', 'interrupted; run the same command again to resume from the last committed page'));
   process.once('SIGINT', onSignal);
@@ -94,8 +123,8 @@ export async function run(args: string[]): Promise<number> {
       spec,
       conn,
       store,
-      streams: values.stream,
-      full: values.full === true,
+      streams: input.streams,
+      full: input.full,
       signal: abort.signal,
       onProgress: tty
         ? (p) => {
@@ -116,12 +145,12 @@ export async function run(args: string[]): Promise<number> {
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    await store.close();
+    if (!input.keepStoreOpen) await store.close();
   }
   if (tty) process.stderr.write('\r\x1b[2K');
   const ok = summaries.every((s) => s.status === 'ok');
   if (values.json) {
-    process.stdout.write(`${JSON.stringify({ connector: spec.name, connection_id: conn.connection_id, environment, ok, streams: summaries })}\n`);
+    process.stdout.write(`${JSON.stringify({ connector: spec.name, connection_id: conn.connection_id, environment: conn.environment, ok, streams: summaries })}\n`);
   } else {
     for (const s of summaries) {
       process.stdout.write(`${summaryLine(s)}\n`);
