@@ -5,7 +5,13 @@
  */
 import type { Store } from '../store/types.ts';
 import type { ConnectorSpec } from '../spec/types.ts';
+import type { SyncSummary } from '../sync/index.ts';
 import type { ConnectionDoc } from './model.ts';
+
+const LAST_SYNC_FIELDS = ['id', 'mode', 'status', 'started_at', 'finished_at', 'records', 'created', 'updated', 'unchanged', 'failed', 'deleted'] as const;
+
+/** The last run of a stream, as shown in a connection's status. */
+export type LastSync = Partial<Pick<SyncSummary, (typeof LAST_SYNC_FIELDS)[number]>> & { status: SyncSummary['status']; error?: { code: string; message: string } };
 
 const SYNC_RUNS = 'sync_runs';
 const EVENTS = 'webhook_events';
@@ -14,20 +20,7 @@ const JOBS = 'writeback_jobs';
 export interface StreamStatus {
   entity: string;
   counts: { active: number; deleted: number };
-  last_sync?: {
-    id?: string;
-    mode?: string;
-    status: string;
-    started_at?: string;
-    finished_at?: string;
-    records?: number;
-    created?: number;
-    updated?: number;
-    unchanged?: number;
-    failed?: number;
-    deleted?: number;
-    error?: { code: string; message: string };
-  };
+  last_sync?: LastSync;
   last_success_at?: string;
   /** A run of this stream is going on now (known only to the serving process). */
   running?: boolean;
@@ -61,22 +54,8 @@ export interface ConnectionStatusReport {
   errors: StatusError[];
 }
 
-interface SyncRunDoc {
-  id?: string;
-  connection_id: string;
-  stream: string;
-  mode?: string;
-  status: string;
-  started_at?: string;
-  finished_at?: string;
-  records?: number;
-  created?: number;
-  updated?: number;
-  unchanged?: number;
-  failed?: number;
-  deleted?: number;
-  error?: { code: string; message: string };
-}
+/** A stored sync run (src/sync's SyncSummary) as far as status needs it. */
+type SyncRunDoc = Pick<SyncSummary, 'connection_id' | 'stream'> & LastSync;
 
 interface EventDocLite {
   id: string;
@@ -117,20 +96,8 @@ export async function connectionStatus(store: Store, doc: ConnectionDoc, spec: C
     const lastOk = own.find((r) => r.status === 'ok');
     const st: StreamStatus = { entity: spec?.streams[name]?.entity ?? 'unknown', counts: await store.countEntities(doc.id, name) };
     if (last) {
-      st.last_sync = {
-        ...(last.id ? { id: last.id } : {}),
-        ...(last.mode ? { mode: last.mode } : {}),
-        status: last.status,
-        started_at: last.started_at,
-        finished_at: last.finished_at,
-        records: last.records,
-        created: last.created,
-        updated: last.updated,
-        unchanged: last.unchanged,
-        failed: last.failed,
-        deleted: last.deleted,
-        ...(last.error ? { error: { code: last.error.code, message: last.error.message } } : {}),
-      };
+      st.last_sync = Object.fromEntries(LAST_SYNC_FIELDS.filter((k) => last[k] !== undefined).map((k) => [k, last[k]])) as unknown as LastSync;
+      if (last.error) st.last_sync.error = { code: last.error.code, message: last.error.message };
       if (last.status === 'failed' && last.error) errors.push({ source: 'sync', code: last.error.code, message: last.error.message, at: last.finished_at ?? last.started_at ?? '', ref: name });
     }
     if (lastOk?.finished_at) st.last_success_at = lastOk.finished_at;
