@@ -32,7 +32,7 @@ async function printHelp(): Promise<void> {
   const lines = ['Usage: taxbridge <command> [options]', '', 'Commands:'];
   for (const name of commandNames()) {
     const mod = await loadCommand(name);
-    lines.push(`  ${name.padEnd(10)} ${mod?.summary ?? ''}`);
+    lines.push(`  ${name.padEnd(12)} ${mod?.summary ?? ''}`);
   }
   lines.push('', 'Run `taxbridge <command> --help` for a command\'s options.');
   process.stdout.write(lines.join('\n') + '\n');
