@@ -49,7 +49,7 @@ describe('webhook receiver', () => {
 
   async function post(path: string, body: string | Buffer, headers: Record<string, string>) {
     const res = await request(`${h.origin}${path}`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
-    return { status: res.statusCode, body: (await res.body.json()) as { error?: { code: string; message: string }; received?: boolean } };
+    return { status: res.statusCode, body: (await res.body.json()) as { type?: string; code?: string; message?: string; received?: boolean } };
   }
 
   it('accepts a correctly signed delivery and stores it before answering', async () => {
@@ -95,7 +95,7 @@ describe('webhook receiver', () => {
     const res = await send(opts);
     expect(res.status).toBe(401);
     const body = JSON.parse(res.body) as { error: { code: string; message: string } };
-    expect(body.error.code).toBe(code);
+    expect(body).toMatchObject({ type: 'api_error', code });
     expect(res.body).not.toContain(rillet.signingToken);
     expect(res.body).not.toMatch(/at .*\.ts:\d+/);
     expect(await stored()).toBe(0);
@@ -110,7 +110,7 @@ describe('webhook receiver', () => {
       'x-rillet-event': 'CREATED',
     });
     expect(res.status).toBe(401);
-    expect(res.body.error?.code).toBe('WEBHOOK_SIGNATURE_MISSING');
+    expect(res.body.code).toBe('WEBHOOK_SIGNATURE_MISSING');
     expect(await stored()).toBe(0);
   });
 
@@ -121,7 +121,7 @@ describe('webhook receiver', () => {
     const signed = await sig.sign(rillet.signingToken, raw, headers, Date.now());
     const res = await post(`/webhooks/${conn.token}`, raw, { ...headers, ...signed });
     expect(res.status).toBe(400);
-    expect(res.body.error?.code).toBe('WEBHOOK_BODY_MALFORMED');
+    expect(res.body.code).toBe('WEBHOOK_BODY_MALFORMED');
     expect(await stored()).toBe(0);
   });
 
@@ -132,7 +132,7 @@ describe('webhook receiver', () => {
     const signed = await sig.sign(rillet.signingToken, raw, headers, Date.now());
     const res = await post(`/webhooks/${conn.token}`, raw, { ...headers, ...signed });
     expect(res.status).toBe(400);
-    expect(res.body.error?.code).toBe('WEBHOOK_EVENT_ID_MISSING');
+    expect(res.body.code).toBe('WEBHOOK_EVENT_ID_MISSING');
     expect(await stored()).toBe(0);
   });
 
@@ -140,14 +140,14 @@ describe('webhook receiver', () => {
     const big = Buffer.alloc(1024 * 1024 + 10, 0x20);
     const res = await post(`/webhooks/${conn.token}`, big, { 'x-rillet-signature': 'abc' });
     expect(res.status).toBe(413);
-    expect(res.body.error?.code).toBe('WEBHOOK_BODY_TOO_LARGE');
+    expect(res.body.code).toBe('WEBHOOK_BODY_TOO_LARGE');
     expect(await stored()).toBe(0);
   });
 
   it('answers 404 for an unknown token', async () => {
     const res = await post('/webhooks/tok_unknown_0000000000', '{}', {});
     expect(res.status).toBe(404);
-    expect(res.body.error?.code).toBe('WEBHOOK_TOKEN_UNKNOWN');
+    expect(res.body.code).toBe('WEBHOOK_TOKEN_UNKNOWN');
   });
 });
 
@@ -164,16 +164,16 @@ describe('webhook receiver: Sequence scheme and a connection without a secret', 
       const raw = JSON.stringify({ notificationType: 'BILLING_SCHEDULE_CREATED', sequenceAccountId: 'acc', resourceId: 'bs_1' });
       const post = async (url: string, headers: Record<string, string>) => {
         const r = await request(url, { method: 'POST', body: raw, headers: { 'content-type': 'application/json', ...headers } });
-        return { status: r.statusCode, body: (await r.body.json()) as { error?: { code: string } } };
+        return { status: r.statusCode, body: (await r.body.json()) as { code?: string } };
       };
       const ok = await post(h.webhookUrl(seq), await sig.sign(secret, raw, {}, Date.now()));
       expect(ok.status).toBe(200);
       const stale = await post(h.webhookUrl(seq), await sig.sign(secret, raw, {}, Date.now() - 301_000));
       expect(stale.status).toBe(401);
-      expect(stale.body.error?.code).toBe('WEBHOOK_TIMESTAMP_STALE');
+      expect(stale.body.code).toBe('WEBHOOK_TIMESTAMP_STALE');
       const noSecret = await post(h.webhookUrl(bare), await sig.sign(secret, raw, {}, Date.now()));
       expect(noSecret.status).toBe(503);
-      expect(noSecret.body.error?.code).toBe('WEBHOOK_SECRET_MISSING');
+      expect(noSecret.body.code).toBe('WEBHOOK_SECRET_MISSING');
       // The ignore rule stores the event as ignored, no processing needed.
       const events = await listEvents(store);
       expect(events.map((e) => [e.connection_id, e.status])).toEqual([['conn_s', 'ignored']]);

@@ -57,11 +57,6 @@ const schemas: Record<string, Schema> = {
       details: { type: 'object' },
     },
   },
-  WebhookError: {
-    type: 'object',
-    required: ['error'],
-    properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' } } } },
-  },
   Address: address,
   CalculateTaxRequest: {
     type: 'object',
@@ -338,11 +333,11 @@ const paths: Record<string, Record<string, Op>> = {
       requestBody: { required: true, content: { 'application/json': { schema: { type: 'object' } } } },
       responses: {
         '200': json({ type: 'object', properties: { received: { const: true }, id: { type: 'string' }, duplicate: { type: 'boolean' } } }, 'Stored (or a duplicate, acknowledged).'),
-        '400': json(ref('WebhookError'), 'Malformed body.'),
-        '401': json(ref('WebhookError'), 'Missing, malformed or wrong signature, or a stale timestamp.'),
-        '404': json(ref('WebhookError'), 'Unknown token (or a disconnected connection).'),
-        '413': json(ref('WebhookError'), 'Body too large.'),
-        '503': json(ref('WebhookError'), 'Not ready to accept (no signing secret yet, store unavailable): retry later.'),
+        '400': json(ref('ApiError'), 'Malformed body.'),
+        '401': json(ref('ApiError'), 'Missing, malformed or wrong signature, or a stale timestamp.'),
+        '404': json(ref('ApiError'), 'Unknown token (or a disconnected connection).'),
+        '413': json(ref('ApiError'), 'Body too large.'),
+        '503': json(ref('ApiError'), 'Not ready to accept (no signing secret yet, store unavailable): retry later.'),
       },
     },
   },

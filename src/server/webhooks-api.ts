@@ -88,7 +88,7 @@ export function createWebhookReceiverRouter(opts: WebhookReceiverOptions): Route
       if (status === 413) ctx.set('Connection', 'close');
       if (status >= 500) log('error', 'webhook delivery not accepted', { connection_id: connectionId, code, reason: message, error: errorMessage(e instanceof Error && e.cause instanceof Error ? e.cause : e) });
       else log('warn', 'webhook delivery refused', { connection_id: connectionId, status, code });
-      sendJson(ctx, status, { error: { code, message } });
+      sendJson(ctx, status, { type: 'api_error', code, message });
     }
   });
   return router;
