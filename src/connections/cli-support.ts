@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { adminApiClient, configuredServerUrl } from '../cli/admin-api-client.ts';
+import { DATA_FOLDER_OPTIONS, DATA_FOLDER_USAGE, type DataFolderValues } from '../cli/data-folder-options.ts';
 import { TaxbridgeError } from '../errors.ts';
 import { loadConfig, type ConfigFlags, type ServeConfig } from '../config/index.ts';
 import { openStore } from '../store/index.ts';
@@ -16,33 +17,20 @@ import { ConnectionService, type ConnectResult } from './service.ts';
 import type { ConnectionStatusReport } from './status.ts';
 import type { ConnectionView } from './view.ts';
 
-/** Options every connection command takes. */
+/** Options every connection command takes: the data-folder ones, plus where specs live and webhook URLs point. */
 export const COMMON_OPTIONS = {
-  data: { type: 'string' },
-  config: { type: 'string' },
+  ...DATA_FOLDER_OPTIONS,
   connectors: { type: 'string' },
   'public-url': { type: 'string' },
-  'admin-token': { type: 'string' },
-  server: { type: 'string' },
-  json: { type: 'boolean' },
 } as const;
 
-export const COMMON_USAGE = `  --data <dir>          data folder (default ./data, or TAXBRIDGE_DATA_DIR)
-  --config <file>       configuration file (default ./taxbridge.config.json when present)
+export const COMMON_USAGE = `${DATA_FOLDER_USAGE}
   --connectors <dir>    connector specs (default ./connectors)
-  --public-url <url>    base of webhook URLs (default TAXBRIDGE_PUBLIC_URL or http://<host>:<port>)
-  --server <url>        talk to a running \`taxbridge serve\` through its admin API instead of the data folder
-  --admin-token <t>     admin token for --server (default TAXBRIDGE_ADMIN_TOKEN)
-  --json                machine-readable output`;
+  --public-url <url>    base of webhook URLs (default TAXBRIDGE_PUBLIC_URL or http://<host>:<port>)`;
 
-export interface CommonValues {
-  data?: string;
-  config?: string;
+export interface CommonValues extends DataFolderValues {
   connectors?: string;
   'public-url'?: string;
-  'admin-token'?: string;
-  server?: string;
-  json?: boolean;
 }
 
 export function configFrom(v: CommonValues, env: NodeJS.ProcessEnv = process.env): ServeConfig {

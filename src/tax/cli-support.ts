@@ -5,6 +5,7 @@
  * Both give the same documents, so the commands print the same either way.
  */
 import { adminApiClient, configuredServerUrl } from '../cli/admin-api-client.ts';
+import type { DataFolderValues } from '../cli/data-folder-options.ts';
 import { TaxbridgeError } from '../errors.ts';
 import { loadConfig } from '../config/index.ts';
 import { openStore } from '../store/index.ts';
@@ -13,27 +14,8 @@ import { createApiKey, listApiKeys, publicKeyView, revokeApiKey, type CreateApiK
 import type { ApiKeyDoc, Organization, Registration } from './model.ts';
 import * as orgs from './orgs.ts';
 
-export const COMMON_OPTIONS = {
-  data: { type: 'string' },
-  config: { type: 'string' },
-  server: { type: 'string' },
-  'admin-token': { type: 'string' },
-  json: { type: 'boolean' },
-} as const;
-
-export const COMMON_USAGE = `  --data <dir>          data folder (default ./data, or TAXBRIDGE_DATA_DIR)
-  --config <file>       configuration file (default ./taxbridge.config.json when present)
-  --server <url>        talk to a running \`taxbridge serve\` through its admin API instead of the data folder
-  --admin-token <t>     admin token for --server (default TAXBRIDGE_ADMIN_TOKEN)
-  --json                machine-readable output`;
-
-export interface CommonValues {
-  data?: string;
-  config?: string;
-  server?: string;
-  'admin-token'?: string;
-  json?: boolean;
-}
+export { DATA_FOLDER_OPTIONS as COMMON_OPTIONS, DATA_FOLDER_USAGE as COMMON_USAGE } from '../cli/data-folder-options.ts';
+export type { DataFolderValues as CommonValues } from '../cli/data-folder-options.ts';
 
 export type PublicKey = Omit<ApiKeyDoc, 'hash'>;
 
@@ -54,7 +36,7 @@ export interface TaxAdmin {
   close(): Promise<void>;
 }
 
-export async function openTaxAdmin(v: CommonValues, env: NodeJS.ProcessEnv = process.env): Promise<TaxAdmin> {
+export async function openTaxAdmin(v: DataFolderValues, env: NodeJS.ProcessEnv = process.env): Promise<TaxAdmin> {
   const config = loadConfig({ data: v.data, config: v.config }, env);
   const token = v['admin-token'] ?? env.TAXBRIDGE_ADMIN_TOKEN;
   if (v.server) return remote(v.server, token);
@@ -123,7 +105,7 @@ function remote(server: string, token: string | undefined): TaxAdmin {
 }
 
 /** Runs `fn` with an admin backend and always closes it. */
-export async function withTaxAdmin<T>(v: CommonValues, fn: (admin: TaxAdmin) => Promise<T>): Promise<T> {
+export async function withTaxAdmin<T>(v: DataFolderValues, fn: (admin: TaxAdmin) => Promise<T>): Promise<T> {
   const admin = await openTaxAdmin(v);
   try {
     return await fn(admin);
