@@ -20,13 +20,14 @@
  *   GET    /admin/keys?organization_id=..                          all keys (or one organization's)
  *   DELETE /admin/keys/:key                                       revoke (:key is the id "key_…" or the prefix "tb_test_…")
  */
-import Router from '@koa/router';
+import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { TaxbridgeError, isTaxbridgeError } from '../errors.ts';
 import { publicKeyView } from '../tax/keys.ts';
 import type { TaxService } from '../tax/service.ts';
-import { isAdminRequest, toTokenCheck, type AdminTokenCheck } from './admin-bearer.ts';
+import type { AdminTokenCheck } from './admin-bearer.ts';
 import { BodyError, readJsonBody } from './raw-body.ts';
+import { createAdminRouter } from './routing.ts';
 
 export interface AdminApiRouterOptions {
   service: TaxService;
@@ -37,7 +38,6 @@ export interface AdminApiRouterOptions {
   onError?: (err: unknown, ctx: Context) => void;
 }
 
-const PREFIX = '/admin';
 
 function send(ctx: Context, status: number, body: unknown): void {
   ctx.status = status;
@@ -51,10 +51,9 @@ function isObject(v: unknown): v is Record<string, unknown> {
 }
 
 export function createAdminApiRouter(opts: AdminApiRouterOptions): Router {
-  const adminCheck = toTokenCheck(opts.adminToken);
   const { service } = opts;
   const maxBody = opts.maxBodyBytes ?? 1024 * 1024;
-  const router = new Router({ prefix: PREFIX });
+  const router = createAdminRouter(opts.adminToken);
 
   const fail = (ctx: Context, e: unknown): void => {
     if (e instanceof BodyError) {
@@ -81,10 +80,6 @@ export function createAdminApiRouter(opts: AdminApiRouterOptions): Router {
 
   router.use(async (ctx, next) => {
     try {
-      if (!isAdminRequest(ctx.get('authorization'), adminCheck)) {
-        ctx.set('WWW-Authenticate', 'Bearer');
-        throw new TaxbridgeError('unauthorized_access', 'admin API: send Authorization: Bearer <admin token>');
-      }
       await next();
     } catch (e) {
       fail(ctx, e);

@@ -4,16 +4,14 @@
  * the token itself exists nowhere but with the operator. A lost token is replaced with
  * `taxbridge serve --new-admin-token`.
  *
- * Every /admin request is checked here, in constant time, against the token or the stored hash; the admin
- * routers of the other parts are given the same check (`verify`), so the token itself is never needed in clear.
+ * Every admin router is given this check (`verify`: constant time, against the token's or the stored hash) and
+ * applies it to its own routes (./routing.ts), so the token itself is never needed in clear.
  */
 import { timingSafeEqual } from 'node:crypto';
-import type { Middleware } from 'koa';
 import { knownSecrets } from '../log/index.ts';
 import type { Store } from '../store/types.ts';
 import { randomBase62 } from '../tax/ids.ts';
-import { isAdminRequest, sha256 } from './admin-bearer.ts';
-import { sendJson } from './http-errors.ts';
+import { sha256 } from './admin-bearer.ts';
 
 export const SERVER_COLLECTION = 'server';
 const ADMIN_TOKEN_DOC = 'admin_token';
@@ -59,17 +57,5 @@ export async function resolveAdminAuth(store: Store, opts: { envToken?: string; 
     verify: (presented) => timingSafeEqual(sha256(presented), expected),
     ...(generated ? { generated } : {}),
     source,
-  };
-}
-
-/** Guards every path under /admin; answers 401 in the admin API's shape. */
-export function adminGuard(auth: AdminAuth): Middleware {
-  return async (ctx, next) => {
-    if (ctx.path !== '/admin' && !ctx.path.startsWith('/admin/')) return next();
-    if (!isAdminRequest(ctx.get('authorization'), auth.verify)) {
-      ctx.set('WWW-Authenticate', 'Bearer');
-      return sendJson(ctx, 401, { type: 'api_error', code: 'unauthorized_access', message: 'admin API: send Authorization: Bearer <admin token>' });
-    }
-    await next();
   };
 }

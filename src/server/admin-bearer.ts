@@ -32,14 +32,23 @@ export function isAdminRequest(authorization: string, check: AdminTokenCheck): b
   return Boolean(m && check(m[1]!));
 }
 
+/** Why a request is not an admin request, in words a user can act on; undefined when it is one. */
+export function adminRefusal(authorization: string, check: AdminTokenCheck): string | undefined {
+  if (isAdminRequest(authorization, check)) return undefined;
+  if (!authorization) return 'admin API: send Authorization: Bearer <admin token>';
+  if (!/^Bearer\s+\S+$/i.test(authorization)) return 'admin API: the Authorization header must be "Bearer <admin token>"';
+  return 'admin API: the admin token is not valid (it was replaced, or this is another server\'s token)';
+}
+
 export function adminBearerAuth(admin: string | AdminTokenCheck): Middleware {
   const check = toTokenCheck(admin);
   return async (ctx, next) => {
-    if (!isAdminRequest(ctx.get('authorization'), check)) {
+    const refusal = adminRefusal(ctx.get('authorization'), check);
+    if (refusal) {
       ctx.status = 401;
       ctx.set('WWW-Authenticate', 'Bearer');
       ctx.type = 'application/json';
-      ctx.body = JSON.stringify({ type: 'api_error', code: 'unauthorized_access', message: 'admin API: send Authorization: Bearer <admin token>' });
+      ctx.body = JSON.stringify({ type: 'api_error', code: 'unauthorized_access', message: refusal });
       return;
     }
     await next();

@@ -2,26 +2,28 @@
  * The koa application of `taxbridge serve`: one middleware chain in front of every part's router.
  *
  *   access log + in-flight count -> JSON error boundary -> JSON 404 -> 503 while shutting down
- *   -> /healthz /readyz /openapi.json -> POST /webhooks/:token -> admin token check (/admin/*)
+ *   -> 404 for non-canonical paths (./routing.ts) -> /healthz /readyz /openapi.json -> POST /webhooks/:token
  *   -> the routers, in the order given (routers with catch-alls under a prefix go last)
+ *
+ * Authentication happens on each router (admin routers check the admin token after a route matched, the tax
+ * API its API key), never by a path prefix here: routing and authentication cannot disagree about a path.
  */
 import { randomUUID } from 'node:crypto';
 import Koa from 'koa';
 import type { Router } from '@koa/router';
 import type { Logger } from '../log/index.ts';
-import { adminGuard, type AdminAuth } from './admin-auth.ts';
 import { createHealthRouter, type ReadinessChecks } from './health.ts';
 import { errorBoundary, notFoundFallback, safePath, sendJson } from './http-errors.ts';
 import { openApiDocument } from './openapi.ts';
+import { canonicalPaths } from './routing.ts';
 
 export interface AppOptions {
   log: Logger;
   version: string;
-  adminAuth: AdminAuth;
   readiness: ReadinessChecks;
-  /** Mounted before the admin check (the webhook receiver). */
+  /** Mounted first (the webhook receiver). */
   publicRouters?: Router[];
-  /** Mounted after the admin check, in order. */
+  /** Mounted after the public routers, in order; each authenticates its own routes. */
   routers: Router[];
   isShuttingDown?: () => boolean;
   publicUrl?: string;
@@ -74,6 +76,8 @@ export function createApp(opts: AppOptions): App {
     await next();
   });
 
+  koa.use(canonicalPaths());
+
   const health = createHealthRouter({ checks: opts.readiness, version: opts.version });
   koa.use(health.routes());
   const doc = JSON.stringify(openApiDocument({ version: opts.version, serverUrl: opts.publicUrl }));
@@ -88,7 +92,6 @@ export function createApp(opts: AppOptions): App {
   });
 
   for (const r of opts.publicRouters ?? []) koa.use(r.routes()).use(r.allowedMethods());
-  koa.use(adminGuard(opts.adminAuth));
   for (const r of opts.routers) koa.use(r.routes());
 
   const mounted = [health, ...(opts.publicRouters ?? []), ...opts.routers];

@@ -1,5 +1,5 @@
 /**
- * The admin API of connections (behind the admin token, checked by ./admin-auth.ts before this router):
+ * The admin API of connections (every route behind the admin token, checked on this router):
  *
  *   GET    /admin/connectors                         the connector specs loaded: credentials, settings, environments
  *   POST   /admin/connections                        {connector, organization_id, environment?, credentials, settings?,
@@ -15,7 +15,7 @@
  *
  * Answers are `{"data": ...}`; errors `{"type":"api_error","code","message","param"?,"hint"?}` (./http-errors.ts).
  */
-import { Router } from '@koa/router';
+import type { Router } from '@koa/router';
 import type { Context } from 'koa';
 import { TaxbridgeError } from '../errors.ts';
 import type { Logger } from '../log/index.ts';
@@ -24,7 +24,9 @@ import type { ConnectionService, ConnectInput, UpdateInput } from '../connection
 import { connectionStatus } from '../connections/status.ts';
 import type { ConnectorSpec } from '../spec/types.ts';
 import { sendError, sendJson } from './http-errors.ts';
+import type { AdminTokenCheck } from './admin-bearer.ts';
 import { BodyError, isJsonContentType, readJsonBody, readRawBody } from './raw-body.ts';
+import { createAdminRouter } from './routing.ts';
 
 /** What the API asks of the process running syncs (./connection-runtime.ts). */
 export interface SyncRunner {
@@ -38,6 +40,8 @@ export interface SyncRunner {
 
 export interface ConnectionsApiOptions {
   connections: ConnectionService;
+  /** The admin token, or a check of presented tokens (the server's stored-hash check). */
+  adminToken: string | AdminTokenCheck;
   runner?: SyncRunner;
   log?: Logger;
   maxBodyBytes?: number;
@@ -71,7 +75,7 @@ export function connectorSummary(spec: ConnectorSpec, path: string): Record<stri
 export function createConnectionsApiRouter(opts: ConnectionsApiOptions): Router {
   const { connections } = opts;
   const maxBody = opts.maxBodyBytes ?? 256 * 1024;
-  const router = new Router({ prefix: '/admin' });
+  const router = createAdminRouter(opts.adminToken);
 
   const handle = (fn: (ctx: Context) => Promise<void>) => async (ctx: Context) => {
     try {

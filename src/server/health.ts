@@ -3,8 +3,9 @@
  * GET /readyz: the process can do its work: 200 when every check passes, else 503 with the failing checks
  * (the store is open, the connector specs are loaded, the workers run, and it is not shutting down).
  */
-import { Router } from '@koa/router';
+import type { Router } from '@koa/router';
 import { sendJson } from './http-errors.ts';
+import { createRouter } from './routing.ts';
 
 export interface CheckResult {
   ok: boolean;
@@ -15,7 +16,7 @@ export interface CheckResult {
 export type ReadinessChecks = () => Record<string, CheckResult>;
 
 export function createHealthRouter(opts: { checks: ReadinessChecks; version: string; startedAt?: number }): Router {
-  const router = new Router();
+  const router = createRouter();
   const started = opts.startedAt ?? Date.now();
   router.get('/healthz', (ctx) => {
     ctx.set('Cache-Control', 'no-store');

@@ -83,7 +83,7 @@ export function notFoundFallback(): Middleware {
     await next();
     if (ctx.body !== undefined && ctx.body !== null) return;
     if (ctx.status === 404) {
-      sendJson(ctx, 404, { type: 'api_error', code: 'not_found', message: `no such endpoint: ${ctx.method} ${safePath(ctx.path).slice(0, 200)}`, hint: 'the API is described at GET /openapi.json' });
+      sendJson(ctx, 404, { type: 'api_error', code: 'not_found', message: `no such endpoint: ${ctx.method} ${safePath(ctx.path).slice(0, 200)}`, hint: 'paths are case-sensitive and have no trailing slash; the API is described at GET /openapi.json' });
     } else if (ctx.status === 405 || ctx.status === 501) {
       const allow = ctx.response.get('Allow');
       sendJson(ctx, ctx.status, { type: 'api_error', code: 'method_not_allowed', message: `${ctx.method} is not allowed on ${safePath(ctx.path).slice(0, 200)}${allow ? `; use ${allow}` : ''}` });
@@ -91,9 +91,28 @@ export function notFoundFallback(): Middleware {
   };
 }
 
-/** A path fit for logs and messages: webhook URL tokens are replaced by ":token". */
+function decodedLower(segment: string): string {
+  try {
+    return decodeURIComponent(segment).toLowerCase();
+  } catch {
+    return segment.toLowerCase();
+  }
+}
+
+/**
+ * A path fit for logs and messages: the segment after any "webhooks" segment (the URL token) is replaced by
+ * ":token", however the path is spelt (case, percent-encoding, doubled slashes, dot segments).
+ */
 export function safePath(path: string): string {
-  return path.replace(/^\/webhooks\/[^/]+/, '/webhooks/:token');
+  const segments = path.split('/');
+  for (let i = 0; i < segments.length; i++) {
+    if (decodedLower(segments[i]!) !== 'webhooks') continue;
+    let j = i + 1;
+    while (j < segments.length && (segments[j] === '' || segments[j] === '.')) j++;
+    if (j < segments.length) segments[j] = ':token';
+    i = j;
+  }
+  return segments.join('/');
 }
 
 export function httpError(code: string, message: string, hint?: string): TaxbridgeError {

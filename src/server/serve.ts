@@ -175,7 +175,6 @@ export async function startServer(config: ServeConfig, io: ServeIO = {}): Promis
     const app = createApp({
       log,
       version,
-      adminAuth,
       publicUrl: config.publicUrl,
       isShuttingDown: () => shuttingDown,
       readiness: () => ({
@@ -186,7 +185,7 @@ export async function startServer(config: ServeConfig, io: ServeIO = {}): Promis
       }),
       publicRouters: [createWebhookReceiverRouter({ store, resolveConnection: lookup.resolveConnection, events: webhooks.events, log: logFn(log.child({ part: 'webhooks' })) })],
       routers: [
-        createConnectionsApiRouter({ connections, runner: runtime, log }),
+        createConnectionsApiRouter({ connections, adminToken: adminAuth.verify, runner: runtime, log }),
         createWebhookAdminRouter({ store, adminToken: adminAuth.verify, events: webhooks.events, writebacks: webhooks.writebacks }),
         createInvoiceTaxRouter({
           service: tax,

@@ -17,12 +17,13 @@
  * too_many_requests with Retry-After (per key), and 500 internal_server_error without details for anything
  * unexpected. The key may also be sent as `Authorization: Bearer <key>`.
  */
-import Router from '@koa/router';
+import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { TaxApiError, type SphereErrorBody } from '../tax/errors.ts';
 import type { AuthContext, TaxService } from '../tax/service.ts';
 import { decodeCalculationLines, renderCalculationResponse } from '../tax/record.ts';
 import { BodyError, readJsonBodyText } from './raw-body.ts';
+import { createRouter } from './routing.ts';
 
 export interface TaxApiRouterOptions {
   service: TaxService;
@@ -52,7 +53,7 @@ function sendError(ctx: Context, status: number, body: SphereErrorBody, headers?
 export function createTaxApiRouter(opts: TaxApiRouterOptions): Router {
   const { service } = opts;
   const maxBody = opts.maxBodyBytes ?? 1024 * 1024;
-  const router = new Router();
+  const router = createRouter();
 
   const fail = (ctx: Context, e: unknown): void => {
     if (e instanceof TaxApiError) return sendError(ctx, e.status, e.body(), e.headers);

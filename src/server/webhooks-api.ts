@@ -24,7 +24,7 @@
  * Mount these routers BEFORE the tax API and admin API routers: those answer 404 for any path under their
  * prefixes that they do not know.
  */
-import { Router } from '@koa/router';
+import type { Router } from '@koa/router';
 import type { Context } from 'koa';
 import { errorMessage, isTaxbridgeError } from '../errors.ts';
 import type { Store } from '../store/types.ts';
@@ -41,8 +41,9 @@ import { WebhookRequestError } from '../webhooks/request-errors.ts';
 import { writebackKindOf } from '../writeback/evaluate.ts';
 import { getJob, jobSummary, listJobs, type JobStatus } from '../writeback/jobs.ts';
 import type { WritebackService } from '../writeback/service.ts';
-import { adminBearerAuth, type AdminTokenCheck } from './admin-bearer.ts';
+import type { AdminTokenCheck } from './admin-bearer.ts';
 import { BodyError, readJsonBody, readRawBody } from './raw-body.ts';
+import { createAdminRouter, createRouter } from './routing.ts';
 
 function sendJson(ctx: Context, status: number, body: unknown): void {
   ctx.status = status;
@@ -67,7 +68,7 @@ export interface WebhookReceiverOptions {
 const TOKEN_RE = /^[A-Za-z0-9_-]{1,200}$/;
 
 export function createWebhookReceiverRouter(opts: WebhookReceiverOptions): Router {
-  const router = new Router();
+  const router = createRouter();
   const log = opts.log ?? silentLog;
   const now = opts.now ?? Date.now;
 
@@ -136,8 +137,7 @@ const EVENT_STATUSES: readonly EventStatus[] = ['pending', 'retrying', 'processe
 const JOB_STATUSES: readonly JobStatus[] = ['pending', 'running', 'retrying', 'applied', 'unchanged', 'no_tax', 'superseded', 'dead'];
 
 export function createWebhookAdminRouter(opts: WebhookAdminOptions): Router {
-  const router = new Router({ prefix: '/admin' });
-  const auth = adminBearerAuth(opts.adminToken);
+  const router = createAdminRouter(opts.adminToken);
   const handle = (handler: (ctx: Context) => Promise<void>) => async (ctx: Context) => {
     try {
       await handler(ctx);
@@ -148,7 +148,6 @@ export function createWebhookAdminRouter(opts: WebhookAdminOptions): Router {
 
   router.get(
     '/events',
-    auth,
     handle(async (ctx) => {
       const status = listParam(ctx.query.status, EVENT_STATUSES);
       if (status === null) return adminError(ctx, 400, 'validation_errors', `status must be one of ${EVENT_STATUSES.join(', ')}`);
@@ -158,7 +157,6 @@ export function createWebhookAdminRouter(opts: WebhookAdminOptions): Router {
   );
   router.get(
     '/events/:id',
-    auth,
     handle(async (ctx) => {
       const doc = await getEvent(opts.store, String(ctx.params.id));
       if (!doc) return adminError(ctx, 404, 'not_found', `no event ${String(ctx.params.id).slice(0, 100)}`);
@@ -167,7 +165,6 @@ export function createWebhookAdminRouter(opts: WebhookAdminOptions): Router {
   );
   router.post(
     '/events/:id/replay',
-    auth,
     handle(async (ctx) => {
       if (!opts.events) return adminError(ctx, 503, 'unavailable', 'event processing is not running in this process');
       const doc = await opts.events.replay(String(ctx.params.id));
@@ -177,7 +174,6 @@ export function createWebhookAdminRouter(opts: WebhookAdminOptions): Router {
   );
   router.get(
     '/writebacks',
-    auth,
     handle(async (ctx) => {
       let status = listParam(ctx.query.status, JOB_STATUSES);
       if (status === null) return adminError(ctx, 400, 'validation_errors', `status must be one of ${JOB_STATUSES.join(', ')}`);
@@ -188,7 +184,6 @@ export function createWebhookAdminRouter(opts: WebhookAdminOptions): Router {
   );
   router.get(
     '/writebacks/:id',
-    auth,
     handle(async (ctx) => {
       const job = await getJob(opts.store, String(ctx.params.id));
       if (!job) return adminError(ctx, 404, 'not_found', `no write-back job ${String(ctx.params.id).slice(0, 100)}`);
@@ -197,7 +192,6 @@ export function createWebhookAdminRouter(opts: WebhookAdminOptions): Router {
   );
   router.post(
     '/writebacks/:id/replay',
-    auth,
     handle(async (ctx) => {
       if (!opts.writebacks) return adminError(ctx, 503, 'unavailable', 'write-back is not running in this process');
       const job = await opts.writebacks.replay(String(ctx.params.id));
@@ -226,7 +220,7 @@ export interface InvoiceTaxRouterOptions {
 }
 
 export function createInvoiceTaxRouter(opts: InvoiceTaxRouterOptions): Router {
-  const router = new Router();
+  const router = createRouter();
   const sphereError = (ctx: Context, status: number, code: string, message: string, param?: string) =>
     sendJson(ctx, status, { type: 'api_error', code, message, ...(param ? { param } : {}) });
 
