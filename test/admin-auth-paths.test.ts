@@ -101,7 +101,8 @@ describe('every admin and tax API route, every spelling', () => {
     const leaks: string[] = [];
     for (const r of routes) {
       for (const p of variants(r.path)) {
-        for (const headers of [{}, { authorization: 'Bearer wrong-token-0123456789', 'x-api-key': 'tb_test_wrong' }, { authorization: `Bearer ${ADMIN_TOKEN.toUpperCase()}` }]) {
+        const attempts: Array<Record<string, string>> = [{}, { authorization: 'Bearer wrong-token-0123456789', 'x-api-key': 'tb_test_wrong' }, { authorization: `Bearer ${ADMIN_TOKEN.toUpperCase()}` }];
+        for (const headers of attempts) {
           const res = await raw(r.method, p, headers);
           tried++;
           if (res.status !== 401 && res.status !== 404) leaks.push(`${r.method} ${p} ${JSON.stringify(Object.keys(headers))} -> ${res.status} ${res.body.slice(0, 120)}`);

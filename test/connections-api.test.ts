@@ -138,6 +138,12 @@ describe('admin connections API', () => {
     });
     const badStream = await admin('POST', `/admin/connections/${id}/sync`, { streams: ['nope'] });
     expect(badStream.status).toBe(400);
+    // Names of Object.prototype are not streams either.
+    for (const name of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+      const r = await admin('POST', `/admin/connections/${id}/sync`, { streams: [name] });
+      expect(r.status, name).toBe(400);
+      expect(r.json).toMatchObject({ code: 'invalid_input', param: 'streams' });
+    }
 
     const listed = await admin('GET', `/admin/connections?organization_id=${testOrg}&status=active`);
     expect(listed.json.data.map((c: { id: string }) => c.id)).toEqual([id]);

@@ -22,11 +22,12 @@ let dataDir: string;
 let org: string;
 let env: NodeJS.ProcessEnv;
 
-function cli(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+function cli(args: string[], extraEnv: NodeJS.ProcessEnv = {}, input = ''): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [join(ROOT, 'bin', 'taxbridge.js'), ...args], { cwd: ROOT, env: { ...env, ...extraEnv }, timeout: 60_000 }, (err, stdout, stderr) => {
+    const child = execFile(process.execPath, [join(ROOT, 'bin', 'taxbridge.js'), ...args], { cwd: ROOT, env: { ...env, ...extraEnv }, timeout: 60_000 }, (err, stdout, stderr) => {
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
+    child.stdin?.end(input);
   });
 }
 
@@ -59,7 +60,8 @@ describe('taxbridge connect (CLI)', () => {
   let seqId = '';
 
   it('Rillet: the first run lists the subsidiaries and the webhook URL', async () => {
-    const r = await cli(['connect', 'rillet', '--org', org, '--credential', `api_key=${ril.apiKey}`, '--base-url', ril.url]);
+    // The API key from standard input: never in argv, so never in `ps`.
+    const r = await cli(['connect', 'rillet', '--org', org, '--credential', 'api_key=-', '--base-url', ril.url], {}, `${ril.apiKey}\n`);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^Started: Rillet \(sandbox\) for organization org_test_\w+: conn_\w+ \[pending\]/);
@@ -76,7 +78,7 @@ describe('taxbridge connect (CLI)', () => {
     const r = await cli(['connect', 'rillet', '--org', org, '--setting', `subsidiary_id=${sub}`]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(new RegExp(`^Updated: Rillet \\(sandbox\\) for organization ${org}: ${rilId} \\[pending\\]`));
-    expect(r.stdout).toContain(`--credential signing_token=<value from Rillet>`);
+    expect(r.stdout).toContain(`--credential signing_token=-   (paste the value from Rillet, then Ctrl-D; or =@file)`);
     const tokenFile = join(dataDir, '..', `tok-${randomBytes(4).toString('hex')}`);
     writeFileSync(tokenFile, `${ril.signingToken}\n`, { mode: 0o600 });
     const r2 = await cli(['connect', '--connection', rilId, '--credential', `signing_token=@${tokenFile}`]);
@@ -87,13 +89,19 @@ describe('taxbridge connect (CLI)', () => {
   });
 
   it('Sequence: bad credentials fail with a clear message; good ones print the tax key once', async () => {
-    const bad = await cli(['connect', 'sequence', '--org', org, '--credential', `client_id=${seq.clientId}`, '--credential', 'client_secret=not-it-123', '--base-url', seq.url]);
+    // The secret from the environment: no warning, nothing in argv.
+    const bad = await cli(['connect', 'sequence', '--org', org, '--credential', `client_id=${seq.clientId}`, '--base-url', seq.url], { TAXBRIDGE_CREDENTIAL_CLIENT_SECRET: 'not-it-123' });
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/^taxbridge connect: CONNECTION_BAD_CREDENTIALS: Sequence \(sandbox\) rejected the credentials: HTTP 401/);
     expect(bad.stderr).toContain('hint: check Client ID and Client secret');
     expect(bad.stderr).not.toContain('not-it-123');
     const ok = await cli(['connect', 'sequence', '--org', org, '--credential', `client_id=${seq.clientId}`, '--credential', `client_secret=${seq.clientSecret}`, '--base-url', seq.url, '--json']);
     expect(ok.code, ok.stderr).toBe(0);
+    // An inline secret works but is warned about (client_id is not secret: no warning for it).
+    expect(ok.stderr).toContain('warning: --credential client_secret=<value> puts a secret in the process list');
+    expect(ok.stderr).toContain('TAXBRIDGE_CREDENTIAL_CLIENT_SECRET');
+    expect(ok.stderr).not.toContain('client_id=<value>');
+    expect(ok.stderr).not.toContain(seq.clientSecret);
     const out = JSON.parse(ok.stdout);
     seqId = out.connection.id;
     expect(out.connection.status).toBe('active');

@@ -8,6 +8,7 @@ import { compileExpression } from '../expressions/index.ts';
 import { authCredentialNames } from '../http/auth.ts';
 import { BadCredentialsError, HttpError, HttpTimeoutError, TransientHttpError, createHttpClient, type HttpClientOptions } from '../http/index.ts';
 import type { ConnectionContext, ConnectorSpec } from '../spec/types.ts';
+import { own } from '../own.ts';
 
 export interface CheckResult {
   /** False when the spec has no `check` (nothing was tested). */
@@ -30,7 +31,7 @@ export async function testCredentials(spec: ConnectorSpec, conn: ConnectionConte
   if (!spec.check) return { checked: false };
   // A person is waiting: a couple of retries cover a blip, more would only delay the answer.
   const giveUp = new AbortController();
-  const where = conn.base_url ?? spec.environments[conn.environment]?.base_url ?? '';
+  const where = conn.base_url ?? own(spec.environments, conn.environment)?.base_url ?? '';
   const client = createHttpClient(spec, conn, {
     ...opts.http,
     onRetry: (info) => {
@@ -61,7 +62,7 @@ export async function testCredentials(spec: ConnectorSpec, conn: ConnectionConte
 
 function checkError(spec: ConnectorSpec, conn: ConnectionContext, e: unknown): TaxbridgeError {
   if (e instanceof TaxbridgeError && (e.code === 'CONNECTION_CHECK_FAILED' || e.code === 'CONNECTION_UNREACHABLE')) return e;
-  const where = conn.base_url ?? spec.environments[conn.environment]?.base_url ?? '';
+  const where = conn.base_url ?? own(spec.environments, conn.environment)?.base_url ?? '';
   if (e instanceof BadCredentialsError) {
     return new TaxbridgeError('CONNECTION_BAD_CREDENTIALS', `${spec.title} (${conn.environment}) rejected the credentials: HTTP ${e.status} on ${e.target.method} ${e.target.path}`, {
       hint: `check ${credentialTitles(spec)}${conn.environment === 'sandbox' ? ' (sandbox credentials for a sandbox connection)' : ''}`,

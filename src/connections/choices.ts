@@ -8,6 +8,7 @@ import { compileExpression } from '../expressions/index.ts';
 import { createHttpClient, type HttpClientOptions } from '../http/index.ts';
 import { mapRecord } from '../sync/index.ts';
 import type { ConnectionContext, ConnectorSpec, SettingSpec } from '../spec/types.ts';
+import { own } from '../own.ts';
 
 export interface Choice {
   value: string | number | boolean;
@@ -20,7 +21,7 @@ export const MAX_CHOICES = 1000;
 export async function listChoices(spec: ConnectorSpec, conn: ConnectionContext, setting: SettingSpec, opts: { http?: HttpClientOptions; timeoutMs?: number } = {}): Promise<Choice[]> {
   const from = setting.choices_from;
   if (!from) return [];
-  const stream = spec.streams[from.stream];
+  const stream = own(spec.streams, from.stream);
   if (!stream) throw new TaxbridgeError('SPEC_INVALID', `setting ${setting.name} takes its choices from stream "${from.stream}", which ${spec.name} does not define`);
   const valueOf = compileExpression(from.value ?? 'external_id');
   const labelOf = compileExpression(from.label ?? 'name');

@@ -39,6 +39,7 @@ import { CONNECTIONS, type ConnectionDoc, type NextStep } from './model.ts';
 import type { ConnectorRegistry } from './registry.ts';
 import { isSealed, type SecretBox } from './secrets.ts';
 import { connectionView, type ConnectionView } from './view.ts';
+import { own } from '../own.ts';
 
 /** Registers and unregisters the runtime's webhook URL with a system (the webhooks part does the HTTP). */
 export interface WebhookRegistrar {
@@ -260,7 +261,7 @@ export class ConnectionService {
         },
       );
     }
-    if (!spec.environments[env] && !baseUrl) {
+    if (!own(spec.environments, env) && !baseUrl) {
       throw inputError(`${spec.title} declares no ${env} environment`, 'environment', `${spec.title} has: ${Object.keys(spec.environments).join(', ')}`);
     }
     return env;

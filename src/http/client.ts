@@ -9,6 +9,7 @@ import { paginate, type Page, type PageState } from './pagination.ts';
 import { buildUrl, compileHeaders, compileRequest, renderRequest, type RenderedRequest } from './render.ts';
 import { flattenHeaders, parseBody, type HttpResponse } from './response.ts';
 import { backoffDelay, parseRetryAfter, retryPolicy } from './retry.ts';
+import { own } from '../own.ts';
 
 export interface HttpClientOptions {
   userAgent?: string;
@@ -48,7 +49,7 @@ const DEFAULT_USER_AGENT = 'taxbridge/0.1 (+https://taxbridge.dev)';
 
 export function baseUrlOf(spec: ConnectorSpec, conn: ConnectionContext): string {
   if (conn.base_url) return conn.base_url;
-  const env = spec.environments[conn.environment];
+  const env = own(spec.environments, conn.environment);
   if (!env) {
     throw new TaxbridgeError('CONNECTION_ENVIRONMENT', `${spec.title} has no ${conn.environment} environment`, {
       hint: `use one of: ${Object.keys(spec.environments).join(', ')}`,

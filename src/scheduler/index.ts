@@ -1,6 +1,7 @@
 import { createTask, validate, type ScheduledTask } from 'node-cron';
 import { TaxbridgeError, errorMessage } from '../errors.ts';
 import type { ConnectionContext, ConnectorSpec } from '../spec/types.ts';
+import { own } from '../own.ts';
 
 export type ScheduledMode = 'full' | 'incremental';
 
@@ -126,7 +127,7 @@ export function startScheduler(opts: StartSchedulerOptions): Scheduler {
     isRunning: (stream) => running.has(stream),
     runNow(stream, mode) {
       const p = planned.find((x) => x.stream === stream);
-      const s = opts.spec.streams[stream];
+      const s = own(opts.spec.streams, stream);
       if (!s) throw new TaxbridgeError('SYNC_UNKNOWN_STREAM', `${opts.spec.title} has no stream "${stream}"`);
       return trigger(stream, mode ?? p?.mode ?? (s.incremental ? 'incremental' : 'full'), 'manual');
     },

@@ -27,6 +27,7 @@ import { sendError, sendJson } from './http-errors.ts';
 import type { AdminTokenCheck } from './admin-bearer.ts';
 import { BodyError, isJsonContentType, readJsonBody, readRawBody } from './raw-body.ts';
 import { createAdminRouter } from './routing.ts';
+import { own } from '../own.ts';
 
 /** What the API asks of the process running syncs (./connection-runtime.ts). */
 export interface SyncRunner {
@@ -141,7 +142,10 @@ export function createConnectionsApiRouter(opts: ConnectionsApiOptions): Router 
     handle(async (ctx) => {
       const doc = await connections.get(String(ctx.params.id));
       const report = await connectionStatus(connections.store, doc, connections.registry.find(doc.connector)?.spec, opts.runner?.running(doc.id));
-      for (const [stream, schedule] of Object.entries(opts.runner?.schedules?.(doc.id) ?? {})) if (report.streams[stream]) report.streams[stream].schedule = schedule;
+      for (const [stream, schedule] of Object.entries(opts.runner?.schedules?.(doc.id) ?? {})) {
+        const st = own(report.streams, stream);
+        if (st) st.schedule = schedule;
+      }
       sendJson(ctx, 200, { data: { ...connections.view(doc), sync: report.streams, webhooks: report.webhooks, writebacks: report.writebacks, errors: report.errors } });
     }),
   );
@@ -172,7 +176,7 @@ export function createConnectionsApiRouter(opts: ConnectionsApiOptions): Router 
       if (b.full !== undefined && typeof b.full !== 'boolean') throw badInput('full must be true or false', 'full');
       const spec = connections.specOf(doc);
       for (const s of (b.streams as string[] | undefined) ?? []) {
-        if (!spec.streams[s]) throw badInput(`${spec.title} has no stream "${s}"; its streams: ${Object.keys(spec.streams).join(', ')}`, 'streams');
+        if (!own(spec.streams, s)) throw badInput(`${spec.title} has no stream "${s}"; its streams: ${Object.keys(spec.streams).join(', ')}`, 'streams');
       }
       if (!opts.runner) throw new TaxbridgeError('CONNECTION_NOT_ACTIVE', 'this process does not run syncs');
       const started = opts.runner.syncNow(doc, { streams: b.streams as string[] | undefined, full: b.full as boolean | undefined });

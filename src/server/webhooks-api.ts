@@ -44,6 +44,7 @@ import type { WritebackService } from '../writeback/service.ts';
 import type { AdminTokenCheck } from './admin-bearer.ts';
 import { BodyError, readJsonBody, readRawBody } from './raw-body.ts';
 import { createAdminRouter, createRouter } from './routing.ts';
+import { own } from '../own.ts';
 
 function sendJson(ctx: Context, status: number, body: unknown): void {
   ctx.status = status;
@@ -244,7 +245,7 @@ export function createInvoiceTaxRouter(opts: InvoiceTaxRouterOptions): Router {
       if (!c) return sphereError(ctx, 404, 'not_found', `this organization has no ${connector.slice(0, 60)} connection`);
       const stream = c.spec.writeback?.invoice?.stream;
       if (!stream || writebackKindOf(c.spec, stream) !== 'invoice') return sphereError(ctx, 400, 'unsupported_feature', `the ${c.spec.name} connector does not write tax onto invoices`);
-      if (opts.records && c.spec.streams[stream]?.fetch) {
+      if (opts.records && own(c.spec.streams, stream)?.fetch) {
         try {
           const r = await opts.records.refetch(c, stream, externalId);
           if (r.result === 'not_found') return sphereError(ctx, 404, 'not_found', `${c.spec.title} has no invoice ${externalId.slice(0, 100)}`, 'external_id');

@@ -113,19 +113,21 @@ class Walker {
       }
       const child = pointerJoin(pointer, key);
       this.out.keyPositions.set(child, this.pos(keyNode?.range?.[0] ?? 0));
-      obj[key] = this.walk(pair.value as Node, child, stack);
+      setOwn(obj, key, this.walk(pair.value as Node, child, stack));
     }
     // `$ref` and `<<` fill in what the map does not say itself (siblings override, as in Airbyte's $ref).
     const base: Record<string, unknown> = {};
-    if (ref) Object.assign(base, this.resolveRef(ref, pointer, stack));
+    if (ref) for (const [k, val] of Object.entries(this.resolveRef(ref, pointer, stack))) setOwn(base, k, val);
     for (const m of merges) {
       const sources = isSeq(m) ? (m.items as Node[]) : [m];
       for (const s of sources) {
         const v = this.walk(s, pointer, stack);
-        if (v && typeof v === 'object' && !Array.isArray(v)) for (const [k, val] of Object.entries(v)) if (!(k in base)) base[k] = val;
+        if (v && typeof v === 'object' && !Array.isArray(v)) for (const [k, val] of Object.entries(v)) if (!Object.hasOwn(base, k)) setOwn(base, k, val);
       }
     }
-    return Object.keys(base).length ? { ...base, ...obj } : obj;
+    if (!Object.keys(base).length) return obj;
+    for (const [k, val] of Object.entries(obj)) setOwn(base, k, val);
+    return base;
   }
 
   private resolveRef(ref: { value: string; offset: number }, pointer: string, stack: Array<Node | string>): Record<string, unknown> {
@@ -217,4 +219,9 @@ export function positionInside(src: SourceDocument, at: Position, charOffset: nu
     }
   }
   return { line: at.line, column: at.column + (at.kind === 'quoted' ? 1 : 0) + charOffset };
+}
+
+/** A data property even for "__proto__": a spec key never changes an object's prototype. */
+function setOwn(obj: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(obj, key, { value, writable: true, enumerable: true, configurable: true });
 }

@@ -3,6 +3,7 @@ import { TaxbridgeError } from '../errors.ts';
 import { compileExpression, type Expression } from '../expressions/index.ts';
 import type { ChildSpec, ConnectorSpec, StreamSpec } from '../spec/types.ts';
 import { entitySchemaValidator } from './entity-schemas.ts';
+import { own } from '../own.ts';
 
 /** Everything a stream evaluates per record, compiled once per stream spec object. */
 export interface CompiledStream {
@@ -21,7 +22,7 @@ export interface CompiledStream {
 const cache = new WeakMap<StreamSpec, CompiledStream>();
 
 export function streamSpec(spec: ConnectorSpec, name: string): StreamSpec {
-  const s = spec.streams[name];
+  const s = own(spec.streams, name);
   if (!s) {
     throw new TaxbridgeError('SYNC_UNKNOWN_STREAM', `${spec.title} has no stream "${name}"`, { hint: `streams: ${Object.keys(spec.streams).join(', ')}` });
   }

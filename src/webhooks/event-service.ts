@@ -17,6 +17,7 @@ import { JobQueue, retryDelayMs } from './job-queue.ts';
 import { silentLog, type LogFn } from './log.ts';
 import type { RecordChange, RecordSync } from './record-sync.ts';
 import { compileRouter, type RoutedEvent, type WebhookRouter } from './route.ts';
+import { own } from '../own.ts';
 
 export interface EventServiceOptions {
   store: Store;
@@ -153,7 +154,7 @@ export class EventService {
     const stream = routed.stream;
     const base = { action: routed.action, ...(stream ? { stream } : {}) };
     if (routed.action === 'ignore' || routed.action === 'unmatched' || !stream) return { ...base, result: 'ignored' };
-    if (!c.spec.streams[stream]) throw new TaxbridgeError('MAPPING_INVALID', `event ${routed.event_type} names stream "${stream}", which the ${c.spec.name} spec does not declare`);
+    if (!own(c.spec.streams, stream)) throw new TaxbridgeError('MAPPING_INVALID', `event ${routed.event_type} names stream "${stream}", which the ${c.spec.name} spec does not declare`);
     const connId = c.conn.connection_id;
     let change: RecordChange;
     switch (routed.action) {
@@ -184,7 +185,7 @@ export class EventService {
     const entity = await this.store.getEntity(connId, stream, id);
     if (!entity) {
       // Not imported yet: read the whole record when the stream can, so the status is not lost.
-      if (c.spec.streams[stream]?.fetch) return this.opts.records.refetch(c, stream, id);
+      if (own(c.spec.streams, stream)?.fetch) return this.opts.records.refetch(c, stream, id);
       return { externalId: id, result: 'not_found' };
     }
     if (paymentStatus === undefined || (entity.data as Record<string, unknown>).payment_status === paymentStatus) return { externalId: id, result: 'unchanged' };

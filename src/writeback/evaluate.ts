@@ -12,6 +12,7 @@ import { planWriteback, type WritebackContext, type WritebackPlan, type Writebac
 import type { WritebackTaxEngine } from './tax-engine.ts';
 import { documentTaxRequest } from './tax-request.ts';
 import { isZeroTax, taxFingerprint, toWritebackTax, zeroTaxReason } from './writeback-tax.ts';
+import { own } from '../own.ts';
 
 export type Evaluation =
   | { decision: 'missing'; reason: string }
@@ -61,7 +62,7 @@ export async function evaluateWriteback(input: {
     const productStream = streamOfEntity(spec, 'product');
     const customerId = typeof doc.customer_external_id === 'string' ? doc.customer_external_id : undefined;
     let customer = customerStream && customerId ? await store.getEntity(connId, customerStream, customerId) : undefined;
-    if (customerStream && customerId && !customer && !hasAddress(doc.customer_address) && input.refetch && spec.streams[customerStream]?.fetch) {
+    if (customerStream && customerId && !customer && !hasAddress(doc.customer_address) && input.refetch && own(spec.streams, customerStream)?.fetch) {
       // The document names a customer the runtime has not imported yet: read it now for its address.
       await input.refetch(customerStream, customerId);
       customer = await store.getEntity(connId, customerStream, customerId);

@@ -1,5 +1,5 @@
 import { TaxbridgeError } from '../../errors.ts';
-import { COMMON_OPTIONS, COMMON_USAGE, formatConnectResult, openConnections, parseAssignments } from '../../connections/cli-support.ts';
+import { COMMON_OPTIONS, COMMON_USAGE, credentialInputs, formatConnectResult, openConnections, parseAssignments } from '../../connections/cli-support.ts';
 import type { ConnectResult } from '../../connections/service.ts';
 import type { ConnectionView } from '../../connections/view.ts';
 import type { EnvironmentName } from '../../spec/types.ts';
@@ -20,7 +20,9 @@ Running the command again for a pending connection continues it.
 Options:
   --org <id>               the organization (sandbox: a test organization)
   --environment <env>      sandbox | production (default: from the organization's mode)
-  --credential name=value  a credential (repeatable); value @file reads it from a file
+  --credential name=@file  a credential read from a file (repeatable); name=- reads it from standard input;
+                           or set TAXBRIDGE_CREDENTIAL_<NAME>. An inline name=value works but is visible
+                           in the process list, so secrets given so get a warning
   --setting name=value     a setting (repeatable)
   --base-url <url>         the system's API base URL (a proxy or a fake), instead of the spec's
   --skip-webhooks          activate without webhooks (schedules only)
@@ -45,10 +47,12 @@ export async function run(args: string[]): Promise<number> {
   if (values.environment !== undefined && values.environment !== 'sandbox' && values.environment !== 'production') {
     throw new TaxbridgeError('CLI_USAGE', `--environment must be sandbox or production, got ${JSON.stringify(values.environment)}`);
   }
-  const credentials = parseAssignments(values.credential, 'credential');
   const settings = parseAssignments(values.setting, 'setting');
   const env = values.environment as EnvironmentName | undefined;
   const h = await openConnections(values);
+  const declared = await declaredCredentials(h, connector, values.connection);
+  const { credentials, warnings } = credentialInputs(values.credential, declared);
+  for (const w of warnings) process.stderr.write(`taxbridge connect: warning: ${w}\n`);
 
   let result: ConnectResult;
   let continued = false;
@@ -115,4 +119,20 @@ export async function run(args: string[]): Promise<number> {
     process.stdout.write((continued ? 'Updated: ' : result.connection.status === 'active' ? 'Connected: ' : 'Started: ') + formatConnectResult(result, { command: again }));
   }
   return 0;
+}
+
+/** The credentials the connector declares (to read TAXBRIDGE_CREDENTIAL_<NAME> and to know which are secret). */
+async function declaredCredentials(h: Awaited<ReturnType<typeof openConnections>>, connector: string | undefined, connectionId: string | undefined): Promise<Array<{ name: string; secret?: boolean }>> {
+  try {
+    if (h.mode === 'local') {
+      const name = connector ?? (connectionId ? (await h.connections.get(connectionId)).connector : undefined);
+      return (name && h.connections.registry.find(name)?.spec.credentials) || [];
+    }
+    const name = connector ?? (connectionId ? (await h.api<ConnectionView>('GET', `/admin/connections/${encodeURIComponent(connectionId)}`)).connector : undefined);
+    const specs = await h.api<Array<{ name: string; credentials: Array<{ name: string; secret: boolean }> }>>('GET', '/admin/connectors');
+    return specs.find((c) => c.name === name)?.credentials ?? [];
+  } catch {
+    // An unknown connector or connection is reported by the connect call itself, with its own message.
+    return [];
+  }
 }

@@ -3,6 +3,7 @@ import { TaxbridgeError } from '../../errors.ts';
 import { loadConnector } from '../../spec/index.ts';
 import { mapRecord } from '../../sync/index.ts';
 import { parseCommandArgs } from '../args.ts';
+import { own } from '../../own.ts';
 
 export const summary = 'Map one raw record through a stream\'s mapping and print the canonical entity';
 export const usage = `Usage: taxbridge map <connector.yaml> <stream> <record.json | -> [--setting k=v ...] [--raw-output]
@@ -15,7 +16,7 @@ export async function run(args: string[]): Promise<number> {
   const [specPath, stream, recordPath] = positionals;
   if (!specPath || !stream || !recordPath) throw new TaxbridgeError('CLI_USAGE', 'map needs a connector spec, a stream name and a record file', { hint: usage });
   const spec = loadConnector(specPath);
-  if (!spec.streams[stream]) throw new TaxbridgeError('MAP_UNKNOWN_STREAM', `${spec.name} has no stream \`${stream}\``, { hint: `streams: ${Object.keys(spec.streams).join(', ')}` });
+  if (!own(spec.streams, stream)) throw new TaxbridgeError('MAP_UNKNOWN_STREAM', `${spec.name} has no stream \`${stream}\``, { hint: `streams: ${Object.keys(spec.streams).join(', ')}` });
   const text = recordPath === '-' ? readFileSync(0, 'utf8') : readFileSync(recordPath, 'utf8');
   let raw: unknown;
   try {

@@ -1,4 +1,4 @@
-import { openConnections, parseAssignments } from '../../connections/cli-support.ts';
+import { credentialInputs, openConnections, parseAssignments } from '../../connections/cli-support.ts';
 import { TaxbridgeError } from '../../errors.ts';
 import { loadConnector, type ConnectionContext, type ConnectorSpec, type EnvironmentName } from '../../spec/index.ts';
 import { openStore } from '../../store/index.ts';
@@ -16,7 +16,8 @@ form syncs with credentials given on the command line, without a stored connecti
 
 Options:
   --connector <file>        connector spec (e.g. connectors/sequence.yaml)
-  --credential name=value   a credential of the spec (repeat); or env TAXBRIDGE_CREDENTIAL_<NAME>
+  --credential name=@file   a credential of the spec (repeat); name=- reads standard input; or env
+                            TAXBRIDGE_CREDENTIAL_<NAME> (inline name=value works, with a warning for secrets)
   --setting name=value      a setting of the spec (repeat), e.g. subsidiary_id=sub_123
   --environment <env>       production (default) or sandbox
   --base-url <url>          override the environment's base URL (fakes, proxies)
@@ -66,12 +67,8 @@ export async function run(args: string[]): Promise<number> {
   const environment = (values.environment ?? 'production') as EnvironmentName;
   if (environment !== 'production' && environment !== 'sandbox') throw new TaxbridgeError('CLI_USAGE', `--environment must be production or sandbox, not "${environment}"`);
   const spec = loadConnector(values.connector);
-  const credentials: Record<string, string> = {};
-  for (const c of spec.credentials ?? []) {
-    const env = process.env[`TAXBRIDGE_CREDENTIAL_${c.name.toUpperCase()}`];
-    if (env) credentials[c.name] = env;
-  }
-  Object.assign(credentials, parseAssignments(values.credential, 'credential'));
+  const { credentials, warnings } = credentialInputs(values.credential, spec.credentials ?? []);
+  for (const w of warnings) process.stderr.write(`taxbridge sync: warning: ${w}\n`);
   const conn: ConnectionContext = {
     connection_id: values.connection ?? `${spec.name}-${environment}`,
     environment,

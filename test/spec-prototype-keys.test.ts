@@ -1,0 +1,45 @@
+/**
+ * Spec keys named after Object.prototype members stay plain keys: `__proto__` in a spec (directly, through
+ * `$ref` or a `<<` merge) never changes an object's prototype, so the schema sees it and reports it.
+ */
+import { describe, expect, it } from 'vitest';
+import { parseSource } from '../src/spec/yaml-source.ts';
+import { checkSpecText } from '../src/spec/load.ts';
+import { own } from '../src/own.ts';
+
+describe('prototype names in specs', () => {
+  it('keeps __proto__ as an own key, also through $ref and merges', () => {
+    const src = parseSource('p.yaml', `
+definitions:
+  frag:
+    __proto__: { polluted: true }
+    x: 1
+a:
+  __proto__: { polluted: true }
+b:
+  $ref: '#/definitions/frag'
+c:
+  <<: { __proto__: { polluted: true }, constructor: 2 }
+`);
+    const v = src.value as Record<string, Record<string, unknown>>;
+    for (const k of ['a', 'b', 'c']) {
+      expect(Object.getPrototypeOf(v[k]), k).toBe(Object.prototype);
+      expect(Object.hasOwn(v[k]!, '__proto__'), k).toBe(true);
+      expect((v[k] as { polluted?: unknown }).polluted, k).toBeUndefined();
+    }
+    expect(v.c!.constructor).toBe(2);
+    expect(({} as { polluted?: unknown }).polluted).toBeUndefined();
+  });
+
+  it('reports a __proto__ key in a spec as an unknown property', () => {
+    const text = `name: acme\ntitle: Acme\n__proto__: { auth: { type: basic } }\n`;
+    const r = checkSpecText('acme.yaml', text);
+    expect(r.diagnostics.some((d) => d.message.includes('__proto__'))).toBe(true);
+  });
+
+  it('own() ignores inherited names', () => {
+    const streams = { invoices: 1 };
+    for (const k of ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf']) expect(own(streams, k)).toBeUndefined();
+    expect(own(streams, 'invoices')).toBe(1);
+  });
+});
