@@ -57,6 +57,10 @@ describe('serve configuration', () => {
     expect(() => loadConfig({}, {}, cwd)).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID', message: expect.stringContaining('unknown key "prot"'), hint: expect.stringContaining('port') }));
     write({ admin_token: 'x' });
     expect(() => loadConfig({}, {}, cwd)).toThrow(expect.objectContaining({ hint: expect.stringContaining('TAXBRIDGE_ADMIN_TOKEN') }));
+    for (const k of ['constructor', 'toString', '__proto__']) {
+      write(`{"${k}": 1}`);
+      expect(() => loadConfig({}, {}, cwd), k).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID', message: expect.stringContaining(`unknown key "${k}"`) }));
+    }
     write({ port: 'eighty' });
     expect(() => loadConfig({}, {}, cwd)).toThrow(/taxbridge\.config\.json: port must be a port number/);
     write({});

@@ -162,7 +162,7 @@ function readConfigFile(path: string): Record<string, unknown> {
     if (k === 'admin_token' || k === 'master_key') {
       throw configError(`${path}: "${k}" does not belong in a configuration file`, k === 'admin_token' ? 'set TAXBRIDGE_ADMIN_TOKEN in the environment' : 'use TAXBRIDGE_MASTER_KEY or master_key_file');
     }
-    if (!(k in FILE_KEYS)) throw configError(`${path}: unknown key "${k}"`, `known keys: ${Object.keys(FILE_KEYS).join(', ')}`);
+    if (!Object.hasOwn(FILE_KEYS, k)) throw configError(`${path}: unknown key "${k}"`, `known keys: ${Object.keys(FILE_KEYS).join(', ')}`);
   }
   return obj;
 }

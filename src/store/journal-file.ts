@@ -124,8 +124,29 @@ export class StoreCorruptError extends TaxbridgeError {
   }
 }
 
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
+/** A file handle as the write path uses it (node's FileHandle is one). */
+export interface WriteHandle {
+  write(buffer: Buffer, offset: number, length: number): Promise<{ bytesWritten: number }>;
+  datasync(): Promise<void>;
+  sync(): Promise<void>;
+  truncate(len: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * The file operations of the write path (append, compaction, repair after a failed append). Injectable so
+ * tests can make writes fail the way a full disk or a failing device does (ENOSPC, EIO).
+ */
+export interface WriteFileOps {
+  open(path: string, flags: string, mode?: number): Promise<WriteHandle>;
+  rename(from: string, to: string): Promise<void>;
+  rm(path: string): Promise<void>;
+}
+
+export const nodeWriteFileOps: WriteFileOps = { open, rename, rm: (path) => rm(path, { force: true }) };
+
+async function fsyncDir(ops: WriteFileOps, dir: string): Promise<void> {
+  const fh = await ops.open(dir, 'r');
   try {
     await fh.sync();
   } finally {
@@ -137,11 +158,17 @@ async function fsyncDir(dir: string): Promise<void> {
 export class JournaledFile implements Adapter<TableData> {
   readonly snapshotPath: string;
   readonly journalPath: string;
-  private journal?: FileHandle;
+  private journal?: WriteHandle;
+  /** A failed append may have left part of its text: cut the journal back to journalBytes before the next one. */
+  private torn = false;
   snapshotBytes = 0;
+  /** Length of the journal's durable content (everything up to the last successful append). */
   journalBytes = 0;
 
-  constructor(base: string) {
+  constructor(
+    base: string,
+    private readonly ops: WriteFileOps = nodeWriteFileOps,
+  ) {
     this.snapshotPath = `${base}.jsonl`;
     this.journalPath = `${base}.journal`;
   }
@@ -239,17 +266,50 @@ export class JournaledFile implements Adapter<TableData> {
     }
   }
 
-  /** Appends commit text and waits until it is on disk. */
+  /**
+   * Appends commit text and waits until it is on disk. On failure nothing of it stays: the journal is cut back
+   * to its durable length (now, or before the next append if cutting fails too), so text a caller was told
+   * failed can never become valid later, and a torn line never ends up followed by good ones.
+   */
   async append(text: string): Promise<void> {
-    this.journal ??= await open(this.journalPath, 'a');
+    if (this.torn) await this.cutTornTail();
     const bytes = Buffer.from(text, 'utf8');
-    let written = 0;
-    while (written < bytes.length) {
-      const { bytesWritten } = await this.journal.write(bytes, written, bytes.length - written);
-      written += bytesWritten;
+    try {
+      this.journal ??= await this.ops.open(this.journalPath, 'a');
+      let written = 0;
+      while (written < bytes.length) {
+        const { bytesWritten } = await this.journal.write(bytes, written, bytes.length - written);
+        written += bytesWritten;
+      }
+      await this.journal.datasync();
+    } catch (e) {
+      this.torn = true;
+      await this.cutTornTail().catch(() => undefined);
+      throw e;
     }
-    await this.journal.datasync();
     this.journalBytes += bytes.length;
+  }
+
+  /** Truncates the journal to its durable length and reopens it (after a failed fsync the handle is suspect). */
+  private async cutTornTail(): Promise<void> {
+    const old = this.journal;
+    this.journal = undefined;
+    await old?.close().catch(() => undefined);
+    let fh: WriteHandle;
+    try {
+      fh = await this.ops.open(this.journalPath, 'r+');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      this.torn = false;
+      return;
+    }
+    try {
+      await fh.truncate(this.journalBytes);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    this.torn = false;
   }
 
   /** Compaction: a new snapshot of `data` replaces the old one atomically, then the journal restarts. */
@@ -257,7 +317,7 @@ export class JournaledFile implements Adapter<TableData> {
     const rows = [...data.rows];
     const head = `${JSON.stringify({ t: 's', s: data.seq, m: data.meta })}\n`;
     const tmp = `${this.snapshotPath}.tmp`;
-    const fh = await open(tmp, 'w');
+    const fh = await this.ops.open(tmp, 'w');
     let size = 0;
     try {
       let chunk = head;
@@ -271,17 +331,24 @@ export class JournaledFile implements Adapter<TableData> {
       chunk += `${JSON.stringify({ t: 'e', n: rows.length })}\n`;
       size += await writeAll(fh, chunk);
       await fh.sync();
-    } finally {
-      await fh.close();
+    } catch (e) {
+      // A half-written snapshot is never used (only a renamed one is): drop it, keep the old one and the journal.
+      await fh.close().catch(() => undefined);
+      await this.ops.rm(tmp).catch(() => undefined);
+      throw e;
     }
-    await rename(tmp, this.snapshotPath);
-    await fsyncDir(dirname(this.snapshotPath));
+    await fh.close();
+    await this.ops.rename(tmp, this.snapshotPath);
+    await fsyncDir(this.ops, dirname(this.snapshotPath));
     this.snapshotBytes = size;
     // Everything in the journal is now in the snapshot (replay skips it by seq even if this truncation is lost).
-    await this.journal?.close();
-    this.journal = await open(this.journalPath, 'w');
-    await this.journal.datasync();
+    const old = this.journal;
+    this.journal = undefined;
+    await old?.close().catch(() => undefined);
+    this.journal = await this.ops.open(this.journalPath, 'w');
     this.journalBytes = 0;
+    this.torn = false;
+    await this.journal.datasync();
   }
 
   async close(): Promise<void> {
@@ -296,7 +363,7 @@ export class JournaledFile implements Adapter<TableData> {
   }
 }
 
-async function writeAll(fh: FileHandle, text: string): Promise<number> {
+async function writeAll(fh: WriteHandle, text: string): Promise<number> {
   const bytes = Buffer.from(text, 'utf8');
   let written = 0;
   while (written < bytes.length) written += (await fh.write(bytes, written, bytes.length - written)).bytesWritten;
