@@ -2,10 +2,10 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TaxbridgeError } from '../errors.ts';
 import { contentHash, stableStringify } from './hash.ts';
-import { JournaledFile, type Row, type TableOp } from './journal-file.ts';
+import { JournaledFile, type Row, type TableOp, type WriteFileOps } from './journal-file.ts';
 import { safeFileName } from './names.ts';
-import { MemoryFile, Table } from './table.ts';
-import type { Collection, EntityWrite, Store, StoredEntity, UpsertResult } from './types.ts';
+import { MemoryFile, Table, type TableProblem } from './table.ts';
+import type { Collection, EntityWrite, Store, StoredEntity, StoreHealth, UpsertResult } from './types.ts';
 
 type Checkpoints = Record<string, Record<string, unknown>>;
 
@@ -21,6 +21,8 @@ function requireId(kind: string, id: string): void {
  */
 export class EmbeddedStore implements Store {
   private readonly tables = new Map<string, Promise<Table>>();
+  /** Tables that cannot write at the moment, by key (kept by the tables themselves through onHealth). */
+  private readonly failing = new Map<string, TableProblem>();
   private closed = false;
 
   constructor(
@@ -28,6 +30,8 @@ export class EmbeddedStore implements Store {
     private readonly unlock: () => Promise<void> = async () => undefined,
     /** Journal size that triggers rewriting a table's snapshot (when also larger than the snapshot). */
     private readonly compactBytes?: number,
+    /** The write path's file operations (tests inject failing ones). */
+    private readonly fileOps?: WriteFileOps,
   ) {}
 
   /** The table under `key`, opened on first use; `place` (folder, file name) is only computed then. */
@@ -36,11 +40,13 @@ export class EmbeddedStore implements Store {
     let t = this.tables.get(key);
     if (!t) {
       t = (async () => {
-        if (!this.dir) return Table.open(new MemoryFile(), key, this.compactBytes);
+        const label = key.startsWith('c\u0000') ? key.slice(2) : `entities/${key.slice(2).replace('\u0000', '/')}`;
+        const opts = { compactBytes: this.compactBytes, onHealth: (p: TableProblem | undefined) => (p ? this.failing.set(key, p) : this.failing.delete(key)) };
+        if (!this.dir) return Table.open(new MemoryFile(), label, opts);
         const [folder, name] = place();
         const dir = join(this.dir, ...folder);
         await mkdir(dir, { recursive: true });
-        return Table.open(new JournaledFile(join(dir, name)), key, this.compactBytes);
+        return Table.open(new JournaledFile(join(dir, name), this.fileOps), label, opts);
       })();
       // A failed open (damaged file) is retried by the next call rather than cached.
       t.catch(() => this.tables.delete(key));
@@ -173,10 +179,19 @@ export class EmbeddedStore implements Store {
   async insertIfAbsent<T extends object>(collection: Collection, id: string, doc: T): Promise<boolean> {
     requireId('id', id);
     const t = await this.collection(collection);
-    // Checked and applied in one synchronous step after the await: a racing insert sees this one.
-    if (t.data.rows.has(id)) return false;
-    await t.commit([{ t: 'p', k: id, row: { json: JSON.stringify(doc) } }]);
-    return true;
+    const row = { json: JSON.stringify(doc) };
+    for (;;) {
+      // Checked and applied in one synchronous step after the await: a racing insert sees this one.
+      if (!t.data.rows.has(id)) {
+        await t.commit([{ t: 'p', k: id, row }]);
+        return true;
+      }
+      // Present, but "already there" is only true once the write that created it is on disk. If that write
+      // fails it is undone, and this insert tries again as the first one (each failure ends one caller's loop).
+      const creating = t.creating(id);
+      if (!creating) return false;
+      await creating.catch(() => undefined);
+    }
   }
 
   async delete(collection: Collection, id: string): Promise<boolean> {
@@ -193,6 +208,12 @@ export class EmbeddedStore implements Store {
       if (!filter || filter(doc)) out.push(doc);
     }
     return out;
+  }
+
+  health(): StoreHealth {
+    if (this.failing.size === 0) return { ok: true, problems: [] };
+    const problems = [...this.failing.values()].map((p) => ({ ...p }));
+    return { ok: false, detail: `cannot write ${problems.map((p) => `${p.table} (${p.code})`).join(', ')}`, problems };
   }
 
   async flush(): Promise<void> {

@@ -1,8 +1,11 @@
 import { Low } from 'lowdb';
 import { TaxbridgeError } from '../errors.ts';
-import { applyOps, emptyTable, encodeCommit, type JournaledFile, type TableData, type TableOp } from './journal-file.ts';
+import { emptyTable, encodeCommit, type JournaledFile, type Row, type TableData, type TableOp } from './journal-file.ts';
 
-/** Where a table persists; the in-memory store uses a sink that keeps nothing. */
+/**
+ * Where a table persists; the in-memory store uses a sink that keeps nothing. `append` either makes all of
+ * its text durable or fails leaving the file as it was (the journal file cuts a partly written tail back).
+ */
 export interface TableFile {
   read(): Promise<TableData | null>;
   write(data: TableData): Promise<void>;
@@ -25,38 +28,100 @@ export class MemoryFile implements TableFile {
 
 /** Journals smaller than this are never compacted (rewriting a snapshot costs more than replaying them). */
 export const DEFAULT_COMPACT_BYTES = 8 * 1024 * 1024;
+/** While a table cannot write, an empty commit probes the disk this often, so health recovers without traffic. */
+export const DEFAULT_PROBE_MS = 1_000;
+/** A failed compaction (the journal is still whole) is retried no sooner than this. */
+const COMPACT_RETRY_MS = 10_000;
 
-interface Waiter {
+/** Why a table cannot write at the moment (what `health()` reports). */
+export interface TableProblem {
+  table: string;
+  /** The system error code (ENOSPC, EIO, EACCES...) or the error's own code. */
+  code: string;
+  message: string;
+  /** When writing started failing (ISO time). */
+  since: string;
+}
+
+export interface TableOptions {
+  compactBytes?: number;
+  probeMs?: number;
+  /** Called when the table starts failing to write (with the problem) and when it writes again (undefined). */
+  onHealth?(problem: TableProblem | undefined): void;
+}
+
+/** A commit applied to memory and not yet on disk, with what it replaced (to undo it if its write fails). */
+interface Pending {
+  seq: number;
+  text: string;
+  /** [key, row before this op (undefined: absent)] in op order. */
+  undo: Array<[string, Row | undefined]>;
+  /** [meta key, had it, value before]. */
+  metaUndo?: Array<[string, boolean, unknown]>;
+  promise: Promise<void>;
   resolve(): void;
   reject(e: unknown): void;
 }
 
+function restoreMeta(meta: Record<string, unknown>, undo: Array<[string, boolean, unknown]>): void {
+  for (const [k, had, v] of undo) {
+    if (had) meta[k] = v;
+    else delete meta[k];
+  }
+}
+
+function errorCode(e: unknown): string {
+  const code = (e as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && code !== '' ? code : 'UNKNOWN';
+}
+
 /**
  * A keyed table held in memory (lowdb `Low`) and made durable by group commit: commits are applied to
- * memory at once, in call order (so racing writers see each other: insert-if-absent is exact), and their
- * journal text is batched: every commit issued while a write is in progress shares the next single
- * write + fsync. A commit's promise resolves only once its batch is on disk.
+ * memory at once, in call order (so racing writers see each other: insert-if-absent is exact, and reads see
+ * writes at once), and their journal text is batched: every commit issued while a write is in progress
+ * shares the next single write + fsync. A commit's promise resolves only once its batch is on disk.
+ *
+ * Memory never stays ahead of the disk: when a write fails (disk full, I/O error), that batch and every
+ * commit queued after it are undone in memory (newest first) and rejected with STORE_IO, so memory equals
+ * what is on disk again. The next commit simply tries again; while failing, an empty commit probes the disk
+ * every `probeMs` so the table reports healthy again by itself once the disk works.
+ * `creating(key)` tells a row whose creating commit is still in flight, for callers that must not treat
+ * such a row as existing (de-duplication acknowledges only what is durable).
  */
 export class Table {
   private readonly db: Low<TableData>;
-  private batch = '';
-  private waiters: Waiter[] = [];
+  private queued: Pending[] = [];
+  private inFlight: Pending[] = [];
+  /** Rows created by a commit not yet on disk -> that commit's promise. */
+  private readonly created = new Map<string, Promise<void>>();
   private running?: Promise<void>;
-  private broken?: unknown;
+  private durableSeq: number;
+  private problem?: TableProblem;
+  private probe?: NodeJS.Timeout;
+  private compactRetryAt = 0;
+  private closed = false;
+  private readonly compactBytes: number;
+  private readonly probeMs: number;
   /** Number of disk writes made (batches), for tests of group commit. */
   writes = 0;
+  /** The last compaction failure (writes still durable in the journal), for diagnostics. */
+  compactionError?: TableProblem;
 
   private constructor(
     private readonly file: TableFile,
     readonly name: string,
-    private readonly compactBytes: number,
+    private readonly opts: TableOptions,
   ) {
     this.db = new Low<TableData>(file as unknown as JournaledFile, emptyTable());
+    this.compactBytes = opts.compactBytes ?? DEFAULT_COMPACT_BYTES;
+    this.probeMs = opts.probeMs ?? DEFAULT_PROBE_MS;
+    this.durableSeq = 0;
   }
 
-  static async open(file: TableFile, name: string, compactBytes = DEFAULT_COMPACT_BYTES): Promise<Table> {
-    const t = new Table(file, name, compactBytes);
+  static async open(file: TableFile, name: string, opts: TableOptions = {}): Promise<Table> {
+    const t = new Table(file, name, opts);
     await t.db.read();
+    t.durableSeq = t.db.data.seq;
     return t;
   }
 
@@ -64,27 +129,63 @@ export class Table {
     return this.db.data;
   }
 
-  /** Applies ops (and a meta patch) now; resolves when they are durable. */
-  commit(ops: TableOp[], metaPatch?: Record<string, unknown>): Promise<void> {
-    if (this.broken) return Promise.reject(this.failure());
-    const data = this.db.data;
-    data.seq++;
-    applyOps(data, ops, metaPatch);
-    this.batch += encodeCommit(ops, data.seq, metaPatch);
-    return new Promise<void>((resolve, reject) => {
-      this.waiters.push({ resolve, reject });
-      this.running ??= this.drain();
-    });
+  /** Why the table cannot write right now; undefined while writes succeed. */
+  get health(): TableProblem | undefined {
+    return this.problem;
   }
 
-  /** Resolves when everything committed so far is on disk. */
+  /**
+   * The pending commit that created the row `key` (it is in memory, not yet on disk), or undefined when the
+   * row's existence is durable (or it does not exist). The promise rejects when that commit failed, in which
+   * case the row is gone again.
+   */
+  creating(key: string): Promise<void> | undefined {
+    return this.created.get(key);
+  }
+
+  /** Applies ops (and a meta patch) now; resolves when they are durable. */
+  commit(ops: TableOp[], metaPatch?: Record<string, unknown>): Promise<void> {
+    if (this.closed) return Promise.reject(new TaxbridgeError('STORE_CLOSED', 'the store is closed'));
+    const data = this.db.data;
+    const undo: Array<[string, Row | undefined]> = new Array(ops.length);
+    let p!: Pending;
+    const promise = new Promise<void>((resolve, reject) => {
+      p = { seq: data.seq + 1, text: encodeCommit(ops, data.seq + 1, metaPatch), undo, promise: undefined!, resolve, reject };
+    });
+    p.promise = promise;
+    // Nobody may be waiting (a probe, a caller that only reads): rejections are delivered, not unhandled.
+    promise.catch(() => undefined);
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i]!;
+      const prev = data.rows.get(op.k);
+      undo[i] = [op.k, prev];
+      if (op.t === 'p') {
+        data.rows.set(op.k, op.row);
+        if (prev === undefined) this.created.set(op.k, promise);
+      } else {
+        data.rows.delete(op.k);
+        this.created.delete(op.k);
+      }
+    }
+    if (metaPatch) {
+      p.metaUndo = Object.keys(metaPatch).map((k) => [k, Object.hasOwn(data.meta, k), data.meta[k]]);
+      Object.assign(data.meta, metaPatch);
+    }
+    data.seq = p.seq;
+    this.queued.push(p);
+    this.running ??= this.drain();
+    return promise;
+  }
+
+  /** Resolves when nothing is pending any more: every commit so far is on disk or was undone. */
   async settle(): Promise<void> {
-    while (this.running) await this.running.catch(() => undefined);
-    if (this.broken) throw this.failure();
+    while (this.running) await this.running;
   }
 
   async close(): Promise<void> {
-    await this.settle().catch(() => undefined);
+    await this.settle();
+    this.closed = true;
+    clearTimeout(this.probe);
     await this.file.close();
   }
 
@@ -92,35 +193,113 @@ export class Table {
     // Let the rest of this tick's commits join the first batch.
     await new Promise<void>((r) => setImmediate(r));
     try {
-      while (this.batch !== '') {
-        const text = this.batch;
-        const waiters = this.waiters;
-        this.batch = '';
-        this.waiters = [];
+      while (this.queued.length) {
+        const batch = this.queued;
+        this.queued = [];
+        this.inFlight = batch;
         try {
-          await this.file.append(text);
-          this.writes++;
-          for (const w of waiters) w.resolve();
-          waiters.length = 0;
-          if (this.file.journalBytes > Math.max(this.compactBytes, this.file.snapshotBytes)) await this.db.write();
+          await this.file.append(batch.length === 1 ? batch[0]!.text : batch.map((p) => p.text).join(''));
         } catch (e) {
-          // Memory is now ahead of the disk: refuse further writes rather than acknowledge lost data.
-          this.broken = e;
-          for (const w of [...waiters, ...this.waiters]) w.reject(this.failure());
-          this.waiters = [];
-          this.batch = '';
-          return;
+          this.rollBack(e);
+          continue;
         }
+        this.inFlight = [];
+        this.writes++;
+        this.durableSeq = batch[batch.length - 1]!.seq;
+        for (const p of batch) {
+          for (const [k] of p.undo) if (this.created.get(k) === p.promise) this.created.delete(k);
+          p.resolve();
+        }
+        if (this.problem) this.setProblem(undefined);
+        await this.maybeCompact();
       }
     } finally {
       this.running = undefined;
     }
   }
 
-  private failure(): TaxbridgeError {
-    return new TaxbridgeError('STORE_IO', `writing ${this.name} failed: ${(this.broken as Error)?.message ?? String(this.broken)}`, {
-      hint: 'check free disk space and permissions of the data folder, then restart',
-      cause: this.broken,
+  /** The failed batch and everything queued after it leave memory, newest first; their callers get STORE_IO. */
+  private rollBack(e: unknown): void {
+    const undone = [...this.inFlight, ...this.queued];
+    this.inFlight = [];
+    this.queued = [];
+    const data = this.db.data;
+    for (let i = undone.length - 1; i >= 0; i--) {
+      const p = undone[i]!;
+      for (let j = p.undo.length - 1; j >= 0; j--) {
+        const [k, prev] = p.undo[j]!;
+        if (prev === undefined) data.rows.delete(k);
+        else data.rows.set(k, prev);
+      }
+      if (p.metaUndo) restoreMeta(data.meta, p.metaUndo);
+    }
+    data.seq = this.durableSeq;
+    // Every row still marked as being created belonged to an undone commit.
+    this.created.clear();
+    const failure = this.failure(e);
+    this.setProblem({ table: this.name, code: errorCode(e), message: failure.message, since: this.problem?.since ?? new Date().toISOString() });
+    for (const p of undone) p.reject(failure);
+  }
+
+  private setProblem(problem: TableProblem | undefined): void {
+    const was = this.problem;
+    this.problem = problem;
+    if (problem && !this.probe && !this.closed) this.scheduleProbe();
+    if (!problem) {
+      clearTimeout(this.probe);
+      this.probe = undefined;
+    }
+    if ((was === undefined) !== (problem === undefined) || was?.code !== problem?.code) this.opts.onHealth?.(problem);
+  }
+
+  private scheduleProbe(): void {
+    this.probe = setTimeout(() => {
+      this.probe = undefined;
+      if (!this.problem || this.closed) return;
+      // An empty commit (a commit line only): harmless on replay, and proves the disk takes writes again.
+      if (!this.running) void this.commit([]);
+      if (!this.probe) this.scheduleProbe();
+    }, this.probeMs);
+    this.probe.unref();
+  }
+
+  /** Rewrites the snapshot when the journal outgrew it, from the durable state only (never a pending commit). */
+  private async maybeCompact(): Promise<void> {
+    if (this.file.journalBytes <= Math.max(this.compactBytes, this.file.snapshotBytes) || Date.now() < this.compactRetryAt) return;
+    try {
+      await this.file.write(this.durableData());
+      this.compactionError = undefined;
+    } catch (e) {
+      // The journal still holds every commit: nothing is lost, only replay stays longer. Retry later.
+      this.compactRetryAt = Date.now() + COMPACT_RETRY_MS;
+      this.compactionError = { table: this.name, code: errorCode(e), message: (e as Error)?.message ?? String(e), since: new Date().toISOString() };
+    }
+  }
+
+  /** Memory without the commits still queued (taken synchronously; the file copies what it needs at once). */
+  private durableData(): TableData {
+    const data = this.db.data;
+    if (this.queued.length === 0) return data;
+    const rows = new Map(data.rows);
+    const meta = { ...data.meta };
+    for (let i = this.queued.length - 1; i >= 0; i--) {
+      const p = this.queued[i]!;
+      for (let j = p.undo.length - 1; j >= 0; j--) {
+        const [k, prev] = p.undo[j]!;
+        if (prev === undefined) rows.delete(k);
+        else rows.set(k, prev);
+      }
+      if (p.metaUndo) restoreMeta(meta, p.metaUndo);
+    }
+    return { rows, meta, seq: this.durableSeq };
+  }
+
+  private failure(cause: unknown): TaxbridgeError {
+    const code = errorCode(cause);
+    return new TaxbridgeError('STORE_IO', `writing ${this.name} failed (${code}): ${(cause as Error)?.message ?? String(cause)}; the write was not kept`, {
+      hint: code === 'ENOSPC' ? 'free disk space in the data folder; writing resumes by itself' : 'check the disk and the permissions of the data folder; writing resumes by itself once it works',
+      details: { table: this.name, code },
+      cause,
     });
   }
 }

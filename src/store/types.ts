@@ -4,7 +4,8 @@
  * interface later for several replicas.
  *
  * Durability contract: when a write's promise resolves, the data is on disk (atomically replaced), so a
- * webhook acknowledged after `put` resolves is never lost. Writes issued close together are grouped into one
+ * webhook acknowledged after `put` resolves is never lost. A write whose promise rejects leaves nothing
+ * behind (reads may see a write before it is durable, but a failed one is taken back). Writes issued close together are grouped into one
  * file write (group commit); nothing rewrites a whole file per record.
  */
 
@@ -77,12 +78,39 @@ export interface Store {
 
   get<T = Record<string, unknown>>(collection: Collection, id: string): Promise<T | undefined>;
   put<T extends object>(collection: Collection, id: string, doc: T): Promise<void>;
-  /** Inserts only when absent; returns false (and writes nothing) when the id exists. For de-duplication. */
+  /**
+   * Inserts only when absent; returns false (and writes nothing) only when the id exists durably: when the
+   * write that created it is still in flight, it waits for that write, and when that write failed it inserts
+   * (or rejects, if the disk still fails). So `false` is as safe to acknowledge as `true`. For de-duplication.
+   */
   insertIfAbsent<T extends object>(collection: Collection, id: string, doc: T): Promise<boolean>;
   delete(collection: Collection, id: string): Promise<boolean>;
   list<T = Record<string, unknown>>(collection: Collection, filter?: (doc: T) => boolean): Promise<T[]>;
 
-  /** Waits for every pending write to reach disk. */
+  /** Waits until no write is pending: each has reached the disk or failed (and was rejected to its caller). */
   flush(): Promise<void>;
+  /**
+   * Whether the store can write at the moment (synchronous, cheap: for readiness checks). Not ok from the
+   * first failed write until a write succeeds again; the store retries on its own.
+   */
+  health(): StoreHealth;
   close(): Promise<void>;
+}
+
+/** A part of the store that cannot write, as readiness reports it (no paths or secrets). */
+export interface StoreProblem {
+  /** What cannot be written: a collection name, or `entities/<connection>/<stream>`. */
+  table: string;
+  /** The system error code (ENOSPC, EIO, EACCES, ...) or the store's own (e.g. ECONNREFUSED for a database). */
+  code: string;
+  message: string;
+  /** When it started failing (ISO time). */
+  since: string;
+}
+
+export interface StoreHealth {
+  ok: boolean;
+  /** One line naming what fails and why, when not ok. */
+  detail?: string;
+  problems: StoreProblem[];
 }

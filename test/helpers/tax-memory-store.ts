@@ -2,7 +2,7 @@
  * A tiny in-memory Store for the tax tests (the real one lives in src/store). Writes resolve on the next
  * macrotask, as a group-committing store would, and documents are cloned so callers can't alias them.
  */
-import type { Collection, EntityWrite, Store, StoredEntity, UpsertResult } from '../../src/store/types.ts';
+import type { Collection, EntityWrite, Store, StoredEntity, StoreHealth, UpsertResult } from '../../src/store/types.ts';
 
 export class MemoryStore implements Store {
   readonly collections = new Map<string, Map<string, unknown>>();
@@ -108,6 +108,10 @@ export class MemoryStore implements Store {
 
   async flush(): Promise<void> {
     await this.tick();
+  }
+
+  health(): StoreHealth {
+    return { ok: true, problems: [] };
   }
 
   async close(): Promise<void> {}
