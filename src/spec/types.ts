@@ -184,9 +184,13 @@ export interface WebhooksSpec {
   registration?: { request: RequestSpec; secret_credential?: string; id?: ExpressionSource; unregister?: RequestSpec };
 }
 
+/** What may start a write-back (writeback_target.trigger). */
+export type WritebackTrigger = 'webhook' | 'sync' | 'api';
+
 /** $defs/writeback_target */
 export interface WritebackTargetSpec {
   stream: string;
+  trigger?: WritebackTrigger[];
   when?: ExpressionSource;
   requests: Array<{ for_each?: ExpressionSource; request: RequestSpec }>;
 }
