@@ -15,7 +15,7 @@
  * retired keys that may still open old values.
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { TaxbridgeError } from '../errors.ts';
 import { knownSecrets } from '../log/index.ts';
@@ -96,9 +96,11 @@ export function loadKeyring(opts: LoadKeyOptions = {}): Keyring & { created?: st
         ring = createKeyring(readKeyFile(dataFile, dataFile), previous, `file ${dataFile}`);
       } else if (dataFile && opts.initKey) {
         const key = randomBytes(KEY_BYTES);
-        mkdirSync(dirname(dataFile), { recursive: true, mode: 0o700 });
-        // 'wx': never overwrite a key another process just created.
+        const created = mkdirSync(dirname(dataFile), { recursive: true, mode: 0o700 });
+        if (created !== undefined) chmodSync(dirname(dataFile), 0o700);
+        // 'wx': never overwrite a key another process just created. The mode is exact whatever the umask.
         writeFileSync(dataFile, `${key.toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
+        chmodSync(dataFile, 0o600);
         ring = { ...createKeyring({ id: keyId(key), key }, previous, `file ${dataFile}`), created: dataFile };
       } else {
         throw new SecretError('MASTER_KEY_MISSING', 'no master key: taxbridge encrypts connection secrets at rest and needs a 32-byte master key', {

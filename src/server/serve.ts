@@ -3,7 +3,8 @@
  * tax write-back and, per active connection, the backfill and the cron schedules; the embedded store in the
  * data folder.
  *
- * Start: configuration -> connector specs -> master key -> store (the folder's lock) -> admin token -> tax
+ * Start: configuration -> connector specs -> store (the folder's lock, private modes, every table verified:
+ * a damaged one stops the start) -> master key -> admin token -> tax
  * service -> connections -> workers (resuming what a previous process left) -> HTTP listening -> ready.
  * Stop (SIGTERM/SIGINT, or `close()`): not ready; stop accepting connections; answer 503 to new requests on
  * open ones; wait for requests in flight; stop schedules and syncs (they resume from checkpoints); let the
@@ -35,6 +36,7 @@ import { createWritebackTaxEngine } from '../writeback/tax-engine.ts';
 import { createAdminApiRouter } from './admin-api.ts';
 import { resolveAdminAuth } from './admin-auth.ts';
 import { createApp } from './app.ts';
+import { storeCheck } from './health.ts';
 import { ConnectionRuntime, type StartSchedules } from './connection-runtime.ts';
 import { createConnectionsApiRouter } from './connections-api.ts';
 import { createTaxApiRouter } from './tax-api.ts';
@@ -95,13 +97,21 @@ export async function startServer(config: ServeConfig, io: ServeIO = {}): Promis
   for (const f of registry.failures) log.error('connector spec not loaded', { path: f.path, code: f.code, error: f.message });
   log.info('connector specs loaded', { connectors: registry.names(), failed: registry.failures.length });
 
-  const ring = loadKeyring({ env: config.keyEnv, dataDir: config.dataDir, initKey: config.initKey, keyFile: config.masterKeyFile });
-  if (ring.created) log.warn('master key created: back it up; without it the stored credentials cannot be read', { file: ring.created });
-  log.info('master key loaded', { key_id: ring.current.id, source: ring.source });
-
-  const store = await openStore({ dir: config.dataDir });
+  // The store first: its lock, private modes (master.key in the folder among them) and every table
+  // verified, so a damaged table stops the start here, before anything listens.
+  const storeLog = log.child({ part: 'store' });
+  const opened = Date.now();
+  const store = await openStore({ dir: config.dataDir, verify: true, onWarning: ({ message, code, ...fields }) => storeLog.warn(message, { code, ...fields }) }).catch((e: unknown) => {
+    storeLog.error('data folder refused', { error: e });
+    throw e;
+  });
+  log.info('store verified', { data_dir: config.dataDir, ms: Date.now() - opened });
   const cleanups: Array<() => Promise<void>> = [];
   try {
+    const ring = loadKeyring({ env: config.keyEnv, dataDir: config.dataDir, initKey: config.initKey, keyFile: config.masterKeyFile });
+    if (ring.created) log.warn('master key created: back it up; without it the stored credentials cannot be read', { file: ring.created });
+    log.info('master key loaded', { key_id: ring.current.id, source: ring.source });
+
     const adminAuth = await resolveAdminAuth(store, { envToken: config.adminToken, rotate: io.newAdminToken });
     if (adminAuth.generated) {
       notice(
@@ -178,7 +188,7 @@ export async function startServer(config: ServeConfig, io: ServeIO = {}): Promis
       publicUrl: config.publicUrl,
       isShuttingDown: () => shuttingDown,
       readiness: () => ({
-        store: { ok: !shuttingDown },
+        store: storeCheck(store.health(), shuttingDown),
         specs: { ok: registry.names().length > 0, loaded: registry.names(), failed: registry.failures.map((f) => f.path) },
         workers: { ok: workersRunning && !shuttingDown, connections_running: runtime.size },
         ...(shuttingDown ? { shutdown: { ok: false, detail: 'shutting down' } } : {}),
@@ -200,6 +210,11 @@ export async function startServer(config: ServeConfig, io: ServeIO = {}): Promis
     });
 
     const server: Server = createServer(app.koa.callback());
+    // A start that fails after listening must not leave a half-alive server behind.
+    cleanups.push(async () => {
+      server.closeAllConnections();
+      if (server.listening) await new Promise<void>((r) => server.close(() => r()));
+    });
     server.keepAliveTimeout = 5_000;
     server.headersTimeout = 10_000;
     // A connect waits for the system's credentials check and choices (up to 30 s each).
@@ -253,6 +268,7 @@ export async function startServer(config: ServeConfig, io: ServeIO = {}): Promis
     };
     return { url, port, log, store, connections, runtime, webhooks, close, closed, routes: app.routes };
   } catch (e) {
+    log.error('start failed', { error: e });
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
     await store.close().catch(() => undefined);
     throw e;

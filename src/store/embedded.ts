@@ -1,8 +1,9 @@
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TaxbridgeError } from '../errors.ts';
 import { contentHash, stableStringify } from './hash.ts';
-import { JournaledFile, type Row, type TableOp, type WriteFileOps } from './journal-file.ts';
+import { tablesOnDisk } from './check.ts';
+import { JournaledFile, type Row, type StoreWarning, type TableOp, type WriteFileOps } from './journal-file.ts';
+import { mkdirPrivate } from './modes.ts';
 import { safeFileName } from './names.ts';
 import { MemoryFile, Table, type TableProblem } from './table.ts';
 import type { Collection, EntityWrite, Store, StoredEntity, StoreHealth, UpsertResult } from './types.ts';
@@ -32,6 +33,8 @@ export class EmbeddedStore implements Store {
     private readonly compactBytes?: number,
     /** The write path's file operations (tests inject failing ones). */
     private readonly fileOps?: WriteFileOps,
+    /** Told what the store repaired by itself on open (torn journal tails). */
+    private readonly onWarning?: (w: StoreWarning) => void,
   ) {}
 
   /** The table under `key`, opened on first use; `place` (folder, file name) is only computed then. */
@@ -45,14 +48,30 @@ export class EmbeddedStore implements Store {
         if (!this.dir) return Table.open(new MemoryFile(), label, opts);
         const [folder, name] = place();
         const dir = join(this.dir, ...folder);
-        await mkdir(dir, { recursive: true });
-        return Table.open(new JournaledFile(join(dir, name), this.fileOps), label, opts);
+        await mkdirPrivate(dir);
+        return Table.open(new JournaledFile(join(dir, name), this.fileOps, { onWarning: this.onWarning }), label, opts);
       })();
       // A failed open (damaged file) is retried by the next call rather than cached.
       t.catch(() => this.tables.delete(key));
       this.tables.set(key, t);
     }
     return t;
+  }
+
+  /**
+   * Reads every table of the folder and throws the first damage found (StoreCorruptError naming the file and
+   * offset): collection tables are opened (and stay open), entity tables are scanned without keeping their
+   * rows (they are opened when a sync or a webhook needs them). Torn tails are cut, with a warning.
+   */
+  async verify(): Promise<{ tables: number; rows: number }> {
+    if (!this.dir) return { tables: 0, rows: 0 };
+    let rows = 0;
+    const found = await tablesOnDisk(this.dir);
+    for (const t of found) {
+      if (t.kind === 'collection' && t.collection !== undefined) rows += (await this.collection(t.collection)).data.rows.size;
+      else rows += (await new JournaledFile(t.base, this.fileOps, { onWarning: this.onWarning }).scan()).rows;
+    }
+    return { tables: found.length, rows };
   }
 
   private collection(name: Collection): Promise<Table> {

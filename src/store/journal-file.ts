@@ -2,6 +2,8 @@ import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Adapter } from 'lowdb';
 import { TaxbridgeError } from '../errors.ts';
+import { adviceFor } from './damage.ts';
+import { FILE_MODE } from './modes.ts';
 
 /**
  * One table on disk: a snapshot (`<base>.jsonl`) plus a journal of the commits made since
@@ -95,11 +97,12 @@ function rowOf(header: Header, json: string): Row {
   return row;
 }
 
-/** Lines of a file with the byte offset just after each, read in chunks (files may exceed one string). */
-async function* lines(fh: FileHandle): AsyncGenerator<{ line: string; end: number; terminated: boolean }> {
+/** Lines of a file with their byte offsets and numbers, read in chunks (files may exceed one string). */
+async function* lines(fh: FileHandle): AsyncGenerator<{ line: string; start: number; end: number; no: number; terminated: boolean }> {
   const buf = Buffer.allocUnsafe(1 << 20);
   let carry: Buffer = Buffer.alloc(0);
   let offset = 0;
+  let no = 0;
   for (;;) {
     const { bytesRead } = await fh.read(buf, 0, buf.length, null);
     if (bytesRead === 0) break;
@@ -109,19 +112,119 @@ async function* lines(fh: FileHandle): AsyncGenerator<{ line: string; end: numbe
     for (;;) {
       const nl = chunk.indexOf(10, start);
       if (nl < 0) break;
+      const lineStart = offset;
       offset += nl + 1 - start;
-      yield { line: chunk.toString('utf8', start, nl), end: offset, terminated: true };
+      yield { line: chunk.toString('utf8', start, nl), start: lineStart, end: offset, no: ++no, terminated: true };
       start = nl + 1;
     }
     carry = chunk.subarray(start);
   }
-  if (carry.length) yield { line: carry.toString('utf8'), end: offset + carry.length, terminated: false };
+  if (carry.length) yield { line: carry.toString('utf8'), start: offset, end: offset + carry.length, no: ++no, terminated: false };
 }
 
+/** Where in a table file the damage starts. */
+export interface DamagePlace {
+  offset?: number;
+  line?: number;
+}
+
+/**
+ * A table file that cannot be loaded: names the file, where the damage starts, what the table holds and
+ * what to do (a sync rebuilds entity tables; most collections need the backup).
+ */
 export class StoreCorruptError extends TaxbridgeError {
-  constructor(file: string, detail: string) {
-    super('STORE_CORRUPT', `store file ${file} is damaged: ${detail}`, { hint: 'restore the data folder from a backup, or delete this file and run a full sync to rebuild it' });
+  constructor(file: string, detail: string, place: DamagePlace = {}, cause?: unknown) {
+    const advice = adviceFor(file);
+    const at = place.offset === undefined ? '' : ` at byte ${place.offset}${place.line === undefined ? '' : ` (line ${place.line})`}`;
+    super('STORE_CORRUPT', `store file ${file} is damaged${at}: ${detail}. The table ${advice.table} cannot be loaded: ${advice.lost} are unavailable until it is repaired`, {
+      hint: advice.action,
+      details: { file, ...place, table: advice.table, lost: advice.lost, rebuild: advice.rebuild, action: advice.action },
+      cause,
+    });
   }
+}
+
+/** Something the store repaired or noticed on its own that an operator should see (logged as a warning). */
+export interface StoreWarning {
+  code: 'STORE_TORN_TAIL' | 'STORE_MODES_TIGHTENED' | 'STORE_LOCK_TAKEN_OVER' | 'STORE_LOCK_LOST';
+  message: string;
+  file: string;
+  /** Torn tail: bytes dropped (or, read-only, that would be dropped), from `offset` (line `line`). */
+  bytes?: number;
+  offset?: number;
+  line?: number;
+  details?: Record<string, unknown>;
+}
+
+export interface ReadOptions {
+  onWarning?: (w: StoreWarning) => void;
+  /** Never change the files (offline checks of a folder another process may hold): torn tails are reported, not cut. */
+  readOnly?: boolean;
+}
+
+/** Where a load puts rows: the table's Map, or (verification) a key set that keeps no values. */
+interface RowSink {
+  set(key: string, row: Row): unknown;
+  delete(key: string): unknown;
+  readonly size: number;
+}
+
+function keyOnlySink(): RowSink {
+  const keys = new Set<string>();
+  return {
+    set: (k) => keys.add(k),
+    delete: (k) => keys.delete(k),
+    get size() {
+      return keys.size;
+    },
+  };
+}
+
+type LineAt = { line: string; start: number; no: number; terminated: boolean };
+type Checked = { header: Header; json?: string; problem?: undefined } | { problem: string; offset: number };
+
+/** One line parsed and checked (header and value JSON, key present); a problem says what and at which byte. */
+function checkLine(at: LineAt): Checked {
+  let parsed: { header: Header; json?: string };
+  if (!at.terminated) return { problem: 'the last line is cut short (no line end)', offset: at.start };
+  try {
+    parsed = parseLine(at.line);
+  } catch (e) {
+    return { problem: `the line is not valid JSON (${(e as Error).message})`, offset: at.start };
+  }
+  const { header, json } = parsed;
+  if (header === null || typeof header !== 'object' || typeof header.t !== 'string') return { problem: 'the line is not a record of this store', offset: at.start };
+  if ((header.t === 'p' || header.t === 'x') && typeof header.k !== 'string') return { problem: `a ${header.t === 'p' ? 'put' : 'remove'} record has no key`, offset: at.start };
+  if (header.t === 'p') {
+    if (json === undefined) return { problem: `the row ${JSON.stringify(header.k)} has no value`, offset: at.start };
+    try {
+      JSON.parse(json);
+    } catch (e) {
+      const valueAt = at.start + Buffer.byteLength(at.line.slice(0, at.line.indexOf('\t') + 1));
+      return { problem: `the value of row ${JSON.stringify(header.k)} is not valid JSON (${(e as Error).message})`, offset: valueAt };
+    }
+  }
+  return parsed;
+}
+
+function ioError(file: string, e: unknown): TaxbridgeError {
+  if (e instanceof TaxbridgeError) return e;
+  const code = (e as NodeJS.ErrnoException).code;
+  return new TaxbridgeError('STORE_IO', `cannot read store file ${file}: ${code ?? (e as Error).message}`, {
+    hint: code === 'EACCES' || code === 'EPERM' ? 'the data folder must be readable and writable by the user running taxbridge' : 'check the disk and the data folder',
+    details: { file },
+    cause: e,
+  });
+}
+
+/** What a verification read of one table found. */
+export interface TableScan {
+  rows: number;
+  seq: number;
+  snapshotBytes: number;
+  journalBytes: number;
+  /** Torn tail bytes dropped (or, read-only, that a start would drop). */
+  tornBytes: number;
 }
 
 /** A file handle as the write path uses it (node's FileHandle is one). */
@@ -165,23 +268,39 @@ export class JournaledFile implements Adapter<TableData> {
   /** Length of the journal's durable content (everything up to the last successful append). */
   journalBytes = 0;
 
+  /** Torn journal tail bytes found by the last read (dropped unless read-only). */
+  tornBytes = 0;
+
   constructor(
     base: string,
     private readonly ops: WriteFileOps = nodeWriteFileOps,
+    private readonly readOpts: ReadOptions = {},
   ) {
     this.snapshotPath = `${base}.jsonl`;
     this.journalPath = `${base}.journal`;
   }
 
   async read(): Promise<TableData | null> {
-    await rm(`${this.snapshotPath}.tmp`, { force: true });
+    if (!this.readOpts.readOnly) await rm(`${this.snapshotPath}.tmp`, { force: true });
     const data = emptyTable();
-    const hadSnapshot = await this.readSnapshot(data);
-    const hadJournal = await this.replayJournal(data);
-    return hadSnapshot || hadJournal ? data : null;
+    return (await this.load(data, data.rows)) ? data : null;
   }
 
-  private async readSnapshot(data: TableData): Promise<boolean> {
+  /** Reads and checks both files keeping only the keys: verifies a table without holding its rows. */
+  async scan(): Promise<TableScan> {
+    const data = emptyTable();
+    const sink = keyOnlySink();
+    await this.load(data, sink);
+    return { rows: sink.size, seq: data.seq, snapshotBytes: this.snapshotBytes, journalBytes: this.journalBytes, tornBytes: this.tornBytes };
+  }
+
+  private async load(data: TableData, sink: RowSink): Promise<boolean> {
+    const hadSnapshot = await this.readSnapshot(data, sink).catch((e) => Promise.reject(ioError(this.snapshotPath, e)));
+    const hadJournal = await this.replayJournal(data, sink).catch((e) => Promise.reject(ioError(this.journalPath, e)));
+    return hadSnapshot || hadJournal;
+  }
+
+  private async readSnapshot(data: TableData, sink: RowSink): Promise<boolean> {
     let fh: FileHandle;
     try {
       fh = await open(this.snapshotPath, 'r');
@@ -189,75 +308,98 @@ export class JournaledFile implements Adapter<TableData> {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
       throw e;
     }
+    const file = this.snapshotPath;
     try {
       let ended = false;
       let n = 0;
-      for await (const { line, end } of lines(fh)) {
-        const { header, json } = parseLine(line);
+      for await (const at of lines(fh)) {
+        if (ended) throw new StoreCorruptError(file, 'data follows the end marker', { offset: at.start, line: at.no });
+        const c = checkLine(at);
+        if (c.problem !== undefined) throw new StoreCorruptError(file, c.problem, { offset: c.offset, line: at.no });
+        const { header, json } = c;
+        if (at.no === 1 && header.t !== 's') throw new StoreCorruptError(file, 'the snapshot does not start with its header line', { offset: 0, line: 1 });
         if (header.t === 's') {
+          if (at.no !== 1) throw new StoreCorruptError(file, 'a second header line', { offset: at.start, line: at.no });
           data.seq = header.s ?? 0;
           data.meta = header.m ?? {};
-        } else if (header.t === 'p' && json !== undefined) {
-          data.rows.set(header.k!, rowOf(header, json));
+        } else if (header.t === 'p') {
+          sink.set(header.k!, rowOf(header, json!));
           n++;
         } else if (header.t === 'e') {
-          if (header.n !== n) throw new StoreCorruptError(this.snapshotPath, `holds ${n} rows, its end marker says ${header.n}`);
+          if (header.n !== n) throw new StoreCorruptError(file, `holds ${n} rows, its end marker says ${header.n}`, { offset: at.start, line: at.no });
           ended = true;
-        }
-        this.snapshotBytes = end;
+        } else throw new StoreCorruptError(file, `unexpected record type ${JSON.stringify(header.t)} in a snapshot`, { offset: at.start, line: at.no });
+        this.snapshotBytes = at.end;
       }
-      if (!ended) throw new StoreCorruptError(this.snapshotPath, 'the snapshot has no end marker');
+      if (!ended) throw new StoreCorruptError(file, 'the snapshot has no end marker (the file is cut short)', { offset: this.snapshotBytes });
       return true;
-    } catch (e) {
-      if (e instanceof SyntaxError) throw new StoreCorruptError(this.snapshotPath, e.message);
-      throw e;
     } finally {
       await fh.close();
     }
   }
 
-  /** Applies committed journal groups newer than the snapshot; cuts a torn tail off the file. */
-  private async replayJournal(data: TableData): Promise<boolean> {
+  /**
+   * Applies committed journal groups newer than the snapshot. Lines after the last commit line belong to a
+   * commit a crash interrupted (never acknowledged): they are cut off the file, so later appends never follow
+   * garbage, with a warning naming the file and the bytes. An unreadable line with more after it is damage.
+   */
+  private async replayJournal(data: TableData, sink: RowSink): Promise<boolean> {
+    const readOnly = this.readOpts.readOnly === true;
     let fh: FileHandle;
     try {
-      fh = await open(this.journalPath, 'r+');
+      fh = await open(this.journalPath, readOnly ? 'r' : 'r+');
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
       throw e;
     }
+    const file = this.journalPath;
     try {
       let group: TableOp[] = [];
       let committedEnd = 0;
-      let torn: string | undefined;
-      let lineNo = 0;
-      for await (const { line, end, terminated } of lines(fh)) {
-        lineNo++;
-        if (torn !== undefined) throw new StoreCorruptError(this.journalPath, `line ${lineNo - 1} is unreadable (${torn}) but more follows`);
-        let parsed: ReturnType<typeof parseLine>;
-        try {
-          if (!terminated) throw new SyntaxError('unterminated last line');
-          parsed = parseLine(line);
-        } catch (e) {
-          torn = (e as Error).message;
+      let committedLines = 0;
+      let torn: { problem: string; offset: number; line: number } | undefined;
+      for await (const at of lines(fh)) {
+        if (torn) throw new StoreCorruptError(file, `${torn.problem}, and more lines follow it (not a torn tail)`, { offset: torn.offset, line: torn.line });
+        const c = checkLine(at);
+        if (c.problem !== undefined) {
+          torn = { problem: c.problem, offset: c.offset, line: at.no };
           continue;
         }
-        const { header, json } = parsed;
-        if (header.t === 'p' && json !== undefined) group.push({ t: 'p', k: header.k!, row: rowOf(header, json) });
+        const { header, json } = c;
+        if (header.t === 'p') group.push({ t: 'p', k: header.k!, row: rowOf(header, json!) });
         else if (header.t === 'x') group.push({ t: 'x', k: header.k! });
         else if (header.t === 'c') {
           if ((header.s ?? 0) > data.seq) {
-            applyOps(data, group, header.m);
+            for (const op of group) {
+              if (op.t === 'p') sink.set(op.k, op.row);
+              else sink.delete(op.k);
+            }
+            if (header.m) Object.assign(data.meta, header.m);
             data.seq = header.s!;
           }
           group = [];
-          committedEnd = end;
-        }
+          committedEnd = at.end;
+          committedLines = at.no;
+        } else torn = { problem: `unexpected record type ${JSON.stringify(header.t)} in a journal`, offset: at.start, line: at.no };
       }
-      // Lines after the last commit belong to a commit a crash interrupted: it never happened.
       const { size } = await fh.stat();
-      if (committedEnd < size) {
-        await fh.truncate(committedEnd);
-        await fh.sync();
+      this.tornBytes = size - committedEnd;
+      if (this.tornBytes > 0) {
+        if (!readOnly) {
+          await fh.truncate(committedEnd);
+          await fh.sync();
+        }
+        const where = `from byte ${committedEnd} (line ${committedLines + 1})`;
+        this.readOpts.onWarning?.({
+          code: 'STORE_TORN_TAIL',
+          file,
+          bytes: this.tornBytes,
+          offset: committedEnd,
+          line: committedLines + 1,
+          message: readOnly
+            ? `torn journal tail in ${file}: ${this.tornBytes} bytes ${where} after the last complete commit (an interrupted write, never acknowledged); the next start drops them`
+            : `dropped the torn journal tail of ${file}: ${this.tornBytes} bytes ${where} after the last complete commit (an interrupted write, never acknowledged); the file now ends at that commit`,
+        });
       }
       this.journalBytes = committedEnd;
       return committedEnd > 0;
@@ -275,7 +417,7 @@ export class JournaledFile implements Adapter<TableData> {
     if (this.torn) await this.cutTornTail();
     const bytes = Buffer.from(text, 'utf8');
     try {
-      this.journal ??= await this.ops.open(this.journalPath, 'a');
+      this.journal ??= await this.ops.open(this.journalPath, 'a', FILE_MODE);
       let written = 0;
       while (written < bytes.length) {
         const { bytesWritten } = await this.journal.write(bytes, written, bytes.length - written);
@@ -317,7 +459,7 @@ export class JournaledFile implements Adapter<TableData> {
     const rows = [...data.rows];
     const head = `${JSON.stringify({ t: 's', s: data.seq, m: data.meta })}\n`;
     const tmp = `${this.snapshotPath}.tmp`;
-    const fh = await this.ops.open(tmp, 'w');
+    const fh = await this.ops.open(tmp, 'w', FILE_MODE);
     let size = 0;
     try {
       let chunk = head;
@@ -345,7 +487,7 @@ export class JournaledFile implements Adapter<TableData> {
     const old = this.journal;
     this.journal = undefined;
     await old?.close().catch(() => undefined);
-    this.journal = await this.ops.open(this.journalPath, 'w');
+    this.journal = await this.ops.open(this.journalPath, 'w', FILE_MODE);
     this.journalBytes = 0;
     this.torn = false;
     await this.journal.datasync();
