@@ -88,7 +88,7 @@ describe('engine (property)', () => {
       };
       const { req, result } = run(body);
       const doc = buildCalculationDoc(
-        { id: `calc_${n}`, organization_id: org.id, mode: 'test', api_key_id: 'key_x', created_at: '', tax_date: DATE, currency: req.currency, include_taxability_reason: req.include_taxability_reason, request: JSON.stringify(body) },
+        { id: `calc_${n}`, organization_id: org.id, mode: 'test', api_key_id: 'key_x', created_at: '', tax_date: DATE, currency: req.currency, include_taxability_reason: req.include_taxability_reason, request: req.recorded },
         result,
       );
       const wire = renderResponseJson(result, doc.id, req.include_taxability_reason);

@@ -22,6 +22,14 @@
  * | backfill at connect |                | TAXBRIDGE_BACKFILL          | backfill           | true                             |
  * | schedules        |                   | TAXBRIDGE_SCHEDULES         | schedules          | true (cron syncs per connection) |
  * | tax rate limit   |                   | TAXBRIDGE_TAX_RATE_LIMIT    | tax_rate_limit_per_second | 100 (per API key)         |
+ * | tax body limit   |                   | TAXBRIDGE_TAX_MAX_BODY_BYTES | tax_max_body_bytes | 1048576 (1 MiB; 413 above)       |
+ * | tax line items   |                   | TAXBRIDGE_TAX_MAX_LINE_ITEMS | tax_max_line_items | 1000 per calculation             |
+ * | tax nesting depth |                  | TAXBRIDGE_TAX_MAX_DEPTH     | tax_max_depth      | 32 levels (400 naming the path)  |
+ * | tax free-text cap |                  | TAXBRIDGE_TAX_MAX_TEXT_LENGTH | tax_max_text_length | 500 characters (ids, product ids, address lines, names) |
+ * | tax record queue |                   | TAXBRIDGE_TAX_MAX_PENDING_RECORDS | tax_max_pending_records | 10000 not yet on disk (503 above) |
+ * | tax retention age |                  | TAXBRIDGE_TAX_RETENTION_DAYS | tax_retention_days | 400 days                         |
+ * | tax retention count |                | TAXBRIDGE_TAX_RETENTION_COUNT | tax_retention_count | 1000000 calculations           |
+ * | tax retention size |                 | TAXBRIDGE_TAX_RETENTION_BYTES | tax_retention_bytes | 536870912 (512 MiB of records) |
  *
  * Without TAXBRIDGE_MASTER_KEY, TAXBRIDGE_MASTER_KEY_FILE, master_key_file or an existing <data>/master.key,
  * `serve` refuses to start (MASTER_KEY_MISSING) unless --init-key / init_key asks it to create the file.
@@ -31,6 +39,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { TaxbridgeError } from '../errors.ts';
 import { parseLogLevel, type LogLevel } from '../log/index.ts';
+import { DEFAULT_TAX_API_LIMITS } from '../tax/request-schema.ts';
+import { DEFAULT_RETENTION } from '../tax/retention.ts';
 
 export interface ServeConfig {
   port: number;
@@ -53,6 +63,17 @@ export interface ServeConfig {
   /** Run the specs' cron schedules for active connections. */
   schedules: boolean;
   taxRateLimitPerSecond: number;
+  /** Tax API bounds (src/tax/request-schema.ts): body bytes, line items, nesting depth, free-text length. */
+  taxMaxBodyBytes: number;
+  taxMaxLineItems: number;
+  taxMaxDepth: number;
+  taxMaxTextLength: number;
+  /** Calculations waiting for the disk before requests get 503 recording_backlog. */
+  taxMaxPendingRecords: number;
+  /** Retention of recorded calculations (src/tax/retention.ts). */
+  taxRetentionDays: number;
+  taxRetentionCount: number;
+  taxRetentionBytes: number;
   /** The configuration file read, if any. */
   configFile?: string;
 }
@@ -68,6 +89,14 @@ export const DEFAULTS = {
   backfill: true,
   schedules: true,
   taxRateLimitPerSecond: 100,
+  taxMaxBodyBytes: DEFAULT_TAX_API_LIMITS.maxBodyBytes,
+  taxMaxLineItems: DEFAULT_TAX_API_LIMITS.maxLineItems,
+  taxMaxDepth: DEFAULT_TAX_API_LIMITS.maxDepth,
+  taxMaxTextLength: DEFAULT_TAX_API_LIMITS.maxTextLength,
+  taxMaxPendingRecords: 10_000,
+  taxRetentionDays: DEFAULT_RETENTION.maxAgeDays,
+  taxRetentionCount: DEFAULT_RETENTION.maxCount,
+  taxRetentionBytes: DEFAULT_RETENTION.maxBytes,
   configFile: 'taxbridge.config.json',
 } as const;
 
@@ -85,7 +114,27 @@ const FILE_KEYS: Record<string, keyof ServeConfig> = {
   backfill: 'backfill',
   schedules: 'schedules',
   tax_rate_limit_per_second: 'taxRateLimitPerSecond',
+  tax_max_body_bytes: 'taxMaxBodyBytes',
+  tax_max_line_items: 'taxMaxLineItems',
+  tax_max_depth: 'taxMaxDepth',
+  tax_max_text_length: 'taxMaxTextLength',
+  tax_max_pending_records: 'taxMaxPendingRecords',
+  tax_retention_days: 'taxRetentionDays',
+  tax_retention_count: 'taxRetentionCount',
+  tax_retention_bytes: 'taxRetentionBytes',
 };
+
+/** The tax settings that are positive whole numbers: field, environment variable, file key. */
+const TAX_INT_SETTINGS = [
+  ['taxMaxBodyBytes', 'TAXBRIDGE_TAX_MAX_BODY_BYTES', 'tax_max_body_bytes'],
+  ['taxMaxLineItems', 'TAXBRIDGE_TAX_MAX_LINE_ITEMS', 'tax_max_line_items'],
+  ['taxMaxDepth', 'TAXBRIDGE_TAX_MAX_DEPTH', 'tax_max_depth'],
+  ['taxMaxTextLength', 'TAXBRIDGE_TAX_MAX_TEXT_LENGTH', 'tax_max_text_length'],
+  ['taxMaxPendingRecords', 'TAXBRIDGE_TAX_MAX_PENDING_RECORDS', 'tax_max_pending_records'],
+  ['taxRetentionDays', 'TAXBRIDGE_TAX_RETENTION_DAYS', 'tax_retention_days'],
+  ['taxRetentionCount', 'TAXBRIDGE_TAX_RETENTION_COUNT', 'tax_retention_count'],
+  ['taxRetentionBytes', 'TAXBRIDGE_TAX_RETENTION_BYTES', 'tax_retention_bytes'],
+] as const;
 
 /** Values given on the command line (undefined = not given). */
 export interface ConfigFlags {
@@ -208,6 +257,11 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
   const schedules = sc ? parseBool(sc.value, sc.source) : DEFAULTS.schedules;
   const r = pick(undefined, 'TAXBRIDGE_TAX_RATE_LIMIT', 'tax_rate_limit_per_second');
   const taxRateLimitPerSecond = r ? parsePositiveInt(r.value, r.source) : DEFAULTS.taxRateLimitPerSecond;
+  const taxInts = {} as Record<(typeof TAX_INT_SETTINGS)[number][0], number>;
+  for (const [field, envName, fileKey] of TAX_INT_SETTINGS) {
+    const v = pick(undefined, envName, fileKey);
+    taxInts[field] = v ? parsePositiveInt(v.value, v.source) : DEFAULTS[field];
+  }
 
   const adminToken = env.TAXBRIDGE_ADMIN_TOKEN?.trim() || undefined;
   if (adminToken !== undefined && adminToken.length < 16) {
@@ -233,6 +287,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     backfill,
     schedules,
     taxRateLimitPerSecond,
+    ...taxInts,
     ...(existsSync(filePath) ? { configFile: filePath } : {}),
   };
 }

@@ -4,6 +4,8 @@
  * other way round).
  */
 
+import { openApiCalculateTaxRequest } from '../tax/request-schema.ts';
+
 type Schema = Record<string, unknown>;
 type Op = Record<string, unknown>;
 
@@ -32,17 +34,7 @@ const taxKey = (op: Op): Op => ({
   },
 });
 
-const address: Schema = {
-  type: 'object',
-  properties: {
-    address1: { type: ['string', 'null'] },
-    address2: { type: ['string', 'null'] },
-    city: { type: ['string', 'null'] },
-    state: { type: ['string', 'null'], description: 'State or province (required for US and CA).' },
-    postal_code: { type: ['string', 'null'] },
-    country: { type: ['string', 'null'], description: 'ISO 3166-1 alpha-2.' },
-  },
-};
+const taxRequest = openApiCalculateTaxRequest();
 
 const schemas: Record<string, Schema> = {
   ApiError: {
@@ -57,39 +49,9 @@ const schemas: Record<string, Schema> = {
       details: { type: 'object' },
     },
   },
-  Address: address,
-  CalculateTaxRequest: {
-    type: 'object',
-    required: ['currency', 'line_items'],
-    properties: {
-      currency: { type: 'string', description: 'ISO 4217 code (any case).' },
-      line_items: {
-        type: 'array',
-        minItems: 1,
-        items: {
-          type: 'object',
-          required: ['amount', 'product_id'],
-          properties: {
-            id: { type: ['string', 'integer'], description: 'Echoed back; defaults to product_id.' },
-            amount: { type: 'integer', description: 'Minor units (cents).' },
-            product_id: { type: ['string', 'integer'] },
-            discount_amount: { type: 'integer' },
-            tax_inclusive: { type: 'boolean', default: false },
-            ship_to: ref('Address'),
-            ship_from: ref('Address'),
-          },
-        },
-      },
-      customer_address: ref('Address'),
-      customer_id: { type: ['string', 'integer'], description: 'A customer synced from a connection; its address and tax status are used.' },
-      tax_id: { type: 'string' },
-      tax_exempt: { type: 'boolean' },
-      include_taxability_reason: { type: 'boolean' },
-      ship_from: ref('Address'),
-      tax_date: { type: 'string', format: 'date', description: 'taxbridge extension: rates of this date (default today, UTC).' },
-      transaction_date: { type: 'string', format: 'date', description: 'Alias of tax_date.' },
-    },
-  },
+  // The one schema of the request (schemas/tax-api/calculate_tax_request.schema.json), with its caps.
+  CalculateTaxRequest: taxRequest.request,
+  ...taxRequest.components,
   CalculateTaxResponse: {
     type: 'object',
     required: ['message', 'data'],
@@ -290,9 +252,10 @@ const paths: Record<string, Record<string, Op>> = {
       requestBody: body(ref('CalculateTaxRequest')),
       responses: {
         '200': json(ref('CalculateTaxResponse'), 'Tax per line; empty tax_amounts where nothing is due.'),
-        '400': errorResponse('validation_errors, customer_tax_location_invalid, invalid_product_tax_code or unsupported_feature.'),
-        '413': errorResponse('Body too large.'),
+        '400': errorResponse('validation_errors (also: too many lines, a string too long, nesting deeper than 32; `param` names the field), customer_tax_location_invalid, invalid_product_tax_code or unsupported_feature.'),
+        '413': errorResponse('Body larger than the limit (1 MiB by default).'),
         '415': errorResponse('Content-Type is not JSON.'),
+        '503': errorResponse('recording_backlog: calculations arrive faster than they can be recorded; retry after Retry-After seconds.'),
       },
     }),
   },

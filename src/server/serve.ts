@@ -123,7 +123,15 @@ export async function startServer(config: ServeConfig, io: ServeIO = {}): Promis
     }
 
     const taxData = loadTaxData();
-    const tax = await TaxService.open({ store, data: taxData, rateLimitPerSecond: config.taxRateLimitPerSecond, onError: (m, e) => log.error(m, { error: e }) });
+    const tax = await TaxService.open({
+      store,
+      data: taxData,
+      rateLimitPerSecond: config.taxRateLimitPerSecond,
+      limits: { maxLineItems: config.taxMaxLineItems, maxDepth: config.taxMaxDepth, maxTextLength: config.taxMaxTextLength },
+      maxPendingRecords: config.taxMaxPendingRecords,
+      retention: { maxAgeDays: config.taxRetentionDays, maxCount: config.taxRetentionCount, maxBytes: config.taxRetentionBytes },
+      onError: (m, e) => log.error(m, { error: e }),
+    });
     cleanups.push(() => tax.close());
 
     let runtime!: ConnectionRuntime;
@@ -204,7 +212,7 @@ export async function startServer(config: ServeConfig, io: ServeIO = {}): Promis
           records: webhooks.records,
           onError: (e) => log.error('calculate_invoice_tax failed', { error: e }),
         }),
-        createTaxApiRouter({ service: tax, onError: (e, ctx) => log.error('tax API request failed', { path: ctx.path, error: e }) }),
+        createTaxApiRouter({ service: tax, maxBodyBytes: config.taxMaxBodyBytes, onError: (e, ctx) => log.error('tax API request failed', { path: ctx.path, error: e }) }),
         createAdminApiRouter({ service: tax, adminToken: adminAuth.verify, onError: (e, ctx) => log.error('admin API request failed', { path: ctx.path, error: e }) }),
       ],
     });

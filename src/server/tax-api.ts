@@ -6,7 +6,8 @@
  *                                        {message, data: {sphere_tax_calculation_id, created_at, tax_date,
  *                                        currency, customer_country, customer_state, tax_total, lines[{id,
  *                                        product_id, tax_code, tax_inclusive, net_amount, tax_amount,
- *                                        taxability_reason}], request, response (exactly as answered)}}
+ *                                        taxability_reason}], request (its known fields as sent), response
+ *                                        (exactly as answered)}}; 404 once retention pruned it
  *   GET  /tax_api/test_credentials       X-API-KEY; 200 when the key is valid (also POST), for billing systems'
  *                                        "Test credentials" button
  *
@@ -14,20 +15,22 @@
  * unauthorized_access, 400 validation_errors / customer_tax_location_invalid / invalid_product_tax_code /
  * unsupported_feature, 404 not_found, 405 validation_errors (wrong method), 413 validation_errors (body over
  * `maxBodyBytes`, 1 MiB by default), 415 validation_errors (a Content-Type other than JSON), 429
- * too_many_requests with Retry-After (per key), and 500 internal_server_error without details for anything
- * unexpected. The key may also be sent as `Authorization: Bearer <key>`.
+ * too_many_requests with Retry-After (per key), 503 recording_backlog with Retry-After (calculations not yet
+ * on disk fill their queue), and 500 internal_server_error without details for anything unexpected. The key may also be sent as `Authorization: Bearer <key>`.
  */
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { TaxApiError, type SphereErrorBody } from '../tax/errors.ts';
 import type { AuthContext, TaxService } from '../tax/service.ts';
+import { tooDeepPath } from '../tax/depth.ts';
 import { decodeCalculationLines, renderCalculationResponse } from '../tax/record.ts';
+import { DEFAULT_TAX_API_LIMITS } from '../tax/request-schema.ts';
 import { BodyError, readJsonBodyText } from './raw-body.ts';
 import { createRouter } from './routing.ts';
 
 export interface TaxApiRouterOptions {
   service: TaxService;
-  /** Largest accepted request body in bytes. Default 1 MiB (a 1,000-line request is ~150 KB). */
+  /** Largest accepted request body in bytes (413 above). Default 1 MiB (a 1,000-line request is ~150 KB); TAXBRIDGE_TAX_MAX_BODY_BYTES. */
   maxBodyBytes?: number;
   /** Called for unexpected errors (the client only sees internal_server_error). Default: stderr. */
   onError?: (err: unknown, ctx: Context) => void;
@@ -52,7 +55,7 @@ function sendError(ctx: Context, status: number, body: SphereErrorBody, headers?
 
 export function createTaxApiRouter(opts: TaxApiRouterOptions): Router {
   const { service } = opts;
-  const maxBody = opts.maxBodyBytes ?? 1024 * 1024;
+  const maxBody = opts.maxBodyBytes ?? DEFAULT_TAX_API_LIMITS.maxBodyBytes;
   const router = createRouter();
 
   const fail = (ctx: Context, e: unknown): void => {
@@ -102,7 +105,7 @@ export function createTaxApiRouter(opts: TaxApiRouterOptions): Router {
     `${PREFIX}/calculations/:id`,
     authed(async (ctx, auth) => {
       const doc = await service.getCalculation(auth, String(ctx.params.id));
-      if (!doc) throw new TaxApiError(404, 'not_found', `no calculation ${JSON.stringify(String(ctx.params.id).slice(0, 100))} for this API key's organization`);
+      if (!doc) throw new TaxApiError(404, 'not_found', service.missingCalculationMessage(String(ctx.params.id)));
       send(ctx, 200, {
         message: 'Tax calculation retrieved',
         data: {
@@ -122,7 +125,7 @@ export function createTaxApiRouter(opts: TaxApiRouterOptions): Router {
             tax_amount: l.tax_amount,
             taxability_reason: l.taxability_reason,
           })),
-          request: parseRequest(doc.request),
+          request: typeof doc.request === 'string' ? legacyRequest(doc.request, service.maxDepth) : doc.request,
           response: renderCalculationResponse(doc),
         },
       });
@@ -151,12 +154,18 @@ export function createTaxApiRouter(opts: TaxApiRouterOptions): Router {
   return router;
 }
 
-function parseRequest(text: string): unknown {
+/**
+ * A record written before records kept only known fields holds the body text: given back parsed when it is
+ * shallow enough to serialize, else null (a body nested 5,000 deep once made this read answer 500).
+ */
+function legacyRequest(text: string, maxDepth: number): unknown {
+  let v: unknown;
   try {
-    return JSON.parse(text);
+    v = JSON.parse(text);
   } catch {
-    return text;
+    return null;
   }
+  return tooDeepPath(v, maxDepth) === undefined ? v : null;
 }
 
 function bearer(h: string): string | undefined {

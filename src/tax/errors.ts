@@ -1,9 +1,10 @@
 /**
  * Errors of the Sphere-compatible tax API. Each carries the HTTP status and Sphere's error `code`
  * (unauthorized_access, validation_errors, customer_tax_location_invalid, invalid_product_tax_code,
- * unsupported_feature, too_many_requests, internal_server_error, plus not_found for unknown calculations and
- * routes) and, where one field is at fault, `param` naming it ("line_items[2].amount"). On the wire:
- * `{"type":"api_error","code":"...","message":"...","param":"..."}`.
+ * unsupported_feature, too_many_requests, internal_server_error, plus not_found for unknown (or pruned)
+ * calculations and routes, and recording_backlog (503 with Retry-After) when calculations arrive faster than
+ * they can be recorded) and, where one field is at fault, `param` naming it ("line_items[2].amount"). On the
+ * wire: `{"type":"api_error","code":"...","message":"...","param":"..."}`.
  */
 import { TaxbridgeError } from '../errors.ts';
 
@@ -15,6 +16,7 @@ export type SphereErrorCode =
   | 'unsupported_feature'
   | 'too_many_requests'
   | 'not_found'
+  | 'recording_backlog'
   | 'internal_server_error';
 
 export class TaxApiError extends TaxbridgeError {

@@ -38,13 +38,14 @@ function byName(table: Readonly<Record<string, string>>, extra: Record<string, s
 const US_BY_NAME = byName(US_STATES, { 'Washington DC': 'DC', 'Washington D.C.': 'DC' });
 const CA_BY_NAME = byName(CA_PROVINCES, { 'PQ': 'QC', 'Newfoundland': 'NL', 'Labrador': 'NL' });
 
-const COUNTRY_ALIASES: Record<string, string> = {
+// A Map: input such as "constructor" must not find Object.prototype's members.
+const COUNTRY_ALIASES = new Map<string, string>(Object.entries({
   usa: 'US', unitedstates: 'US', unitedstatesofamerica: 'US', uk: 'GB', unitedkingdom: 'GB', greatbritain: 'GB',
   deu: 'DE', germany: 'DE', deutschland: 'DE', fra: 'FR', france: 'FR', can: 'CA', canada: 'CA', gbr: 'GB',
   aus: 'AU', australia: 'AU', nzl: 'NZ', newzealand: 'NZ', jpn: 'JP', japan: 'JP', ind: 'IN', india: 'IN',
   sgp: 'SG', singapore: 'SG', che: 'CH', switzerland: 'CH', nor: 'NO', norway: 'NO', esp: 'ES', spain: 'ES',
   ita: 'IT', italy: 'IT', nld: 'NL', netherlands: 'NL', irl: 'IE', ireland: 'IE',
-};
+}));
 
 /** ISO alpha-2 country (any case), or a common alias ("USA", "United Kingdom"); undefined otherwise. */
 export function normalizeCountry(input: unknown): string | undefined {
@@ -54,7 +55,7 @@ export function normalizeCountry(input: unknown): string | undefined {
     const up = t.toUpperCase();
     return up === 'UK' ? 'GB' : up;
   }
-  return COUNTRY_ALIASES[fold(t)];
+  return COUNTRY_ALIASES.get(fold(t));
 }
 
 export function normalizeUsState(input: unknown): string | undefined {

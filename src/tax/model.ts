@@ -3,6 +3,8 @@
  * codes), API keys (hashed) and recorded tax calculations. JSON Schemas: schemas/entities/organization,
  * api_key and tax_calculation.
  */
+import type { RecordedRequest } from './validate.ts';
+
 export type OrgMode = 'test' | 'live';
 
 export interface OrgAddress {
@@ -126,6 +128,10 @@ export interface TaxCalculationDoc {
   include_taxability_reason: boolean;
   jurisdictions: StoredJurisdiction[];
   lines: StoredLine[];
-  /** The request body exactly as received (JSON text; kept as text: cheaper to store, and verbatim). */
-  request: string;
+  /**
+   * The request's known fields as sent (src/tax/validate.ts RecordedRequest): never unknown fields or the body
+   * text, so a record's size is bounded by the request schema's caps. A string in records written before
+   * this rule: the body text as received.
+   */
+  request: RecordedRequest | string;
 }

@@ -1,12 +1,15 @@
 /**
  * Calculation documents: the engine's result in the compact stored form (src/tax/model.ts), and the Sphere
  * response rendered from it. The response a client receives is rendered from the very document that is
- * stored, so `GET /tax_api/calculations/:id` gives back exactly what was answered.
+ * stored, so `GET /tax_api/calculations/:id` gives back exactly what was answered. A document keeps what a
+ * later reader needs (the result, and the request's known fields: ./validate.ts RecordedRequest), never the
+ * body as received, so its size follows from the request schema's caps, whatever the client sent.
  */
 import type { SphereCalculateResponse, SphereLineResult, SphereTaxAmount, TaxabilityReason } from './api-types.ts';
 import type { EngineResult } from './engine.ts';
 import type { Jurisdiction } from './rates/index.ts';
 import type { CalculationLineRecord, StoredJurisdiction, StoredLine, TaxCalculationDoc } from './model.ts';
+import type { RecordedRequest } from './validate.ts';
 
 export interface RecordMeta {
   id: string;
@@ -17,8 +20,8 @@ export interface RecordMeta {
   tax_date: string;
   currency: string;
   include_taxability_reason: boolean;
-  /** The request body text as received. */
-  request: string;
+  /** The request's known fields as sent. */
+  request: RecordedRequest;
 }
 
 export function buildCalculationDoc(meta: RecordMeta, result: EngineResult): TaxCalculationDoc {
@@ -61,6 +64,27 @@ export function buildCalculationDoc(meta: RecordMeta, result: EngineResult): Tax
     if (first.state) doc.customer_state = first.state;
   }
   return doc;
+}
+
+/**
+ * About the size in bytes of a document's JSON (what the embedded store holds in memory for it), without
+ * serializing it: used to bound the records waiting for the disk and the records kept (retention).
+ */
+export function recordBytes(doc: TaxCalculationDoc): number {
+  let n = 400 + doc.id.length + doc.organization_id.length + doc.api_key_id.length;
+  for (const j of doc.jurisdictions) n += j[1].length + j[5].length + 48;
+  for (const l of doc.lines) n += (typeof l[0] === 'string' ? l[0].length : 16) + l[1].length + l[7].length + 72;
+  return n + jsonBytes(doc.request);
+}
+
+/** Approximate JSON size of a small value (a recorded request: a few levels deep by construction). */
+function jsonBytes(v: unknown): number {
+  if (typeof v === 'string') return v.length + 2;
+  if (v === null || typeof v !== 'object') return 8;
+  let n = 2;
+  if (Array.isArray(v)) for (const x of v) n += jsonBytes(x) + 1;
+  else for (const k in v) n += k.length + 4 + jsonBytes((v as Record<string, unknown>)[k]);
+  return n;
 }
 
 /** The stored line tuples as objects. */

@@ -15,22 +15,31 @@
  * at once (GET /tax_api/calculations/:id), and after a crash every calculation except those of the last
  * unflushed group commit. Why: a billing system's checkout waits on this call, and making it wait for an
  * fsync bounds throughput by disk latency (measured: ~10x fewer calculations per second on a busy disk,
- * p50 over 100 ms); a calculation is a quote the billing system also keeps on its invoice. If more than
- * `maxPendingRecords` writes are waiting, requests wait for their own write (back-pressure, bounded memory).
+ * p50 over 100 ms); a calculation is a quote the billing system also keeps on its invoice.
+ * Back-pressure: records not yet durable form a bounded queue (`maxPendingRecords`, `maxPendingBytes`);
+ * when it is full the request is refused before any work with 503 `recording_backlog` and Retry-After,
+ * instead of memory growing with the disk's lag.
  * Once a background write has failed, every later request waits for its own write (so a broken disk turns
  * into 500 internal_server_error answers, never into calculations answered but not recorded).
  * `recordMode: 'durable'` makes every response wait for its write instead.
+ *
+ * Bounds (src/tax/request-schema.ts, configurable in src/config): nesting depth checked first (iteratively),
+ * then lines and string lengths by the validator. A record keeps the result and the request's known fields
+ * (./record.ts), never the body text. Records are pruned by age, count and bytes (./retention.ts).
  *
  * Keys' last-used time is kept in memory and written at most once per `lastUsedWriteIntervalMs` (60 s) per
  * key. Admin changes made through this service update the indexes at once; changes made by another process
  * sharing the store are picked up by a refresh every `refreshIntervalMs` (5 s).
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Store, StoredEntity } from '../store/types.ts';
 import type { TaxData } from './rates/index.ts';
 import { buildOrgView, calculate, type CustomerInfo, type EngineResult, type OrgTaxView } from './engine.ts';
-import { buildCalculationDoc, renderResponseJson } from './record.ts';
-import { TaxApiError } from './errors.ts';
+import { buildCalculationDoc, recordBytes, renderResponseJson } from './record.ts';
+import { TaxApiError, validationError } from './errors.ts';
+import { tooDeepPath } from './depth.ts';
+import { DEFAULT_TAX_API_LIMITS, type TaxApiLimits } from './request-schema.ts';
+import { CalculationRetention, calculationId, calculationIdTime, type RetentionOptions } from './retention.ts';
 import { normalizeCountry, todayUtc } from './geo.ts';
 import { API_KEYS, createApiKey, keyIdFromRef, parseApiKey, revokeApiKey, verifyApiKey, type CreateApiKeyInput } from './keys.ts';
 import type { ApiKeyDoc, Organization, TaxCalculationDoc } from './model.ts';
@@ -50,12 +59,18 @@ export interface TaxServiceOptions {
   /** 'background' (default): respond once the calculation is in the store's memory. 'durable': respond after it is on disk. */
   recordMode?: 'durable' | 'background';
   /**
-   * In 'background' mode, at most this many calculations wait for the disk before requests start waiting for
-   * their own write (back-pressure). Default 10,000.
+   * At most this many calculations wait for the disk; beyond, requests get 503 recording_backlog with
+   * Retry-After (back-pressure). Default 10,000 (a few seconds of a slow disk at the default rate limit).
    */
   maxPendingRecords?: number;
-  /** Lines per calculation. Default 1000. */
+  /** At most this many bytes of records (approximate JSON) wait for the disk; beyond, 503. Default 64 MiB. */
+  maxPendingBytes?: number;
+  /** Lines per calculation. Default 1000 (the request schema's maxItems). Same as limits.maxLineItems. */
   maxLines?: number;
+  /** Nesting depth, free-text length and line caps (defaults: src/tax/request-schema.ts). */
+  limits?: Partial<Omit<TaxApiLimits, 'maxBodyBytes'>>;
+  /** Retention of recorded calculations (defaults: src/tax/retention.ts DEFAULT_RETENTION). */
+  retention?: Partial<RetentionOptions>;
   lastUsedWriteIntervalMs?: number;
   refreshIntervalMs?: number;
   now?: () => Date;
@@ -82,6 +97,9 @@ export class TaxService {
   readonly data: TaxData;
   readonly limiter: RateLimiter;
   readonly maxLines: number;
+  readonly maxDepth: number;
+  readonly maxTextLength: number;
+  readonly retention: CalculationRetention;
   private readonly opts: TaxServiceOptions;
   private readonly clock: () => number;
   private day = { start: 0, end: 0, date: '' };
@@ -90,6 +108,8 @@ export class TaxService {
   private readonly lastUsed = new Map<string, { at: number; writtenAt: number }>();
   private readonly connCache = new Map<string, { at: number; conns: ConnectionDoc[] }>();
   private readonly pending = new Map<string, TaxCalculationDoc>();
+  /** Records written but not yet durable (both modes): the back-pressure queue. */
+  private unsynced = { count: 0, bytes: 0 };
   private readonly inflight = new Set<Promise<unknown>>();
   private lastRefresh = 0;
   private recordFailed = false;
@@ -103,12 +123,16 @@ export class TaxService {
     this.clock = now ? () => now().getTime() : Date.now;
     const rate = opts.rateLimitPerSecond ?? 100;
     this.limiter = new RateLimiter(rate, opts.rateLimitBurst ?? rate * 2);
-    this.maxLines = opts.maxLines ?? 1000;
+    this.maxLines = opts.limits?.maxLineItems ?? opts.maxLines ?? DEFAULT_TAX_API_LIMITS.maxLineItems;
+    this.maxDepth = opts.limits?.maxDepth ?? DEFAULT_TAX_API_LIMITS.maxDepth;
+    this.maxTextLength = opts.limits?.maxTextLength ?? DEFAULT_TAX_API_LIMITS.maxTextLength;
+    this.retention = new CalculationRetention(opts.store, TAX_CALCULATIONS, opts.retention ?? {}, this.clock, (m, e) => this.report(m, e));
   }
 
   static async open(opts: TaxServiceOptions): Promise<TaxService> {
     const s = new TaxService(opts);
     await s.reload();
+    s.retention.start();
     return s;
   }
 
@@ -216,18 +240,22 @@ export class TaxService {
   }
 
   /**
-   * Validates, computes and records one calculation. `body` is the parsed request, `bodyText` its text as
-   * received (recorded verbatim; JSON.stringify(body) when absent). `json` is the response body text.
+   * Validates, computes and records one calculation. `body` is the parsed request; `_bodyText` (its text as
+   * received) is accepted for callers that have it but never recorded. `json` is the response body text.
    */
-  async calculate(auth: AuthContext, body: unknown, bodyText?: string): Promise<{ json: string; doc: TaxCalculationDoc; result: EngineResult }> {
-    const req = validateCalculateRequest(body, { maxLines: this.maxLines });
+  async calculate(auth: AuthContext, body: unknown, _bodyText?: string): Promise<{ json: string; doc: TaxCalculationDoc; result: EngineResult }> {
+    this.checkBacklog();
+    // Before anything recursive sees the body.
+    const deep = tooDeepPath(body, this.maxDepth);
+    if (deep !== undefined) throw validationError(deep, `${deep} is nested more than ${this.maxDepth} levels deep; a calculate_tax request needs at most 4`);
+    const req = validateCalculateRequest(body, { maxLines: this.maxLines, maxTextLength: this.maxTextLength });
     const view = auth.view;
     let customer: CustomerInfo | undefined;
     if (req.customer_id) customer = await this.findCustomer(view.org, req.customer_id);
     const now = this.clock();
     const taxDate = req.tax_date ?? this.today(now);
     const result = calculate({ req, view, data: this.data, taxDate, customer });
-    const id = `calc_${randomUUID().replaceAll('-', '')}`;
+    const id = calculationId(now, randomBytes(10).toString('hex'));
     const doc = buildCalculationDoc(
       {
         id,
@@ -238,24 +266,40 @@ export class TaxService {
         tax_date: taxDate,
         currency: req.currency,
         include_taxability_reason: req.include_taxability_reason,
-        request: bodyText ?? JSON.stringify(body),
+        request: req.recorded,
       },
       result,
     );
     const json = renderResponseJson(result, id, req.include_taxability_reason);
+    const size = recordBytes(doc);
+    this.checkBacklog(); // the customer lookup may have waited
+    const u = this.unsynced;
+    u.count++;
+    u.bytes += size;
     const write = this.store.put(TAX_CALCULATIONS, id, doc);
-    if (this.opts.recordMode === 'durable' || this.recordFailed || this.pending.size >= (this.opts.maxPendingRecords ?? 10_000)) {
+    this.retention.add(id, now, size);
+    const settled = (): void => {
+      u.count--;
+      u.bytes -= size;
+    };
+    if (this.opts.recordMode === 'durable' || this.recordFailed) {
       try {
         await write;
       } catch (e) {
         this.report(`recording calculation ${id} failed`, e);
         throw new TaxApiError(500, 'internal_server_error', 'the calculation could not be recorded; try again');
+      } finally {
+        settled();
       }
     } else {
       this.pending.set(id, doc);
       write.then(
-        () => this.pending.delete(id),
+        () => {
+          settled();
+          this.pending.delete(id);
+        },
         (e) => {
+          settled();
           this.pending.delete(id);
           this.recordFailed = true;
           this.report(`recording calculation ${id} failed`, e);
@@ -263,6 +307,36 @@ export class TaxService {
       );
     }
     return { json, doc, result };
+  }
+
+  /** Records waiting for the disk: how many and their approximate bytes. */
+  backlog(): { count: number; bytes: number } {
+    return { ...this.unsynced };
+  }
+
+  private checkBacklog(): void {
+    const u = this.unsynced;
+    const maxCount = this.opts.maxPendingRecords ?? 10_000;
+    const maxBytes = this.opts.maxPendingBytes ?? 64 * 1024 * 1024;
+    if (u.count < maxCount && u.bytes < maxBytes) return;
+    throw new TaxApiError(
+      503,
+      'recording_backlog',
+      `calculations are arriving faster than they can be recorded (${u.count} waiting for the disk); nothing was calculated, retry after 1 s`,
+      { headers: { 'Retry-After': '1' }, hint: 'if this persists, the data folder\'s disk is too slow or failing' },
+    );
+  }
+
+  /** Why a calculation id is not found: pruned by retention (when its id says it is older than what is kept), or unknown. */
+  missingCalculationMessage(id: string): string {
+    const shown = JSON.stringify(id.slice(0, 100));
+    const at = calculationIdTime(id);
+    const o = this.retention.options;
+    const kept = `calculations are kept ${o.maxAgeDays} days, at most ${o.maxCount} of them (${Math.round(o.maxBytes / 1048576)} MiB)`;
+    if (at !== undefined && (at <= this.retention.prunedUpTo || at < this.clock() - o.maxAgeDays * 86_400_000)) {
+      return `calculation ${shown} (recorded ${new Date(at).toISOString()}) is no longer kept: ${kept}; use the copy on your invoice`;
+    }
+    return `no calculation ${shown} for this API key's organization (${kept})`;
   }
 
   /** A recorded calculation of the key's own organization (never another's, never across test/live). */
@@ -382,6 +456,7 @@ export class TaxService {
 
   /** Writes pending last-used times and waits for background writes. Does not close the store. */
   async close(): Promise<void> {
+    await this.retention.close();
     await this.flush();
     for (const [id, rec] of this.lastUsed) {
       const k = this.keys.get(id);

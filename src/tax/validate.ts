@@ -2,14 +2,56 @@
  * Checks a parsed calculate_tax body and turns it into a normalized request: BigInt minor units, an
  * upper-case currency with its exponent, booleans defaulted. Every problem is a 400 naming the field
  * (`param`), never an exception escaping as a 500. Unknown fields are ignored, as Sphere does, so billing
- * systems that send extra fields keep working. Location completeness (US needs state and ZIP) is checked
- * later, once a synced customer's address may have filled in a missing one.
+ * systems that send extra fields keep working; they are never recorded. Location completeness (US needs
+ * state and ZIP) is checked later, once a synced customer's address may have filled in a missing one.
+ * The caps (lines, string lengths, metadata) come from the request schema (./request-schema.ts). The
+ * nesting depth is checked before this runs (./depth.ts).
  */
 import { currencyExponent, normalizeCurrency } from '../money/index.ts';
 import { TaxApiError, validationError } from './errors.ts';
 import { isIsoDate } from './geo.ts';
+import { DEFAULT_TAX_API_LIMITS, FIELD_MAX_LENGTH, METADATA_MAX_KEYS } from './request-schema.ts';
 
-export const DEFAULT_MAX_LINES = 1000;
+export const DEFAULT_MAX_LINES = DEFAULT_TAX_API_LIMITS.maxLineItems;
+
+/** An address as recorded: Sphere's field names, trimmed values. */
+export interface RecordedAddress {
+  address1?: string;
+  address2?: string;
+  city?: string;
+  state?: string;
+  postal_code?: string;
+  country?: string;
+}
+
+/** A line as recorded: the known fields the client sent. */
+export interface RecordedLine {
+  id?: string | number;
+  amount: number;
+  product_id: string | number;
+  discount_amount?: number;
+  tax_inclusive?: boolean;
+  ship_to?: RecordedAddress;
+  ship_from?: RecordedAddress;
+}
+
+/**
+ * What a calculation record keeps of its request: the known fields as sent (bounded by the schema's caps),
+ * never unknown fields, descriptions or the body text.
+ */
+export interface RecordedRequest {
+  currency: string;
+  line_items: RecordedLine[];
+  customer_address?: RecordedAddress;
+  customer_id?: string | number;
+  tax_id?: string;
+  tax_exempt?: boolean;
+  include_taxability_reason?: boolean;
+  ship_from?: RecordedAddress;
+  tax_date?: string;
+  transaction_date?: string;
+  metadata?: Record<string, string | number | boolean | null>;
+}
 
 export interface RawAddress {
   line1?: string;
@@ -43,6 +85,8 @@ export interface NormalizedRequest {
   include_taxability_reason: boolean;
   ship_from?: RawAddress;
   tax_date?: string;
+  /** The request as a calculation record keeps it. */
+  recorded: RecordedRequest;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -56,7 +100,7 @@ function typeName(v: unknown): string {
   return `a ${typeof v}`;
 }
 
-function optString(v: unknown, param: string, max = 500): string | undefined {
+function optString(v: unknown, param: string, max: number): string | undefined {
   if (v === undefined || v === null) return undefined;
   if (typeof v === 'number' && Number.isFinite(v)) return String(v);
   if (typeof v !== 'string') throw validationError(param, `${param} must be a string, got ${typeName(v)}`);
@@ -85,24 +129,59 @@ function minorUnits(v: unknown, param: string, required: boolean): bigint | unde
   return BigInt(v);
 }
 
-function address(v: unknown, param: string): RawAddress | undefined {
+function address(v: unknown, param: string, text: number): RawAddress | undefined {
   if (v === undefined || v === null) return undefined;
   if (!isObject(v)) throw validationError(param, `${param} must be an object with address1, city, state, postal_code, country; got ${typeName(v)}`);
   const a: RawAddress = {
-    line1: optString(v.address1 ?? v.line1, `${param}.address1`),
-    line2: optString(v.address2 ?? v.line2, `${param}.address2`),
-    city: optString(v.city, `${param}.city`),
-    state: optString(v.state, `${param}.state`),
-    postal_code: optString(v.postal_code ?? v.zip, `${param}.postal_code`, 40),
-    country: optString(v.country, `${param}.country`, 60),
+    line1: optString(v.address1 ?? v.line1, `${param}.address1`, text),
+    line2: optString(v.address2 ?? v.line2, `${param}.address2`, text),
+    city: optString(v.city, `${param}.city`, text),
+    state: optString(v.state, `${param}.state`, FIELD_MAX_LENGTH.state),
+    postal_code: optString(v.postal_code ?? v.zip, `${param}.postal_code`, FIELD_MAX_LENGTH.postal_code),
+    country: optString(v.country, `${param}.country`, FIELD_MAX_LENGTH.country),
   };
   if (!a.line1 && !a.line2 && !a.city && !a.state && !a.postal_code && !a.country) return undefined;
   return a;
 }
 
+function recordedAddress(a: RawAddress | undefined): RecordedAddress | undefined {
+  if (!a) return undefined;
+  const r: RecordedAddress = {};
+  if (a.line1 !== undefined) r.address1 = a.line1;
+  if (a.line2 !== undefined) r.address2 = a.line2;
+  if (a.city !== undefined) r.city = a.city;
+  if (a.state !== undefined) r.state = a.state;
+  if (a.postal_code !== undefined) r.postal_code = a.postal_code;
+  if (a.country !== undefined) r.country = a.country;
+  return r;
+}
+
+/** Checked against the schema's caps; a null-prototype copy, so keys such as "__proto__" stay plain data. */
+function metadata(v: unknown): RecordedRequest['metadata'] {
+  if (v === undefined || v === null) return undefined;
+  if (!isObject(v)) throw validationError('metadata', `metadata must be an object of keys and string values, got ${typeName(v)}`);
+  const keys = Object.keys(v);
+  if (keys.length > METADATA_MAX_KEYS) throw validationError('metadata', `metadata has ${keys.length} keys; at most ${METADATA_MAX_KEYS} are accepted`);
+  if (keys.length === 0) return undefined;
+  const out = Object.create(null) as NonNullable<RecordedRequest['metadata']>;
+  for (const k of keys) {
+    const shown = JSON.stringify(k.slice(0, 40));
+    if (k.length > FIELD_MAX_LENGTH.metadata_key) throw validationError('metadata', `metadata key ${shown}... is longer than ${FIELD_MAX_LENGTH.metadata_key} characters`);
+    const x = v[k];
+    const param = `metadata.${k}`;
+    if (x !== null && typeof x !== 'string' && typeof x !== 'boolean' && !(typeof x === 'number' && Number.isFinite(x))) {
+      throw validationError(param, `${param} must be a string, number, boolean or null, got ${typeName(x)}`);
+    }
+    if (typeof x === 'string' && x.length > FIELD_MAX_LENGTH.metadata_value) throw validationError(param, `${param} is longer than ${FIELD_MAX_LENGTH.metadata_value} characters`);
+    out[k] = x as string | number | boolean | null;
+  }
+  return out;
+}
+
 function date(v: unknown, param: string): string | undefined {
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'string') throw validationError(param, `${param} must be a date string YYYY-MM-DD, got ${typeName(v)}`);
+  if (v.length > FIELD_MAX_LENGTH.date) throw validationError(param, `${param} is longer than ${FIELD_MAX_LENGTH.date} characters; send YYYY-MM-DD`);
   // Accept a full ISO timestamp and keep its UTC date.
   let d = v;
   if (v.length > 10 && /^\d{4}-\d{2}-\d{2}T/.test(v)) {
@@ -114,8 +193,9 @@ function date(v: unknown, param: string): string | undefined {
   return d;
 }
 
-export function validateCalculateRequest(body: unknown, opts: { maxLines?: number } = {}): NormalizedRequest {
+export function validateCalculateRequest(body: unknown, opts: { maxLines?: number; maxTextLength?: number } = {}): NormalizedRequest {
   const maxLines = opts.maxLines ?? DEFAULT_MAX_LINES;
+  const text = opts.maxTextLength ?? DEFAULT_TAX_API_LIMITS.maxTextLength;
   if (!isObject(body)) throw new TaxApiError(400, 'validation_errors', `the request body must be a JSON object, got ${typeName(body)}`);
 
   if (body.currency === undefined || body.currency === null) throw validationError('currency', 'currency is required: a three-letter ISO 4217 code such as "usd"');
@@ -132,6 +212,7 @@ export function validateCalculateRequest(body: unknown, opts: { maxLines?: numbe
   }
 
   const lines: NormalizedLine[] = [];
+  const recordedLines: RecordedLine[] = [];
   for (let i = 0; i < items.length; i++) {
     const p = `line_items[${i}]`;
     const it: unknown = items[i];
@@ -139,38 +220,63 @@ export function validateCalculateRequest(body: unknown, opts: { maxLines?: numbe
     const amount = minorUnits(it.amount, `${p}.amount`, true)!;
     const discount = minorUnits(it.discount_amount, `${p}.discount_amount`, false) ?? 0n;
     if (discount > amount) throw validationError(`${p}.discount_amount`, `${p}.discount_amount (${discount}) is greater than the amount (${amount})`);
-    const productId = optString(it.product_id, `${p}.product_id`);
+    const productId = optString(it.product_id, `${p}.product_id`, text);
     if (!productId) throw validationError(`${p}.product_id`, `${p}.product_id is required: the billing system's product id`);
     let id: string | number = productId;
     if (it.id !== undefined && it.id !== null) {
       if (typeof it.id === 'string') {
-        if (it.id.length > 500) throw validationError(`${p}.id`, `${p}.id is longer than 500 characters`);
+        if (it.id.length > text) throw validationError(`${p}.id`, `${p}.id is longer than ${text} characters`);
         id = it.id;
       } else if (typeof it.id === 'number' && Number.isFinite(it.id)) id = it.id;
       else throw validationError(`${p}.id`, `${p}.id must be a string, got ${typeName(it.id)}`);
     }
-    lines.push({
-      index: i,
-      id,
-      amount,
-      discount,
-      inclusive: optBool(it.tax_inclusive, `${p}.tax_inclusive`) ?? false,
-      product_id: productId,
-      ship_to: address(it.ship_to, `${p}.ship_to`),
-      ship_from: address(it.ship_from, `${p}.ship_from`),
-    });
+    optString(it.description, `${p}.description`, text);
+    const inclusive = optBool(it.tax_inclusive, `${p}.tax_inclusive`);
+    const shipTo = address(it.ship_to, `${p}.ship_to`, text);
+    const shipFrom = address(it.ship_from, `${p}.ship_from`, text);
+    lines.push({ index: i, id, amount, discount, inclusive: inclusive ?? false, product_id: productId, ship_to: shipTo, ship_from: shipFrom });
+    const rec: RecordedLine = { amount: Number(amount), product_id: typeof it.product_id === 'number' ? it.product_id : productId };
+    if (it.id !== undefined && it.id !== null) rec.id = id;
+    if (it.discount_amount !== undefined && it.discount_amount !== null) rec.discount_amount = Number(discount);
+    if (inclusive !== undefined) rec.tax_inclusive = inclusive;
+    if (shipTo) rec.ship_to = recordedAddress(shipTo);
+    if (shipFrom) rec.ship_from = recordedAddress(shipFrom);
+    recordedLines.push(rec);
   }
+
+  const customerAddress = address(body.customer_address, 'customer_address', text);
+  const customerId = optString(body.customer_id, 'customer_id', text);
+  optString(body.customer_name, 'customer_name', text);
+  const taxId = optString(body.tax_id, 'tax_id', FIELD_MAX_LENGTH.tax_id);
+  const taxExempt = optBool(body.tax_exempt, 'tax_exempt');
+  const withReason = optBool(body.include_taxability_reason, 'include_taxability_reason');
+  const shipFrom = address(body.ship_from, 'ship_from', text);
+  const taxDate = date(body.tax_date, 'tax_date');
+  const transactionDate = date(body.transaction_date, 'transaction_date');
+  const meta = metadata(body.metadata);
+
+  const recorded: RecordedRequest = { currency: body.currency, line_items: recordedLines };
+  if (customerAddress) recorded.customer_address = recordedAddress(customerAddress);
+  if (customerId !== undefined) recorded.customer_id = typeof body.customer_id === 'number' ? body.customer_id : customerId;
+  if (taxId !== undefined) recorded.tax_id = taxId;
+  if (taxExempt !== undefined) recorded.tax_exempt = taxExempt;
+  if (withReason !== undefined) recorded.include_taxability_reason = withReason;
+  if (shipFrom) recorded.ship_from = recordedAddress(shipFrom);
+  if (taxDate !== undefined) recorded.tax_date = body.tax_date as string;
+  if (transactionDate !== undefined) recorded.transaction_date = body.transaction_date as string;
+  if (meta) recorded.metadata = meta;
 
   return {
     currency,
     exponent: currencyExponent(currency),
     lines,
-    customer_address: address(body.customer_address, 'customer_address'),
-    customer_id: optString(body.customer_id, 'customer_id'),
-    tax_id: optString(body.tax_id, 'tax_id', 100),
-    tax_exempt: optBool(body.tax_exempt, 'tax_exempt') ?? false,
-    include_taxability_reason: optBool(body.include_taxability_reason, 'include_taxability_reason') ?? false,
-    ship_from: address(body.ship_from, 'ship_from'),
-    tax_date: date(body.tax_date, 'tax_date') ?? date(body.transaction_date, 'transaction_date'),
+    customer_address: customerAddress,
+    customer_id: customerId,
+    tax_id: taxId,
+    tax_exempt: taxExempt ?? false,
+    include_taxability_reason: withReason ?? false,
+    ship_from: shipFrom,
+    tax_date: taxDate ?? transactionDate,
+    recorded,
   };
 }
