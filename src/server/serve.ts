@@ -23,7 +23,7 @@ import { ConnectorRegistry } from '../connections/registry.ts';
 import { SecretBox, loadKeyring } from '../connections/secrets.ts';
 import { ConnectionService } from '../connections/service.ts';
 import { createLogger, type Logger } from '../log/index.ts';
-import { openStore } from '../store/index.ts';
+import { openStore, type WriteFileOps } from '../store/index.ts';
 import type { Store } from '../store/types.ts';
 import { startScheduler } from '../scheduler/index.ts';
 import { runSync } from '../sync/index.ts';
@@ -51,6 +51,8 @@ export interface ServeIO {
   newAdminToken?: boolean;
   /** Replaces the cron schedules of connections (default: src/scheduler's node-cron tasks). */
   startSchedules?: StartSchedules;
+  /** The store's write-path file operations (tests inject a failing disk). Default node:fs. */
+  storeFileOps?: WriteFileOps;
 }
 
 export interface RunningServer {
@@ -101,7 +103,7 @@ export async function startServer(config: ServeConfig, io: ServeIO = {}): Promis
   // verified, so a damaged table stops the start here, before anything listens.
   const storeLog = log.child({ part: 'store' });
   const opened = Date.now();
-  const store = await openStore({ dir: config.dataDir, verify: true, onWarning: ({ message, code, ...fields }) => storeLog.warn(message, { code, ...fields }) }).catch((e: unknown) => {
+  const store = await openStore({ dir: config.dataDir, verify: true, fileOps: io.storeFileOps, onWarning: ({ message, code, ...fields }) => storeLog.warn(message, { code, ...fields }) }).catch((e: unknown) => {
     storeLog.error('data folder refused', { error: e });
     throw e;
   });

@@ -3,9 +3,11 @@
  * serve`):
  *
  *   POST /webhooks/:token                                  a system's signed webhook delivery
- *     200 {received, id, duplicate}   stored in the inbox (on disk) before the answer; duplicates acknowledged
+ *     200 {received, id, duplicate}   stored in the inbox (on disk) before the answer; a duplicate is answered
+ *         only once the original is on disk (it waits for a write in flight; stores itself if that one failed)
  *     401 bad, missing or malformed signature, stale timestamp  400 malformed body  404 unknown token
- *     413 body over webhooks.max_body_bytes (default 1 MiB)     503 store unavailable / no secret configured
+ *     413 body over webhooks.max_body_bytes (default 1 MiB)
+ *     503 store cannot write (Retry-After: 5; nothing of the delivery is kept) / no secret configured
  *     errors: {"error":{"code","message"}}, never a stack
  *
  *   (Authorization: Bearer <admin token>; answers {"data": ...}; errors {"type":"api_error","code","message"})
@@ -35,7 +37,7 @@ import { WebhookSignatureError } from '../webhooks/errors.ts';
 import type { EventService } from '../webhooks/event-service.ts';
 import { eventSummary, getEvent, listEvents, type EventStatus } from '../webhooks/inbox.ts';
 import { silentLog, type LogFn } from '../webhooks/log.ts';
-import { acceptDelivery, compiledWebhooks, flatHeaders } from '../webhooks/receive.ts';
+import { acceptDelivery, compiledWebhooks, flatHeaders, STORE_RETRY_AFTER_S } from '../webhooks/receive.ts';
 import type { RecordSync } from '../webhooks/record-sync.ts';
 import { WebhookRequestError } from '../webhooks/request-errors.ts';
 import { writebackKindOf } from '../writeback/evaluate.ts';
@@ -88,6 +90,7 @@ export function createWebhookReceiverRouter(opts: WebhookReceiverOptions): Route
     } catch (e) {
       const [status, code, message] = receiverError(e);
       if (status === 413) ctx.set('Connection', 'close');
+      if (code === 'WEBHOOK_STORE_UNAVAILABLE') ctx.set('Retry-After', String(STORE_RETRY_AFTER_S));
       if (status >= 500) log('error', 'webhook delivery not accepted', { connection_id: connectionId, code, reason: message, error: errorMessage(e instanceof Error && e.cause instanceof Error ? e.cause : e) });
       else log('warn', 'webhook delivery refused', { connection_id: connectionId, status, code });
       sendJson(ctx, status, { type: 'api_error', code, message });

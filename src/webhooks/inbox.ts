@@ -70,7 +70,11 @@ export function storableHeaders(headers: Record<string, string | undefined>, sig
   return out;
 }
 
-/** Stores a new event; false when (connection, event id) is already in the inbox (a duplicate delivery). */
+/**
+ * Stores a new event; false when (connection, event id) is already in the inbox (a duplicate delivery).
+ * Either answer means the event is on disk: a duplicate of an event whose write is still in flight waits for
+ * it, and is stored as the first delivery if that write failed (see Store.insertIfAbsent).
+ */
 export function insertEvent(store: Store, doc: WebhookEventDoc): Promise<boolean> {
   return store.insertIfAbsent(EVENTS, doc.id, doc);
 }

@@ -16,6 +16,8 @@ import { routerFor } from './event-service.ts';
 import { compileSignature, webhookSecrets, type CompiledSignature } from './signature.ts';
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+/** Seconds a sender is asked to wait (Retry-After) when the event could not be stored. */
+export const STORE_RETRY_AFTER_S = 5;
 
 interface CompiledWebhooks {
   signature: CompiledSignature;
@@ -59,7 +61,7 @@ function secretsFor(sig: SignatureSpec, conn: ConnectionContext): Promise<string
 
 export interface AcceptedDelivery {
   doc: WebhookEventDoc;
-  /** false: the same (connection, event id) was already in the inbox. */
+  /** false: the same (connection, event id) was already in the inbox, on disk (a duplicate is as durable as a first delivery). */
   inserted: boolean;
 }
 
@@ -129,9 +131,10 @@ export async function acceptDelivery(input: {
   }
   let inserted: boolean;
   try {
+    // Resolves only once the event (or, for a duplicate, the original) is on disk; a failed write is not kept.
     inserted = await insertEvent(input.store, doc);
   } catch (e) {
-    throw new WebhookRequestError(503, 'WEBHOOK_STORE_UNAVAILABLE', 'the event could not be stored; deliver it again later', { cause: e });
+    throw new WebhookRequestError(503, 'WEBHOOK_STORE_UNAVAILABLE', `the event could not be stored; deliver it again in ${STORE_RETRY_AFTER_S} s or later`, { cause: e });
   }
   return { doc, inserted };
 }
