@@ -1,7 +1,9 @@
 /**
  * Nothing acknowledged is lost: a runtime process that answered 200 and was then killed (SIGKILL) before
  * processing the event processes it after a restart on the same data folder, and the tax reaches the fake
- * Rillet invoice.
+ * Rillet invoice. And under a burst of signed deliveries with re-sends interleaved (the same event again
+ * while the original may still be in flight), a SIGKILL mid-burst loses nothing that got a 2xx, first
+ * delivery or duplicate.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -11,7 +13,7 @@ import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startFakeRillet, type FakeRillet } from '../fakes/rillet.ts';
 import { openStore } from '../src/store/index.ts';
-import { listEvents } from '../src/webhooks/inbox.ts';
+import { EVENTS, eventDocId, listEvents } from '../src/webhooks/inbox.ts';
 import { listJobs } from '../src/writeback/jobs.ts';
 import { makeOrganization, waitFor } from './fixtures/webhooks/harness.ts';
 
@@ -82,4 +84,66 @@ describe('crash after acknowledging, before processing', () => {
     }
     expect(rillet.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/taxes'))).toHaveLength(1);
   });
+
+  it('a SIGKILL during a burst with interleaved re-sends loses no acknowledged event', async () => {
+    rillet = await startFakeRillet({ seed: 12, counts: { customers: 1, products: 1, invoices: 1, creditNotes: 0 } });
+    dir = await mkdtemp(join(tmpdir(), 'taxbridge-crash-burst-'));
+    const setup = await openStore({ dir });
+    const org = await makeOrganization(setup);
+    await setup.close();
+    const env = { DATA_DIR: dir, ORG_ID: org.id, RILLET_URL: rillet.url, API_KEY: rillet.apiKey, SIGNING_TOKEN: rillet.signingToken, TOKEN: 'tok_burst_0123456789abcdef', PROCESS: '0' };
+    const invoiceId = rillet.data.invoices.keys().next().value!;
+    const acked = new Set<string>();
+    let duplicatesAcked = 0;
+    let killed = false;
+
+    for (const killAfter of [150, 400]) {
+      const run = await startChild(env);
+      children.push(run.child);
+      const sent: string[] = [];
+      let next = 0;
+      let acks = 0;
+      const deliver = async (eventId: string) => {
+        try {
+          const res = await rillet!.sendWebhook(run.url, { entity: 'INVOICE', event: 'UPDATED', id: invoiceId }, { eventId });
+          if (res.status === 200) {
+            acked.add(eventId);
+            if ((JSON.parse(res.body) as { duplicate: boolean }).duplicate) duplicatesAcked++;
+            if (++acks >= killAfter && !killed) {
+              killed = true;
+              run.child.kill('SIGKILL');
+            }
+          }
+        } catch {
+          // Connection reset by the kill: not acknowledged.
+        }
+      };
+      // 16 senders; each sends a new event together with a re-send of it (in flight at the same time) every
+      // third time, and a re-send of a recent event every fifth time.
+      const sender = async (w: number) => {
+        for (let i = 0; !killed; i++) {
+          const id = `burst-${killAfter}-${w}-${next++}`;
+          sent.push(id);
+          const batch = [deliver(id)];
+          if (i % 3 === 0) batch.push(deliver(id));
+          if (i % 5 === 0 && sent.length > 20) batch.push(deliver(sent[sent.length - 1 - ((i * 7) % 20)]!));
+          await Promise.all(batch);
+        }
+      };
+      await Promise.all(Array.from({ length: 16 }, (_, w) => sender(w)));
+      await exited(run.child);
+      killed = false;
+    }
+    expect(duplicatesAcked).toBeGreaterThan(0);
+
+    const store = await openStore({ dir });
+    try {
+      const missing: string[] = [];
+      for (const id of acked) if (!(await store.get(EVENTS, eventDocId('conn_crash', id)))) missing.push(id);
+      expect(missing).toEqual([]);
+      expect(acked.size).toBeGreaterThan(100);
+    } finally {
+      await store.close();
+    }
+  }, 120_000);
 });
