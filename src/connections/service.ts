@@ -3,7 +3,7 @@
  *
  *  - Sequence (credentials only): client id + secret -> "Test credentials" (the spec's check) -> the webhook
  *    registered by API with a generated secret (spec `webhooks.registration`) -> stored with secrets sealed ->
- *    a tax API key for Sequence to call the tax API (billing systems, spec `category: billing`), shown once
+ *    a tax API key for Sequence to call the tax API (spec `calls_tax_api: true`), shown once
  *    -> active: backfill, schedules, webhooks.
  *  - Rillet (a setting to choose, a secret to paste): API key -> check -> the subsidiaries offered as choices
  *    (spec `choices_from`) and the webhook URL shown; the connection waits (`pending`) -> the chosen subsidiary
@@ -349,7 +349,7 @@ export class ConnectionService {
     this.log.info('connection made', { connection_id: doc.id, connector: spec.name, environment, organization_id: org.id, status: doc.status });
 
     let taxKey: string | undefined;
-    if (spec.category === 'billing') {
+    if (spec.calls_tax_api === true) {
       const issuer = this.taxKeys();
       const k = await issuer.create(org.id, `${spec.title} (${environment}) connection ${doc.id}`);
       taxKey = k.key;

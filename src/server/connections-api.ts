@@ -69,7 +69,7 @@ export function connectorSummary(spec: ConnectorSpec, path: string): Record<stri
     streams: Object.fromEntries(Object.entries(spec.streams).map(([n, s]) => [n, { entity: s.entity, ...(s.schedule ? { schedule: s.schedule.cron } : {}) }])),
     webhooks: !spec.webhooks ? 'none' : spec.webhooks.registration ? 'registered by API' : 'URL pasted by the user',
     writeback: Object.keys(spec.writeback ?? {}),
-    calls_tax_api: spec.category === 'billing',
+    calls_tax_api: spec.calls_tax_api === true,
   };
 }
 

@@ -69,6 +69,21 @@ export interface HttpSpec {
   auth_error_statuses?: number[];
   error_message?: ExpressionSource;
   max_concurrency?: number;
+  query?: Record<string, TemplateValue>;
+  body_encoding?: BodyEncodingSpec;
+  form?: FormStyleSpec;
+}
+
+/** How a request body is written on the wire (request.body_encoding, http.body_encoding). */
+export type BodyEncodingSpec = 'json' | 'form' | 'text';
+
+/** $defs/form_style: how nested values become form keys. */
+export interface FormStyleSpec {
+  arrays?: 'indexed' | 'index_last' | 'brackets' | 'repeat';
+  nulls?: 'omit' | 'empty';
+  empty_strings?: 'keep' | 'omit';
+  empty_arrays?: 'omit' | 'empty';
+  booleans?: 'true_false' | 'one_zero';
 }
 
 /** $defs/request */
@@ -78,7 +93,9 @@ export interface RequestSpec {
   query?: Record<string, TemplateValue>;
   headers?: Record<string, string>;
   body?: TemplateValue;
-  idempotency_key?: boolean | string;
+  body_encoding?: BodyEncodingSpec;
+  form?: FormStyleSpec;
+  idempotency_key?: boolean | string | { vary_by: string };
   idempotency_header?: string;
   ok_statuses?: number[];
 }
@@ -100,7 +117,8 @@ export type PaginationSpec =
   | ({ type: 'cursor'; cursor: ExpressionSource; param: string; in?: 'query' | 'body' } & PaginationCommon)
   | ({ type: 'page_number'; param: string; start?: number } & PaginationCommon)
   | ({ type: 'offset'; param: string; page_size: PageSizeSpec } & Omit<PaginationCommon, 'page_size'>)
-  | ({ type: 'link_header'; rel?: string } & PaginationCommon);
+  | ({ type: 'link_header'; rel?: string } & PaginationCommon)
+  | ({ type: 'next_url'; next_url: ExpressionSource } & PaginationCommon);
 
 /** $defs/child */
 export interface ChildSpec {
@@ -115,7 +133,25 @@ export interface ChildSpec {
 export interface IncrementalSpec {
   cursor_field: ExpressionSource;
   param?: string;
-  format?: 'iso8601' | 'unix_seconds' | 'unix_ms' | 'date';
+  format?: CursorFormatName;
+  lookback_seconds?: number;
+  initial?: string | number;
+}
+
+/** How a cursor is read and rendered ($defs/incremental.format). */
+export type CursorFormatName = 'iso8601' | 'iso8601_seconds' | 'unix_seconds' | 'unix_ms' | 'date';
+
+/** $defs/change_feed */
+export interface ChangeFeedSpec {
+  request: RequestSpec;
+  records: ExpressionSource;
+  pagination?: PaginationSpec;
+  event_id?: ExpressionSource;
+  event_time: ExpressionSource;
+  format?: CursorFormatName;
+  object: ExpressionSource;
+  delete_when?: ExpressionSource;
+  when?: ExpressionSource;
   lookback_seconds?: number;
 }
 
@@ -136,10 +172,12 @@ export interface StreamSpec {
   primary_key?: ExpressionSource;
   children?: ChildSpec[];
   incremental?: IncrementalSpec;
+  change_feed?: ChangeFeedSpec;
   mapping: ExpressionSource;
-  deletion?: { when: ExpressionSource };
+  deletion?: { when?: ExpressionSource; absent_in_full_sync?: boolean };
   fetch?: { request: RequestSpec; record?: ExpressionSource };
   schedule?: ScheduleSpec;
+  schedules?: ScheduleSpec[];
 }
 
 /** $defs/signature_format */
@@ -180,6 +218,7 @@ export interface WebhooksSpec {
   event_type: ExpressionSource;
   event_id?: ExpressionSource;
   max_body_bytes?: number;
+  body_encoding?: 'json' | 'form';
   events: WebhookEventSpec[];
   registration?: { request: RequestSpec; secret_credential?: string; id?: ExpressionSource; unregister?: RequestSpec };
 }
@@ -203,6 +242,7 @@ export interface ConnectorSpec {
   description?: string;
   docs_url?: string;
   category?: 'billing' | 'accounting' | 'commerce' | 'other';
+  calls_tax_api?: boolean;
   environments: { production: { base_url: string; description?: string }; sandbox?: { base_url: string; description?: string } };
   credentials?: CredentialSpec[];
   settings?: SettingSpec[];
