@@ -1,10 +1,14 @@
 /**
- * `npm run bench:webhooks`: signed Rillet invoice events (INVOICE.CREATED, a ~2 KB 3-item invoice, a unique
- * X-Rillet-Id each) posted as fast as possible for BENCH_SECONDS (10) to the real webhook receiver
+ * `npm run bench:webhooks`: signed Rillet invoice events (INVOICE.CREATED, a ~2 KB 3-item invoice) posted as
+ * fast as possible for BENCH_SECONDS (10) to the real webhook receiver. 80% carry a new X-Rillet-Id; 20% are
+ * re-sends of a recent one, as a sender retrying does: 1-3 requests back (usually still in flight, so the
+ * duplicate waits for the original's fsync) or 24/61 back (already stored). The receiver does it all
  * (POST /webhooks/:token: raw body with limit, signature check, JSON parse, routing by the spec, durable
  * insertIfAbsent into the embedded store in a temporary folder, answer after the write is on disk), and in
  * the same run the same requests to a bare koa + @koa/router endpoint that reads the body and answers 200.
- * Afterwards the stored events are counted: every acknowledged event must be there.
+ * Afterwards every event id that got a 2xx (first delivery or duplicate; recorded by a middleware outside
+ * the receiver) is looked up in the store: all must be there, and the stored count must equal the distinct
+ * acknowledged ids.
  *
  * The load generator is bench/lib/load.ts: a worker thread with an undici Pool, BENCH_CONNECTIONS (50)
  * requests in flight, closed loop. This file is also the worker's request module (makeRequest). The targets
@@ -12,8 +16,9 @@
  * Event processing and write-back are NOT running during the measurement (the events stay pending in the
  * inbox, as after a burst); the bench measures what acknowledging costs.
  *
- * Last line: {"bench":"webhooks","acked":..,"stored":..,"events_per_s":..,"baseline_rps":..,"ratio":..}
- * Targets: stored == acked, ratio >= 0.3.
+ * Last line: {"bench":"webhooks","acked":..,"stored":..,"duplicates_acked":..,"missing":..,"events_per_s":..,
+ * "baseline_rps":..,"ratio":..}: acked = distinct event ids acknowledged, events_per_s = acknowledged
+ * deliveries (duplicates included) per second. Targets: stored == acked, missing 0, ratio >= 0.3.
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import { isMainThread, threadId } from 'node:worker_threads';
@@ -36,10 +41,18 @@ export function setup(a: ModuleArgs): void {
   key = Buffer.from(a.signingToken, 'base64');
 }
 
-/** Worker side: one signed delivery with a unique event id and a fresh timestamp. */
+/** How far back a re-send reaches (never a multiple of 5, so it always names an original, not a re-send). */
+const RESEND_BACK = [1, 2, 3, 24, 61];
+
+/**
+ * Worker side: one signed delivery with a fresh timestamp; every fifth (from the 62nd on) re-sends an
+ * earlier event id of this worker, the others carry a new one.
+ */
 export function makeRequest(i: number): { method: string; path: string; headers: Record<string, string>; body: string } {
   const a = args!;
-  const id = `bench-${threadId}-${i}`;
+  const resend = i % 5 === 4 && i > 61;
+  const n = resend ? i - RESEND_BACK[Math.floor(i / 5) % RESEND_BACK.length]! : i;
+  const id = `bench-${threadId}-${n}`;
   const ts = new Date().toISOString();
   const sig = createHmac('sha256', key!).update(`${ts}.${id}.INVOICE.CREATED.${a.body}`).digest('base64');
   return {
@@ -102,7 +115,7 @@ async function main(): Promise<void> {
   const { loadConnector } = await import('../src/spec/index.ts');
   const { openStore } = await import('../src/store/index.ts');
   const { createWebhookReceiverRouter } = await import('../src/server/webhooks-api.ts');
-  const { EVENTS } = await import('../src/webhooks/inbox.ts');
+  const { EVENTS, eventDocId } = await import('../src/webhooks/inbox.ts');
 
   const seconds = Number(process.env.BENCH_SECONDS ?? 10);
   const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
@@ -117,8 +130,18 @@ async function main(): Promise<void> {
     conn: { connection_id: 'conn_bench', environment: 'sandbox' as const, base_url: 'http://127.0.0.1:9', credentials: { api_key: 'unused', signing_token: signingToken }, settings: { subsidiary_id: 'sub_us' } },
   };
 
+  // Outside the receiver: which event ids got a 2xx, and how many of those answers said duplicate.
+  const ackedIds = new Set<string>();
+  let duplicatesAcked = 0;
+  let counting = false;
   const app = new Koa();
   app.silent = true;
+  app.use(async (ctx, next) => {
+    await next();
+    if (!counting || ctx.status !== 200) return;
+    ackedIds.add(String(ctx.get('x-rillet-id')));
+    if (typeof ctx.body === 'string' && ctx.body.includes('"duplicate":true')) duplicatesAcked++;
+  });
   app.use(createWebhookReceiverRouter({ store, resolveConnection: async (t) => (t === TOKEN ? connection : undefined) }).routes());
   const bare = new Router();
   bare.post('/bare', async (ctx) => {
@@ -147,6 +170,7 @@ async function main(): Promise<void> {
   await runLoad({ url: baseline.url, connections, durationMs: 1500, module, moduleArgs: { signingToken, body, path: '/bare' } });
   await store.flush();
   const warm = (await store.list(EVENTS)).length;
+  counting = true;
 
   // The two targets alternate in slices (receiver, bare, receiver, ...) so that load from elsewhere on a
   // shared machine falls on both alike; each gets `seconds` in all.
@@ -173,15 +197,20 @@ async function main(): Promise<void> {
     b = sum(b, await runLoad({ url: baseline.url, connections, durationMs: sliceMs, module, moduleArgs: { signingToken, body, path: '/bare' } }));
   }
   const peak = rss.stop();
+  counting = false;
   await store.flush();
   const stored = (await store.list(EVENTS)).length - warm;
+  let missing = 0;
+  for (const id of ackedIds) if (!(await store.get(EVENTS, eventDocId(connection.conn.connection_id, id)))) missing++;
   r = r!;
   b = b!;
   r.rps = round(r.requests / (r.duration_ms / 1000), 0);
   b.rps = round(b.requests / (b.duration_ms / 1000), 0);
   log(`receiver: ${r.requests} requests, ${r.ok} acknowledged, statuses ${JSON.stringify(r.statuses)}, errors ${r.errors}, ${r.rps}/s, worst slice p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms, peak RSS ${peak} MB`);
   log(`baseline (bare koa): ${b.requests} requests, ${b.rps}/s, worst slice p50 ${b.p50_ms} ms, p99 ${b.p99_ms} ms`);
-  log(`stored events: ${stored} (acknowledged ${r.ok})${stored === r.ok ? '' : '  <-- MISMATCH'}`);
+  const acked = ackedIds.size;
+  log(`acknowledged: ${r.ok} deliveries, ${duplicatesAcked} of them duplicates (${round((100 * duplicatesAcked) / Math.max(1, r.ok), 1)}%), ${acked} distinct events`);
+  log(`stored events: ${stored} (distinct acknowledged ${acked}, acknowledged but not stored ${missing})${stored === acked && missing === 0 ? '' : '  <-- MISMATCH'}`);
 
   await new Promise<void>((res) => receiver.server.close(() => res()));
   await new Promise<void>((res) => baseline.server.close(() => res()));
@@ -189,7 +218,7 @@ async function main(): Promise<void> {
   rmSync(dir, { recursive: true, force: true });
   const eventsPerS = round(r.ok / (r.duration_ms / 1000), 0);
   const baselineRps = round(b.requests / (b.duration_ms / 1000), 0);
-  log(JSON.stringify({ bench: 'webhooks', acked: r.ok, stored, events_per_s: eventsPerS, baseline_rps: baselineRps, ratio: round(eventsPerS / baselineRps, 3) }));
+  log(JSON.stringify({ bench: 'webhooks', acked, stored, duplicates_acked: duplicatesAcked, missing, events_per_s: eventsPerS, baseline_rps: baselineRps, ratio: round(eventsPerS / baselineRps, 3) }));
 }
 
 if (isMainThread) await main();
