@@ -43,10 +43,16 @@ export interface Exited {
 }
 
 function parseLogs(text: string): Array<Record<string, unknown>> {
-  return text
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  const out: Array<Record<string, unknown>> = [];
+  for (const l of text.split('\n')) {
+    if (!l.startsWith('{')) continue;
+    try {
+      out.push(JSON.parse(l) as Record<string, unknown>);
+    } catch {
+      // Not a log line (a command's own JSON output).
+    }
+  }
+  return out;
 }
 
 export function exited(child: ChildProcess): Promise<number | null> {
