@@ -40,7 +40,11 @@ function settled(p: Promise<unknown>): () => boolean {
   return () => done;
 }
 
-describe.each(['ENOSPC', 'EIO'] as const)('store under %s', (code) => {
+describe.each([
+  ['ENOSPC', false],
+  ['EIO', false],
+  ['EIO', true],
+] as const)('store under %s (truncation fails too: %s)', (code, truncateFails) => {
   it('a refused write is not kept, never answers duplicate, and the store recovers by itself', async () => {
     const dir = await tempDir();
     const fs = faultyFs();
@@ -50,7 +54,7 @@ describe.each(['ENOSPC', 'EIO'] as const)('store under %s', (code) => {
     for (let i = 0; i < 5; i++) if (await store.insertIfAbsent('webhook_events', `ok${i}`, { i })) acked.add(`ok${i}`);
     expect(store.health()).toEqual({ ok: true, problems: [] });
 
-    fs.fail(code);
+    fs.fail(code, { truncate: truncateFails });
     const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => store.insertIfAbsent('webhook_events', `bad${i}`, { i })));
     for (const [i, r] of results.entries()) {
       expect(r.status).toBe('rejected');
