@@ -1,25 +1,45 @@
 /**
  * A fast path for the commonest expressions in specs: plain field paths such as `pagination.after`,
- * `parent.id` or `headers."x-rillet-id"`. They run as property reads instead of a JSONata evaluation
- * (which is async and ~1000x slower); anything JSONata would treat differently (arrays met on the way,
- * which JSONata maps over) falls back to JSONata by returning FALLBACK.
+ * `parent.id` or `headers."x-rillet-id"`, and whole-expression literals (`"dataChangeEvent"`, `42`, `true`,
+ * `null`). They run as property reads instead of a JSONata evaluation (which is async and ~1000x slower);
+ * anything JSONata would treat differently (arrays met on the way, which JSONata maps over) falls back to
+ * JSONata by returning FALLBACK.
  */
 export const FALLBACK: unique symbol = Symbol('fallback');
 
 const STEP = /^(?:[A-Za-z_][A-Za-z0-9_]*|`[^`]+`|"[^"]+"|'[^']+')$/;
 
+/** JSONata's value keywords: a literal as a whole expression, never a field name, and no path step. */
+const KEYWORDS: Record<string, boolean | null> = { true: true, false: false, null: null };
+const NUMBER = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?$/;
+
 export interface FieldPath {
   /** `$name` binding the path starts from, or undefined for the input. */
   variable?: string;
   steps: string[];
+  /** Set when the whole expression is a literal (`"text"`, `'text'`, a number, true, false, null). */
+  literal?: { value: unknown };
 }
 
-/** Parses `a.b."c-d"` or `$parent.id`; returns undefined when the source is anything more than a path. */
+/**
+ * Parses `a.b."c-d"` or `$parent.id`, or a whole-expression literal; returns undefined when the source is
+ * anything more. A quoted string alone is a string literal in JSONata (only inside a path is it a field
+ * name); backticks always name a field.
+ */
 export function parseFieldPath(source: string): FieldPath | undefined {
   const text = source.trim();
   if (text === '' || text === '$') return text === '$' ? { steps: [] } : undefined;
+  if (Object.hasOwn(KEYWORDS, text)) return { steps: [], literal: { value: KEYWORDS[text] } };
+  if (NUMBER.test(text)) {
+    const n = Number(text);
+    return Number.isFinite(n) ? { steps: [], literal: { value: n } } : undefined;
+  }
   const parts = splitDots(text);
   if (!parts) return undefined;
+  if (parts.length === 1 && /^(?:"[^"]*"|'[^']*')$/.test(parts[0]!)) {
+    // Escapes (`"a\"b"`) are JSONata's to read.
+    return parts[0]!.includes('\\') ? undefined : { steps: [], literal: { value: parts[0]!.slice(1, -1) } };
+  }
   let variable: string | undefined;
   if (parts[0]!.startsWith('$')) {
     const name = parts[0]!.slice(1);
@@ -29,7 +49,7 @@ export function parseFieldPath(source: string): FieldPath | undefined {
   }
   const steps: string[] = [];
   for (const p of parts) {
-    if (!STEP.test(p)) return undefined;
+    if (!STEP.test(p) || Object.hasOwn(KEYWORDS, p)) return undefined;
     steps.push(/^[`"']/.test(p) ? p.slice(1, -1) : p);
   }
   return { variable, steps };
@@ -59,6 +79,7 @@ function splitDots(text: string): string[] | undefined {
 }
 
 export function readFieldPath(path: FieldPath, input: unknown, bindings: Record<string, unknown> | undefined): unknown {
+  if (path.literal) return path.literal.value;
   let value: unknown = path.variable === undefined ? input : bindings?.[path.variable];
   if (path.variable !== undefined && !(bindings && path.variable in bindings)) return FALLBACK;
   for (const step of path.steps) {

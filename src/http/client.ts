@@ -6,7 +6,7 @@ import { authCredentialNames, createAuthenticator, TokenRequestError, type Authe
 import { acquireBudget, ConnectionBudget, realSleep, type Sleep } from './budget.ts';
 import { BadCredentialsError, HttpTimeoutError, InvalidResponseError, PermanentHttpError, TransientHttpError, type RequestTarget } from './errors.ts';
 import { paginate, type Page, type PageState } from './pagination.ts';
-import { buildUrl, compileHeaders, compileRequest, renderRequest, type RenderedRequest } from './render.ts';
+import { buildUrl, compileRequest, compileShared, renderRequest, type RenderedRequest } from './render.ts';
 import { flattenHeaders, parseBody, type HttpResponse } from './response.ts';
 import { backoffDelay, parseRetryAfter, retryPolicy } from './retry.ts';
 import { own } from '../own.ts';
@@ -24,8 +24,13 @@ export interface RequestOptions {
   signal?: AbortSignal;
   /** Adjusts the rendered request before it is sent (pagination adds its parameters this way). */
   adjust?: (r: RenderedRequest) => void;
-  /** Send to this absolute URL instead of base URL + path + query (link-header pagination). */
+  /** Send to this absolute URL instead of base URL + path + query (link-header and next-URL pagination). */
   url?: string;
+  /**
+   * The caller's identity of this write, stable across its retries, mixed into derived idempotency keys
+   * (the write-back passes its job and the document version, so A -> B -> A gets a new key for the last A).
+   */
+  idempotencyScope?: string;
 }
 
 export interface PaginateOptions {
@@ -80,7 +85,7 @@ export function createHttpClient(spec: ConnectorSpec, conn: ConnectionContext, o
   const maxConcurrency = http.max_concurrency ?? 4;
   const authStatuses = new Set(http.auth_error_statuses ?? [401, 403]);
   const errorMessage = http.error_message ? compileExpression(http.error_message) : undefined;
-  const sharedHeaders = compileHeaders(http.headers);
+  const shared = compileShared(http);
   const userAgent = opts.userAgent ?? DEFAULT_USER_AGENT;
   const credentialNames = authCredentialNames(spec.auth);
   const secrets = Object.values(conn.credentials).filter((v): v is string => typeof v === 'string' && v.length >= 4);
@@ -123,7 +128,7 @@ export function createHttpClient(spec: ConnectorSpec, conn: ConnectionContext, o
     if (closed) throw new TaxbridgeError('HTTP_CLIENT_CLOSED', `the HTTP client of connection "${conn.connection_id}" is closed`);
     const compiled = compileRequest(req);
     const ctx = { ...context, ...base };
-    const rendered = await renderRequest(compiled, sharedHeaders, ctx);
+    const rendered = await renderRequest(compiled, shared, ctx, { idempotencyScope: ro.idempotencyScope });
     ro.adjust?.(rendered);
     const target: RequestTarget = { system: spec.title, connectionId: conn.connection_id, method: rendered.method, path: ro.url ? new URL(ro.url).pathname : rendered.path };
     const headers: Record<string, string> = { 'user-agent': userAgent, ...rendered.headers };
@@ -193,8 +198,10 @@ export function createHttpClient(spec: ConnectorSpec, conn: ConnectionContext, o
     }
     // Auth query parameters (api_key in query) are sent but never shown.
     const authQuery = query.slice(r.query.length);
-    const url = ro.url ? withQuery(ro.url, authQuery) : buildUrl(baseUrl, r.path, query);
-    const shownUrl = ro.url ?? buildUrl(baseUrl, r.path, r.query);
+    // A next-page URL carries its own parameters; http.query defaults are added only where it lacks them.
+    const nextUrl = ro.url ? withQuery(ro.url, missingFrom(ro.url, r.defaultQuery)) : undefined;
+    const url = nextUrl ? withQuery(nextUrl, authQuery) : buildUrl(baseUrl, r.path, query);
+    const shownUrl = nextUrl ?? buildUrl(baseUrl, r.path, r.query);
     const deadline = attemptDeadline(timeoutMs, ro.signal);
     let res: Dispatcher.ResponseData | undefined;
     try {
@@ -218,7 +225,7 @@ export function createHttpClient(spec: ConnectorSpec, conn: ConnectionContext, o
     baseUrl,
     request: (req, context, ro) => send(req, context, ro),
     paginate: (req, pagination, recordsExpr, context = {}, po = {}) =>
-      paginate({ send, target: (path) => ({ system: spec.title, connectionId: conn.connection_id, method: req.method ?? 'GET', path }) }, req, pagination, recordsExpr, context, po),
+      paginate({ send, origin: new URL(baseUrl).origin, target: (path) => ({ system: spec.title, connectionId: conn.connection_id, method: req.method ?? 'GET', path }) }, req, pagination, recordsExpr, context, po),
     async close() {
       if (closed) return;
       closed = true;
@@ -259,6 +266,12 @@ function withQuery(url: string, extra: Array<[string, string]>): string {
   const u = new URL(url);
   for (const [k, v] of extra) u.searchParams.set(k, v);
   return u.toString();
+}
+
+function missingFrom(url: string, params: Array<[string, string]>): Array<[string, string]> {
+  if (!params.length) return params;
+  const have = new URL(url).searchParams;
+  return params.filter(([k]) => !have.has(k));
 }
 
 function describeNetworkError(e: unknown): string {

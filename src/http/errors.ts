@@ -82,12 +82,30 @@ export class InvalidResponseError extends HttpError {
   }
 }
 
-/** Pagination that would never end: the same cursor twice (PAGINATION_LOOP) or more than max_pages (PAGINATION_LIMIT). */
+/**
+ * Pagination that would never end: the same cursor twice (PAGINATION_LOOP) or more than max_pages
+ * (PAGINATION_LIMIT); or a next-page URL that is not one (PAGINATION_BAD_NEXT_URL).
+ */
 export class PaginationError extends HttpError {
-  constructor(code: 'PAGINATION_LOOP' | 'PAGINATION_LIMIT', target: RequestTarget, message: string, details: Record<string, unknown>) {
+  constructor(code: 'PAGINATION_LOOP' | 'PAGINATION_LIMIT' | 'PAGINATION_BAD_NEXT_URL', target: RequestTarget, message: string, details: Record<string, unknown>) {
     super(code, target, message, {
       details,
-      hint: code === 'PAGINATION_LOOP' ? "check the pagination `cursor` expression: it must read the next page's cursor" : 'raise pagination.max_pages if the collection really is this large',
+      hint:
+        code === 'PAGINATION_LOOP'
+          ? "check the pagination `cursor` expression: it must read the next page's cursor"
+          : code === 'PAGINATION_LIMIT'
+            ? 'raise pagination.max_pages if the collection really is this large'
+            : "check pagination.next_url: it must read the next page's URL (absolute, or relative to the page's URL)",
+    });
+  }
+}
+
+/** A next-page URL (body or Link header) on another origin than the connection's: refused, never followed. */
+export class CrossOriginPageError extends HttpError {
+  constructor(target: RequestTarget, got: string, expected: string, page: number) {
+    super('PAGINATION_CROSS_ORIGIN', target, `page ${page} of ${target.system} ${target.path} points its next page at ${got}, not the connection's ${expected}; refusing to send the connection's credentials there`, {
+      details: { next_origin: got, origin: expected, page },
+      hint: "the next page must stay on the connection's base URL (scheme, host and port); if the system really pages across hosts, check the connection's base URL",
     });
   }
 }

@@ -1,7 +1,7 @@
 import { compileExpression, type Expression } from '../expressions/index.ts';
 import type { PaginationSpec, RequestSpec } from '../spec/types.ts';
-import { PaginationError, type RequestTarget } from './errors.ts';
-import type { RenderedRequest } from './render.ts';
+import { CrossOriginPageError, PaginationError, type RequestTarget } from './errors.ts';
+import { reencodeBody, type RenderedRequest } from './render.ts';
 import type { HttpResponse } from './response.ts';
 
 /** Where the next page starts; saved in sync checkpoints so a run can resume there. */
@@ -9,7 +9,8 @@ export type PageState =
   | { type: 'cursor'; cursor: string }
   | { type: 'page_number'; page: number }
   | { type: 'offset'; offset: number }
-  | { type: 'link_header'; url: string };
+  | { type: 'link_header'; url: string }
+  | { type: 'next_url'; url: string };
 
 export interface Page {
   records: unknown[];
@@ -23,6 +24,8 @@ export interface Page {
 export interface PaginationDeps {
   send(req: RequestSpec, context: Record<string, unknown>, opts: { signal?: AbortSignal; adjust?: (r: RenderedRequest) => void; url?: string }): Promise<HttpResponse>;
   target(path: string): RequestTarget;
+  /** Origin of the connection's base URL: next-page URLs must stay on it. */
+  origin: string;
 }
 
 const DEFAULT_MAX_PAGES = 100_000;
@@ -40,18 +43,39 @@ function setQuery(r: RenderedRequest, name: string, value: string): void {
   r.query.push([name, value]);
 }
 
-/** Sets a dotted path inside the JSON body (cursor `in: body`, GraphQL-style APIs). */
+/** Sets a dotted path inside the body (cursor `in: body`, GraphQL-style APIs), in the body's own encoding. */
 function setBodyPath(r: RenderedRequest, path: string, value: string): void {
-  const body = (r.body === undefined ? {} : JSON.parse(r.body)) as Record<string, unknown>;
+  const body = structuredClone(isRecord(r.bodyValue) ? r.bodyValue : {}) as Record<string, unknown>;
   const keys = path.split('.');
   let node = body;
   for (const k of keys.slice(0, -1)) {
-    if (typeof node[k] !== 'object' || node[k] === null) node[k] = {};
+    if (!isRecord(node[k])) node[k] = {};
     node = node[k] as Record<string, unknown>;
   }
   node[keys[keys.length - 1]!] = value;
-  r.body = JSON.stringify(body);
-  r.headers['content-type'] ??= 'application/json';
+  r.bodyValue = body;
+  if (r.encoding === 'text') r.encoding = 'json';
+  reencodeBody(r);
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * A next-page URL read from a response, resolved against the answering URL. It must stay on the
+ * connection's origin (scheme, host, port): a body or header that points elsewhere would make the runtime
+ * send the connection's credentials to another host (SSRF).
+ */
+export function sameOriginNext(raw: string, answeredUrl: string, origin: string, target: RequestTarget, page: number): string {
+  let url: URL;
+  try {
+    url = new URL(raw, answeredUrl);
+  } catch {
+    throw new PaginationError('PAGINATION_BAD_NEXT_URL', target, `page ${page} of ${target.path} gave a next-page URL that is not a URL: "${abbreviate(raw)}"`, { page });
+  }
+  if (url.origin !== origin) throw new CrossOriginPageError(target, url.origin, origin, page);
+  return url.toString();
 }
 
 /** The URL of the `rel` link in an RFC 8288 Link header, resolved against the answering URL. */
@@ -85,10 +109,11 @@ export async function* paginate(
   const maxPages = p.type !== 'none' ? (p.max_pages ?? DEFAULT_MAX_PAGES) : 1;
   const pageSize = p.type !== 'none' ? p.page_size : undefined;
   const cursorExpr = p.type === 'cursor' ? compileExpression(p.cursor) : undefined;
+  const nextUrlExpr = p.type === 'next_url' ? compileExpression(p.next_url) : undefined;
   const seen = new Set<string>();
   let state: PageState | undefined = opts.resume;
   if (state?.type === 'cursor') seen.add(state.cursor);
-  if (state?.type === 'link_header') seen.add(state.url);
+  if (state?.type === 'link_header' || state?.type === 'next_url') seen.add(state.url);
   let pageNo = opts.firstPage ?? 1;
   let fetched = 0;
 
@@ -99,9 +124,9 @@ export async function* paginate(
     const current = state;
     const response = await deps.send(req, { ...context, page: pageNo }, {
       signal: opts.signal,
-      url: current?.type === 'link_header' ? current.url : undefined,
+      url: current?.type === 'link_header' || current?.type === 'next_url' ? current.url : undefined,
       adjust(r) {
-        if (pageSize && current?.type !== 'link_header') setQuery(r, pageSize.param, String(pageSize.value));
+        if (pageSize && current?.type !== 'link_header' && current?.type !== 'next_url') setQuery(r, pageSize.param, String(pageSize.value));
         if (p.type === 'cursor' && current?.type === 'cursor') {
           if (p.in === 'body') setBodyPath(r, p.param, current.cursor);
           else setQuery(r, p.param, current.cursor);
@@ -142,14 +167,26 @@ export async function* paginate(
         }
         break;
       }
-      case 'link_header': {
-        const url = linkHeaderTarget(response.headers.link, p.rel ?? 'next', response.url);
+      case 'link_header':
+      case 'next_url': {
+        let url: string | undefined;
+        if (p.type === 'link_header') url = linkHeaderTarget(response.headers.link, p.rel ?? 'next', response.url);
+        else {
+          const input = { body: response.body, headers: response.headers };
+          const fast = nextUrlExpr!.readSync(input);
+          const v = fast ? fast.value : await nextUrlExpr!.evaluate(input);
+          if (typeof v === 'string' && v.trim() !== '') url = v.trim();
+          else if (v !== undefined && v !== null && v !== '' && v !== false) {
+            throw new PaginationError('PAGINATION_BAD_NEXT_URL', deps.target(req.path), `pagination.next_url \`${p.next_url}\` gave ${typeof v === 'object' ? 'an object' : `a ${typeof v}`} on page ${pageNo} of ${req.path}; it must give the next page's URL as a string (or nothing on the last page)`, { page: pageNo });
+          }
+        }
         if (url) {
+          url = sameOriginNext(url, response.url, deps.origin, deps.target(req.path), pageNo);
           if (seen.has(url)) {
             throw new PaginationError('PAGINATION_LOOP', deps.target(req.path), `${req.path} linked to ${new URL(url).pathname}${new URL(url).search ? ' (same query)' : ''} a second time (page ${pageNo}): the API is looping`, { page: pageNo });
           }
           seen.add(url);
-          next = { type: 'link_header', url };
+          next = { type: p.type, url };
         }
         break;
       }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { compileExpression, compileTemplate, renderTemplate, splitTemplate, type Expression, type Template } from '../expressions/index.ts';
-import type { RequestSpec } from '../spec/types.ts';
+import type { HttpSpec, RequestSpec } from '../spec/types.ts';
+import { CONTENT_TYPES, encodeBody, type BodyEncoding, type FormStyle } from './body.ts';
 
 /** A request spec with every template compiled once (cached per spec object). */
 export interface CompiledRequest {
@@ -9,7 +10,10 @@ export interface CompiledRequest {
   query: Array<[string, Template]>;
   headers: Array<[string, Template]>;
   body?: Template;
-  idempotency?: true | Template;
+  /** Request-level encoding and form style; undefined falls back to http.body_encoding / http.form. */
+  encoding?: BodyEncoding;
+  form?: FormStyle;
+  idempotency?: true | { varyBy: Template } | Template;
   idempotencyHeader: string;
   okStatuses: Set<number>;
 }
@@ -20,9 +24,15 @@ export interface RenderedRequest {
   /** Path with expressions URL-encoded, no query string. */
   path: string;
   query: Array<[string, string]>;
+  /** The http.query defaults among `query` (added to absolute next-page URLs that lack them). */
+  defaultQuery: Array<[string, string]>;
   headers: Record<string, string>;
-  /** Serialized JSON body. */
+  /** Serialized body (JSON, form or text per `encoding`). */
   body?: string;
+  /** The rendered body before serialization (pagination sets a cursor inside it and re-encodes). */
+  bodyValue?: unknown;
+  encoding: BodyEncoding;
+  form: FormStyle;
   idempotencyKey?: string;
   okStatuses: Set<number>;
 }
@@ -38,7 +48,9 @@ export function compileRequest(spec: RequestSpec): CompiledRequest {
     query: Object.entries(spec.query ?? {}).map(([k, v]) => [k, compileTemplate(v)]),
     headers: Object.entries(spec.headers ?? {}).map(([k, v]) => [k, compileTemplate(v)]),
     body: spec.body === undefined ? undefined : compileTemplate(spec.body),
-    idempotency: spec.idempotency_key === true ? true : typeof spec.idempotency_key === 'string' ? compileTemplate(spec.idempotency_key) : undefined,
+    encoding: spec.body_encoding,
+    form: spec.form,
+    idempotency: compileIdempotency(spec.idempotency_key),
     idempotencyHeader: spec.idempotency_header ?? 'Idempotency-Key',
     okStatuses: new Set(spec.ok_statuses ?? []),
   };
@@ -46,9 +58,40 @@ export function compileRequest(spec: RequestSpec): CompiledRequest {
   return hit;
 }
 
+function compileIdempotency(k: RequestSpec['idempotency_key']): CompiledRequest['idempotency'] {
+  if (k === true) return true;
+  if (typeof k === 'string') return compileTemplate(k);
+  if (k && typeof k === 'object') return { varyBy: compileTemplate(k.vary_by) };
+  return undefined;
+}
+
 /** Compiles header templates shared by every request (http.headers). */
 export function compileHeaders(headers: Record<string, string> | undefined): Array<[string, Template]> {
   return Object.entries(headers ?? {}).map(([k, v]) => [k, compileTemplate(v)]);
+}
+
+/** What every request of a connector shares (the `http` block), compiled once per client. */
+export interface SharedRequestParts {
+  headers: Array<[string, Template]>;
+  /** http.query: defaults a request's own parameter of the same name replaces. */
+  query: Array<[string, Template]>;
+  encoding: BodyEncoding;
+  form: FormStyle;
+}
+
+export function compileShared(http: HttpSpec | undefined): SharedRequestParts {
+  return {
+    headers: compileHeaders(http?.headers),
+    query: Object.entries(http?.query ?? {}).map(([k, v]) => [k, compileTemplate(v)]),
+    encoding: http?.body_encoding ?? 'json',
+    form: http?.form ?? {},
+  };
+}
+
+/** Serializes `r.bodyValue` again after a change (a pagination cursor written into the body). */
+export function reencodeBody(r: RenderedRequest): void {
+  r.body = encodeBody(r.bodyValue, r.encoding, r.form);
+  if (r.body !== undefined) r.headers['content-type'] ??= CONTENT_TYPES[r.encoding];
 }
 
 async function value(t: Template | Expression, ctx: Record<string, unknown>): Promise<unknown> {
@@ -86,7 +129,15 @@ export async function renderHeaders(entries: Array<[string, Template]>, ctx: Rec
   }
 }
 
-export async function renderRequest(req: CompiledRequest, shared: Array<[string, Template]>, ctx: Record<string, unknown>): Promise<RenderedRequest> {
+export interface RenderOptions {
+  /**
+   * Mixed into derived idempotency keys (idempotency_key: true or vary_by): the caller's identity of one
+   * write, stable across its retries (the write-back passes its job and document version).
+   */
+  idempotencyScope?: string;
+}
+
+export async function renderRequest(req: CompiledRequest, shared: SharedRequestParts, ctx: Record<string, unknown>, opts: RenderOptions = {}): Promise<RenderedRequest> {
   let path = '';
   for (const part of req.path) {
     if (typeof part === 'string') path += part;
@@ -96,34 +147,39 @@ export async function renderRequest(req: CompiledRequest, shared: Array<[string,
     }
   }
   const headers: Record<string, string> = {};
-  await renderHeaders(shared, ctx, headers);
+  await renderHeaders(shared.headers, ctx, headers);
   await renderHeaders(req.headers, ctx, headers);
-  const query = await renderQuery(req.query, ctx);
-  let body: string | undefined;
+  const own = req.query.length ? new Set(req.query.map(([k]) => k)) : undefined;
+  const defaults = own ? shared.query.filter(([k]) => !own.has(k)) : shared.query;
+  const defaultQuery = defaults.length ? await renderQuery(defaults, ctx) : [];
+  const query = defaultQuery.length ? [...defaultQuery, ...(await renderQuery(req.query, ctx))] : await renderQuery(req.query, ctx);
+  const r: RenderedRequest = { method: req.method, path, query, defaultQuery, headers, encoding: req.encoding ?? shared.encoding, form: req.form ?? shared.form, okStatuses: req.okStatuses };
   if (req.body !== undefined) {
-    const rendered = await renderTemplate(req.body, ctx, ctx);
-    if (rendered !== undefined) {
-      body = JSON.stringify(rendered);
-      headers['content-type'] ??= 'application/json';
-    }
+    r.bodyValue = await renderTemplate(req.body, ctx, ctx);
+    reencodeBody(r);
   }
-  let idempotencyKey: string | undefined;
-  if (req.idempotency === true) idempotencyKey = derivedIdempotencyKey(req.method, path, query, body);
-  else if (req.idempotency) {
+  if (req.idempotency === true) r.idempotencyKey = derivedIdempotencyKey(req.method, path, query, r.body, opts.idempotencyScope);
+  else if (req.idempotency && 'varyBy' in req.idempotency) {
+    const v = await renderTemplate(req.idempotency.varyBy, ctx, ctx);
+    r.idempotencyKey = derivedIdempotencyKey(req.method, path, query, r.body, `${opts.idempotencyScope ?? ''}\u0000${v === undefined || v === null ? '' : scalarText(v)}`);
+  } else if (req.idempotency) {
     const v = await renderTemplate(req.idempotency, ctx, ctx);
-    if (v !== null && v !== undefined && v !== '') idempotencyKey = scalarText(v);
+    if (v !== null && v !== undefined && v !== '') r.idempotencyKey = scalarText(v);
   }
-  return { method: req.method, path, query, headers, body, idempotencyKey, okStatuses: req.okStatuses };
+  return r;
 }
 
 /**
- * The same request (method, URL, body) always gets the same key, so a job retried after a crash or a
- * timeout is recognised by the system as a replay rather than a second write.
+ * The same write (method, URL, body, and the caller's scope: which write of which document version) always
+ * gets the same key, so a job retried after a crash or a timeout is recognised by the system as a replay
+ * rather than a second write; a later write of the same content in another scope gets a new key, so the
+ * system does not answer it with the stored result of the first (tax A -> B -> A inside a 24 h window).
  */
-export function derivedIdempotencyKey(method: string, path: string, query: Array<[string, string]>, body: string | undefined): string {
+export function derivedIdempotencyKey(method: string, path: string, query: Array<[string, string]>, body: string | undefined, scope?: string): string {
   const h = createHash('sha256');
   h.update(`${method} ${path}?${new URLSearchParams(query).toString()}\n`);
   if (body !== undefined) h.update(body);
+  if (scope) h.update(`\n${scope}`);
   return `tb_${h.digest('hex').slice(0, 48)}`;
 }
 

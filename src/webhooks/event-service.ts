@@ -18,6 +18,7 @@ import { silentLog, type LogFn } from './log.ts';
 import type { RecordChange, RecordSync } from './record-sync.ts';
 import { compileRouter, type RoutedEvent, type WebhookRouter } from './route.ts';
 import { own } from '../own.ts';
+import { parseWebhookBody } from './body.ts';
 
 export interface EventServiceOptions {
   store: Store;
@@ -127,7 +128,7 @@ export class EventService {
       const c = await this.opts.loadConnection(doc.connection_id);
       if (!c) throw new TaxbridgeError('CONNECTION_UNKNOWN', `connection ${doc.connection_id} no longer exists`);
       if (!c.spec.webhooks) throw new TaxbridgeError('WEBHOOK_NOT_CONFIGURED', `the ${c.spec.name} connector has no webhooks section`);
-      const routed = await routerFor(c.spec.webhooks).route({ headers: doc.headers, body: JSON.parse(doc.raw_body) as unknown, raw: doc.raw_body });
+      const routed = await routerFor(c.spec.webhooks).route({ headers: doc.headers, body: parseWebhookBody(doc.raw_body, c.spec.webhooks), raw: doc.raw_body });
       const outcome = await this.apply(c, routed, doc);
       const status = outcome.action === 'ignore' || outcome.action === 'unmatched' ? 'ignored' : 'processed';
       const now = this.nowIso();

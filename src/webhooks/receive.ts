@@ -14,6 +14,7 @@ import { eventDocId, insertEvent, storableHeaders, type WebhookEventDoc } from '
 import { WebhookRequestError } from './request-errors.ts';
 import { routerFor } from './event-service.ts';
 import { compileSignature, webhookSecrets, type CompiledSignature } from './signature.ts';
+import { parseWebhookBody } from './body.ts';
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 /** Seconds a sender is asked to wait (Retry-After) when the event could not be stored. */
@@ -91,7 +92,7 @@ export async function acceptDelivery(input: {
   let body: unknown;
   try {
     text = UTF8.decode(rawBody);
-    body = JSON.parse(text) as unknown;
+    body = parseWebhookBody(text, spec);
   } catch {
     throw new WebhookRequestError(400, 'WEBHOOK_BODY_MALFORMED', 'the webhook body is not valid UTF-8 JSON');
   }
