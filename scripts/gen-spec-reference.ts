@@ -28,6 +28,7 @@ export function renderReference(schema: Schema): string {
   for (const [name, def] of Object.entries(defs)) {
     lines.push('', `## \`${name}\``, '');
     if (def.description) lines.push(String(def.description), '');
+    if (Array.isArray(def.examples) && def.examples.length) lines.push('Example:', '', '```json', ...(def.examples as unknown[]).map((e) => JSON.stringify(e)), '```', '');
     if (Array.isArray(def.oneOf)) {
       lines.push('One of:', '');
       for (const branch of def.oneOf as Schema[]) {
@@ -48,10 +49,17 @@ function propertyTable(s: Schema, defs: Record<string, Schema>): string[] {
   const rows = ['| property | type | required | description |', '|---|---|---|---|'];
   for (const [name, p] of Object.entries((s.properties ?? {}) as Record<string, Schema>)) {
     const ref = typeof p.$ref === 'string' ? p.$ref.replace('#/$defs/', '') : undefined;
-    const desc = String(p.description ?? (ref ? (defs[ref]?.description ?? '') : '')).replace(/\|/g, '\\|').replace(/\n/g, ' ');
+    const desc = (String(p.description ?? (ref ? (defs[ref]?.description ?? '') : '')) + examplesText(p)).replace(/\|/g, '\\|').replace(/\n/g, ' ');
     rows.push(`| \`${name}\` | ${typeLabel(p, defs)} | ${required.has(name) ? 'yes' : ''} | ${desc} |`);
   }
   return rows;
+}
+
+/** ` Example: `x`.` from a schema's `examples` (JSON, one per line in YAML terms), or nothing. */
+function examplesText(p: Schema): string {
+  if (!Array.isArray(p.examples) || p.examples.length === 0) return '';
+  const shown = (p.examples as unknown[]).map((e) => `\`${typeof e === 'string' ? e : JSON.stringify(e)}\``);
+  return ` ${shown.length === 1 ? 'Example' : 'Examples'}: ${shown.join(', ')}.`;
 }
 
 function typeLabel(p: Schema, defs: Record<string, Schema>): string {
