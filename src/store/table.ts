@@ -147,10 +147,12 @@ export class Table {
   commit(ops: TableOp[], metaPatch?: Record<string, unknown>): Promise<void> {
     if (this.closed) return Promise.reject(new TaxbridgeError('STORE_CLOSED', 'the store is closed'));
     const data = this.db.data;
+    const seq = data.seq + 1;
+    const text = encodeCommit(ops, seq, metaPatch);
     const undo: Array<[string, Row | undefined]> = new Array(ops.length);
     let p!: Pending;
     const promise = new Promise<void>((resolve, reject) => {
-      p = { seq: data.seq + 1, text: encodeCommit(ops, data.seq + 1, metaPatch), undo, promise: undefined!, resolve, reject };
+      p = { seq, text, undo, promise: undefined!, resolve, reject };
     });
     p.promise = promise;
     // Nobody may be waiting (a probe, a caller that only reads): rejections are delivered, not unhandled.
