@@ -25,6 +25,8 @@ export class EmbeddedStore implements Store {
   /** Tables that cannot write at the moment, by key (kept by the tables themselves through onHealth). */
   private readonly failing = new Map<string, TableProblem>();
   private closed = false;
+  /** Entity tables verify() has read whole (keys as in `tables`). */
+  private readonly verified = new Set<string>();
 
   constructor(
     private readonly dir: string | undefined,
@@ -49,7 +51,8 @@ export class EmbeddedStore implements Store {
         const [folder, name] = place();
         const dir = join(this.dir, ...folder);
         await mkdirPrivate(dir);
-        return Table.open(new JournaledFile(join(dir, name), this.fileOps, { onWarning: this.onWarning }), label, opts);
+        const checkValues = !this.verified.has(key);
+        return Table.open(new JournaledFile(join(dir, name), this.fileOps, { onWarning: this.onWarning, checkValues }), label, opts);
       })();
       // A failed open (damaged file) is retried by the next call rather than cached.
       t.catch(() => this.tables.delete(key));
@@ -69,7 +72,11 @@ export class EmbeddedStore implements Store {
     const found = await tablesOnDisk(this.dir);
     for (const t of found) {
       if (t.kind === 'collection' && t.collection !== undefined) rows += (await this.collection(t.collection)).data.rows.size;
-      else rows += (await new JournaledFile(t.base, this.fileOps, { onWarning: this.onWarning }).scan()).rows;
+      else {
+        rows += (await new JournaledFile(t.base, this.fileOps, { onWarning: this.onWarning }).scan()).rows;
+        // Verified now, and only this process writes it from here on: its first open need not parse values again.
+        if (t.connection !== undefined && t.stream !== undefined) this.verified.add(`e\u0000${t.connection}\u0000${t.stream}`);
+      }
     }
     return { tables: found.length, rows };
   }

@@ -160,6 +160,11 @@ export interface ReadOptions {
   onWarning?: (w: StoreWarning) => void;
   /** Never change the files (offline checks of a folder another process may hold): torn tails are reported, not cut. */
   readOnly?: boolean;
+  /**
+   * JSON.parse every row's value too (default true), so a bad value is refused at open naming its offset,
+   * never later as a bare SyntaxError. Off only for a table verified since it was last written (the start).
+   */
+  checkValues?: boolean;
 }
 
 /** Where a load puts rows: the table's Map, or (verification) a key set that keeps no values. */
@@ -184,7 +189,7 @@ type LineAt = { line: string; start: number; no: number; terminated: boolean };
 type Checked = { header: Header; json?: string; problem?: undefined } | { problem: string; offset: number };
 
 /** One line parsed and checked (header and value JSON, key present); a problem says what and at which byte. */
-function checkLine(at: LineAt): Checked {
+function checkLine(at: LineAt, checkValues = true): Checked {
   let parsed: { header: Header; json?: string };
   if (!at.terminated) return { problem: 'the last line is cut short (no line end)', offset: at.start };
   try {
@@ -197,6 +202,7 @@ function checkLine(at: LineAt): Checked {
   if ((header.t === 'p' || header.t === 'x') && typeof header.k !== 'string') return { problem: `a ${header.t === 'p' ? 'put' : 'remove'} record has no key`, offset: at.start };
   if (header.t === 'p') {
     if (json === undefined) return { problem: `the row ${JSON.stringify(header.k)} has no value`, offset: at.start };
+    if (!checkValues) return parsed;
     try {
       JSON.parse(json);
     } catch (e) {
@@ -314,7 +320,7 @@ export class JournaledFile implements Adapter<TableData> {
       let n = 0;
       for await (const at of lines(fh)) {
         if (ended) throw new StoreCorruptError(file, 'data follows the end marker', { offset: at.start, line: at.no });
-        const c = checkLine(at);
+        const c = checkLine(at, this.readOpts.checkValues);
         if (c.problem !== undefined) throw new StoreCorruptError(file, c.problem, { offset: c.offset, line: at.no });
         const { header, json } = c;
         if (at.no === 1 && header.t !== 's') throw new StoreCorruptError(file, 'the snapshot does not start with its header line', { offset: 0, line: 1 });
@@ -360,7 +366,7 @@ export class JournaledFile implements Adapter<TableData> {
       let torn: { problem: string; offset: number; line: number } | undefined;
       for await (const at of lines(fh)) {
         if (torn) throw new StoreCorruptError(file, `${torn.problem}, and more lines follow it (not a torn tail)`, { offset: torn.offset, line: torn.line });
-        const c = checkLine(at);
+        const c = checkLine(at, this.readOpts.checkValues);
         if (c.problem !== undefined) {
           torn = { problem: c.problem, offset: c.offset, line: at.no };
           continue;
