@@ -21,6 +21,10 @@ Secrets come from the environment only:
   TAXBRIDGE_ADMIN_TOKEN     the admin API token; when unset, one is generated at first start and printed once
   TAXBRIDGE_MASTER_KEY      base64 of 32 bytes encrypting connection secrets (or TAXBRIDGE_MASTER_KEY_FILE)
 
+At start the data folder is made private (folders 0700, files 0600) and every table in it is read and
+verified: a damaged one stops the start (exit 1) naming the file, the byte offset, what is lost and what to
+do; \`taxbridge store check\` runs the same check offline. One server per data folder (its LOCK names it).
+
 Logs are JSON lines on stdout. SIGTERM or SIGINT stop the server gracefully.
 `;
 
