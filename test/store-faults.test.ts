@@ -94,16 +94,22 @@ describe.each([
   });
 });
 
+/** A store whose insert of e1 is parked in its fsync, and a second insert of e1 issued meanwhile. */
+async function originalInFlightAndItsDuplicate() {
+  const dir = await tempDir();
+  const fs = faultyFs();
+  const store = await openStore({ dir, fileOps: fs.ops });
+  await store.put('webhook_events', 'warm', {});
+  const gate = fs.hold(/webhook_events\.journal$/);
+  const first = store.insertIfAbsent('webhook_events', 'e1', { n: 1 });
+  await gate.reached;
+  const dup = store.insertIfAbsent('webhook_events', 'e1', { n: 2 });
+  return { dir, fs, store, gate, first, dup };
+}
+
 describe('store commits in flight', () => {
   it('a duplicate of a row whose write is in flight answers only after that write is on disk', async () => {
-    const dir = await tempDir();
-    const fs = faultyFs();
-    const store = await openStore({ dir, fileOps: fs.ops });
-    await store.put('webhook_events', 'warm', {});
-    const gate = fs.hold(/webhook_events\.journal$/);
-    const first = store.insertIfAbsent('webhook_events', 'e1', { n: 1 });
-    await gate.reached;
-    const dup = store.insertIfAbsent('webhook_events', 'e1', { n: 2 });
+    const { dir, fs, store, gate, first, dup } = await originalInFlightAndItsDuplicate();
     const dupDone = settled(dup);
     await ticks();
     // The row is readable (read-your-writes), but "already there" is not said before it is durable.
@@ -118,14 +124,7 @@ describe('store commits in flight', () => {
   });
 
   it('when the original write fails, a waiting duplicate writes the row as the first delivery; commits queued behind it are undone', async () => {
-    const dir = await tempDir();
-    const fs = faultyFs();
-    const store = await openStore({ dir, fileOps: fs.ops });
-    await store.put('webhook_events', 'warm', {});
-    const gate = fs.hold(/webhook_events\.journal$/);
-    const first = store.insertIfAbsent('webhook_events', 'e1', { n: 1 });
-    await gate.reached;
-    const dup = store.insertIfAbsent('webhook_events', 'e1', { n: 2 });
+    const { dir, fs, store, gate, first, dup } = await originalInFlightAndItsDuplicate();
     // Queued behind the failing commit, applied in memory on top of it: undone with it.
     const later = store.put('webhook_events', 'e2', { n: 3 });
     await ticks();
