@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { readWireBody, type WireBody } from './wire.ts';
 
 /** A recorded response and the request it answers. */
 export interface RecordedResponse {
@@ -10,12 +11,12 @@ export interface RecordedResponse {
   repeat?: boolean;
 }
 
-export interface SeenRequest {
+/** A request as the replay server received it: the bytes of its body kept, and decoded per its Content-Type. */
+export interface SeenRequest extends WireBody {
   method: string;
   path: string;
   query: Record<string, string>;
   headers: Record<string, string>;
-  body?: unknown;
   /** True when no recorded response matched. */
   unmatched: boolean;
 }
@@ -57,14 +58,14 @@ export class ReplayServer {
   private async handle(req: IncomingMessage): Promise<{ status: number; headers?: Record<string, string>; body?: unknown }> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
-    const text = Buffer.concat(chunks).toString('utf8');
     const url = new URL(req.url ?? '/', 'http://replay');
+    const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : (v ?? '')]));
     const seen: SeenRequest = {
       method: req.method ?? 'GET',
       path: decodeURIComponent(url.pathname),
       query: Object.fromEntries(url.searchParams),
-      headers: Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : (v ?? '')])),
-      body: text ? parseMaybe(text) : undefined,
+      headers,
+      ...readWireBody(Buffer.concat(chunks), headers['content-type']),
       unmatched: false,
     };
     this.seen.push(seen);
@@ -84,12 +85,4 @@ function matches(r: RecordedResponse, seen: SeenRequest): boolean {
   if ((r.request.method ?? 'GET') !== seen.method) return false;
   if (r.request.path !== seen.path) return false;
   return Object.entries(r.request.query ?? {}).every(([k, v]) => seen.query[k] === String(v));
-}
-
-function parseMaybe(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
 }

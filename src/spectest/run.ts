@@ -9,6 +9,9 @@ import { planWriteback, type WritebackTax } from '../writeback/plan.ts';
 import { diffSubset, diffValues } from './diff.ts';
 import { ReplayServer, type RecordedResponse } from './replay-server.ts';
 import { runStreamCase } from './stream-case.ts';
+import { diffWireBody } from './wire.ts';
+import { parseWebhookBody } from '../webhooks/body.ts';
+import { formEncode } from '../http/body.ts';
 
 /** One spec test file (connectors/<name>.test.yaml); see schemas/spec-test.schema.json. */
 export interface SpecTestFile {
@@ -25,7 +28,7 @@ export interface SpecTestCase {
   full?: boolean;
   cursor?: string;
   responses?: RecordedResponse[];
-  webhook?: { headers?: Record<string, string>; body?: unknown; raw?: string; sign?: boolean; sign_with?: string; tamper?: boolean; age_seconds?: number };
+  webhook?: { headers?: Record<string, string>; body?: unknown; form?: Record<string, unknown>; raw?: string; sign?: boolean; sign_with?: string; tamper?: boolean; age_seconds?: number };
   writeback?: { kind: 'invoice' | 'credit_note'; raw?: unknown; document?: Record<string, unknown>; stream?: string; tax: WritebackTax; now?: string };
   expect?: Record<string, unknown>;
 }
@@ -89,12 +92,19 @@ export function describeError(e: unknown): string {
   return isTaxbridgeError(e) ? `${e.code}: ${e.message}` : errorMessage(e);
 }
 
+const WIRE_FIELDS = ['body', 'form', 'raw_body'] as const;
+
 function compareRequests(expected: Array<Record<string, unknown>>, server: ReplayServer): string[] {
-  const seen = server.seen.map((r) => ({ ...r }) as unknown as Record<string, unknown>);
+  const seen = server.seen;
   const out: string[] = [];
   if (seen.length !== expected.length) out.push(`requests: expected ${expected.length}, the replay server saw ${seen.length} (${server.seen.map((r) => `${r.method} ${r.path}`).join(', ') || 'none'})`);
   expected.forEach((e, i) => {
-    if (seen[i]) out.push(...diffSubset(e, seen[i]!, `requests[${i}]`));
+    const s = seen[i];
+    if (!s) return;
+    const { body, form, raw_body, ...rest } = e;
+    out.push(...diffSubset(rest, s as unknown as Record<string, unknown>, `requests[${i}]`));
+    const wire = { body, form, raw_body };
+    for (const f of WIRE_FIELDS) if (f in e) out.push(...diffWireBody(f, wire[f], s, `requests[${i}]`));
   });
   return out;
 }
@@ -104,7 +114,7 @@ async function webhookCase(spec: ConnectorSpec, conn: ConnectionContext, c: Spec
   if (!wh) return [`${spec.name} declares no webhooks`];
   const w = c.webhook!;
   const expect = c.expect ?? {};
-  let raw = w.raw ?? JSON.stringify(w.body ?? {});
+  let raw = w.raw ?? (w.form !== undefined ? formEncode(w.form) : JSON.stringify(w.body ?? {}));
   const headers: Record<string, string> = Object.fromEntries(Object.entries(w.headers ?? {}).map(([k, v]) => [k.toLowerCase(), String(v)]));
   const signature = compileSignature(wh.signature);
   const secrets = await webhookSecrets(wh.signature, conn);
@@ -123,7 +133,7 @@ async function webhookCase(spec: ConnectorSpec, conn: ConnectionContext, c: Spec
     actual.error = isTaxbridgeError(e) ? e.code : errorMessage(e);
   }
   if (actual.verified) {
-    const routed = await compileRouter(wh).route({ headers, body: JSON.parse(raw), raw });
+    const routed = await compileRouter(wh).route({ headers, body: parseWebhookBody(raw, wh), raw });
     Object.assign(actual, { event_type: routed.event_type, event_id: routed.event_id, action: routed.action, id: routed.id, payment_status: routed.payment_status, writeback: routed.writeback });
     if ('mapped' in expect && routed.action === 'upsert' && routed.stream) {
       const { mapRecordForTest } = await import('./stream-case.ts');
