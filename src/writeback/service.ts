@@ -238,7 +238,9 @@ export class WritebackService {
       const client = this.opts.clients.get(connection);
       const sent: WritebackJobDoc['sent'] = [];
       for (const { request, context } of plan.requests) {
-        const res = await client.request(request, context);
+        // One write's scope for derived idempotency keys: stable across this job's attempts, new for a later
+        // write of the same content after a different one (the stored document's version moved on).
+        const res = await client.request(request, context, { idempotencyScope: `${job.id}@${ev.entity.updated_at}` });
         sent.push({ method: request.method ?? 'GET', path: new URL(res.url).pathname, status: res.status });
       }
       await this.finish(job, 'applied', undefined, { sent, applied_at: this.nowIso() });
