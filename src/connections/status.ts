@@ -24,8 +24,10 @@ export interface StreamStatus {
   last_success_at?: string;
   /** A run of this stream is going on now (known only to the serving process). */
   running?: boolean;
-  /** Its cron schedule in the serving process, and the next run. */
-  schedule?: { cron: string; next_run: string | null };
+  /** Its (first) cron schedule in the serving process, and the next run. */
+  schedule?: { cron: string; mode?: string; next_run: string | null };
+  /** Every schedule of the stream (`schedules` in the spec), each with its mode and next run. */
+  schedules?: Array<{ cron: string; mode?: string; timezone?: string; next_run: string | null }>;
 }
 
 export interface StatusError {

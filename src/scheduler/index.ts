@@ -1,6 +1,6 @@
 import { createTask, validate, type ScheduledTask } from 'node-cron';
 import { TaxbridgeError, errorMessage } from '../errors.ts';
-import type { ConnectionContext, ConnectorSpec } from '../spec/types.ts';
+import type { ConnectionContext, ConnectorSpec, ScheduleSpec, StreamSpec } from '../spec/types.ts';
 import { own } from '../own.ts';
 
 export type ScheduledMode = 'full' | 'incremental';
@@ -19,8 +19,11 @@ export interface StartSchedulerOptions {
   logger?: SchedulerLogger;
 }
 
+/** One cron schedule of a stream (a stream may have several, each with its mode). */
 export interface ScheduledStream {
   stream: string;
+  /** Position among the stream's schedules (0 for `schedule`). */
+  index: number;
   cron: string;
   timezone: string;
   mode: ScheduledMode;
@@ -33,6 +36,8 @@ export interface Scheduler {
   isRunning(stream: string): boolean;
   /** Starts a run now (same no-overlap rule); undefined when one is already running. */
   runNow(stream: string, mode?: ScheduledMode): Promise<void> | undefined;
+  /** Does what the cron tick of `streams[i]` does (tests, operators): a run in its mode unless the stream is running. */
+  tick(i: number): Promise<void> | undefined;
   /** Stops every task and waits for runs in progress to end. */
   stop(): Promise<void>;
 }
@@ -44,8 +49,9 @@ const consoleLogger: SchedulerLogger = {
 };
 
 /**
- * node-cron tasks for one connection, from each stream's `schedule`. A stream never runs twice at once: a
- * tick that finds the previous run still going is skipped and logged. Tasks are unref'd, so a scheduler
+ * node-cron tasks for one connection, from each stream's `schedule` or `schedules` (one task per schedule,
+ * each with its mode). A stream never runs twice at once, whichever schedule ticks: a tick that finds a
+ * run of the stream still going is skipped and logged. Tasks are unref'd, so a scheduler
  * alone does not keep the process alive; `stop()` ends the tasks and waits for runs in flight.
  */
 export function startScheduler(opts: StartSchedulerOptions): Scheduler {
@@ -59,7 +65,7 @@ export function startScheduler(opts: StartSchedulerOptions): Scheduler {
   function trigger(stream: string, mode: ScheduledMode, reason: 'scheduled' | 'manual'): Promise<void> | undefined {
     if (stopped) return undefined;
     if (running.has(stream)) {
-      logger.warn(`${stream}: previous run still in progress, ${reason} run skipped`, fields(stream));
+      logger.warn(`${stream}: previous run still in progress, ${reason} run skipped (${mode})`, fields(stream));
       return undefined;
     }
     logger.info(`${stream}: ${mode} run started (${reason})`, fields(stream));
@@ -79,24 +85,25 @@ export function startScheduler(opts: StartSchedulerOptions): Scheduler {
   }
 
   // Validate every schedule before starting any task: a bad one fails the whole set.
-  const planned = Object.entries(opts.spec.streams)
-    .filter(([, s]) => s.schedule)
-    .map(([stream, s]) => {
-      const cron = s.schedule!.cron;
+  const planned = Object.entries(opts.spec.streams).flatMap(([stream, s]) =>
+    streamSchedules(s).map((sch, index) => {
+      const where = s.schedules ? `schedules[${index}] of stream ${stream}` : `stream ${stream}`;
+      const cron = sch.cron;
       if (!validate(cron)) {
-        throw new TaxbridgeError('SCHEDULE_INVALID', `stream ${stream} of ${opts.spec.title} has an invalid cron expression "${cron}"`, {
+        throw new TaxbridgeError('SCHEDULE_INVALID', `${where} of ${opts.spec.title} has an invalid cron expression "${cron}"`, {
           hint: 'use 5 fields (minute hour day month weekday) or 6 with seconds first, e.g. "*/15 * * * *"',
         });
       }
-      const timezone = s.schedule!.timezone ?? 'UTC';
+      const timezone = sch.timezone ?? 'UTC';
       try {
         new Intl.DateTimeFormat('en-US', { timeZone: timezone });
       } catch {
-        throw new TaxbridgeError('SCHEDULE_INVALID', `stream ${stream} of ${opts.spec.title} has an unknown time zone "${timezone}"`, { hint: 'use an IANA time zone name such as Europe/London or UTC' });
+        throw new TaxbridgeError('SCHEDULE_INVALID', `${where} of ${opts.spec.title} has an unknown time zone "${timezone}"`, { hint: 'use an IANA time zone name such as Europe/London or UTC' });
       }
-      const mode: ScheduledMode = s.schedule!.mode ?? (s.incremental ? 'incremental' : 'full');
-      return { stream, cron, timezone, mode };
-    });
+      const mode: ScheduledMode = sch.mode ?? defaultMode(s);
+      return { stream, index, cron, timezone, mode };
+    }),
+  );
 
   const cronLogger = {
     info: (m: string) => logger.info(m),
@@ -108,14 +115,14 @@ export function startScheduler(opts: StartSchedulerOptions): Scheduler {
     let task: ScheduledTask;
     try {
       task = createTask(p.cron, () => void trigger(p.stream, p.mode, 'scheduled'), {
-        name: `${opts.conn.connection_id}:${p.stream}`,
+        name: `${opts.conn.connection_id}:${p.stream}:${p.index}`,
         timezone: p.timezone,
         unref: true,
         logger: cronLogger,
       });
     } catch (e) {
       for (const t of tasks) void t.destroy();
-      throw new TaxbridgeError('SCHEDULE_INVALID', `stream ${p.stream} of ${opts.spec.title}: ${errorMessage(e)}`);
+      throw new TaxbridgeError('SCHEDULE_INVALID', `stream ${p.stream} (schedule ${p.index}) of ${opts.spec.title}: ${errorMessage(e)}`);
     }
     void task.start();
     tasks.push(task);
@@ -129,7 +136,12 @@ export function startScheduler(opts: StartSchedulerOptions): Scheduler {
       const p = planned.find((x) => x.stream === stream);
       const s = own(opts.spec.streams, stream);
       if (!s) throw new TaxbridgeError('SYNC_UNKNOWN_STREAM', `${opts.spec.title} has no stream "${stream}"`);
-      return trigger(stream, mode ?? p?.mode ?? (s.incremental ? 'incremental' : 'full'), 'manual');
+      return trigger(stream, mode ?? p?.mode ?? defaultMode(s), 'manual');
+    },
+    tick(i) {
+      const p = streams[i];
+      if (!p) throw new TaxbridgeError('SCHEDULE_INVALID', `no schedule #${i} (${streams.length} scheduled)`);
+      return trigger(p.stream, p.mode, 'scheduled');
     },
     async stop() {
       stopped = true;
@@ -137,4 +149,13 @@ export function startScheduler(opts: StartSchedulerOptions): Scheduler {
       await Promise.all(running.values());
     },
   };
+}
+
+/** The stream's schedules: `schedules`, or the single `schedule` (older specs). */
+export function streamSchedules(s: StreamSpec): ScheduleSpec[] {
+  return s.schedules ?? (s.schedule ? [s.schedule] : []);
+}
+
+function defaultMode(s: StreamSpec): ScheduledMode {
+  return s.incremental || s.change_feed ? 'incremental' : 'full';
 }

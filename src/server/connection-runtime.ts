@@ -3,7 +3,10 @@
  * after a restart if it was interrupted), the spec's cron schedules, and syncs asked for through the admin
  * API. Runs of one connection go one at a time (a scheduled run waits for the backfill), so a stream never
  * syncs twice at once. Disconnecting stops the schedules and aborts the run in progress; a stopped run
- * resumes from its last checkpoint the next time.
+ * resumes from its last checkpoint the next time. Documents a sync stores new or changed are handed to the
+ * write-back service when their kind declares `trigger: [sync]` (same job key as a webhook's, so each
+ * change is written once; a document already carrying its tax is `unchanged`, which stops the loop of the
+ * system's own update after our write).
  */
 import { TaxbridgeError, errorMessage } from '../errors.ts';
 import type { HttpClient } from '../http/index.ts';
@@ -12,14 +15,17 @@ import type { BackfillState, ConnectionDoc } from '../connections/model.ts';
 import type { ConnectionService } from '../connections/service.ts';
 import type { ConnectionContext, ConnectorSpec } from '../spec/types.ts';
 import type { Store } from '../store/types.ts';
-import type { RunSyncOptions, SyncSummary } from '../sync/index.ts';
+import { compileExpression, type Expression } from '../expressions/index.ts';
+import type { ChangedRecord, RunSyncOptions, SyncSummary } from '../sync/index.ts';
+import type { DocumentKind } from '../writeback/jobs.ts';
+import type { WritebackService } from '../writeback/service.ts';
 import type { SyncRunner } from './connections-api.ts';
 
 /** A started set of cron tasks for one connection. */
 export interface ScheduleHandle {
   stop(): Promise<void> | void;
-  /** The scheduled streams and when each runs next. */
-  streams?: ReadonlyArray<{ stream: string; cron: string; nextRun(): Date | null }>;
+  /** The schedules (a stream may have several) and when each runs next. */
+  streams?: ReadonlyArray<{ stream: string; cron: string; mode?: 'incremental' | 'full'; timezone?: string; nextRun(): Date | null }>;
 }
 
 /** Starts the spec's schedules of one connection; `run` syncs one stream in the given mode. */
@@ -42,6 +48,16 @@ export interface ConnectionRuntimeOptions {
   backfill?: boolean;
   /** Run cron schedules. Default true. */
   schedules?: boolean;
+  /** Write-back for documents a sync stores new or changed (kinds with `trigger` including `sync`). */
+  writeback?: Pick<WritebackService, 'request'>;
+}
+
+/** A stream's schedules as connection status shows them: the first at the top (older clients), all in `schedules`. */
+export interface StreamSchedules {
+  cron: string;
+  mode?: 'incremental' | 'full';
+  next_run: string | null;
+  schedules: Array<{ cron: string; mode?: 'incremental' | 'full'; timezone?: string; next_run: string | null }>;
 }
 
 interface Active {
@@ -134,10 +150,15 @@ export class ConnectionRuntime implements SyncRunner {
     return this.active.get(connectionId)?.running ?? new Set();
   }
 
-  schedules(connectionId: string): Record<string, { cron: string; next_run: string | null }> {
-    const out: Record<string, { cron: string; next_run: string | null }> = {};
-    for (const s of this.active.get(connectionId)?.schedules?.streams ?? []) out[s.stream] = { cron: s.cron, next_run: s.nextRun()?.toISOString() ?? null };
-    return out;
+  schedules(connectionId: string): Record<string, StreamSchedules> {
+    const out = new Map<string, StreamSchedules>();
+    for (const s of this.active.get(connectionId)?.schedules?.streams ?? []) {
+      const one = { cron: s.cron, ...(s.mode ? { mode: s.mode } : {}), ...(s.timezone ? { timezone: s.timezone } : {}), next_run: s.nextRun()?.toISOString() ?? null };
+      const hit = out.get(s.stream);
+      if (hit) hit.schedules.push(one);
+      else out.set(s.stream, { cron: one.cron, ...(one.mode ? { mode: one.mode } : {}), next_run: one.next_run, schedules: [one] });
+    }
+    return Object.fromEntries(out);
   }
 
   syncNow(doc: ConnectionDoc, o: { streams?: string[]; full?: boolean }): { streams: string[]; full: boolean; started_at: string } {
@@ -190,6 +211,7 @@ export class ConnectionRuntime implements SyncRunner {
         full: o.full,
         signal: entry.abort.signal,
         logger: log,
+        ...this.syncWriteback(doc, spec, conn, log),
         onProgress: (p) => {
           entry.running.clear();
           entry.running.add(p.stream);
@@ -226,6 +248,48 @@ export class ConnectionRuntime implements SyncRunner {
       log.info('backfill finished', { status: state.status, records: summaries.reduce((n, s) => n + s.records, 0) });
     }
     return summaries;
+  }
+
+  /**
+   * The sync's change listener for write-back: streams whose document kind declares `trigger: [sync]`, and
+   * for each document stored new or changed, a write-back request when the target's `when` holds.
+   */
+  private syncWriteback(doc: ConnectionDoc, spec: ConnectorSpec, conn: ConnectionContext, log: Logger): Pick<RunSyncOptions, 'changes'> {
+    const writeback = this.opts.writeback;
+    if (!writeback || !spec.writeback) return {};
+    const kinds = new Map<string, { kind: DocumentKind; when?: Expression }>();
+    for (const kind of ['invoice', 'credit_note'] as const) {
+      const target = spec.writeback[kind];
+      if (!target?.trigger?.includes('sync')) continue;
+      // A condition on the computed tax can only be judged by the write-back itself.
+      const prefilter = target.when && !/\btax\b/.test(target.when) ? compileExpression(target.when) : undefined;
+      kinds.set(target.stream, { kind, ...(prefilter ? { when: prefilter } : {}) });
+    }
+    if (!kinds.size) return {};
+    const resolved = { spec, conn, organizationId: doc.organization_id };
+    const store = this.opts.store;
+    return {
+      changes: {
+        streams: [...kinds.keys()],
+        async onChanged(stream: string, changed: ChangedRecord[]) {
+          const k = kinds.get(stream)!;
+          for (const ch of changed) {
+            try {
+              if (k.when) {
+                // A document the write-back would skip (not a draft, say) leaves no job: evaluate `when` first.
+                const e = await store.getEntity(conn.connection_id, stream, ch.external_id);
+                const input = { document: e?.data, raw: e?.raw, settings: conn.settings, environment: conn.environment, now: new Date().toISOString() };
+                if (!e || (await k.when.evaluate(input, input)) !== true) continue;
+              }
+              const w = await writeback.request(resolved, k.kind, ch.external_id, `sync ${stream} (${ch.status})`);
+              if (w.status !== 'unchanged' && w.status !== 'skipped') log.info('write-back requested by sync', { stream, document_id: ch.external_id, status: w.status, job_id: w.job_id });
+            } catch (e) {
+              log.warn('write-back request after sync failed', { stream, document_id: ch.external_id, error: e });
+            }
+          }
+        },
+      },
+    };
   }
 
   /** Resolves when no run is queued or going on. */

@@ -36,7 +36,7 @@ export interface SyncRunner {
   /** Streams of the connection running now. */
   running(connectionId: string): ReadonlySet<string>;
   /** The connection's cron schedules and their next runs. */
-  schedules?(connectionId: string): Record<string, { cron: string; next_run: string | null }>;
+  schedules?(connectionId: string): Record<string, { cron: string; mode?: string; next_run: string | null; schedules?: Array<{ cron: string; mode?: string; timezone?: string; next_run: string | null }> }>;
 }
 
 export interface ConnectionsApiOptions {
@@ -144,7 +144,9 @@ export function createConnectionsApiRouter(opts: ConnectionsApiOptions): Router 
       const report = await connectionStatus(connections.store, doc, connections.registry.find(doc.connector)?.spec, opts.runner?.running(doc.id));
       for (const [stream, schedule] of Object.entries(opts.runner?.schedules?.(doc.id) ?? {})) {
         const st = own(report.streams, stream);
-        if (st) st.schedule = schedule;
+        if (!st) continue;
+        st.schedule = { cron: schedule.cron, ...(schedule.mode ? { mode: schedule.mode } : {}), next_run: schedule.next_run };
+        if (schedule.schedules) st.schedules = schedule.schedules;
       }
       sendJson(ctx, 200, { data: { ...connections.view(doc), sync: report.streams, webhooks: report.webhooks, writebacks: report.writebacks, errors: report.errors } });
     }),

@@ -187,6 +187,7 @@ export async function startServer(config: ServeConfig, io: ServeIO = {}): Promis
       log: log.child({ part: 'sync' }),
       backfill: config.backfill,
       schedules: config.schedules,
+      writeback: webhooks.writebacks,
     });
     cleanups.push(() => runtime.stop());
 

@@ -2,6 +2,8 @@ import cron from 'node-cron';
 import { compileExpression, ExpressionError, splitTemplate } from '../expressions/index.ts';
 import type { Diagnostic } from './diagnostics.ts';
 import { connectorSchema } from './schemas.ts';
+import { requestUsesSince } from '../sync/since.ts';
+import { cursorInstant } from '../sync/cursor.ts';
 import { didYouMean } from './suggest.ts';
 import type { ConnectorSpec, StreamSpec } from './types.ts';
 import { dottedPath, pointerJoin, positionInside, positionOf, type SourceDocument } from './yaml-source.ts';
@@ -145,16 +147,7 @@ function checkStreams(spec: Partial<ConnectorSpec>, report: Report) {
   for (const [name, stream] of Object.entries(streams)) {
     if (!stream || typeof stream !== 'object') continue;
     const base = pointerJoin('/streams', name);
-    const sched = stream.schedule;
-    if (sched && typeof sched.cron === 'string' && !cron.validate(sched.cron)) {
-      report(`${base}/schedule/cron`, 'LINT_BAD_CRON', `\`${sched.cron}\` is not a valid cron expression in \`streams.${name}.schedule\``, 'five fields (minute hour day month weekday) or six with seconds first, e.g. "*/15 * * * *"');
-    }
-    if (sched && typeof sched.timezone === 'string' && !validTimezone(sched.timezone)) {
-      report(`${base}/schedule/timezone`, 'LINT_BAD_TIMEZONE', `\`${sched.timezone}\` is not an IANA time zone`, 'e.g. UTC, Europe/London, America/New_York');
-    }
-    if (sched?.mode === 'incremental' && !stream.incremental) {
-      report(`${base}/schedule/mode`, 'LINT_INCREMENTAL_WITHOUT_CURSOR', `stream \`${name}\` is scheduled as incremental but has no \`incremental\` section`, 'add incremental.cursor_field or use mode: full');
-    }
+    checkStreamSync(name, stream, base, report);
     const p = stream.pagination as Record<string, unknown> | undefined;
     if (p && p.type !== 'none' && p.type !== 'cursor' && p.type !== 'link_header' && !p.page_size && p.type === 'page_number' && !p.stop_when) {
       report(`${base}/pagination`, 'LINT_PAGINATION_NO_STOP', `page_number pagination in \`streams.${name}\` has neither page_size nor stop_when, so it cannot tell the last page`, 'add page_size (a short page ends it) or stop_when', 'warning');
@@ -223,6 +216,46 @@ function checkWriteback(spec: Partial<ConnectorSpec>, report: Report) {
     const stream = streams[t.stream];
     if (!stream) report(`/writeback/${kind}/stream`, 'LINT_UNKNOWN_STREAM', `writeback.${kind} refers to stream \`${t.stream}\`, which is not declared`, didYouMean(t.stream, Object.keys(streams)));
     else if (stream.entity !== kind) report(`/writeback/${kind}/stream`, 'LINT_WRITEBACK_ENTITY', `writeback.${kind} uses stream \`${t.stream}\`, whose entity is ${stream.entity}`, `point it at a stream with entity: ${kind}`);
+  }
+}
+
+/** Schedules, incremental templates, change feed and deletion by absence of one stream. */
+function checkStreamSync(name: string, stream: StreamSpec, base: string, report: Report) {
+  const where = (i: number | undefined) => (i === undefined ? `${base}/schedule` : `${base}/schedules/${i}`);
+  if (stream.schedule && stream.schedules) {
+    report(`${base}/schedules`, 'LINT_SCHEDULE_TWICE', `stream \`${name}\` has both \`schedule\` and \`schedules\``, 'move the single schedule into schedules (a list, each with its mode)', 'error', true);
+  }
+  const list: Array<[number | undefined, unknown]> = Array.isArray(stream.schedules) ? stream.schedules.map((s, i) => [i, s]) : stream.schedule ? [[undefined, stream.schedule]] : [];
+  for (const [i, raw] of list) {
+    const sched = raw as { cron?: unknown; timezone?: unknown; mode?: unknown } | null;
+    if (!sched || typeof sched !== 'object') continue;
+    const label = i === undefined ? `streams.${name}.schedule` : `streams.${name}.schedules[${i}]`;
+    if (typeof sched.cron === 'string' && !cron.validate(sched.cron)) {
+      report(`${where(i)}/cron`, 'LINT_BAD_CRON', `\`${sched.cron}\` is not a valid cron expression in \`${label}\``, 'five fields (minute hour day month weekday) or six with seconds first, e.g. "*/15 * * * *"');
+    }
+    if (typeof sched.timezone === 'string' && !validTimezone(sched.timezone)) {
+      report(`${where(i)}/timezone`, 'LINT_BAD_TIMEZONE', `\`${sched.timezone}\` is not an IANA time zone`, 'e.g. UTC, Europe/London, America/New_York');
+    }
+    if (sched.mode === 'incremental' && !stream.incremental && !stream.change_feed) {
+      report(`${where(i)}/mode`, 'LINT_INCREMENTAL_WITHOUT_CURSOR', `stream \`${name}\` is scheduled as incremental but has neither \`incremental\` nor \`change_feed\``, 'add incremental.cursor_field (or a change_feed), or use mode: full');
+    }
+  }
+  const inc = stream.incremental;
+  if (inc && inc.initial !== undefined && (typeof inc.initial === 'string' || typeof inc.initial === 'number') && cursorInstant(inc.initial, inc.format) === undefined) {
+    report(`${base}/incremental/initial`, 'LINT_BAD_INITIAL', `\`${inc.initial}\` in \`streams.${name}.incremental.initial\` is not an instant`, 'an ISO 8601 time such as 2020-01-01T00:00:00Z, or a number in the format\'s unit');
+  }
+  if (stream.request && typeof stream.request === 'object' && requestUsesSince(stream.request) && !inc) {
+    report(`${base}/request`, 'LINT_SINCE_WITHOUT_INCREMENTAL', `\`streams.${name}.request\` uses \`incremental.since\`, but the stream has no \`incremental\` section to say its format and cursor`, 'add incremental (cursor_field, format, initial)', 'error', true);
+  }
+  if (inc?.param && stream.request && typeof stream.request === 'object' && requestUsesSince(stream.request)) {
+    report(`${base}/incremental/param`, 'LINT_CURSOR_SENT_TWICE', `stream \`${name}\` sends its cursor both as \`incremental.param\` and through \`incremental.since\` in its request`, 'keep one of the two', 'warning');
+  }
+  const feed = stream.change_feed;
+  if (feed?.request && typeof feed.request === 'object' && !requestUsesSince(feed.request)) {
+    report(`${base}/change_feed/request`, 'LINT_FEED_WITHOUT_SINCE', `\`streams.${name}.change_feed.request\` does not use \`incremental.since\`, so every incremental run reads the whole feed`, 'filter it, e.g. created[gt]: "{{ incremental.since }}"', 'warning', true);
+  }
+  if (stream.deletion?.absent_in_full_sync && stream.pagination && (stream.pagination as { stop_when?: unknown }).stop_when) {
+    report(`${base}/deletion/absent_in_full_sync`, 'LINT_ABSENCE_WITH_STOP_WHEN', `stream \`${name}\` marks records missing from a full read deleted, and its pagination may stop early (stop_when): records after the stop would be deleted`, 'make sure stop_when only says the collection ended', 'warning');
   }
 }
 

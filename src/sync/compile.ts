@@ -1,7 +1,8 @@
 import type { ValidateFunction } from 'ajv/dist/2020.js';
 import { TaxbridgeError } from '../errors.ts';
 import { compileExpression, type Expression } from '../expressions/index.ts';
-import type { ChildSpec, ConnectorSpec, StreamSpec } from '../spec/types.ts';
+import type { ChangeFeedSpec, ChildSpec, ConnectorSpec, StreamSpec } from '../spec/types.ts';
+import { requestUsesSince } from './since.ts';
 import { entitySchemaValidator } from './entity-schemas.ts';
 import { own } from '../own.ts';
 
@@ -17,7 +18,22 @@ export interface CompiledStream {
   children: Array<{ spec: ChildSpec; when?: Expression }>;
   fetchRecord?: Expression;
   validate: ValidateFunction;
+  /** The list request renders `incremental.since` itself, so the API filters (no filtering after reading). */
+  sinceInRequest: boolean;
+  /** The stream's change feed (incremental runs read it), compiled. */
+  feed?: CompiledFeed;
 }
+
+export interface CompiledFeed {
+  spec: ChangeFeedSpec;
+  eventId: Expression;
+  eventTime: Expression;
+  object: Expression;
+  deleteWhen?: Expression;
+  when?: Expression;
+}
+
+
 
 const cache = new WeakMap<StreamSpec, CompiledStream>();
 
@@ -39,11 +55,22 @@ export function compileStream(spec: ConnectorSpec, name: string): CompiledStream
     entity: s.entity,
     primaryKey: compileExpression(s.primary_key ?? 'id'),
     mapping: compileExpression(s.mapping),
-    deletion: s.deletion ? compileExpression(s.deletion.when) : undefined,
+    deletion: s.deletion?.when ? compileExpression(s.deletion.when) : undefined,
     cursor: s.incremental ? compileExpression(s.incremental.cursor_field) : undefined,
     children: (s.children ?? []).map((child) => ({ spec: child, when: child.when ? compileExpression(child.when) : undefined })),
     fetchRecord: s.fetch?.record ? compileExpression(s.fetch.record) : undefined,
     validate: entitySchemaValidator(s.entity),
+    sinceInRequest: requestUsesSince(s.request),
+    feed: s.change_feed
+      ? {
+          spec: s.change_feed,
+          eventId: compileExpression(s.change_feed.event_id ?? 'id'),
+          eventTime: compileExpression(s.change_feed.event_time),
+          object: compileExpression(s.change_feed.object),
+          deleteWhen: s.change_feed.delete_when ? compileExpression(s.change_feed.delete_when) : undefined,
+          when: s.change_feed.when ? compileExpression(s.change_feed.when) : undefined,
+        }
+      : undefined,
   };
   cache.set(s, c);
   return c;

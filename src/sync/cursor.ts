@@ -1,6 +1,6 @@
-import type { IncrementalSpec } from '../spec/types.ts';
+import type { CursorFormatName } from '../spec/types.ts';
 
-export type CursorFormat = NonNullable<IncrementalSpec['format']>;
+export type CursorFormat = CursorFormatName;
 
 /**
  * A record's change time as epoch milliseconds, read per the stream's cursor format, so cursors compare
@@ -24,7 +24,7 @@ function numeric(v: number, format: CursorFormat): number {
   return Math.abs(v) < 1e11 ? v * 1000 : v;
 }
 
-/** The instant as the API expects it in the incremental query parameter. */
+/** The instant as the API expects it in the incremental parameter and `incremental.since`. */
 export function formatCursor(ms: number, format: CursorFormat = 'iso8601'): string {
   switch (format) {
     case 'unix_seconds':
@@ -33,6 +33,9 @@ export function formatCursor(ms: number, format: CursorFormat = 'iso8601'): stri
       return String(ms);
     case 'date':
       return new Date(ms).toISOString().slice(0, 10);
+    case 'iso8601_seconds':
+      // Truncated to the second: a `>` filter then re-reads the cursor's own second rather than skip part of it.
+      return new Date(ms).toISOString().slice(0, 19) + 'Z';
     default:
       return new Date(ms).toISOString();
   }

@@ -5,4 +5,4 @@ export { readStream, type ReadPage } from './read.ts';
 export { prepareConnection } from './connection.ts';
 export { cursorInstant, formatCursor, changedSince } from './cursor.ts';
 export { checkpointId, loadStreamState } from './state.ts';
-export type { SyncSummary, SyncProgress, SyncMode, RecordFailure, RunSyncOptions, StreamState, SyncLogger } from './types.ts';
+export type { SyncSummary, SyncProgress, SyncMode, RecordFailure, RunSyncOptions, StreamState, SyncLogger, ChangedRecord } from './types.ts';

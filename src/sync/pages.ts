@@ -4,7 +4,7 @@ import type { RequestSpec } from '../spec/types.ts';
 import { attachChildren } from './children.ts';
 import { evaluate, type CompiledStream } from './compile.ts';
 import { readAhead } from './concurrency.ts';
-import { changedSince, cursorInstant, formatCursor } from './cursor.ts';
+import { changedSince, cursorInstant, formatCursor, type CursorFormat } from './cursor.ts';
 
 /** What one run of a stream reads: the mode, the incremental lower bound, and where to resume. */
 export interface ReadPlan {
@@ -36,6 +36,26 @@ export function listRequest(c: CompiledStream, plan: ReadPlan): RequestSpec {
   return { ...c.spec.request, query: { ...c.spec.request.query, [inc.param]: formatCursor(plan.sinceMs, inc.format) } };
 }
 
+/** `incremental.*` as request templates see it: the lower bound formatted for the API, or nothing. */
+export interface IncrementalContext {
+  mode: 'full' | 'incremental';
+  /** Unix formats give a number, the others a string; undefined when the run has no lower bound. */
+  since?: string | number;
+  since_ms?: number;
+}
+
+/**
+ * The template context of a run's request: in incremental runs the cursor (lookback applied), in full runs
+ * the declared `initial` instant, otherwise no `since` (a parameter that is exactly `{{ incremental.since }}`
+ * is then omitted).
+ */
+export function incrementalContext(plan: Pick<ReadPlan, 'mode' | 'sinceMs'>, format: CursorFormat | undefined, initial: string | number | undefined): IncrementalContext {
+  const ms = plan.mode === 'incremental' && plan.sinceMs !== undefined ? plan.sinceMs : initial !== undefined ? cursorInstant(initial, format) : undefined;
+  if (ms === undefined) return { mode: plan.mode };
+  const text = formatCursor(ms, format);
+  return { mode: plan.mode, since: format === 'unix_seconds' || format === 'unix_ms' ? Number(text) : text, since_ms: ms };
+}
+
 /**
  * Pages of raw records ready to map: read (one page ahead of the consumer), filtered by the cursor when
  * the API cannot filter, and completed with their child requests.
@@ -50,8 +70,9 @@ export function rawPages(c: CompiledStream, client: HttpClient, plan: ReadPlan, 
 
 async function* produce(c: CompiledStream, client: HttpClient, plan: ReadPlan, context: Record<string, unknown>, signal?: AbortSignal): AsyncGenerator<RawPage> {
   const inc = c.spec.incremental;
-  const filterAfterReading = plan.mode === 'incremental' && plan.sinceMs !== undefined && !inc?.param;
-  const pages = client.paginate(listRequest(c, plan), c.spec.pagination, c.spec.records, context, { signal, resume: plan.resume, firstPage: plan.firstPage });
+  const filterAfterReading = plan.mode === 'incremental' && plan.sinceMs !== undefined && !inc?.param && !c.sinceInRequest;
+  const ctx = { ...context, incremental: incrementalContext(plan, inc?.format, inc?.initial) };
+  const pages = client.paginate(listRequest(c, plan), c.spec.pagination, c.spec.records, ctx, { signal, resume: plan.resume, firstPage: plan.firstPage });
   for await (const page of pages) {
     let maxCursorMs: number | undefined;
     const kept: unknown[] = [];

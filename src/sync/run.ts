@@ -6,10 +6,11 @@ import { compileStream } from './compile.ts';
 import { yieldToEventLoop } from './concurrency.ts';
 import { prepareConnection } from './connection.ts';
 import { formatCursor } from './cursor.ts';
+import { nextSeenWindow, readFeed } from './feed.ts';
 import { mapCompiled, mappingBindings } from './map.ts';
 import { rawPages, type ReadPlan } from './pages.ts';
 import { checkpointId, loadStreamState } from './state.ts';
-import type { RecordFailure, RunSyncOptions, StreamState, SyncMode, SyncSummary } from './types.ts';
+import type { ChangedRecord, RecordFailure, RunSyncOptions, StreamState, SyncMode, SyncSummary } from './types.ts';
 
 const MAX_FAILURES = 1000;
 /** Run summaries kept per (connection, stream) in sync_runs; older ones are removed. */
@@ -103,6 +104,7 @@ function planRun(state: StreamState | undefined, hasIncremental: boolean, lookba
 
 /**
  * One stream: pages -> children -> mapping + validation -> store, a checkpoint committed with every page.
+ * An incremental run of a stream with a change feed reads the feed instead (readFeed, one commit).
  * Throws the run's error (with `syncSummary` attached) when the stream fails; the failed run is stored.
  */
 export async function runStream(opts: RunSyncOptions & { http: HttpClient }, name: string): Promise<SyncSummary> {
@@ -113,67 +115,117 @@ export async function runStream(opts: RunSyncOptions & { http: HttpClient }, nam
   const started = performance.now();
   const id = checkpointId(conn.connection_id, name);
   const state = await loadStreamState(store, conn.connection_id, name);
-  const run = planRun(state, !!inc, inc?.lookback_seconds ?? 0, opts.full === true);
+  const lookback = c.feed ? (c.feed.spec.lookback_seconds ?? 0) : (inc?.lookback_seconds ?? 0);
+  const run = planRun(state, !!inc || !!c.feed, lookback, opts.full === true);
   const summary = emptySummary(opts, name, run.mode, new Date().toISOString());
   if (run.page > 0) summary.resumed_from_page = run.page + 1;
   const bindings = mappingBindings(conn);
   const failures: RecordFailure[] = [];
   const plan: ReadPlan = { mode: run.mode, sinceMs: run.since_ms, resume: run.next, firstPage: run.page + 1 };
-  opts.logger?.info(`sync ${name}: ${run.mode}${summary.resumed_from_page ? ` (resuming at page ${summary.resumed_from_page})` : ''}`, { connection_id: conn.connection_id });
+  const tracked = opts.changes?.streams.includes(name) ? opts.changes : undefined;
+  // Deletion by absence: ids seen by a full run read from its first page in this process.
+  const absence = run.mode === 'full' && c.spec.deletion?.absent_in_full_sync === true ? { seen: new Set<string>(), idless: 0, resumed: run.page > 0 } : undefined;
+  const feedRun = run.mode === 'incremental' && !!c.feed;
+  opts.logger?.info(`sync ${name}: ${run.mode}${feedRun ? ' (change feed)' : ''}${summary.resumed_from_page ? ` (resuming at page ${summary.resumed_from_page})` : ''}`, { connection_id: conn.connection_id });
+
+  /** Commits one page of writes with its checkpoint; counts, reports changes and progress. */
+  const commit = async (pageNo: number, writes: EntityWrite[], checkpoint: StreamState, readCount: number, skipped: number): Promise<void> => {
+    const before = tracked ? await storedHashes(store, conn.connection_id, name, writes) : undefined;
+    const result = await store.commitPage({ connectionId: conn.connection_id, stream: name, entity: c.entity, writes, checkpoint: { id, value: checkpoint as unknown as Record<string, unknown> } });
+    summary.pages++;
+    summary.records += readCount;
+    summary.skipped += skipped;
+    summary.created += result.created;
+    summary.updated += result.updated;
+    summary.unchanged += result.unchanged;
+    summary.deleted += result.deleted ?? 0;
+    if (checkpoint.run === null && checkpoint.cursor) summary.cursor = checkpoint.cursor.value;
+    if (tracked && before) await reportChanges(opts, tracked, name, before);
+    opts.onProgress?.({
+      stream: name,
+      mode: run.mode,
+      page: pageNo,
+      pages: summary.pages,
+      records: summary.records,
+      created: summary.created,
+      updated: summary.updated,
+      unchanged: summary.unchanged,
+      failed: summary.failed,
+      deleted: summary.deleted,
+      elapsed_ms: Math.round(performance.now() - started),
+    });
+  };
+
+  /** The mapped write of one raw record (undefined when it failed or is a deletion of nothing stored). */
+  const toWrite = async (raw: unknown, pageNo: number, forceDeleted: boolean, extra?: Record<string, unknown>): Promise<EntityWrite | undefined> => {
+    const m = await mapCompiled(c, raw, extra ? { ...bindings, ...extra } : bindings);
+    if (absence) {
+      if (m.external_id !== undefined) absence.seen.add(m.external_id);
+      else absence.idless++;
+    }
+    if (m.ok && !forceDeleted) return { external_id: m.external_id, data: m.data, raw, deleted: m.deleted };
+    if ((m.deleted || forceDeleted) && m.external_id !== undefined) {
+      // Archived records may lack what the mapping needs: keep the stored data, mark it deleted, in
+      // the same commit as the page (one never imported has nothing to mark).
+      const stored = await store.getEntity(conn.connection_id, name, m.external_id);
+      if (stored) return { external_id: m.external_id, data: stored.data, raw, deleted: true };
+      return undefined;
+    }
+    if (!m.ok) {
+      summary.failed++;
+      if (failures.length < MAX_FAILURES) failures.push({ external_id: m.external_id, page: pageNo, reason: m.reason });
+    }
+    return undefined;
+  };
 
   try {
-    for await (const page of rawPages(c, client, plan, {}, signal)) {
+    if (feedRun) {
+      const feed = await readFeed(c, client, run.since_ms!, state?.feed_seen ?? {}, signal);
       const writes: EntityWrite[] = [];
       let slice = performance.now();
-      for (const raw of page.records) {
-        const m = await mapCompiled(c, raw, bindings);
-        if (m.ok) writes.push({ external_id: m.external_id, data: m.data, raw, deleted: m.deleted });
-        else if (m.deleted && m.external_id !== undefined) {
-          // Archived records may lack what the mapping needs: keep the stored data, mark it deleted, in
-          // the same commit as the page (one never imported has nothing to mark).
-          const stored = await store.getEntity(conn.connection_id, name, m.external_id);
-          if (stored) writes.push({ external_id: m.external_id, data: stored.data, raw, deleted: true });
-        } else {
-          summary.failed++;
-          if (failures.length < MAX_FAILURES) failures.push({ external_id: m.external_id, page: page.page, reason: m.reason });
-        }
+      for (const ch of feed.changes) {
+        const w = await toWrite(ch.object, 1, ch.deleted, { event: ch.event });
+        if (w) writes.push(w);
         if (performance.now() - slice > MAPPING_SLICE_MS) {
           await yieldToEventLoop();
           slice = performance.now();
         }
       }
-      if (page.maxCursorMs !== undefined && (run.high_water_ms === undefined || page.maxCursorMs > run.high_water_ms)) run.high_water_ms = page.maxCursorMs;
-      run.page = page.page;
-      run.next = page.next;
-      const last = page.next === undefined;
-      const checkpoint = last ? finalState(conn.connection_id, name, state, run) : { connection_id: conn.connection_id, stream: name, cursor: state?.cursor, run: { ...run }, last_run: state?.last_run };
-      const result = await store.commitPage({ connectionId: conn.connection_id, stream: name, entity: c.entity, writes, checkpoint: { id, value: checkpoint as unknown as Record<string, unknown> } });
-      summary.pages++;
-      summary.records += page.records.length;
-      summary.skipped += page.skipped;
-      summary.created += result.created;
-      summary.updated += result.updated;
-      summary.unchanged += result.unchanged;
-      summary.deleted += result.deleted ?? 0;
-      if (last && checkpoint.cursor) summary.cursor = checkpoint.cursor.value;
-      opts.onProgress?.({
-        stream: name,
-        mode: run.mode,
-        page: page.page,
-        pages: summary.pages,
-        records: summary.records,
-        created: summary.created,
-        updated: summary.updated,
-        unchanged: summary.unchanged,
-        failed: summary.failed,
-        deleted: summary.deleted,
-        elapsed_ms: Math.round(performance.now() - started),
-      });
+      if (feed.maxMs !== undefined && (run.high_water_ms === undefined || feed.maxMs > run.high_water_ms)) run.high_water_ms = feed.maxMs;
+      summary.feed = true;
+      summary.duplicates = feed.duplicates;
+      const checkpoint = finalState(conn.connection_id, name, state, run, { seen: feed.seen, lookbackMs: lookback * 1000, feed: true });
+      await commit(feed.pages, writes, checkpoint, feed.changes.length, feed.skipped);
+      summary.pages = feed.pages;
+    } else {
+      for await (const page of rawPages(c, client, plan, {}, signal)) {
+        const writes: EntityWrite[] = [];
+        let slice = performance.now();
+        for (const raw of page.records) {
+          const w = await toWrite(raw, page.page, false);
+          if (w) writes.push(w);
+          if (performance.now() - slice > MAPPING_SLICE_MS) {
+            await yieldToEventLoop();
+            slice = performance.now();
+          }
+        }
+        if (page.maxCursorMs !== undefined && (run.high_water_ms === undefined || page.maxCursorMs > run.high_water_ms)) run.high_water_ms = page.maxCursorMs;
+        run.page = page.page;
+        run.next = page.next;
+        const last = page.next === undefined;
+        // The read is complete once its last page arrived: records it never saw go in the same commit.
+        if (last && absence) await addAbsent(absence, writes);
+        const checkpoint: StreamState = last
+          ? finalState(conn.connection_id, name, state, run, { lookbackMs: lookback * 1000, feed: !!c.feed })
+          : { connection_id: conn.connection_id, stream: name, cursor: state?.cursor, run: { ...run }, last_run: state?.last_run, ...(state?.feed_seen ? { feed_seen: state.feed_seen } : {}) };
+        await commit(page.page, writes, checkpoint, page.records.length, page.skipped);
+      }
     }
   } catch (e) {
     if (signal?.aborted) throw e;
     finish(summary, failures, started);
     summary.status = 'failed';
+    if (absence) summary.absent_skipped = 'the run failed';
     summary.error = isTaxbridgeError(e) ? { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) } : { code: 'SYNC_FAILED', message: errorMessage(e) };
     opts.logger?.warn(`sync ${name} failed: ${summary.error.code}: ${summary.error.message}`, { connection_id: conn.connection_id });
     await saveRun(store, summary);
@@ -183,22 +235,66 @@ export async function runStream(opts: RunSyncOptions & { http: HttpClient }, nam
   }
   finish(summary, failures, started);
   await saveRun(store, summary);
-  opts.logger?.info(`sync ${name}: ${summary.records} records, ${summary.created} created, ${summary.updated} updated, ${summary.failed} failed`, { connection_id: conn.connection_id });
+  opts.logger?.info(`sync ${name}: ${summary.records} records, ${summary.created} created, ${summary.updated} updated, ${summary.failed} failed${summary.absent_deleted ? `, ${summary.absent_deleted} deleted as absent` : ''}`, { connection_id: conn.connection_id });
   return summary;
+
+  /** Stored records the complete read did not see become deletions of this commit (never on doubt). */
+  async function addAbsent(a: NonNullable<typeof absence>, writes: EntityWrite[]): Promise<void> {
+    const why = a.resumed ? 'the run was resumed from a checkpoint, so its earlier pages were read by another process' : a.idless > 0 ? `${a.idless} record(s) had no id` : a.seen.size === 0 ? 'the read returned no record at all' : undefined;
+    if (why) {
+      summary.absent_skipped = why;
+      opts.logger?.warn(`sync ${name}: records missing from the read are not marked deleted: ${why}`, { connection_id: conn.connection_id });
+      return;
+    }
+    let n = 0;
+    for (const e of await store.listEntities(conn.connection_id, name)) {
+      if (a.seen.has(e.external_id)) continue;
+      writes.push({ external_id: e.external_id, data: e.data, raw: e.raw, deleted: true });
+      n++;
+    }
+    summary.absent_deleted = n;
+  }
+}
+
+/** Stored hashes of the entities a page writes, to tell which ones the commit created or changed. */
+async function storedHashes(store: RunSyncOptions['store'], connectionId: string, stream: string, writes: EntityWrite[]): Promise<Map<string, string | undefined>> {
+  const out = new Map<string, string | undefined>();
+  for (const w of writes) if (!out.has(w.external_id)) out.set(w.external_id, (await store.getEntity(connectionId, stream, w.external_id))?.hash);
+  return out;
+}
+
+async function reportChanges(opts: RunSyncOptions, tracked: NonNullable<RunSyncOptions['changes']>, stream: string, before: Map<string, string | undefined>): Promise<void> {
+  const changed: ChangedRecord[] = [];
+  for (const [externalId, prev] of before) {
+    const now = await opts.store.getEntity(opts.conn.connection_id, stream, externalId);
+    if (!now || now.deleted || now.hash === prev) continue;
+    changed.push({ external_id: externalId, status: prev === undefined ? 'created' : 'updated' });
+  }
+  if (!changed.length) return;
+  try {
+    await tracked.onChanged(stream, changed);
+  } catch (e) {
+    // The records are stored; a failing listener (write-back evaluation) must not fail the sync.
+    opts.logger?.warn(`sync ${stream}: change listener failed: ${errorMessage(e)}`, { connection_id: opts.conn.connection_id });
+  }
 }
 
 /**
  * The checkpoint that ends a run: no run in progress and the new incremental cursor. The cursor is the
  * latest change seen, but never later than the run's start (a record changed during a long run, after
- * its page was read, is read again next time) and never earlier than the cursor it had.
+ * its page was read, is read again next time) and never earlier than the cursor it had. A full run of a
+ * change-feed stream without a record cursor ends at its start (the feed covers what changed since).
  */
-function finalState(connectionId: string, stream: string, prev: StreamState | undefined, run: NonNullable<StreamState['run']>): StreamState {
+function finalState(connectionId: string, stream: string, prev: StreamState | undefined, run: NonNullable<StreamState['run']>, feed: { seen?: Record<string, number>; lookbackMs: number; feed: boolean }): StreamState {
   let cursor = prev?.cursor;
-  if (run.high_water_ms !== undefined) {
-    const ms = Math.min(run.high_water_ms, Date.parse(run.started_at));
+  const startMs = Date.parse(run.started_at);
+  const high = run.high_water_ms ?? (feed.feed && run.mode === 'full' ? startMs : undefined);
+  if (high !== undefined) {
+    const ms = Math.min(high, startMs);
     if (!cursor || ms > cursor.ms) cursor = { ms, value: formatCursor(ms, 'iso8601') };
   }
-  return { connection_id: connectionId, stream, cursor, run: null, last_run: { id: run.id, mode: run.mode, finished_at: new Date().toISOString() } };
+  const seen = feed.feed && cursor ? nextSeenWindow(prev?.feed_seen, feed.seen ?? {}, cursor.ms - feed.lookbackMs) : undefined;
+  return { connection_id: connectionId, stream, cursor, run: null, last_run: { id: run.id, mode: run.mode, finished_at: new Date().toISOString() }, ...(seen ? { feed_seen: seen } : {}) };
 }
 
 /** Stores the run summary and drops the oldest summaries of the same stream beyond KEEP_RUNS. */

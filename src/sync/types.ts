@@ -40,6 +40,14 @@ export interface SyncSummary {
   resumed_from_page?: number;
   /** The incremental cursor saved at the end (ISO 8601). */
   cursor?: string;
+  /** Incremental run that read the stream's change feed. */
+  feed?: boolean;
+  /** Change-feed events already applied before (de-duplicated by event id). */
+  duplicates?: number;
+  /** Records marked deleted because a complete full read did not see them (deletion.absent_in_full_sync). */
+  absent_deleted?: number;
+  /** Why deletion by absence was not applied after this full run, when the stream declares it. */
+  absent_skipped?: string;
   error?: { code: string; message: string; hint?: string };
 }
 
@@ -75,6 +83,14 @@ export interface RunSyncOptions {
   onProgress?: (p: SyncProgress) => void;
   signal?: AbortSignal;
   logger?: SyncLogger;
+  /** Told, after each committed page, which records of these streams were stored new or changed (not deleted). */
+  changes?: { streams: readonly string[]; onChanged(stream: string, changed: ChangedRecord[]): Promise<void> };
+}
+
+/** A record whose stored entity a sync created or changed. */
+export interface ChangedRecord {
+  external_id: string;
+  status: 'created' | 'updated';
 }
 
 /** The checkpoint document of a stream (sync_state `<connection>:<stream>`). */
@@ -94,5 +110,7 @@ export interface StreamState {
     next?: PageState;
     high_water_ms?: number;
   } | null;
+  /** Change-feed event ids inside the lookback window, with their times (de-duplication). */
+  feed_seen?: Record<string, number>;
   last_run?: { id: string; mode: SyncMode; finished_at: string };
 }
