@@ -170,7 +170,7 @@ describe('configured limits', () => {
     const env = loadConfig({}, { TAXBRIDGE_TAX_MAX_DEPTH: '8', TAXBRIDGE_TAX_MAX_LINE_ITEMS: '50', TAXBRIDGE_TAX_MAX_BODY_BYTES: '65536', TAXBRIDGE_TAX_MAX_TEXT_LENGTH: '100', TAXBRIDGE_TAX_RETENTION_DAYS: '30' }, '/');
     expect(env).toMatchObject({ taxMaxDepth: 8, taxMaxLineItems: 50, taxMaxBodyBytes: 65536, taxMaxTextLength: 100, taxRetentionDays: 30, taxRetentionCount: 1_000_000 });
     const defaults = loadConfig({}, {}, '/');
-    expect(defaults).toMatchObject({ taxMaxBodyBytes: 1048576, taxMaxLineItems: 1000, taxMaxDepth: 32, taxMaxTextLength: 500, taxMaxPendingRecords: 10000, taxRetentionDays: 400, taxRetentionBytes: 512 * 1024 * 1024 });
+    expect(defaults).toMatchObject({ taxMaxBodyBytes: 1048576, taxMaxLineItems: 1000, taxMaxDepth: 32, taxMaxTextLength: 500, taxMaxPendingRecords: 10000, taxRetentionDays: 400, taxRetentionBytes: 256 * 1024 * 1024 });
     expect(() => loadConfig({}, { TAXBRIDGE_TAX_MAX_DEPTH: 'deep' }, '/')).toThrow(/TAXBRIDGE_TAX_MAX_DEPTH must be a positive whole number/);
   });
 });

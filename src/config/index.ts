@@ -29,7 +29,7 @@
  * | tax record queue |                   | TAXBRIDGE_TAX_MAX_PENDING_RECORDS | tax_max_pending_records | 10000 not yet on disk (503 above) |
  * | tax retention age |                  | TAXBRIDGE_TAX_RETENTION_DAYS | tax_retention_days | 400 days                         |
  * | tax retention count |                | TAXBRIDGE_TAX_RETENTION_COUNT | tax_retention_count | 1000000 calculations           |
- * | tax retention size |                 | TAXBRIDGE_TAX_RETENTION_BYTES | tax_retention_bytes | 536870912 (512 MiB of records) |
+ * | tax retention size |                 | TAXBRIDGE_TAX_RETENTION_BYTES | tax_retention_bytes | 268435456 (256 MiB of records) |
  *
  * Without TAXBRIDGE_MASTER_KEY, TAXBRIDGE_MASTER_KEY_FILE, master_key_file or an existing <data>/master.key,
  * `serve` refuses to start (MASTER_KEY_MISSING) unless --init-key / init_key asks it to create the file.

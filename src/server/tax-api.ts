@@ -23,7 +23,7 @@ import type { Context } from 'koa';
 import { TaxApiError, type SphereErrorBody } from '../tax/errors.ts';
 import type { AuthContext, TaxService } from '../tax/service.ts';
 import { tooDeepPath } from '../tax/depth.ts';
-import { decodeCalculationLines, renderCalculationResponse } from '../tax/record.ts';
+import { decodeCalculationLines, renderCalculationResponse, requestForReader } from '../tax/record.ts';
 import { DEFAULT_TAX_API_LIMITS } from '../tax/request-schema.ts';
 import { BodyError, readJsonBodyText } from './raw-body.ts';
 import { createRouter } from './routing.ts';
@@ -125,7 +125,7 @@ export function createTaxApiRouter(opts: TaxApiRouterOptions): Router {
             tax_amount: l.tax_amount,
             taxability_reason: l.taxability_reason,
           })),
-          request: typeof doc.request === 'string' ? legacyRequest(doc.request, service.maxDepth) : doc.request,
+          request: typeof doc.request === 'string' ? legacyRequest(doc.request, service.maxDepth) : requestForReader(doc.request, doc.lines),
           response: renderCalculationResponse(doc),
         },
       });

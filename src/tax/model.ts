@@ -130,8 +130,8 @@ export interface TaxCalculationDoc {
   lines: StoredLine[];
   /**
    * The request's known fields as sent (src/tax/validate.ts RecordedRequest): never unknown fields or the body
-   * text, so a record's size is bounded by the request schema's caps. A string in records written before
-   * this rule: the body text as received.
+   * text, so a record's size is bounded by the request schema's caps; line ids and product ids are held once,
+   * in `lines`. A string in records written before this rule: the body text as received.
    */
   request: RecordedRequest | string;
 }

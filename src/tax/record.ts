@@ -9,7 +9,7 @@ import type { SphereCalculateResponse, SphereLineResult, SphereTaxAmount, Taxabi
 import type { EngineResult } from './engine.ts';
 import type { Jurisdiction } from './rates/index.ts';
 import type { CalculationLineRecord, StoredJurisdiction, StoredLine, TaxCalculationDoc } from './model.ts';
-import type { RecordedRequest } from './validate.ts';
+import type { RecordedLine, RecordedRequest } from './validate.ts';
 
 export interface RecordMeta {
   id: string;
@@ -64,6 +64,23 @@ export function buildCalculationDoc(meta: RecordMeta, result: EngineResult): Tax
     if (first.state) doc.customer_state = first.state;
   }
   return doc;
+}
+
+/** A request line as the client sent it (known fields). */
+export type ReaderLine = Omit<RecordedLine, 'no_id' | 'product_id'> & { id?: string | number; product_id: string | number };
+
+/** The recorded request in Sphere's shape, line ids and product ids taken back from the line tuples. */
+export function requestForReader(request: RecordedRequest, lines: readonly StoredLine[]): Omit<RecordedRequest, 'line_items'> & { line_items: ReaderLine[] } {
+  const { line_items, ...rest } = request;
+  return {
+    ...rest,
+    line_items: line_items.map((l, i) => {
+      const { no_id, product_id, ...fields } = l;
+      const tuple = lines[i];
+      const out: ReaderLine = { ...(no_id || !tuple ? {} : { id: tuple[0] }), product_id: product_id ?? tuple?.[1] ?? '', ...fields };
+      return out;
+    }),
+  };
 }
 
 /**

@@ -11,8 +11,20 @@
  *   file, not only memory. Without it the embedded store compacts once the journal (new records and the
  *   deletions) outgrows the snapshot, which then holds only the records kept: the files stay within about
  *   twice the retained bytes plus the store's compaction threshold.
- * - Records written before this process started are indexed by one scan of the table after start, in the
- *   background (start-up is not delayed by it); pruning waits for it.
+ * - Records written before this process started are indexed by one scan of the table a second after start
+ *   (start-up and the first requests do not wait for it; the scan parses each record once, ~1 s per
+ *   100-200 MB); pruning waits for it.
+ *
+ * Memory: the store holds each record as its JSON text plus ~150 bytes (map entry, row, key, this index). A
+ * typical record (5-line invoice, Sphere's fields) is ~0.8 KB of JSON; the largest the request caps allow
+ * (1,000 lines with 500-character ids and product ids) ~1 MB. So the defaults bound the table's heap at
+ * 256 MiB of JSON + 150 B x records (at most ~500,000 records of the smallest size fit in 256 MiB: ~75 MB),
+ * about 330 MB in all, whatever is sent. That is ~330,000 typical records: 400 days of ~800 invoices a day
+ * (then age applies), or the last hour of one key sending at its full rate limit; raise the bytes where
+ * memory allows (billing systems keep the answer on their invoice; this copy is for reading back). The
+ * files hold at most the snapshot plus a journal no larger than it, so a restart reads at most ~2 x 256 MiB
+ * (measured: ~1.3 s per 160 MB on the development machine). The count limit (1,000,000) bounds the index
+ * and the per-record overhead where the bytes are raised.
  *
  * Calculation ids carry their creation time (calc_<12 hex ms><20 hex random>), so a GET of a pruned one can
  * say so (./service.ts).
@@ -26,7 +38,7 @@ export interface RetentionOptions {
   maxAgeDays: number;
   /** At most this many records are kept (the oldest go first). Default 1,000,000. */
   maxCount: number;
-  /** At most this many bytes of record JSON are kept (the oldest go first). Default 512 MiB. */
+  /** At most this many bytes of record JSON are kept (the oldest go first). Default 256 MiB. */
   maxBytes: number;
   /** How often age-based pruning runs, ms; 0 = only when called (tests). Default 60 s. */
   intervalMs: number;
@@ -35,7 +47,7 @@ export interface RetentionOptions {
 export const DEFAULT_RETENTION: Readonly<RetentionOptions> = Object.freeze({
   maxAgeDays: 400,
   maxCount: 1_000_000,
-  maxBytes: 512 * 1024 * 1024,
+  maxBytes: 256 * 1024 * 1024,
   intervalMs: 60_000,
 });
 
@@ -84,6 +96,7 @@ export class CalculationRetention {
   private loading?: Promise<void>;
   private pruning?: Promise<PruneResult>;
   private timer?: NodeJS.Timeout;
+  private loadTimer?: NodeJS.Timeout;
   private prunedSinceCompact = 0;
   /** Time of the newest record pruned: ids older than this are known to have been pruned. */
   prunedUpTo = 0;
@@ -98,11 +111,15 @@ export class CalculationRetention {
     this.options = { ...DEFAULT_RETENTION, ...options };
   }
 
-  /** Indexes the stored records (in the background) and starts the pruning timer. */
+  /**
+   * Starts the pruning timer and, a second later (so start-up and the first requests do not wait for it),
+   * the index of the stored records.
+   */
   start(): void {
-    this.loading ??= this.load().catch((e) => {
-      this.report('indexing recorded calculations for retention failed', e);
-    });
+    if (!this.loading && !this.loadTimer) {
+      this.loadTimer = setTimeout(() => this.beginLoad(), 1000);
+      this.loadTimer.unref();
+    }
     if (this.options.intervalMs > 0 && !this.timer) {
       this.timer = setInterval(() => void this.prune().catch(() => undefined), this.options.intervalMs);
       this.timer.unref();
@@ -117,10 +134,18 @@ export class CalculationRetention {
     return this.bytes;
   }
 
-  /** Waits for the start-up index of stored records. */
+  private beginLoad(): Promise<void> {
+    if (this.loadTimer) clearTimeout(this.loadTimer);
+    this.loadTimer = undefined;
+    this.loading ??= this.load().catch((e) => {
+      this.report('indexing recorded calculations for retention failed', e);
+    });
+    return this.loading;
+  }
+
+  /** Waits for the index of the stored records (starting it now if it has not started). */
   async ready(): Promise<void> {
-    this.start();
-    await this.loading;
+    await this.beginLoad();
   }
 
   private async load(): Promise<void> {
@@ -238,7 +263,8 @@ export class CalculationRetention {
   /** Stops the timer and waits for a prune in progress. */
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
+    if (this.loadTimer) clearTimeout(this.loadTimer);
+    this.timer = this.loadTimer = undefined;
     await this.loading;
     await this.pruning?.catch(() => undefined);
   }

@@ -24,11 +24,15 @@ export interface RecordedAddress {
   country?: string;
 }
 
-/** A line as recorded: the known fields the client sent. */
+/**
+ * A line as recorded: the known fields the client sent, except the line id and product id, which the record's
+ * line tuple holds already (src/tax/record.ts requestForReader puts them back): `no_id` when the client sent
+ * no id (the tuple then echoes the product id), `product_id` only when it was sent as a number.
+ */
 export interface RecordedLine {
-  id?: string | number;
+  no_id?: true;
+  product_id?: number;
   amount: number;
-  product_id: string | number;
   discount_amount?: number;
   tax_inclusive?: boolean;
   ship_to?: RecordedAddress;
@@ -37,7 +41,7 @@ export interface RecordedLine {
 
 /**
  * What a calculation record keeps of its request: the known fields as sent (bounded by the schema's caps),
- * never unknown fields, descriptions or the body text.
+ * never unknown fields, descriptions or the body text; line ids and product ids are held once, in the lines.
  */
 export interface RecordedRequest {
   currency: string;
@@ -235,8 +239,9 @@ export function validateCalculateRequest(body: unknown, opts: { maxLines?: numbe
     const shipTo = address(it.ship_to, `${p}.ship_to`, text);
     const shipFrom = address(it.ship_from, `${p}.ship_from`, text);
     lines.push({ index: i, id, amount, discount, inclusive: inclusive ?? false, product_id: productId, ship_to: shipTo, ship_from: shipFrom });
-    const rec: RecordedLine = { amount: Number(amount), product_id: typeof it.product_id === 'number' ? it.product_id : productId };
-    if (it.id !== undefined && it.id !== null) rec.id = id;
+    const rec: RecordedLine = { amount: Number(amount) };
+    if (it.id === undefined || it.id === null) rec.no_id = true;
+    if (typeof it.product_id === 'number') rec.product_id = it.product_id;
     if (it.discount_amount !== undefined && it.discount_amount !== null) rec.discount_amount = Number(discount);
     if (inclusive !== undefined) rec.tax_inclusive = inclusive;
     if (shipTo) rec.ship_to = recordedAddress(shipTo);
