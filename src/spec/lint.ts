@@ -5,6 +5,7 @@ import { connectorSchema } from './schemas.ts';
 import { requestUsesSince } from '../sync/since.ts';
 import { cursorInstant } from '../sync/cursor.ts';
 import { didYouMean } from './suggest.ts';
+import { checkBodies } from './lint-bodies.ts';
 import type { ConnectorSpec, StreamSpec } from './types.ts';
 import { dottedPath, pointerJoin, positionInside, positionOf, type SourceDocument } from './yaml-source.ts';
 
@@ -27,6 +28,7 @@ export function lintSpec(src: SourceDocument): Diagnostic[] {
   checkStreams(spec, report);
   checkWebhooks(spec, report);
   checkWriteback(spec, report);
+  checkBodies(spec, report);
   return out;
 }
 
