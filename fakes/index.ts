@@ -18,3 +18,13 @@ export type { Faults, RateLimit, LoggedRequest, RequestLog, FailOptions, DropOpt
 export type { DeliveryRecord, DeliveryOptions } from './webhooks.ts';
 export { sequenceSignature, sequenceSignatureHeader, rilletSignature, rilletSignatureHeader } from './webhooks.ts';
 export * as money from './money.ts';
+export { startFakeOAuth, pkceChallenge, OAuthError, DEFAULT_OAUTH_PATHS } from './oauth.ts';
+export type {
+  FakeOAuth, FakeOAuthOptions, OAuthClient, OAuthPaths, ClientAuthMethod, AuthorizeRequest, ConsentDecision, OAuthGrant, TokenResponse, AccessCheck,
+} from './oauth.ts';
+export { startFakeQuickBooks, intuitSignature, QboFault, QBO_MINOR_VERSION, QBO_ACCOUNTING_SCOPE, INTUIT_OAUTH_PATHS, parseQuery, QueryError } from './quickbooks.ts';
+export type {
+  FakeQuickBooks, FakeQuickBooksOptions, QboWebhookConfig, QboWebhookEntity, QboNotification, QboOperation, QboSendOptions, QboSendResult, LineSpec,
+  QboCompany, QboCounts, CompanySeed, QboCustomer, QboItem, QboInvoice, QboCreditMemo, QboLine, QboSalesLine, QboTaxLine, QboTxnTaxDetail, QboTaxCode,
+  QboTaxRate, QboRef, QboAddr, QboMeta, QboEntityName, QboRecord,
+} from './quickbooks.ts';

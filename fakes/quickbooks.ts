@@ -1,0 +1,1033 @@
+/**
+ * A fake QuickBooks Online Accounting API (v3) as a real koa HTTP server on 127.0.0.1, with the fake
+ * OAuth 2.0 server of ./oauth.ts (Intuit's paths, `realmId` on the redirect, rotating refresh tokens)
+ * on its own port, as Intuit has separate OAuth and API hosts.
+ *
+ * Several companies (realms), each with customers, items, invoices, credit memos, tax codes and
+ * rates; `/v3/company/:realmId/...` with `minorversion`, realm-scoped bearer tokens, the SQL-like
+ * query endpoint, read by id, create / sparse and full update with SyncToken (5010 when stale),
+ * delete / void, Intuit's fault envelopes, per-realm 429 throttling, and app-level webhooks that
+ * batch several entities and several realms per delivery, signed with `intuit-signature`.
+ * See /work/shared/research/quickbooks-api.md and fakes/README.md.
+ */
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
+import Koa from 'koa';
+import { Router } from '@koa/router';
+import { FaultController, RateLimiter, controlMiddleware, createRequestLog, type Faults, type RateLimit, type RequestLog } from './faults.ts';
+import { isPlainObject, listen, readRawBody } from './http.ts';
+import { startFakeOAuth, type FakeOAuth, type OAuthGrant, type TokenResponse } from './oauth.ts';
+import {
+  QBO_DEFAULT_COUNTS, QboFactory, applyAutoTax, cents, lineCents, lineSums, money, numberText, prorateTax, qboTime, recomputeTotals, taxCodeFor, withSubtotal,
+  type CompanySeed, type QboAddr, type QboCompany, type QboCounts, type QboCreditMemo, type QboCustomer, type QboEntityName, type QboInvoice, type QboItem,
+  type QboRecord, type QboSalesLine, type QboTaxLine, type QboTxnTaxDetail, type Table,
+} from './quickbooks-data.ts';
+import { QueryError, compileQuery, parseQuery, type FieldKind } from './quickbooks-query.ts';
+import { Deliverer, postRaw, tamperBody, type DeliveryOptions, type DeliveryRecord } from './webhooks.ts';
+
+export * from './quickbooks-data.ts';
+export { parseQuery, QueryError } from './quickbooks-query.ts';
+
+export const QBO_MINOR_VERSION = '75';
+export const QBO_ACCOUNTING_SCOPE = 'com.intuit.quickbooks.accounting';
+/** Intuit's OAuth paths (appcenter.intuit.com/connect/oauth2, oauth.platform.intuit.com/..., developer.api.intuit.com/...). */
+export const INTUIT_OAUTH_PATHS = { authorize: '/connect/oauth2', token: '/oauth2/v1/tokens/bearer', revoke: '/v2/oauth2/tokens/revoke' };
+const INTUIT_SCOPES = [QBO_ACCOUNTING_SCOPE, 'com.intuit.quickbooks.payment', 'openid', 'profile', 'email', 'phone', 'address'];
+
+export type QboOperation = 'Create' | 'Update' | 'Delete' | 'Merge' | 'Void' | 'Emailed';
+
+export interface QboWebhookEntity {
+  name: string;
+  id: string;
+  operation: QboOperation | string;
+  /** ISO-8601 UTC (default now). */
+  lastUpdated?: string;
+}
+
+export interface QboNotification {
+  realmId: string;
+  entities: QboWebhookEntity[];
+}
+
+export interface QboWebhookConfig {
+  /** The app's one webhook endpoint (every company's events go there). Unset: nothing is sent. */
+  url?: string;
+  /** The verifier token (the HMAC key of `intuit-signature`). */
+  verifierToken?: string;
+  /** 'legacy' (eventNotifications) or 'cloudevents' (a JSON array of CloudEvents). Default legacy. */
+  format?: 'legacy' | 'cloudevents';
+  /** Entities the app subscribed to (default Customer, Item, Invoice, CreditMemo). */
+  entities?: string[];
+  /** Only realms with a live OAuth grant send events, as at Intuit (default false: every realm of the fake). */
+  onlyConnectedRealms?: boolean;
+  /** Hold changes until `flushWebhooks()` (default false: flushed right after the current tick, so changes made together share a delivery). */
+  hold?: boolean;
+  /** Entities per delivery before a new one starts (default 100). */
+  maxEntitiesPerDelivery?: number;
+}
+
+export interface FakeQuickBooksOptions {
+  port?: number;
+  seed?: number;
+  /** Companies: a number of generated ones (default 2) or seeds with fixed realm ids. */
+  companies?: number | CompanySeed[];
+  /** Record counts of each generated company. */
+  counts?: Partial<QboCounts>;
+  /** Use this OAuth server (its default consent is replaced) instead of starting one. */
+  oauth?: FakeOAuth;
+  clientId?: string;
+  clientSecret?: string;
+  redirectUris?: string[];
+  accessTokenTtlSeconds?: number;
+  /** Seconds a rotated-out refresh token keeps working (Intuit: 86400; default 0). */
+  refreshTokenGraceSeconds?: number;
+  /** Answer 400 when `minorversion` is missing (default true; Intuit serves 75 then). */
+  requireMinorVersion?: boolean;
+  /** Throttle per realm (Intuit: 500 per minute); 429 past it. */
+  realmRateLimit?: RateLimit;
+  /** A global limit in front of everything (with Retry-After), like the other fakes. */
+  rateLimit?: RateLimit;
+  latencyMs?: number;
+  webhook?: QboWebhookConfig;
+  webhookDelivery?: DeliveryOptions;
+  /** Writes through the HTTP API send webhooks too, as at Intuit (default true). */
+  emitOnApiWrites?: boolean;
+  requestLogLimit?: number;
+}
+
+export interface QboSendOptions {
+  format?: 'legacy' | 'cloudevents';
+  /** Sign with this verifier token (default: the configured one). */
+  verifierToken?: string;
+  /** Change the body after signing. */
+  tamper?: boolean;
+  /** Send this `intuit-signature` instead of the computed one. */
+  signature?: string;
+}
+
+export interface QboSendResult {
+  status: number;
+  body: string;
+  sent: { body: string; headers: Record<string, string> };
+}
+
+export type LineSpec = { itemId: string; qty?: number; unitPrice?: number; description?: string; taxable?: boolean };
+
+export interface FakeQuickBooks {
+  /** API origin, e.g. http://127.0.0.1:PORT (base URL of a company: `${url}/v3/company/${realmId}`). */
+  url: string;
+  port: number;
+  baseUrl(realmId: string): string;
+  minorVersion: string;
+  realmIds: string[];
+  companies: Map<string, QboCompany>;
+  oauth: FakeOAuth;
+  clientId: string;
+  clientSecret: string;
+  scope: string;
+  addRedirectUri(uri: string): void;
+  /** The company the next consent picks (then the default again: the first company). */
+  chooseCompanyNext(realmId: string): void;
+  denyNextConsent(): void;
+  /** Consent without a browser: tokens for a realm. */
+  connect(realmId: string): TokenResponse;
+  /** The user disconnects the app from a company: its refresh tokens get invalid_grant. */
+  revokeConsent(realmId: string): number;
+  connectedRealms(): string[];
+
+  requests: RequestLog;
+  faults: Faults;
+  setRateLimit(rl: RateLimit | undefined): void;
+  setRealmRateLimit(rl: RateLimit | undefined): void;
+  setLatency(ms: number): void;
+
+  webhook: QboWebhookConfig & { verifierToken: string };
+  setWebhook(cfg: QboWebhookConfig): void;
+  /** Send what has been held (or not yet flushed) now. */
+  flushWebhooks(): void;
+  pendingWebhookEntities(): number;
+  deliveries: DeliveryRecord[];
+  deliveriesIdle(): Promise<void>;
+  /** Build, sign and POST one delivery now (any realms, any entities, even unknown ones). */
+  sendWebhook(url: string, notifications: QboNotification[], opts?: QboSendOptions): Promise<QboSendResult>;
+
+  get<K extends QboEntityName>(realmId: string, entity: K, id: string): EntityOf<K> | undefined;
+  createCustomer(realmId: string, partial?: Partial<QboCustomer>): QboCustomer;
+  updateCustomer(realmId: string, id: string, patch: Record<string, unknown>): QboCustomer;
+  createItem(realmId: string, partial?: Partial<QboItem>): QboItem;
+  createInvoice(realmId: string, p?: { customerId?: string; lines?: LineSpec[]; txnTaxDetail?: Partial<QboTxnTaxDetail> } & Partial<QboInvoice>): QboInvoice;
+  /** A sparse update as someone in QuickBooks would make it (bumps SyncToken, sends the webhook). */
+  updateInvoice(realmId: string, id: string, patch: Record<string, unknown>): QboInvoice;
+  deleteInvoice(realmId: string, id: string): QboInvoice;
+  voidInvoice(realmId: string, id: string): QboInvoice;
+  recordPayment(realmId: string, invoiceId: string, amount?: number): QboInvoice;
+  createCreditMemo(realmId: string, p?: { customerId?: string; lines?: LineSpec[] } & Partial<QboCreditMemo>): QboCreditMemo;
+  updateCreditMemo(realmId: string, id: string, patch: Record<string, unknown>): QboCreditMemo;
+  close(): Promise<void>;
+}
+
+type EntityOf<K extends QboEntityName> = K extends 'Customer' ? QboCustomer : K extends 'Item' ? QboItem : K extends 'Invoice' ? QboInvoice : K extends 'CreditMemo' ? QboCreditMemo : QboRecord;
+
+/** `intuit-signature`: base64(HMAC-SHA256(key = verifier token (utf8), message = raw body)). */
+export function intuitSignature(verifierToken: string, rawBody: string): string {
+  return createHmac('sha256', Buffer.from(verifierToken, 'utf8')).update(rawBody, 'utf8').digest('base64');
+}
+
+// ------------------------------------------------------------------------------------------------
+// faults
+
+interface FaultError {
+  Message: string;
+  Detail: string;
+  code: string;
+  element?: string;
+}
+
+/** An error in Intuit's envelope; `lowercase` for the gateway's auth faults (`{"fault":{"error":[...]}}`). */
+export class QboFault extends Error {
+  constructor(
+    readonly status: number,
+    readonly type: string,
+    readonly errors: FaultError[],
+    readonly lowercase = false,
+    readonly headers?: Record<string, string>,
+  ) {
+    super(errors[0]?.Detail ?? errors[0]?.Message ?? 'fault');
+    this.name = 'QboFault';
+  }
+}
+
+const validation = (code: string, message: string, detail: string, element = ''): QboFault =>
+  new QboFault(400, 'ValidationFault', [{ Message: message, Detail: detail, code, element }]);
+const notFound = (entity: string, id: string): QboFault =>
+  validation('610', 'Object Not Found', `Object Not Found : Something you're trying to use has been made inactive. Check the fields with accounts, customers, items, vendors or employees. (${entity} ${id} does not exist in this company)`);
+const missing = (element: string, what = element): QboFault =>
+  validation('2020', 'Required param missing, need to supply the required value for the API', `Required parameter ${what} is missing in the request`, element);
+const invalid = (element: string, detail: string): QboFault =>
+  validation('2010', 'Request has invalid or unsupported property', `Property Name:${element} ${detail}`, element);
+const badRef = (element: string, id: unknown): QboFault =>
+  validation('2500', 'Invalid Reference Id', `Invalid Reference Id : ${element} ${JSON.stringify(id)} does not exist`, element);
+const business = (detail: string, element = ''): QboFault => validation('6000', 'A business validation error has occurred while processing your request', `Business Validation Error: ${detail}`, element);
+
+function authFault(detail: string): QboFault {
+  return new QboFault(401, 'AUTHENTICATION', [{ Message: 'message=AuthenticationFailed; errorCode=003200; statusCode=401', Detail: detail, code: '3200' }], true, {
+    'WWW-Authenticate': 'Bearer realm="Intuit", error="invalid_token"',
+  });
+}
+
+function forbidden(detail: string): QboFault {
+  return new QboFault(403, 'SERVICE', [{ Message: 'message=AuthorizationFailed; errorCode=003100; statusCode=403', Detail: detail, code: '3100' }], true);
+}
+
+const throttled = (): QboFault =>
+  new QboFault(429, 'SERVICE', [{ Message: 'message=ThrottleExceeded; errorCode=003001; statusCode=429', Detail: 'The request limit was reached.  Try again later', code: '3001' }]);
+
+function faultBody(f: QboFault): unknown {
+  if (f.lowercase) {
+    return { fault: { error: f.errors.map((e) => ({ message: e.Message, detail: e.Detail, code: e.code, element: e.element ?? null })), type: f.type }, time: Date.now() };
+  }
+  return { Fault: { Error: f.errors.map((e) => ({ ...e, element: e.element ?? '' })), type: f.type }, time: qboTime(Date.now(), '-08:00') };
+}
+
+// ------------------------------------------------------------------------------------------------
+// entities
+
+interface Kind {
+  name: QboEntityName;
+  /** URL segment: /invoice, /creditmemo, ... */
+  path: string;
+  table: (c: QboCompany) => Table<QboRecord>;
+  fields: Record<string, FieldKind>;
+  /** Names (Customer, Item) are hidden from queries when inactive, and never deleted. */
+  isName: boolean;
+  writable: boolean;
+}
+
+const COMMON_FIELDS: Record<string, FieldKind> = { Id: 'id', 'MetaData.CreateTime': 'datetime', 'MetaData.LastUpdatedTime': 'datetime' };
+const TXN_FIELDS: Record<string, FieldKind> = { ...COMMON_FIELDS, DocNumber: 'string', TxnDate: 'date', CustomerRef: 'ref', TotalAmt: 'number', Balance: 'number' };
+
+const KINDS: Kind[] = [
+  { name: 'Customer', path: 'customer', table: (c) => c.customers as Table<QboRecord>, isName: true, writable: true,
+    fields: { ...COMMON_FIELDS, DisplayName: 'string', CompanyName: 'string', GivenName: 'string', FamilyName: 'string', Active: 'boolean', Balance: 'number', Taxable: 'boolean' } },
+  { name: 'Item', path: 'item', table: (c) => c.items as Table<QboRecord>, isName: true, writable: true,
+    fields: { ...COMMON_FIELDS, Name: 'string', Sku: 'string', Type: 'string', Active: 'boolean', Taxable: 'boolean' } },
+  { name: 'Invoice', path: 'invoice', table: (c) => c.invoices as Table<QboRecord>, isName: false, writable: true, fields: { ...TXN_FIELDS, DueDate: 'date' } },
+  { name: 'CreditMemo', path: 'creditmemo', table: (c) => c.creditMemos as Table<QboRecord>, isName: false, writable: true, fields: { ...TXN_FIELDS, RemainingCredit: 'number' } },
+  { name: 'TaxCode', path: 'taxcode', table: (c) => c.taxCodes as Table<QboRecord>, isName: true, writable: false, fields: { ...COMMON_FIELDS, Name: 'string', Active: 'boolean' } },
+  { name: 'TaxRate', path: 'taxrate', table: (c) => c.taxRates as Table<QboRecord>, isName: true, writable: false, fields: { ...COMMON_FIELDS, Name: 'string', Active: 'boolean' } },
+];
+const kindByName = (name: string): Kind | undefined => KINDS.find((k) => k.name.toLowerCase() === name.toLowerCase());
+const kindByPath = (path: string): Kind | undefined => KINDS.find((k) => k.path === path.toLowerCase());
+
+/** Keys a client may send back unchanged; the server owns them. */
+const READ_ONLY = new Set(['Id', 'SyncToken', 'sparse', 'domain', 'MetaData', 'TotalAmt', 'Balance', 'RemainingCredit', 'LinkedTxn', 'FullyQualifiedName', 'status', 'CurrencyRef', 'HomeBalance', 'HomeTotalAmt']);
+const WRITABLE: Record<'Customer' | 'Item' | 'Invoice' | 'CreditMemo', readonly string[]> = {
+  Customer: ['DisplayName', 'CompanyName', 'GivenName', 'FamilyName', 'PrimaryEmailAddr', 'BillAddr', 'ShipAddr', 'Taxable', 'ResaleNum', 'DefaultTaxCodeRef', 'Active', 'PreferredDeliveryMethod', 'Notes'],
+  Item: ['Name', 'Sku', 'Description', 'Type', 'Taxable', 'SalesTaxIncluded', 'UnitPrice', 'IncomeAccountRef', 'Active'],
+  Invoice: ['Line', 'TxnTaxDetail', 'CustomerRef', 'TxnDate', 'DueDate', 'DocNumber', 'BillAddr', 'ShipAddr', 'BillEmail', 'CustomerMemo', 'PrivateNote', 'ApplyTaxAfterDiscount', 'PrintStatus', 'EmailStatus'],
+  CreditMemo: ['Line', 'TxnTaxDetail', 'CustomerRef', 'TxnDate', 'DocNumber', 'BillAddr', 'ShipAddr', 'BillEmail', 'CustomerMemo', 'PrivateNote', 'ApplyTaxAfterDiscount', 'PrintStatus', 'EmailStatus'],
+};
+/** Optional fields a full (non-sparse) update clears when it omits them. */
+const CLEARABLE = new Set(['BillAddr', 'ShipAddr', 'BillEmail', 'CustomerMemo', 'PrivateNote', 'DueDate', 'PrimaryEmailAddr', 'GivenName', 'FamilyName', 'CompanyName', 'ResaleNum', 'DefaultTaxCodeRef', 'Notes', 'Sku', 'Description']);
+const REQUIRED: Record<string, readonly string[]> = { Customer: ['DisplayName'], Item: ['Name'], Invoice: ['CustomerRef', 'Line'], CreditMemo: ['CustomerRef', 'Line'] };
+
+const DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
+const LINE_MAX = 500;
+
+// ------------------------------------------------------------------------------------------------
+// validation of written fields
+
+function str(v: unknown, el: string, max = 4000): string {
+  if (typeof v !== 'string') throw invalid(el, 'must be a string');
+  if (v.length > max) throw validation('6000', 'A business validation error has occurred while processing your request', `String length is longer than supported by specification: ${el} (max ${max})`, el);
+  return v;
+}
+function bool(v: unknown, el: string): boolean {
+  if (typeof v !== 'boolean') throw invalid(el, 'must be true or false');
+  return v;
+}
+function moneyNumber(v: unknown, el: string, allowNegative = false): bigint {
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw invalid(el, 'must be a number');
+  let c: bigint;
+  try {
+    c = cents(v);
+  } catch {
+    throw invalid(el, `has more than 2 decimal places or is not a plain number: ${String(v)}`);
+  }
+  if (!allowNegative && c < 0n) throw invalid(el, 'must not be negative');
+  return c;
+}
+function plainNumber(v: unknown, el: string): number {
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw invalid(el, 'must be a number');
+  try {
+    numberText(v);
+  } catch {
+    throw invalid(el, `is not a plain decimal number: ${String(v)}`);
+  }
+  return v;
+}
+function ref(v: unknown, el: string): string {
+  if (!isPlainObject(v) || typeof v.value !== 'string' || v.value === '') throw invalid(el, 'must be a reference {"value": "<id>"}');
+  return v.value;
+}
+function addr(v: unknown, el: string): QboAddr {
+  if (!isPlainObject(v)) throw invalid(el, 'must be an address object');
+  const out: QboAddr = {};
+  for (const [k, x] of Object.entries(v)) {
+    if (!['Id', 'Line1', 'Line2', 'Line3', 'Line4', 'Line5', 'City', 'CountrySubDivisionCode', 'PostalCode', 'Country', 'Lat', 'Long'].includes(k)) throw invalid(`${el}.${k}`, 'is not an address field');
+    (out as Record<string, string>)[k] = str(x, `${el}.${k}`, 500);
+  }
+  return out;
+}
+function date(v: unknown, el: string): string {
+  const s = str(v, el, 10);
+  if (!DATE_RE.test(s) || Number.isNaN(Date.parse(s))) throw invalid(el, `must be a date YYYY-MM-DD, got ${JSON.stringify(s)}`);
+  return s;
+}
+
+// ------------------------------------------------------------------------------------------------
+
+const DEFAULT_REALMS = ['9341453172473016', '9341453172473017', '9341453172473018'];
+
+export async function startFakeQuickBooks(opts: FakeQuickBooksOptions = {}): Promise<FakeQuickBooks> {
+  const seed = opts.seed ?? 1;
+  const seeds: CompanySeed[] = Array.isArray(opts.companies)
+    ? opts.companies
+    : Array.from({ length: opts.companies ?? 2 }, (_, i) => ({ realmId: DEFAULT_REALMS[i] ?? String(9341453172473016 + i) }));
+  if (seeds.length === 0) throw new Error('startFakeQuickBooks: at least one company is needed');
+  const companies = new Map<string, QboCompany>();
+  const factories = new Map<string, QboFactory>();
+  seeds.forEach((s, i) => {
+    if (!/^\d{1,19}$/.test(s.realmId)) throw new Error(`startFakeQuickBooks: realmId must be digits, got ${s.realmId}`);
+    const f = new QboFactory(seed * 1000 + i, s);
+    f.generate({ ...QBO_DEFAULT_COUNTS, ...opts.counts, ...s.counts });
+    companies.set(s.realmId, f.company);
+    factories.set(s.realmId, f);
+  });
+  const realmIds = [...companies.keys()];
+
+  const clientId = opts.clientId ?? 'qbo_client';
+  const clientSecret = opts.clientSecret ?? 'qbo_secret';
+  const ownOAuth = opts.oauth === undefined;
+  const oauth = opts.oauth ?? await startFakeOAuth({
+    paths: INTUIT_OAUTH_PATHS,
+    clients: [{ clientId, clientSecret, redirectUris: opts.redirectUris ?? ['http://127.0.0.1/oauth/callback'] }],
+    scopes: INTUIT_SCOPES,
+    accessTokenTtlSeconds: opts.accessTokenTtlSeconds ?? 3600,
+    refreshTokenTtlSeconds: 8_726_400,
+    refreshTokenGraceSeconds: opts.refreshTokenGraceSeconds ?? 0,
+    tokenType: 'bearer',
+    refreshExpiresInField: 'x_refresh_token_expires_in',
+    includeScope: false,
+    revokeBody: 'json',
+    revokeGrantOnAccessToken: true,
+    tokenPrefix: { access: 'eyJ', refresh: 'AB11', code: 'AB11' },
+  });
+  const nextRealms: string[] = [];
+  oauth.setDefaultConsent(() => {
+    const realmId = nextRealms.shift() ?? realmIds[0]!;
+    return { approve: true, redirectParams: { realmId }, context: { realmId } };
+  });
+
+  const requests = createRequestLog();
+  const faults = new FaultController();
+  const limiter = new RateLimiter(opts.rateLimit);
+  let realmLimit = opts.realmRateLimit;
+  const realmLimiters = new Map<string, RateLimiter>();
+  let latency = opts.latencyMs ?? 0;
+  const requireMinor = opts.requireMinorVersion !== false;
+  const emitOnApi = opts.emitOnApiWrites !== false;
+  const deliverer = new Deliverer(opts.webhookDelivery);
+  const appSource = `intuit.${randomBytes(24).toString('base64')}`;
+
+  const mustCompany = (realmId: string): QboCompany => {
+    const c = companies.get(realmId);
+    if (!c) throw new Error(`no company with realmId ${realmId} (have ${realmIds.join(', ')})`);
+    return c;
+  };
+  const nowTime = (c: QboCompany): string => qboTime(Date.now(), c.utcOffset);
+
+  // ---- webhooks: app-level, batched ----
+  interface Pending { realmId: string; name: string; id: string; operation: string; lastUpdated: string }
+  let pending: Pending[] = [];
+  let flushScheduled = false;
+
+  function connectedRealms(): string[] {
+    const live = new Set<string>();
+    for (const g of oauth.grants()) if (g.revokedAt === undefined && g.context.realmId !== undefined) live.add(g.context.realmId);
+    return [...live];
+  }
+
+  function bodyFor(format: 'legacy' | 'cloudevents', notes: QboNotification[]): string {
+    if (format === 'cloudevents') {
+      const past: Record<string, string> = { Create: 'created', Update: 'updated', Delete: 'deleted', Merge: 'merged', Void: 'voided', Emailed: 'emailed' };
+      return JSON.stringify(notes.flatMap((n) => n.entities.map((e) => ({
+        specversion: '1.0', id: randomUUID(), source: appSource, type: `qbo.${e.name.toLowerCase()}.${past[e.operation] ?? e.operation.toLowerCase()}.v1`,
+        datacontenttype: 'application/json', time: e.lastUpdated ?? new Date().toISOString(), intuitentityid: e.id, intuitaccountid: n.realmId, data: {},
+      }))));
+    }
+    return JSON.stringify({
+      eventNotifications: notes.map((n) => ({
+        realmId: n.realmId,
+        dataChangeEvent: { entities: n.entities.map((e) => ({ name: e.name, id: e.id, operation: e.operation, lastUpdated: e.lastUpdated ?? new Date().toISOString() })) },
+      })),
+    });
+  }
+
+  /** Group changes by realm (in order of first appearance) into one notification each. */
+  function group(items: Pending[]): QboNotification[] {
+    const by = new Map<string, QboNotification>();
+    for (const p of items) {
+      let n = by.get(p.realmId);
+      if (!n) {
+        n = { realmId: p.realmId, entities: [] };
+        by.set(p.realmId, n);
+      }
+      n.entities.push({ name: p.name, id: p.id, operation: p.operation, lastUpdated: p.lastUpdated });
+    }
+    return [...by.values()];
+  }
+
+  function flush(): void {
+    flushScheduled = false;
+    const cfg = self.webhook;
+    const items = pending;
+    pending = [];
+    if (!cfg.url || items.length === 0) return;
+    const live = cfg.onlyConnectedRealms ? new Set(connectedRealms()) : undefined;
+    const keep = items.filter((p) => (live === undefined || live.has(p.realmId)) && (cfg.entities ?? ['Customer', 'Item', 'Invoice', 'CreditMemo']).includes(p.name));
+    const max = Math.max(1, cfg.maxEntitiesPerDelivery ?? 100);
+    for (let i = 0; i < keep.length; i += max) {
+      const body = bodyFor(cfg.format ?? 'legacy', group(keep.slice(i, i + max)));
+      deliverer.enqueue('app', cfg.url, 'dataChange', undefined, body, { 'intuit-signature': intuitSignature(cfg.verifierToken, body) });
+    }
+  }
+
+  function emit(c: QboCompany, name: string, id: string, operation: QboOperation): void {
+    pending.push({ realmId: c.realmId, name, id, operation, lastUpdated: new Date().toISOString() });
+    if (!self.webhook.hold && !flushScheduled) {
+      flushScheduled = true;
+      setImmediate(flush);
+    }
+  }
+
+  // ---- writes, shared by the API and the helpers ----
+  function customerOf(c: QboCompany, id: string, el = 'CustomerRef'): QboCustomer {
+    const cust = c.customers.get(id);
+    if (!cust) throw badRef(el, id);
+    return cust;
+  }
+
+  function buildLines(c: QboCompany, raw: unknown, customer: QboCustomer | undefined): QboSalesLine[] {
+    if (!Array.isArray(raw)) throw invalid('Line', 'must be an array of lines');
+    if (raw.length > LINE_MAX) throw business(`a transaction can have at most ${LINE_MAX} lines`, 'Line');
+    const out: QboSalesLine[] = [];
+    raw.forEach((l, i) => {
+      const el = `Line[${i}]`;
+      if (!isPlainObject(l)) throw invalid(el, 'must be an object');
+      if (l.DetailType === 'SubTotalLineDetail') return; // QBO recomputes it
+      if (l.DetailType !== 'SalesItemLineDetail') throw invalid(`${el}.DetailType`, `${JSON.stringify(l.DetailType)} is not supported by this fake (SalesItemLineDetail only)`);
+      const d = l.SalesItemLineDetail;
+      if (!isPlainObject(d)) throw missing(`${el}.SalesItemLineDetail`);
+      const itemId = ref(d.ItemRef, `${el}.SalesItemLineDetail.ItemRef`);
+      const item = c.items.get(itemId);
+      if (!item) throw badRef(`${el}.SalesItemLineDetail.ItemRef`, itemId);
+      const qty = d.Qty === undefined ? 1 : plainNumber(d.Qty, `${el}.SalesItemLineDetail.Qty`);
+      if (qty < 0) throw invalid(`${el}.SalesItemLineDetail.Qty`, 'must not be negative');
+      let unit = d.UnitPrice === undefined ? undefined : plainNumber(d.UnitPrice, `${el}.SalesItemLineDetail.UnitPrice`);
+      let amount: bigint;
+      if (l.Amount === undefined) {
+        unit ??= item.UnitPrice;
+        amount = lineCents(qty, unit);
+      } else {
+        amount = moneyNumber(l.Amount, `${el}.Amount`);
+        if (unit === undefined) unit = qty === 1 ? money(amount) : item.UnitPrice;
+        const expect = lineCents(qty, unit);
+        if (expect !== amount) {
+          throw validation('6070', 'Amount is not equal to UnitPrice * Qty', `Amount is not equal to UnitPrice * Qty. Supplied value:${String(l.Amount)}; UnitPrice * Qty = ${money(expect)}`, `${el}.Amount`);
+        }
+      }
+      let taxCode: 'TAX' | 'NON' = item.Taxable && customer?.Taxable !== false ? 'TAX' : 'NON';
+      if (d.TaxCodeRef !== undefined) {
+        const v = ref(d.TaxCodeRef, `${el}.SalesItemLineDetail.TaxCodeRef`);
+        if (v !== 'TAX' && v !== 'NON') throw badRef(`${el}.SalesItemLineDetail.TaxCodeRef`, v);
+        taxCode = v;
+      }
+      const line: QboSalesLine = {
+        Id: typeof l.Id === 'string' && /^\d+$/.test(l.Id) ? l.Id : String(i + 1), LineNum: i + 1,
+        Description: l.Description === undefined ? item.Description : str(l.Description, `${el}.Description`),
+        Amount: money(amount), DetailType: 'SalesItemLineDetail',
+        SalesItemLineDetail: { ItemRef: { value: item.Id, name: item.Name }, Qty: qty, UnitPrice: unit, TaxCodeRef: { value: taxCode } },
+      };
+      if (d.ServiceDate !== undefined) line.SalesItemLineDetail.ServiceDate = date(d.ServiceDate, `${el}.SalesItemLineDetail.ServiceDate`);
+      out.push(line);
+    });
+    return out;
+  }
+
+  /**
+   * TxnTaxDetail as an outside engine writes it: TotalTax (prorated over the tax code's rates, as
+   * automated sales tax does with an explicit amount), or explicit TaxLine amounts that must add up.
+   */
+  function applyTaxDetail(c: QboCompany, doc: QboInvoice | QboCreditMemo, raw: unknown): void {
+    if (!isPlainObject(raw)) throw invalid('TxnTaxDetail', 'must be an object');
+    for (const k of Object.keys(raw)) if (!['TxnTaxCodeRef', 'TotalTax', 'TaxLine', 'DefaultTaxCodeRef'].includes(k)) throw invalid(`TxnTaxDetail.${k}`, 'is not a TxnTaxDetail field');
+    let codeId = doc.TxnTaxDetail.TxnTaxCodeRef?.value;
+    if (raw.TxnTaxCodeRef !== undefined) {
+      codeId = ref(raw.TxnTaxCodeRef, 'TxnTaxDetail.TxnTaxCodeRef');
+      if (!c.taxCodes.has(codeId)) throw badRef('TxnTaxDetail.TxnTaxCodeRef', codeId);
+    }
+    const code = codeId !== undefined ? c.taxCodes.get(codeId) : taxCodeFor(c, doc);
+    const { taxable } = lineSums(doc.Line);
+    const total = raw.TotalTax === undefined ? undefined : moneyNumber(raw.TotalTax, 'TxnTaxDetail.TotalTax');
+    let lines: QboTaxLine[];
+    let tax: bigint;
+    if (raw.TaxLine !== undefined && !(Array.isArray(raw.TaxLine) && raw.TaxLine.length === 0 && total !== undefined)) {
+      if (!Array.isArray(raw.TaxLine)) throw invalid('TxnTaxDetail.TaxLine', 'must be an array');
+      tax = 0n;
+      lines = raw.TaxLine.map((t, i): QboTaxLine => {
+        const el = `TxnTaxDetail.TaxLine[${i}]`;
+        if (!isPlainObject(t)) throw invalid(el, 'must be an object');
+        const amount = moneyNumber(t.Amount, `${el}.Amount`);
+        const d = t.TaxLineDetail;
+        if (!isPlainObject(d)) throw missing(`${el}.TaxLineDetail`);
+        const rateId = ref(d.TaxRateRef, `${el}.TaxLineDetail.TaxRateRef`);
+        const rate = c.taxRates.get(rateId);
+        if (!rate) throw badRef(`${el}.TaxLineDetail.TaxRateRef`, rateId);
+        tax += amount;
+        return {
+          Amount: money(amount), DetailType: 'TaxLineDetail',
+          TaxLineDetail: {
+            TaxRateRef: { value: rate.Id, name: rate.Name }, PercentBased: d.PercentBased === undefined ? true : bool(d.PercentBased, `${el}.TaxLineDetail.PercentBased`),
+            TaxPercent: d.TaxPercent === undefined ? rate.RateValue : plainNumber(d.TaxPercent, `${el}.TaxLineDetail.TaxPercent`),
+            NetAmountTaxable: d.NetAmountTaxable === undefined ? money(taxable) : money(moneyNumber(d.NetAmountTaxable, `${el}.TaxLineDetail.NetAmountTaxable`)),
+          },
+        };
+      });
+      if (total !== undefined && total !== tax) throw business(`TxnTaxDetail.TotalTax ${money(total)} is not the sum of its TaxLine amounts (${money(tax)})`, 'TxnTaxDetail.TotalTax');
+    } else if (total !== undefined) {
+      tax = total;
+      lines = prorateTax(c, code, tax, taxable);
+    } else {
+      doc.TxnTaxDetail = { ...(code ? { TxnTaxCodeRef: { value: code.Id } } : {}), TotalTax: 0, TaxLine: [] };
+      if (c.autoTax) applyAutoTax(c, doc);
+      return;
+    }
+    doc.TxnTaxDetail = { ...(code ? { TxnTaxCodeRef: { value: code.Id } } : {}), TotalTax: money(tax), TaxLine: lines };
+  }
+
+  /** Apply written fields to a record (create, sparse or full update). */
+  function applyFields(c: QboCompany, kind: Kind, rec: Record<string, unknown>, body: Record<string, unknown>, full: boolean): void {
+    const name = kind.name as keyof typeof WRITABLE;
+    const writable = WRITABLE[name];
+    for (const k of Object.keys(body)) {
+      if (READ_ONLY.has(k)) continue;
+      if (!writable.includes(k)) throw invalid(k, `is not a writable ${kind.name} field in this fake (writable: ${writable.join(', ')})`);
+    }
+    if (full) {
+      for (const k of REQUIRED[name] ?? []) if (body[k] === undefined) throw missing(k);
+      for (const k of writable) if (body[k] === undefined && CLEARABLE.has(k)) delete rec[k];
+    }
+    const txn = name === 'Invoice' || name === 'CreditMemo';
+    let customer: QboCustomer | undefined = txn ? c.customers.get((rec.CustomerRef as { value?: string } | undefined)?.value ?? '') : undefined;
+    for (const k of writable) {
+      const v = body[k];
+      if (v === undefined || k === 'Line' || k === 'TxnTaxDetail') continue;
+      switch (k) {
+        case 'CustomerRef':
+          customer = customerOf(c, ref(v, k));
+          rec.CustomerRef = { value: customer.Id, name: customer.DisplayName };
+          break;
+        case 'BillAddr': case 'ShipAddr': rec[k] = addr(v, k); break;
+        case 'PrimaryEmailAddr': case 'BillEmail':
+          if (!isPlainObject(v)) throw invalid(k, 'must be {"Address": "..."}');
+          rec[k] = { Address: str(v.Address, `${k}.Address`, 100) };
+          break;
+        case 'CustomerMemo':
+          if (!isPlainObject(v)) throw invalid(k, 'must be {"value": "..."}');
+          rec[k] = { value: str(v.value, `${k}.value`, 1000) };
+          break;
+        case 'DefaultTaxCodeRef': case 'IncomeAccountRef': rec[k] = { value: ref(v, k) }; break;
+        case 'TxnDate': case 'DueDate': rec[k] = date(v, k); break;
+        case 'Taxable': case 'Active': case 'ApplyTaxAfterDiscount': case 'SalesTaxIncluded': rec[k] = bool(v, k); break;
+        case 'UnitPrice': rec[k] = plainNumber(v, k); break;
+        case 'Type':
+          if (!['Service', 'NonInventory', 'Inventory'].includes(v as string)) throw invalid(k, 'must be Service, NonInventory or Inventory');
+          rec[k] = v;
+          break;
+        case 'DocNumber': rec[k] = str(v, k, 21); break;
+        case 'DisplayName': case 'Name': {
+          const s = str(v, k, 100).trim();
+          if (s === '') throw missing(k);
+          const table = kind.table(c) as Table<QboRecord & Record<string, unknown>>;
+          for (const other of table.values()) {
+            if (other.Id !== rec.Id && String(other[k]).toLowerCase() === s.toLowerCase()) {
+              throw validation('6240', 'Duplicate Name Exists Error', `The name supplied already exists. : ${s} (Id ${other.Id})`, k);
+            }
+          }
+          rec[k] = s;
+          break;
+        }
+        default: rec[k] = str(v, k);
+      }
+    }
+    if (txn) {
+      const doc = rec as unknown as QboInvoice | QboCreditMemo;
+      const linesChanged = body.Line !== undefined;
+      if (linesChanged) doc.Line = withSubtotal(buildLines(c, body.Line, customer));
+      if (body.TxnTaxDetail !== undefined) applyTaxDetail(c, doc, body.TxnTaxDetail);
+      else if (full) applyTaxDetail(c, doc, {});
+      else if (linesChanged) {
+        if (c.autoTax) applyAutoTax(c, doc);
+        else if (doc.TxnTaxDetail.TotalTax !== 0) applyTaxDetail(c, doc, { TotalTax: doc.TxnTaxDetail.TotalTax });
+      }
+      recomputeTotals(c, doc, name as 'Invoice' | 'CreditMemo');
+    }
+  }
+
+  function touch(c: QboCompany, kind: Kind, rec: QboRecord): void {
+    rec.SyncToken = String(Number(rec.SyncToken) + 1);
+    rec.MetaData = { ...rec.MetaData, LastUpdatedTime: nowTime(c) };
+    kind.table(c).set(rec.Id, rec);
+  }
+
+  function create(c: QboCompany, kind: Kind, body: Record<string, unknown>, emitIt: boolean): QboRecord {
+    const f = factories.get(c.realmId)!;
+    for (const k of REQUIRED[kind.name] ?? []) if (body[k] === undefined) throw missing(k);
+    const at = Date.now();
+    let rec: QboRecord;
+    if (kind.name === 'Customer' || kind.name === 'Item') {
+      // only what was sent, plus Intuit's defaults; the id is taken once the fields are valid
+      const t = nowTime(c);
+      const base = { Id: '', SyncToken: '0', domain: 'QBO', sparse: false, MetaData: { CreateTime: t, LastUpdatedTime: t }, Active: true };
+      const draft: Record<string, unknown> = kind.name === 'Customer'
+        ? { ...base, Taxable: true, Balance: 0, CurrencyRef: { value: 'USD', name: 'United States Dollar' }, PreferredDeliveryMethod: 'Print' }
+        : { ...base, Type: 'Service', Taxable: true, SalesTaxIncluded: false, UnitPrice: 0, IncomeAccountRef: { value: '79', name: 'Sales of Product Income' } };
+      applyFields(c, kind, draft, body, false);
+      if (kind.name === 'Customer' && draft.CompanyName === undefined) draft.CompanyName = draft.DisplayName;
+      draft.Id = String(c.seq.name++);
+      rec = draft as unknown as QboRecord;
+    } else {
+      const customer = customerOf(c, ref(body.CustomerRef, 'CustomerRef'));
+      const lines = buildLines(c, body.Line, customer);
+      if (lines.length === 0) throw missing('Line', 'Line (at least one SalesItemLineDetail line)');
+      const doc = f.makeDocument(kind.name as 'Invoice' | 'CreditMemo', at, customer, lines);
+      try {
+        applyFields(c, kind, doc as unknown as Record<string, unknown>, { ...body, Line: undefined, TxnTaxDetail: undefined }, false);
+        if (body.TxnTaxDetail !== undefined) applyTaxDetail(c, doc, body.TxnTaxDetail);
+        recomputeTotals(c, doc, kind.name as 'Invoice' | 'CreditMemo');
+      } catch (e) {
+        c.seq.txn--;
+        c.seq.doc--;
+        throw e;
+      }
+      rec = doc;
+    }
+    kind.table(c).set(rec.Id, rec);
+    if (emitIt) emit(c, kind.name, rec.Id, 'Create');
+    return rec;
+  }
+
+  function current(c: QboCompany, kind: Kind, body: Record<string, unknown>): QboRecord {
+    if (typeof body.Id !== 'string' || body.Id === '') throw missing('Id');
+    const rec = kind.table(c).get(body.Id);
+    if (!rec) throw notFound(kind.name, body.Id);
+    if (body.SyncToken === undefined) throw missing('SyncToken');
+    if (typeof body.SyncToken !== 'string' || body.SyncToken !== rec.SyncToken) {
+      throw validation('5010', 'Stale Object Error', `Stale Object Error : You and another user were working on this at the same time. The other user finished before you did, so your work was not saved. (${kind.name} ${rec.Id}: SyncToken ${JSON.stringify(body.SyncToken)} is not the current ${rec.SyncToken})`);
+    }
+    return rec;
+  }
+
+  function update(c: QboCompany, kind: Kind, body: Record<string, unknown>, emitIt: boolean): QboRecord {
+    const rec = current(c, kind, body);
+    const full = body.sparse !== true;
+    // work on a copy: a refused write leaves the record as it was
+    const draft = structuredClone(rec) as unknown as Record<string, unknown>;
+    applyFields(c, kind, draft, body, full);
+    Object.assign(rec, draft);
+    for (const k of Object.keys(rec)) if (!Object.hasOwn(draft, k)) delete (rec as unknown as Record<string, unknown>)[k];
+    touch(c, kind, rec);
+    if (emitIt) emit(c, kind.name, rec.Id, 'Update');
+    return rec;
+  }
+
+  function remove(c: QboCompany, kind: Kind, body: Record<string, unknown>, op: 'delete' | 'void', emitIt: boolean): QboRecord | Record<string, unknown> {
+    if (kind.isName) throw business(`${kind.name} records cannot be deleted or voided; set Active to false with a sparse update`);
+    if (op === 'void' && kind.name !== 'Invoice') throw business(`operation=void is supported for Invoice only in this fake`);
+    const rec = current(c, kind, body) as QboInvoice | QboCreditMemo;
+    if (op === 'delete') {
+      kind.table(c).delete(rec.Id);
+      c.paid.delete(rec.Id);
+      if (emitIt) emit(c, kind.name, rec.Id, 'Delete');
+      return { domain: 'QBO', status: 'Deleted', Id: rec.Id };
+    }
+    for (const l of rec.Line) if (l.DetailType === 'SalesItemLineDetail') l.Amount = 0;
+    rec.Line = withSubtotal(rec.Line);
+    rec.TxnTaxDetail = { ...(rec.TxnTaxDetail.TxnTaxCodeRef ? { TxnTaxCodeRef: rec.TxnTaxDetail.TxnTaxCodeRef } : {}), TotalTax: 0, TaxLine: [] };
+    rec.PrivateNote = 'Voided';
+    c.paid.delete(rec.Id);
+    recomputeTotals(c, rec, 'Invoice');
+    touch(c, kind, rec);
+    if (emitIt) emit(c, kind.name, rec.Id, 'Void');
+    return rec;
+  }
+
+  // ---- queries ----
+  const viewCache = new Map<string, { version: number; rows: QboRecord[] }>();
+
+  function runQuery(c: QboCompany, text: string): unknown {
+    const q = parseQuery(text);
+    const kind = kindByName(q.entity);
+    if (!kind) throw new QueryError('4001', `QueryValidationError: ${q.entity} is not an entity this fake knows (${KINDS.map((k) => k.name).join(', ')})`);
+    const compiled = compileQuery<QboRecord>(q, kind.fields, c.utcOffset);
+    const table = kind.table(c);
+    const sig = `${c.realmId}|${kind.name}|${text}`;
+    let cached = viewCache.get(sig);
+    if (!cached || cached.version !== table.version) {
+      const rows = [...table.values()].filter((r) => (!kind.isName || compiled.mentionsActive || (r as { Active?: boolean }).Active !== false) && compiled.keep(r));
+      rows.sort(compiled.compare);
+      cached = { version: table.version, rows };
+      if (viewCache.size > 200) viewCache.clear();
+      viewCache.set(sig, cached);
+    }
+    const time = nowTime(c);
+    if (q.count) return { QueryResponse: { totalCount: cached.rows.length }, time };
+    const page = cached.rows.slice(q.start - 1, q.start - 1 + q.max);
+    if (page.length === 0) return { QueryResponse: {}, time };
+    return { QueryResponse: { [kind.name]: page, startPosition: q.start, maxResults: page.length }, time };
+  }
+
+  // ---- HTTP ----
+  const app = new Koa();
+  app.silent = true;
+  app.on('error', () => {});
+  app.use(controlMiddleware({
+    log: requests,
+    logLimit: opts.requestLogLimit ?? 10_000,
+    faults,
+    limiter,
+    latency: () => latency,
+    errorBody: (status, message) => status === 429
+      ? faultBody(throttled())
+      : faultBody(new QboFault(status, status >= 500 ? 'SystemFault' : 'ValidationFault', [{ Message: status >= 500 ? 'An application error has occurred while processing your request' : 'Request failed', Detail: message, code: status >= 500 ? '10000' : String(status) }])),
+    commonHeaders: () => ({ intuit_tid: `1-${randomBytes(8).toString('hex')}` }),
+  }));
+  app.use(async (ctx, next) => {
+    try {
+      await next();
+      if ((ctx.body === undefined || ctx.body === null) && (ctx.status === 404 || ctx.status === 405)) {
+        const status = ctx.status;
+        ctx.status = status;
+        ctx.body = faultBody(new QboFault(status, 'ValidationFault', [{ Message: status === 404 ? 'Unsupported Operation' : 'Method not allowed', Detail: `${ctx.method} ${ctx.path} is not a route of this fake`, code: status === 404 ? '500' : '405' }]));
+      }
+    } catch (e) {
+      let f: QboFault;
+      if (e instanceof QboFault) f = e;
+      else if (e instanceof QueryError) f = validation(e.code, e.code === '4000' ? 'Error parsing query' : 'Invalid query', e.message);
+      else if (e instanceof Error && typeof (e as unknown as { status?: unknown }).status === 'number' && (e as unknown as { status: number }).status < 500) f = validation('2010', 'Request has invalid or unsupported property', e.message);
+      else f = new QboFault(500, 'SystemFault', [{ Message: 'An application error has occurred while processing your request', Detail: 'internal error in the fake', code: '10000' }]);
+      ctx.status = f.status;
+      if (f.headers) ctx.set(f.headers);
+      ctx.body = faultBody(f);
+    }
+  });
+
+  // auth, realm scope, minorversion, per-realm throttle for every /v3/company/:realmId/... call
+  app.use(async (ctx, next) => {
+    const m = /^\/v3\/company\/([^/]+)(?:\/|$)/.exec(ctx.path);
+    if (!m) return next();
+    const realmId = decodeURIComponent(m[1]!);
+    const auth = ctx.get('authorization');
+    const bearer = /^bearer\s+(\S+)$/i.exec(auth);
+    if (!bearer) throw authFault(auth === '' ? 'Authorization header is missing: send "Authorization: Bearer <access token>"' : 'Malformed bearer token');
+    const check = oauth.checkAccessToken(bearer[1]);
+    if (!check.ok) {
+      const t = bearer[1]!.slice(0, 12);
+      throw authFault(check.reason === 'expired' ? `Token expired: ${t}...` : check.reason === 'revoked' ? `Token revoked: ${t}...` : `Token invalid: ${t}...`);
+    }
+    const grant: OAuthGrant = check.grant;
+    if (!grant.scope.includes(QBO_ACCOUNTING_SCOPE)) throw forbidden(`the token was not granted ${QBO_ACCOUNTING_SCOPE}`);
+    if (grant.context.realmId !== realmId) throw forbidden(`the token was issued for company ${grant.context.realmId ?? '(none)'}, not ${realmId}`);
+    const c = companies.get(realmId);
+    if (!c) throw forbidden(`no company ${realmId}`);
+    const accept = ctx.get('accept');
+    if (accept !== '' && !/json|\*\/\*/i.test(accept)) {
+      throw new QboFault(406, 'ValidationFault', [{ Message: 'Not Acceptable', Detail: `this fake answers application/json only (Intuit answers XML unless Accept: application/json); got Accept: ${accept}`, code: '406' }]);
+    }
+    const mv = typeof ctx.query.minorversion === 'string' ? ctx.query.minorversion : undefined;
+    if (mv === undefined) {
+      if (requireMinor) throw validation('2010', 'Request has invalid or unsupported property', `minorversion is required by this fake: add ?minorversion=${QBO_MINOR_VERSION} to every call (Intuit serves ${QBO_MINOR_VERSION} when it is missing)`, 'minorversion');
+    } else if (!/^\d{1,3}$/.test(mv)) {
+      throw validation('2010', 'Request has invalid or unsupported property', `minorversion must be a number such as ${QBO_MINOR_VERSION}, got ${JSON.stringify(mv.slice(0, 20))}`, 'minorversion');
+    }
+    ctx.set('x-fake-minorversion', mv === undefined || Number(mv) < Number(QBO_MINOR_VERSION) ? QBO_MINOR_VERSION : mv);
+    if (realmLimit) {
+      let rl = realmLimiters.get(realmId);
+      if (!rl) {
+        rl = new RateLimiter(realmLimit);
+        realmLimiters.set(realmId, rl);
+      }
+      if (rl.check(Date.now()) > 0) throw throttled();
+    }
+    ctx.state.company = c;
+    await next();
+  });
+
+  const router = new Router();
+  const company = (ctx: Koa.Context): QboCompany => ctx.state.company as QboCompany;
+
+  router.get('/v3/company/:realmId/query', (ctx) => {
+    const q = ctx.query.query;
+    if (typeof q !== 'string' || q.trim() === '') throw missing('query', 'query (a select statement)');
+    ctx.body = runQuery(company(ctx), q);
+  });
+  router.post('/v3/company/:realmId/query', async (ctx) => {
+    const text = await readRawBody(ctx);
+    if (text.trim() === '') throw missing('query', 'query (the select statement as the body, Content-Type: application/text)');
+    ctx.body = runQuery(company(ctx), text);
+  });
+  router.get('/v3/company/:realmId/companyinfo/:id', (ctx) => {
+    const c = company(ctx);
+    if (ctx.params.id !== c.realmId) throw notFound('CompanyInfo', ctx.params.id!);
+    ctx.body = {
+      CompanyInfo: {
+        Id: '1', SyncToken: '0', domain: 'QBO', CompanyName: c.name, LegalName: c.name, CompanyAddr: c.address, Country: 'US',
+        SupportedLanguages: 'en', DefaultTimeZone: 'America/Los_Angeles', MetaData: { CreateTime: qboTime(Date.UTC(2025, 0, 1), c.utcOffset), LastUpdatedTime: qboTime(Date.UTC(2025, 0, 1), c.utcOffset) },
+      },
+      time: nowTime(c),
+    };
+  });
+  router.get('/v3/company/:realmId/preferences', (ctx) => {
+    const c = company(ctx);
+    ctx.body = { Preferences: { TaxPrefs: { UsingSalesTax: true, PartnerTaxEnabled: c.autoTax }, CurrencyPrefs: { HomeCurrency: { value: 'USD' }, MultiCurrencyEnabled: false } }, time: nowTime(c) };
+  });
+  router.get('/v3/company/:realmId/:entity/:id', (ctx) => {
+    const c = company(ctx);
+    const kind = kindByPath(ctx.params.entity!);
+    if (!kind) throw new QboFault(404, 'ValidationFault', [{ Message: 'Unsupported Operation', Detail: `${ctx.params.entity} is not an entity this fake serves`, code: '500' }]);
+    const rec = kind.table(c).get(ctx.params.id!);
+    if (!rec) throw notFound(kind.name, ctx.params.id!);
+    ctx.body = { [kind.name]: rec, time: nowTime(c) };
+  });
+  router.post('/v3/company/:realmId/:entity', async (ctx) => {
+    const c = company(ctx);
+    const kind = kindByPath(ctx.params.entity!);
+    if (!kind || !kind.writable) throw new QboFault(404, 'ValidationFault', [{ Message: 'Unsupported Operation', Detail: `POST /${ctx.params.entity} is not supported by this fake`, code: '500' }]);
+    const type = (ctx.get('content-type').split(';')[0] ?? '').trim().toLowerCase();
+    if (type !== 'application/json') throw validation('2010', 'Request has invalid or unsupported property', `send Content-Type: application/json (got ${type || 'none'})`);
+    const raw = await readRawBody(ctx);
+    let body: unknown;
+    try {
+      body = JSON.parse(raw);
+    } catch (e) {
+      throw validation('2010', 'Request has invalid or unsupported property', `request body is not valid JSON: ${(e as Error).message}`);
+    }
+    if (!isPlainObject(body)) throw validation('2010', 'Request has invalid or unsupported property', `the body must be one ${kind.name} object`);
+    const op = typeof ctx.query.operation === 'string' ? ctx.query.operation.toLowerCase() : undefined;
+    let result: unknown;
+    if (op === 'delete' || op === 'void') result = remove(c, kind, body, op, emitOnApi);
+    else if (op !== undefined && op !== 'update' && op !== 'create') throw validation('2010', 'Request has invalid or unsupported property', `operation must be update, delete or void, got ${JSON.stringify(op)}`, 'operation');
+    else if (body.Id !== undefined) result = update(c, kind, body, emitOnApi);
+    else result = create(c, kind, body, emitOnApi);
+    ctx.body = { [kind.name]: result, time: nowTime(c) };
+  });
+
+  app.use(router.routes());
+  app.use(router.allowedMethods());
+  const l = await listen(app, opts.port ?? 0);
+
+  const kindOf = (name: QboEntityName): Kind => kindByName(name)!;
+  const specsToLines = (c: QboCompany, lines: LineSpec[]): unknown[] => lines.map((s) => {
+    const item = c.items.get(s.itemId);
+    if (!item) throw new Error(`no item ${s.itemId} in company ${c.realmId}`);
+    return {
+      DetailType: 'SalesItemLineDetail', ...(s.description !== undefined ? { Description: s.description } : {}),
+      SalesItemLineDetail: { ItemRef: { value: item.Id }, Qty: s.qty ?? 1, UnitPrice: s.unitPrice ?? item.UnitPrice, ...(s.taxable !== undefined ? { TaxCodeRef: { value: s.taxable ? 'TAX' : 'NON' } } : {}) },
+    };
+  });
+  const firstActive = <V extends { Active: boolean }>(t: Table<V>): V | undefined => [...t.values()].find((v) => v.Active);
+
+  const self: FakeQuickBooks = {
+    url: l.origin,
+    port: l.port,
+    baseUrl: (realmId) => `${l.origin}/v3/company/${realmId}`,
+    minorVersion: QBO_MINOR_VERSION,
+    realmIds,
+    companies,
+    oauth,
+    clientId,
+    clientSecret,
+    scope: QBO_ACCOUNTING_SCOPE,
+    addRedirectUri(uri) {
+      const client = oauth.clients.find((c) => c.clientId === clientId);
+      if (!client) throw new Error(`the OAuth server has no client ${clientId}`);
+      if (!client.redirectUris.includes(uri)) client.redirectUris.push(uri);
+    },
+    chooseCompanyNext(realmId) {
+      mustCompany(realmId);
+      nextRealms.push(realmId);
+    },
+    denyNextConsent() {
+      oauth.denyNext('access_denied', 'The user did not authorize the app');
+    },
+    connect(realmId) {
+      mustCompany(realmId);
+      return oauth.issueTokens(clientId, { scope: [QBO_ACCOUNTING_SCOPE], context: { realmId } }).tokens;
+    },
+    revokeConsent: (realmId) => oauth.revokeConsent({ realmId }, 'the user disconnected the app from this company'),
+    connectedRealms,
+
+    requests,
+    faults,
+    setRateLimit: (rl) => limiter.set(rl),
+    setRealmRateLimit(rl) {
+      realmLimit = rl;
+      realmLimiters.clear();
+    },
+    setLatency: (ms) => {
+      latency = ms;
+    },
+
+    webhook: { ...opts.webhook, verifierToken: opts.webhook?.verifierToken ?? randomUUID() },
+    setWebhook(cfg) {
+      self.webhook = { ...self.webhook, ...cfg, verifierToken: cfg.verifierToken ?? self.webhook.verifierToken };
+    },
+    flushWebhooks: () => flush(),
+    pendingWebhookEntities: () => pending.length,
+    deliveries: deliverer.log,
+    deliveriesIdle: () => deliverer.idle(),
+    async sendWebhook(url, notifications, o = {}) {
+      const body = bodyFor(o.format ?? self.webhook.format ?? 'legacy', notifications);
+      const headers = { 'intuit-signature': o.signature ?? intuitSignature(o.verifierToken ?? self.webhook.verifierToken, body) };
+      const sentBody = o.tamper ? tamperBody(body) : body;
+      const res = await postRaw(url, sentBody, headers);
+      return { ...res, sent: { body: sentBody, headers } };
+    },
+
+    get(realmId, entity, id) {
+      return kindOf(entity).table(mustCompany(realmId)).get(id) as never;
+    },
+    createCustomer(realmId, partial = {}) {
+      const c = mustCompany(realmId);
+      const cust = factories.get(realmId)!.makeCustomer(Date.now(), partial);
+      cust.MetaData = { CreateTime: nowTime(c), LastUpdatedTime: nowTime(c) };
+      emit(c, 'Customer', cust.Id, 'Create');
+      return cust;
+    },
+    updateCustomer(realmId, id, patch) {
+      const c = mustCompany(realmId);
+      const rec = c.customers.get(id);
+      if (!rec) throw new Error(`no customer ${id} in ${realmId}`);
+      return update(c, kindOf('Customer'), { ...patch, Id: id, SyncToken: rec.SyncToken, sparse: true }, true) as QboCustomer;
+    },
+    createItem(realmId, partial = {}) {
+      const c = mustCompany(realmId);
+      const item = factories.get(realmId)!.makeItem(Date.now(), c.items.size, partial);
+      item.MetaData = { CreateTime: nowTime(c), LastUpdatedTime: nowTime(c) };
+      emit(c, 'Item', item.Id, 'Create');
+      return item;
+    },
+    createInvoice(realmId, p = {}) {
+      const c = mustCompany(realmId);
+      const { customerId, lines, txnTaxDetail, ...rest } = p;
+      const customer = customerId !== undefined ? c.customers.get(customerId) : firstActive(c.customers);
+      if (!customer) throw new Error(`no customer ${customerId ?? '(any)'} in ${realmId}`);
+      const item = firstActive(c.items);
+      if (!item) throw new Error(`no item in ${realmId}`);
+      const body: Record<string, unknown> = { ...rest, CustomerRef: { value: customer.Id }, Line: specsToLines(c, lines ?? [{ itemId: item.Id, qty: 2 }]) };
+      if (txnTaxDetail !== undefined) body.TxnTaxDetail = txnTaxDetail;
+      return create(c, kindOf('Invoice'), body, true) as QboInvoice;
+    },
+    updateInvoice(realmId, id, patch) {
+      const c = mustCompany(realmId);
+      const rec = c.invoices.get(id);
+      if (!rec) throw new Error(`no invoice ${id} in ${realmId}`);
+      return update(c, kindOf('Invoice'), { ...patch, Id: id, SyncToken: rec.SyncToken, sparse: true }, true) as QboInvoice;
+    },
+    deleteInvoice(realmId, id) {
+      const c = mustCompany(realmId);
+      const rec = c.invoices.get(id);
+      if (!rec) throw new Error(`no invoice ${id} in ${realmId}`);
+      remove(c, kindOf('Invoice'), { Id: id, SyncToken: rec.SyncToken }, 'delete', true);
+      return rec;
+    },
+    voidInvoice(realmId, id) {
+      const c = mustCompany(realmId);
+      const rec = c.invoices.get(id);
+      if (!rec) throw new Error(`no invoice ${id} in ${realmId}`);
+      return remove(c, kindOf('Invoice'), { Id: id, SyncToken: rec.SyncToken }, 'void', true) as QboInvoice;
+    },
+    recordPayment(realmId, invoiceId, amount) {
+      const c = mustCompany(realmId);
+      const inv = c.invoices.get(invoiceId);
+      if (!inv) throw new Error(`no invoice ${invoiceId} in ${realmId}`);
+      const pay = amount === undefined ? cents(inv.Balance) : cents(amount);
+      c.paid.set(invoiceId, (c.paid.get(invoiceId) ?? 0n) + pay);
+      recomputeTotals(c, inv, 'Invoice');
+      touch(c, kindOf('Invoice'), inv);
+      emit(c, 'Invoice', inv.Id, 'Update');
+      return inv;
+    },
+    createCreditMemo(realmId, p = {}) {
+      const c = mustCompany(realmId);
+      const { customerId, lines, ...rest } = p;
+      const customer = customerId !== undefined ? c.customers.get(customerId) : firstActive(c.customers);
+      if (!customer) throw new Error(`no customer ${customerId ?? '(any)'} in ${realmId}`);
+      const item = firstActive(c.items);
+      if (!item) throw new Error(`no item in ${realmId}`);
+      return create(c, kindOf('CreditMemo'), { ...rest, CustomerRef: { value: customer.Id }, Line: specsToLines(c, lines ?? [{ itemId: item.Id, qty: 1 }]) }, true) as QboCreditMemo;
+    },
+    updateCreditMemo(realmId, id, patch) {
+      const c = mustCompany(realmId);
+      const rec = c.creditMemos.get(id);
+      if (!rec) throw new Error(`no credit memo ${id} in ${realmId}`);
+      return update(c, kindOf('CreditMemo'), { ...patch, Id: id, SyncToken: rec.SyncToken, sparse: true }, true) as QboCreditMemo;
+    },
+    async close() {
+      deliverer.stop();
+      await l.close();
+      if (ownOAuth) await oauth.close();
+    },
+  };
+  return self;
+}
