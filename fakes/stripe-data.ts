@@ -682,8 +682,8 @@ export class StripeFactory {
   }
 }
 
-/** "0.0825" -> 8.25 (percent, as Stripe renders TaxRate.percentage). */
-function percentOf(fraction: string): number {
+/** A decimal fraction as a percentage number: "0.0825" -> 8.25 (TaxRate.percentage, Chargebee tax_rate). */
+export function percentOf(fraction: string): number {
   const [i, f = ''] = fraction.split('.');
   const digits = (i! + f).replace(/^0+(?=\d)/, '');
   const scale = f.length - 2;
