@@ -85,7 +85,8 @@ describe('webhooks on a failing disk', () => {
 
       // The original's fsync fails while its re-send waits for it: the original gets 503, the re-send stores
       // the event itself (a first delivery, not a duplicate of something that is not on disk).
-      const gate = fs.hold(/webhook_events\.journal$/);
+      // Parks the fsync of the batch holding evt-c (event processing may write the same file meanwhile).
+      const gate = fs.hold(/webhook_events\.journal$/, eventDocId(connectionId, 'evt-c'));
       const original = send('evt-c');
       await gate.reached;
       const resend = send('evt-c');

@@ -26,9 +26,10 @@ export interface FaultyFs {
   heal(): void;
   /**
    * Parks the next fsyncs of matching files (before their fault check: a fault set meanwhile hits them)
-   * until release(); `reached` resolves when the first one is parked.
+   * until release(); `reached` resolves when the first one is parked. With `written`, only an fsync that
+   * follows a write containing that text is parked (others writing the same file pass).
    */
-  hold(match?: RegExp): { reached: Promise<void>; release(): void };
+  hold(match?: RegExp, written?: string): { reached: Promise<void>; release(): void };
   /** Failures thrown so far. */
   readonly failures: number;
 }
@@ -43,7 +44,7 @@ function fault(code: FaultCode, op: string): NodeJS.ErrnoException {
 
 export function faultyFs(): FaultyFs {
   let failing: (FaultOptions & { code: FaultCode }) | undefined;
-  let gate: { match?: RegExp; opened: Promise<void>; reached(): void } | undefined;
+  let gate: { match?: RegExp; written?: string; opened: Promise<void>; reached(): void } | undefined;
   let failures = 0;
   const failsNow = (path: string, op: string): boolean =>
     !!failing && (!failing.match || failing.match.test(path)) && (failing.ops ? failing.ops.includes(op) : op !== 'ftruncate' || !!failing.truncate);
@@ -54,38 +55,44 @@ export function faultyFs(): FaultyFs {
     if (failing!.times !== undefined && --failing!.times <= 0) failing = undefined;
     throw fault(code, op);
   };
-  const parked = async (path: string) => {
-    const g = gate;
-    if (!g || (g.match && !g.match.test(path))) return;
-    g.reached();
-    await g.opened;
+  const wrap = (path: string, fh: Awaited<ReturnType<typeof open>>): WriteHandle => {
+    // Whether this handle wrote the gate's text since its last fsync.
+    let marked = false;
+    const parked = async () => {
+      const g = gate;
+      if (!g || (g.match && !g.match.test(path)) || (g.written !== undefined && !marked)) return;
+      marked = false;
+      g.reached();
+      await g.opened;
+    };
+    return {
+      async write(buffer, offset, length) {
+        if (gate?.written !== undefined && buffer.subarray(offset, offset + length).includes(gate.written)) marked = true;
+        if (failsNow(path, 'write')) {
+          // A full disk takes part of a write before refusing the rest.
+          const part = Math.floor(length / 2);
+          if (part > 0) await fh.write(buffer, offset, part);
+          check(path, 'write');
+        }
+        return fh.write(buffer, offset, length);
+      },
+      async datasync() {
+        await parked();
+        check(path, 'fdatasync');
+        await fh.datasync();
+      },
+      async sync() {
+        await parked();
+        check(path, 'fsync');
+        await fh.sync();
+      },
+      async truncate(len) {
+        check(path, 'ftruncate');
+        await fh.truncate(len);
+      },
+      close: () => fh.close(),
+    };
   };
-  const wrap = (path: string, fh: Awaited<ReturnType<typeof open>>): WriteHandle => ({
-    async write(buffer, offset, length) {
-      if (failsNow(path, 'write')) {
-        // A full disk takes part of a write before refusing the rest.
-        const part = Math.floor(length / 2);
-        if (part > 0) await fh.write(buffer, offset, part);
-        check(path, 'write');
-      }
-      return fh.write(buffer, offset, length);
-    },
-    async datasync() {
-      await parked(path);
-      check(path, 'fdatasync');
-      await fh.datasync();
-    },
-    async sync() {
-      await parked(path);
-      check(path, 'fsync');
-      await fh.sync();
-    },
-    async truncate(len) {
-      check(path, 'ftruncate');
-      await fh.truncate(len);
-    },
-    close: () => fh.close(),
-  });
   return {
     ops: {
       // Opening works on a full disk; the writes are what fail.
@@ -102,12 +109,12 @@ export function faultyFs(): FaultyFs {
     heal() {
       failing = undefined;
     },
-    hold(match) {
+    hold(match, written) {
       let reached!: () => void;
       let release!: () => void;
       const reachedP = new Promise<void>((r) => (reached = r));
       const opened = new Promise<void>((r) => (release = r));
-      gate = { match, opened, reached };
+      gate = { match, written, opened, reached };
       return {
         reached: reachedP,
         release() {
