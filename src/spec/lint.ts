@@ -256,9 +256,6 @@ function checkStreamSync(name: string, stream: StreamSpec, base: string, report:
   if (feed?.request && typeof feed.request === 'object' && !requestUsesSince(feed.request)) {
     report(`${base}/change_feed/request`, 'LINT_FEED_WITHOUT_SINCE', `\`streams.${name}.change_feed.request\` does not use \`incremental.since\`, so every incremental run reads the whole feed`, 'filter it, e.g. created[gt]: "{{ incremental.since }}"', 'warning', true);
   }
-  if (stream.deletion?.absent_in_full_sync && stream.pagination && (stream.pagination as { stop_when?: unknown }).stop_when) {
-    report(`${base}/deletion/absent_in_full_sync`, 'LINT_ABSENCE_WITH_STOP_WHEN', `stream \`${name}\` marks records missing from a full read deleted, and its pagination may stop early (stop_when): records after the stop would be deleted`, 'make sure stop_when only says the collection ended', 'warning');
-  }
 }
 
 function validTimezone(tz: string): boolean {
