@@ -1,6 +1,7 @@
 import jsonata from 'jsonata';
 import { ExpressionError } from './errors.ts';
 import { FALLBACK, parseFieldPath, readFieldPath } from './path.ts';
+import { bindMoney, untagSource } from './functions.ts';
 
 /** A compiled JSONata expression. `evaluate` never returns JSONata's internal sequence wrappers. */
 export interface Expression {
@@ -14,7 +15,11 @@ export interface Expression {
 
 const cache = new Map<string, Expression>();
 
-/** Compiles (once per distinct source, process-wide) a JSONata expression. Throws ExpressionError on bad syntax. */
+/**
+ * Compiles (once per distinct source, process-wide) a JSONata expression. Throws ExpressionError on bad syntax.
+ * Every expression can call `$fromMinor` / `$toMinor`; a source tagged by the spec loader (functions.ts) also
+ * gets its spec's `definitions.functions` and exponent overrides.
+ */
 export function compileExpression(source: string): Expression {
   const hit = cache.get(source);
   if (hit) return hit;
@@ -23,7 +28,8 @@ export function compileExpression(source: string): Expression {
   return compiled;
 }
 
-function build(source: string): Expression {
+function build(tagged: string): Expression {
+  const { lib, body: source } = untagSource(tagged);
   let ast: jsonata.Expression;
   try {
     ast = jsonata(source);
@@ -31,9 +37,12 @@ function build(source: string): Expression {
     const err = e as { message?: string; position?: number; code?: string };
     throw new ExpressionError('EXPRESSION_SYNTAX', source, `invalid JSONata: ${err.message ?? String(e)}${err.code ? ` (${err.code})` : ''}`, err.position, e);
   }
-  const path = parseFieldPath(source);
+  bindMoney(ast, lib?.exponents);
+  let bound = lib ? undefined : Promise.resolve();
+  const path = lib ? undefined : parseFieldPath(source);
   const viaJsonata = async (input: unknown, bindings?: Record<string, unknown>) => {
     try {
+      await (bound ??= lib!.bind(ast));
       return normalize(await ast.evaluate(input, bindings));
     } catch (e) {
       const err = e as { message?: string; position?: number; code?: string };

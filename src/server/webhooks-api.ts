@@ -43,6 +43,7 @@ import { WebhookRequestError } from '../webhooks/request-errors.ts';
 import { writebackKindOf } from '../writeback/evaluate.ts';
 import { getJob, jobSummary, listJobs, type JobStatus } from '../writeback/jobs.ts';
 import type { WritebackService } from '../writeback/service.ts';
+import { triggerRefusal } from '../writeback/triggers.ts';
 import type { AdminTokenCheck } from './admin-bearer.ts';
 import { BodyError, readJsonBody, readRawBody } from './raw-body.ts';
 import { createAdminRouter, createRouter } from './routing.ts';
@@ -248,6 +249,8 @@ export function createInvoiceTaxRouter(opts: InvoiceTaxRouterOptions): Router {
       if (!c) return sphereError(ctx, 404, 'not_found', `this organization has no ${connector.slice(0, 60)} connection`);
       const stream = c.spec.writeback?.invoice?.stream;
       if (!stream || writebackKindOf(c.spec, stream) !== 'invoice') return sphereError(ctx, 400, 'unsupported_feature', `the ${c.spec.name} connector does not write tax onto invoices`);
+      const refused = triggerRefusal(c.spec, 'invoice', 'api');
+      if (refused) return sphereError(ctx, 400, 'unsupported_feature', refused);
       if (opts.records && own(c.spec.streams, stream)?.fetch) {
         try {
           const r = await opts.records.refetch(c, stream, externalId);
@@ -257,7 +260,7 @@ export function createInvoiceTaxRouter(opts: InvoiceTaxRouterOptions): Router {
           if (!(await opts.writebacks.store.getEntity(c.conn.connection_id, stream, externalId))) throw e;
         }
       }
-      const out = await opts.writebacks.request(c, 'invoice', externalId, 'api', { wait: true });
+      const out = await opts.writebacks.request(c, 'invoice', externalId, 'api', { wait: true, via: 'api' });
       const answer = { external_id: externalId, status: out.status, reason: out.reason ?? null, calculation_id: out.calculation_id ?? null };
       switch (out.status) {
         case 'applied':

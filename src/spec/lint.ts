@@ -1,7 +1,8 @@
 import cron from 'node-cron';
 import { compileExpression, ExpressionError, splitTemplate } from '../expressions/index.ts';
 import type { Diagnostic } from './diagnostics.ts';
-import { connectorSchema } from './schemas.ts';
+import { checkFunctions } from '../expressions/functions.ts';
+import { forEachExpressionField } from './expression-fields.ts';
 import { requestUsesSince } from '../sync/since.ts';
 import { cursorInstant } from '../sync/cursor.ts';
 import { didYouMean } from './suggest.ts';
@@ -9,7 +10,6 @@ import { checkBodies } from './lint-bodies.ts';
 import type { ConnectorSpec, StreamSpec } from './types.ts';
 import { dottedPath, pointerJoin, positionInside, positionOf, type SourceDocument } from './yaml-source.ts';
 
-type Schema = Record<string, unknown>;
 
 /** What a schema cannot say: expressions compile, names resolve, crons parse, webhooks are verifiable. */
 export function lintSpec(src: SourceDocument): Diagnostic[] {
@@ -23,6 +23,7 @@ export function lintSpec(src: SourceDocument): Diagnostic[] {
 
   const sources: Array<{ pointer: string; source: string }> = [];
   collectExpressions(src, spec, out, sources);
+  checkFunctionDefinitions(src, spec, out);
   checkReferences(spec, sources, report);
   checkNames(spec, report);
   checkStreams(spec, report);
@@ -35,23 +36,6 @@ export function lintSpec(src: SourceDocument): Diagnostic[] {
 // ---- expressions: walk the value beside the schema; compile every `expression` and `template` ----
 
 function collectExpressions(src: SourceDocument, spec: unknown, out: Diagnostic[], sources: Array<{ pointer: string; source: string }>) {
-  const root = connectorSchema();
-  const defs = root.$defs as Record<string, Schema>;
-  const deref = (s: Schema): Schema => {
-    let cur = s;
-    const seen = new Set<string>();
-    while (typeof cur.$ref === 'string' && !seen.has(cur.$ref)) {
-      seen.add(cur.$ref);
-      cur = { ...defs[(cur.$ref as string).replace('#/$defs/', '')]!, ...Object.fromEntries(Object.entries(cur).filter(([k]) => k !== '$ref')) };
-    }
-    return cur;
-  };
-  const kindOf = (s: Schema): 'expression' | 'template' | undefined => {
-    const r = s.$ref;
-    if (r === '#/$defs/expression') return 'expression';
-    if (r === '#/$defs/template' || r === '#/$defs/template_string') return 'template';
-    return undefined;
-  };
   const compileAt = (pointer: string, source: string, offset: number) => {
     sources.push({ pointer, source });
     try {
@@ -77,34 +61,27 @@ function collectExpressions(src: SourceDocument, spec: unknown, out: Diagnostic[
     } else if (Array.isArray(value)) value.forEach((v, i) => visitTemplate(v, pointerJoin(pointer, i)));
     else if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) visitTemplate(v, pointerJoin(pointer, k));
   };
-  const visit = (value: unknown, schema: Schema, pointer: string) => {
-    const kind = kindOf(schema);
-    if (kind === 'expression') {
-      if (typeof value === 'string' && value.trim()) compileAt(pointer, value, 0);
-      return;
-    }
-    if (kind === 'template') return visitTemplate(value, pointer);
-    const s = deref(schema);
-    if (Array.isArray(s.oneOf)) {
-      // Discriminated unions: follow the branch named by `type`.
-      const tag = (value as Record<string, unknown> | null)?.type;
-      const branch = (s.oneOf as Schema[]).map(deref).find((b) => (b.properties as Record<string, Schema> | undefined)?.type?.const === tag);
-      if (branch) visit(value, branch, pointer);
-      return;
-    }
-    if (Array.isArray(value)) {
-      if (s.items) value.forEach((v, i) => visit(v, s.items as Schema, pointerJoin(pointer, i)));
-      return;
-    }
-    if (value && typeof value === 'object') {
-      const props = (s.properties ?? {}) as Record<string, Schema>;
-      for (const [k, v] of Object.entries(value)) {
-        const sub = props[k] ?? (typeof s.additionalProperties === 'object' ? (s.additionalProperties as Schema) : undefined);
-        if (sub) visit(v, sub, pointerJoin(pointer, k));
-      }
-    }
-  };
-  visit(spec, root, '');
+  forEachExpressionField(spec, (f) => {
+    if (f.kind === 'template') visitTemplate(f.value, f.pointer);
+    else if (typeof f.value === 'string' && f.value.trim()) compileAt(f.pointer, f.value, 0);
+  });
+}
+
+// ---- definitions.functions: each compiles, is a function, and takes no reserved name ----
+
+function checkFunctionDefinitions(src: SourceDocument, spec: Partial<ConnectorSpec>, out: Diagnostic[]) {
+  const fns = spec.definitions?.functions;
+  if (!fns || typeof fns !== 'object') return;
+  for (const p of checkFunctions(fns)) {
+    const pointer = pointerJoin('/definitions/functions', p.name);
+    const at = positionOf(src, pointer, p.code === 'LINT_FUNCTION_NAME' || p.code === 'LINT_FUNCTION_RESERVED_NAME');
+    const where = p.offset !== undefined ? positionInside(src, at, Math.max(0, p.offset - 1)) : at;
+    const hint =
+      p.code === 'EXPRESSION_SYNTAX' ? 'a function is `function($a, $b){ ... }` in JSONata: https://docs.jsonata.org/programming#functions'
+      : p.code === 'LINT_FUNCTION_RESERVED_NAME' ? 'names may not shadow JSONata built-ins or $fromMinor/$toMinor'
+      : undefined;
+    out.push({ file: src.file, line: where.line, column: where.column, code: p.code, message: p.message, hint, severity: 'error', path: dottedPath(pointer) });
+  }
 }
 
 // ---- names used in expressions resolve to declared credentials and settings ----
@@ -180,14 +157,15 @@ function checkWebhooks(spec: Partial<ConnectorSpec>, report: Report) {
     if (!cred) report('/webhooks/registration/secret_credential', 'LINT_UNDECLARED_CREDENTIAL', `registration stores its secret in credential \`${reg.secret_credential}\`, which is not declared`, didYouMean(reg.secret_credential, (spec.credentials ?? []).map((c) => c?.name ?? '')));
     else if (!cred.generated) report('/webhooks/registration/secret_credential', 'LINT_SECRET_NOT_GENERATED', `credential \`${cred.name}\` receives a registered webhook secret but has no \`generated\` kind`, 'add generated: whsec to the credential');
   }
+  // A name is taken for good by the first rule without `when`; a later rule for it could never run.
   const seen = new Map<string, number>();
   (Array.isArray(wh.events) ? wh.events : []).forEach((ev, i) => {
     if (!ev || typeof ev !== 'object') return;
     const base = `/webhooks/events/${i}`;
     for (const name of Array.isArray(ev.on) ? ev.on : [ev.on]) {
       if (typeof name !== 'string') continue;
-      if (seen.has(name)) report(`${base}/on`, 'LINT_DUPLICATE_NAME', `event \`${name}\` is handled twice (first by events[${seen.get(name)}]); only the first rule would ever run`, 'merge the two rules');
-      else seen.set(name, i);
+      if (seen.has(name)) report(`${base}/on`, 'LINT_DUPLICATE_NAME', `event \`${name}\` is handled twice (first by events[${seen.get(name)}], which has no \`when\`); only the first rule would ever run`, 'merge the two rules, or give the first a `when`');
+      else if (!ev.when) seen.set(name, i);
     }
     if (ev.action === 'ignore') return;
     if (!ev.stream) {
@@ -218,6 +196,10 @@ function checkWriteback(spec: Partial<ConnectorSpec>, report: Report) {
     const stream = streams[t.stream];
     if (!stream) report(`/writeback/${kind}/stream`, 'LINT_UNKNOWN_STREAM', `writeback.${kind} refers to stream \`${t.stream}\`, which is not declared`, didYouMean(t.stream, Object.keys(streams)));
     else if (stream.entity !== kind) report(`/writeback/${kind}/stream`, 'LINT_WRITEBACK_ENTITY', `writeback.${kind} uses stream \`${t.stream}\`, whose entity is ${stream.entity}`, `point it at a stream with entity: ${kind}`);
+    if (t.conflict && !t.read) report(`/writeback/${kind}/conflict`, 'LINT_CONFLICT_WITHOUT_READ', `writeback.${kind}.conflict retries after reading the document again, but writeback.${kind} has no \`read\``, 'add read: {request, save_as} (e.g. the current SyncToken or ETag), or remove conflict', 'error', true);
+    const triggers = t.trigger ?? ['webhook', 'api'];
+    const wanted = (spec.webhooks?.events ?? []).findIndex((ev) => ev?.writeback === true && ev.stream === t.stream);
+    if (wanted >= 0 && !triggers.includes('webhook')) report(`/webhooks/events/${wanted}/writeback`, 'LINT_WRITEBACK_TRIGGER', `events[${wanted}] asks for write-back, but writeback.${kind}.trigger leaves out webhook, so the event will not write tax`, `add webhook to writeback.${kind}.trigger, or drop writeback: true from the rule`, 'warning');
   }
 }
 

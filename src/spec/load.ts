@@ -2,6 +2,7 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { TaxbridgeError } from '../errors.ts';
 import { formatText, hasErrors, sortDiagnostics, type Diagnostic } from './diagnostics.ts';
+import { scopeSpecFunctions } from './functions.ts';
 import { lintSpec } from './lint.ts';
 import type { ConnectorSpec } from './types.ts';
 import { validateAgainstSchema } from './validate.ts';
@@ -21,7 +22,10 @@ export function checkSpecText(file: string, text: string): CheckedSpec {
   const refLines = new Set(src.diagnostics.filter((d) => d.code.startsWith('REF_')).map((d) => d.line));
   const schema = validateAgainstSchema(src).filter((d) => !refLines.has(d.line));
   const diagnostics = unique([...src.diagnostics, ...schema, ...lintSpec(src)]);
-  return { file, spec: hasErrors(diagnostics) ? undefined : (src.value as ConnectorSpec), diagnostics: sortDiagnostics(diagnostics) };
+  if (hasErrors(diagnostics)) return { file, diagnostics: sortDiagnostics(diagnostics) };
+  const spec = src.value as ConnectorSpec;
+  scopeSpecFunctions(spec);
+  return { file, spec, diagnostics: sortDiagnostics(diagnostics) };
 }
 
 function unique(ds: Diagnostic[]): Diagnostic[] {

@@ -210,6 +210,7 @@ export interface WebhookEventSpec {
   id?: ExpressionSource;
   payment_status?: ExpressionSource;
   writeback?: boolean;
+  when?: ExpressionSource;
 }
 
 /** $defs/webhooks */
@@ -231,7 +232,19 @@ export interface WritebackTargetSpec {
   stream: string;
   trigger?: WritebackTrigger[];
   when?: ExpressionSource;
-  requests: Array<{ for_each?: ExpressionSource; request: RequestSpec }>;
+  read?: { request: RequestSpec; save_as: SaveAsSpec };
+  conflict?: { statuses?: number[]; when?: ExpressionSource; max_retries?: number };
+  requests: Array<{ for_each?: ExpressionSource; request: RequestSpec; save_as?: SaveAsSpec }>;
+}
+
+/** $defs/save_as: name -> JSONata over a response `{status, headers, body}`. */
+export type SaveAsSpec = Record<string, ExpressionSource>;
+
+/** The `definitions` section: shared fragments for `$ref`, plus the spec's functions and exponent overrides. */
+export interface DefinitionsSpec {
+  functions?: Record<string, ExpressionSource>;
+  currency_exponents?: Record<string, number>;
+  [fragment: string]: unknown;
 }
 
 /** The root of schemas/connector.schema.json. */
@@ -249,7 +262,7 @@ export interface ConnectorSpec {
   auth: AuthSpec;
   http?: HttpSpec;
   check?: { request: RequestSpec; success?: ExpressionSource };
-  definitions?: Record<string, unknown>;
+  definitions?: DefinitionsSpec;
   streams: Record<string, StreamSpec>;
   webhooks?: WebhooksSpec;
   writeback?: { invoice?: WritebackTargetSpec; credit_note?: WritebackTargetSpec };

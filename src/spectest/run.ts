@@ -5,7 +5,8 @@ import { createHttpClient } from '../http/index.ts';
 import { checkSpecFile, hasErrors, parseSource, specTestValidator, validateAgainstSchema, formatText, type ConnectionContext, type ConnectorSpec, type Diagnostic } from '../spec/index.ts';
 import { compileRouter } from '../webhooks/route.ts';
 import { compileSignature, webhookSecrets } from '../webhooks/signature.ts';
-import { planWriteback, type WritebackTax } from '../writeback/plan.ts';
+import { executeWriteback } from '../writeback/execute.ts';
+import type { WritebackTax } from '../writeback/plan.ts';
 import { diffSubset, diffValues } from './diff.ts';
 import { ReplayServer, type RecordedResponse } from './replay-server.ts';
 import { runStreamCase } from './stream-case.ts';
@@ -154,27 +155,30 @@ async function writebackCase(spec: ConnectorSpec, conn: ConnectionContext, c: Sp
     const { mapRecordForTest } = await import('./stream-case.ts');
     document = (await mapRecordForTest(spec, stream, w.raw, conn)) as Record<string, unknown>;
   }
-  const plan = await planWriteback(spec, w.kind, {
-    document,
-    raw: w.raw ?? {},
-    tax: w.tax,
-    now: w.now ?? '2026-01-01T00:00:00.000Z',
-    credentials: conn.credentials,
-    settings: conn.settings,
-    environment: conn.environment,
-  });
   const expect = c.expect ?? {};
-  if ('skip' in plan) {
-    if (typeof expect.skip === 'string') return plan.skip.includes(expect.skip) ? [] : [`skip: expected a reason containing ${JSON.stringify(expect.skip)}, got ${JSON.stringify(plan.skip)}`];
-    return [`write-back was skipped: ${plan.skip}`];
-  }
-  if (typeof expect.skip === 'string') return [`expected the write-back to be skipped (${expect.skip}), but it planned ${plan.requests.length} request(s)`];
+  // The same sequence the job runner sends: read first (recorded response), writes, conflict retries.
   const http = createHttpClient(spec, conn);
+  let done: Awaited<ReturnType<typeof executeWriteback>>;
   try {
-    for (const { request, context } of plan.requests) await http.request(request, context);
+    done = await executeWriteback(
+      spec,
+      w.kind,
+      { document, raw: w.raw ?? {}, tax: w.tax, now: w.now ?? '2026-01-01T00:00:00.000Z', credentials: conn.credentials, settings: conn.settings, environment: conn.environment },
+      (request, context) => http.request(request, context),
+    );
+  } catch (e) {
+    if (typeof expect.error !== 'string') throw e;
+    const code = isTaxbridgeError(e) ? e.code : errorMessage(e);
+    return code === expect.error ? [] : [`error: expected ${expect.error}, got ${describeError(e)}`];
   } finally {
     await http.close();
   }
+  if (typeof expect.error === 'string') return [`expected the write-back to fail with ${expect.error}, but it ${'skip' in done ? `was skipped (${done.skip})` : `sent ${done.sent.length} request(s)`}`];
+  if ('skip' in done) {
+    if (typeof expect.skip === 'string') return done.skip.includes(expect.skip) ? [] : [`skip: expected a reason containing ${JSON.stringify(expect.skip)}, got ${JSON.stringify(done.skip)}`];
+    return [`write-back was skipped: ${done.skip}`];
+  }
+  if (typeof expect.skip === 'string') return [`expected the write-back to be skipped (${expect.skip}), but it sent ${done.sent.length} request(s)`];
   return server.seen.length ? [] : ['no request reached the replay server'];
 }
 

@@ -175,7 +175,7 @@ export class EventService {
     const outcome: EventOutcome = { ...base, record_id: change.externalId, result: change.result };
     const kind = routed.writeback ? writebackKindOf(c.spec, stream) : undefined;
     if (kind && this.opts.writeback && change.result !== 'deleted' && change.result !== 'not_found' && change.result !== 'stale') {
-      const w = await this.opts.writeback.request(c, kind, change.externalId, `event ${doc.id}`);
+      const w = await this.opts.writeback.request(c, kind, change.externalId, `event ${doc.id}`, { via: 'webhook' });
       outcome.writeback = { status: w.status, ...(w.job_id ? { job_id: w.job_id } : {}), ...(w.reason ? { reason: w.reason } : {}) };
     }
     return outcome;

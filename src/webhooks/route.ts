@@ -30,6 +30,20 @@ interface CompiledRule {
   record?: Expression;
   id?: Expression;
   paymentStatus?: Expression;
+  when?: Expression;
+}
+
+interface WildcardRule {
+  pattern: RegExp;
+  /** Literal characters of the pattern: more means more specific. */
+  literal: number;
+  order: number;
+  compiled: CompiledRule;
+}
+
+/** `customer.*` -> /^customer\..*$/: `*` is any run of characters (dots included); the rest is literal. */
+export function wildcardPattern(name: string): RegExp {
+  return new RegExp(`^${name.split('*').map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 's');
 }
 
 export interface WebhookRouter {
@@ -39,17 +53,29 @@ export interface WebhookRouter {
 export function compileRouter(spec: WebhooksSpec): WebhookRouter {
   const eventType = compileExpression(spec.event_type);
   const eventId = spec.event_id ? compileExpression(spec.event_id) : undefined;
-  const byName = new Map<string, CompiledRule>();
-  for (const rule of spec.events) {
+  // Exact names first, in rule order; then wildcards, most specific first. A rule's `when` may pass the
+  // event on to the next candidate.
+  const byName = new Map<string, CompiledRule[]>();
+  const wildcards: WildcardRule[] = [];
+  spec.events.forEach((rule, order) => {
     const compiled: CompiledRule = {
       rule,
       record: compileExpression(rule.record ?? 'body'),
       id: rule.id ? compileExpression(rule.id) : undefined,
       paymentStatus: rule.payment_status ? compileExpression(rule.payment_status) : undefined,
+      when: rule.when ? compileExpression(rule.when) : undefined,
     };
-    // The first rule naming an event wins (the linter reports later duplicates).
-    for (const name of Array.isArray(rule.on) ? rule.on : [rule.on]) if (!byName.has(name)) byName.set(name, compiled);
-  }
+    for (const name of Array.isArray(rule.on) ? rule.on : [rule.on]) {
+      if (name.includes('*')) wildcards.push({ pattern: wildcardPattern(name), literal: name.replace(/\*/g, '').length, order, compiled });
+      else {
+        const list = byName.get(name) ?? [];
+        if (!list.includes(compiled)) list.push(compiled);
+        byName.set(name, list);
+      }
+    }
+  });
+  wildcards.sort((a, b) => b.literal - a.literal || a.order - b.order);
+  const candidates = (type: string): CompiledRule[] => [...(byName.get(type) ?? []), ...wildcards.filter((w) => w.pattern.test(type)).map((w) => w.compiled)];
   const evaluate = async (e: Expression, ctx: RoutableDelivery) => {
     const fast = e.readSync(ctx, ctx as unknown as Record<string, unknown>);
     return fast ? fast.value : e.evaluate(ctx, ctx as unknown as Record<string, unknown>);
@@ -63,7 +89,15 @@ export function compileRouter(spec: WebhooksSpec): WebhookRouter {
       const idValue = eventId ? await evaluate(eventId, delivery) : createHash('sha256').update(delivery.raw).digest('hex');
       if (idValue === undefined || idValue === null || idValue === '') throw new WebhookPayloadError('WEBHOOK_EVENT_ID_MISSING', `the delivery has no event id (\`${spec.event_id}\` is empty)`);
       const event_id = String(idValue);
-      const c = byName.get(event_type);
+      let c: CompiledRule | undefined;
+      for (const cand of candidates(event_type)) {
+        if (cand.when) {
+          const ctx = { ...delivery, event_type };
+          if ((await cand.when.evaluate(ctx, ctx)) !== true) continue;
+        }
+        c = cand;
+        break;
+      }
       if (!c) return { event_type, event_id, action: 'unmatched', writeback: false };
       const out: RoutedEvent = { event_type, event_id, rule: c.rule, action: c.rule.action, stream: c.rule.stream, writeback: c.rule.writeback === true };
       if (c.rule.action === 'upsert') {

@@ -15,7 +15,9 @@ import { silentLog, type LogFn } from '../webhooks/log.ts';
 import { errorCode, errorStatus, isPermanentError } from './error-kind.ts';
 import { evaluateWriteback, writebackContext, type Evaluation } from './evaluate.ts';
 import { FINAL_STATUSES, getJob, jobId, listJobs, saveJob, WRITEBACK_JOBS, type DocumentKind, type JobStatus, type WritebackJobDoc } from './jobs.ts';
-import { planWriteback } from './plan.ts';
+import { executeWriteback } from './execute.ts';
+import { triggerRefusal } from './triggers.ts';
+import type { WritebackTrigger } from '../spec/types.ts';
 import type { WritebackTaxEngine } from './tax-engine.ts';
 
 export interface WritebackServiceOptions {
@@ -106,9 +108,12 @@ export class WritebackService {
 
   /**
    * Evaluates a document and records the decision. Writes are queued (and with `wait`, run before this
-   * returns); a document already carrying its tax is `unchanged` and leaves no job.
+   * returns); a document already carrying its tax is `unchanged` and leaves no job. With `via`, a kind whose
+   * `trigger` list leaves that source out is `skipped` with the reason.
    */
-  async request(connection: ResolvedConnection, kind: DocumentKind, documentId: string, trigger: string, opts: { wait?: boolean } = {}): Promise<WritebackOutcome> {
+  async request(connection: ResolvedConnection, kind: DocumentKind, documentId: string, trigger: string, opts: { wait?: boolean; via?: WritebackTrigger } = {}): Promise<WritebackOutcome> {
+    const refused = opts.via ? triggerRefusal(connection.spec, kind, opts.via) : undefined;
+    if (refused) return { status: 'skipped', reason: refused };
     const now = this.nowIso();
     const ev = await evaluateWriteback({ store: this.store, engine: this.opts.engine, connection, kind, documentId, now, refetch: this.refetcher(connection) });
     if (ev.decision === 'missing') return { status: 'skipped', reason: ev.reason };
@@ -230,19 +235,18 @@ export class WritebackService {
       // Send what the job recorded (same calculation, same timestamp), so every attempt sends identical
       // requests and their idempotency keys match.
       const tax = job.tax ?? ev.tax;
-      const plan = await planWriteback(connection.spec, job.kind, writebackContext(connection, ev.entity, tax, job.created_at));
-      if ('skip' in plan) {
-        await this.finish(job, 'no_tax', plan.skip);
+      const client = this.opts.clients.get(connection);
+      // One write's scope for derived idempotency keys: stable across this job's attempts, new for a later
+      // write of the same content after a different one (the stored document's version moved on).
+      const idempotencyScope = `${job.id}@${ev.entity.updated_at}`;
+      const done = await executeWriteback(connection.spec, job.kind, writebackContext(connection, ev.entity, tax, job.created_at), (request, context) =>
+        client.request(request, context, { idempotencyScope }),
+      );
+      if ('skip' in done) {
+        await this.finish(job, 'no_tax', done.skip);
         return {};
       }
-      const client = this.opts.clients.get(connection);
-      const sent: WritebackJobDoc['sent'] = [];
-      for (const { request, context } of plan.requests) {
-        // One write's scope for derived idempotency keys: stable across this job's attempts, new for a later
-        // write of the same content after a different one (the stored document's version moved on).
-        const res = await client.request(request, context, { idempotencyScope: `${job.id}@${ev.entity.updated_at}` });
-        sent.push({ method: request.method ?? 'GET', path: new URL(res.url).pathname, status: res.status });
-      }
+      const sent: WritebackJobDoc['sent'] = done.sent;
       await this.finish(job, 'applied', undefined, { sent, applied_at: this.nowIso() });
       this.log('info', 'tax written back', { job_id: job.id, connection_id: job.connection_id, document_id: job.document_id, total_tax: tax.total_tax, currency: tax.currency, requests: sent.length });
       return {};
