@@ -102,6 +102,8 @@ export interface FakeChargebee {
   sitesSeen: string[];
   writes: ChargebeeWrite[];
   faults: Faults;
+  /** The limit in force (undefined: none). */
+  readonly rateLimit: RateLimit | undefined;
   setRateLimit(rl: RateLimit | undefined): void;
   setLatency(ms: number): void;
   webhookTargets: ChargebeeWebhookTarget[];
@@ -863,6 +865,9 @@ export async function startFakeChargebee(opts: FakeChargebeeOptions = {}): Promi
     sitesSeen,
     writes,
     faults,
+    get rateLimit() {
+      return limiter.current;
+    },
     setRateLimit: (rl) => limiter.set(rl),
     setLatency: (ms) => {
       latency = ms;

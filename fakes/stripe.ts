@@ -121,6 +121,8 @@ export interface FakeStripe {
   /** POST and DELETE bodies as received (newest last). */
   writes: StripeWrite[];
   faults: Faults;
+  /** The limit in force (undefined: none). */
+  readonly rateLimit: RateLimit | undefined;
   setRateLimit(rl: RateLimit | undefined): void;
   setLatency(ms: number): void;
   /** Window of new auto_advance drafts (settable). */
@@ -1206,6 +1208,9 @@ export async function startFakeStripe(opts: FakeStripeOptions = {}): Promise<Fak
     requests,
     writes,
     faults,
+    get rateLimit() {
+      return limiter.current;
+    },
     setRateLimit: (rl) => limiter.set(rl),
     setLatency: (ms) => {
       latency = ms;
