@@ -92,8 +92,6 @@ export class Table {
   private readonly db: Low<TableData>;
   private queued: Pending[] = [];
   private inFlight: Pending[] = [];
-  /** Rows created by a commit not yet on disk -> that commit's promise. */
-  private readonly created = new Map<string, Promise<void>>();
   private running?: Promise<void>;
   private durableSeq: number;
   private problem?: TableProblem;
@@ -140,7 +138,19 @@ export class Table {
    * case the row is gone again.
    */
   creating(key: string): Promise<void> | undefined {
-    return this.created.get(key);
+    if (!this.data.rows.has(key)) return undefined;
+    // Newest first: the first op on `key` that found it absent is the put that created the present row; one
+    // that found it present means the row existed before it (look further back, else it is durable).
+    for (const list of [this.queued, this.inFlight]) {
+      for (let i = list.length - 1; i >= 0; i--) {
+        const p = list[i]!;
+        for (let j = p.undo.length - 1; j >= 0; j--) {
+          const [k, prev] = p.undo[j]!;
+          if (k === key && prev === undefined) return p.promise;
+        }
+      }
+    }
+    return undefined;
   }
 
   /** Applies ops (and a meta patch) now; resolves when they are durable. */
@@ -161,13 +171,8 @@ export class Table {
       const op = ops[i]!;
       const prev = data.rows.get(op.k);
       undo[i] = [op.k, prev];
-      if (op.t === 'p') {
-        data.rows.set(op.k, op.row);
-        if (prev === undefined) this.created.set(op.k, promise);
-      } else {
-        data.rows.delete(op.k);
-        this.created.delete(op.k);
-      }
+      if (op.t === 'p') data.rows.set(op.k, op.row);
+      else data.rows.delete(op.k);
     }
     if (metaPatch) {
       p.metaUndo = Object.keys(metaPatch).map((k) => [k, Object.hasOwn(data.meta, k), data.meta[k]]);
@@ -208,10 +213,7 @@ export class Table {
         this.inFlight = [];
         this.writes++;
         this.durableSeq = batch[batch.length - 1]!.seq;
-        for (const p of batch) {
-          for (const [k] of p.undo) if (this.created.get(k) === p.promise) this.created.delete(k);
-          p.resolve();
-        }
+        for (const p of batch) p.resolve();
         if (this.problem) this.setProblem(undefined);
         await this.maybeCompact();
       }
@@ -236,8 +238,6 @@ export class Table {
       if (p.metaUndo) restoreMeta(data.meta, p.metaUndo);
     }
     data.seq = this.durableSeq;
-    // Every row still marked as being created belonged to an undone commit.
-    this.created.clear();
     const failure = this.failure(e);
     this.setProblem({ table: this.name, code: errorCode(e), message: failure.message, since: this.problem?.since ?? new Date().toISOString() });
     for (const p of undone) p.reject(failure);
