@@ -28,3 +28,16 @@ export type {
   QboCompany, QboCounts, CompanySeed, QboCustomer, QboItem, QboInvoice, QboCreditMemo, QboLine, QboSalesLine, QboTaxLine, QboTxnTaxDetail, QboTaxCode,
   QboTaxRate, QboRef, QboAddr, QboMeta, QboEntityName, QboRecord,
 } from './quickbooks.ts';
+export { startFakeStripe, stripeSignature, stripeSignatureHeader, stripeExponent, STRIPE_API_VERSION, STRIPE_ZERO_DECIMAL, STRIPE_THREE_DECIMAL } from './stripe.ts';
+export type {
+  FakeStripe, FakeStripeOptions, NewStripeInvoice, StripeSendOptions, StripeSendResult, StripeWrite, StripeData, StripeCounts, StripeCustomer,
+  StripeAddress, StripeTaxId, StripeProduct, StripePrice, StripeTaxRate, StripeInvoice, StripeInvoiceStatus, StripeLineItem, StripeLineTax,
+  StripeLineInput, StripeCreditNote, StripeCreditNoteLine, StripeEvent, StripeWebhookEndpoint,
+} from './stripe.ts';
+export { startFakeChargebee, CB_INVOICE_STATUSES } from './chargebee.ts';
+export type {
+  FakeChargebee, FakeChargebeeOptions, ChargebeeWebhookTarget, ChargebeeSendOptions, ChargebeeSendResult, ChargebeeWrite, NewChargebeeInvoice,
+  ChargebeeData, ChargebeeCounts, CbCustomer, CbAddress, CbItem, CbItemPrice, CbInvoice, CbInvoiceStatus, CbLineItem, CbLineInput, CbTax,
+  CbLineItemTax, CbCreditNote, CbEvent, CbWebhookEndpoint,
+} from './chargebee.ts';
+export { decodeForm, FormError } from './stripe-form.ts';
