@@ -215,3 +215,24 @@ describe('fake OAuth 2.0 server', () => {
     expect(await meta.body.json()).toMatchObject({ token_endpoint: as.tokenUrl, code_challenge_methods_supported: ['S256'] });
   });
 });
+
+describe('fake OAuth 2.0 server with a rotation grace window (Intuit-style)', () => {
+  it('keeps a rotated-out refresh token working for the grace period only', async () => {
+    const as = await startFakeOAuth({ clients: [{ clientId: 'c', clientSecret: 's', redirectUris: [REDIRECT] }], refreshTokenGraceSeconds: 60, tokenType: 'bearer', refreshExpiresInField: 'x_refresh_token_expires_in', includeScope: false });
+    try {
+      const t = as.issueTokens('c').tokens;
+      expect(Object.keys(t).sort()).toEqual(['access_token', 'expires_in', 'refresh_token', 'token_type', 'x_refresh_token_expires_in']);
+      const auth = { authorization: basic('c', 's') };
+      const first = await post(as.tokenUrl, { grant_type: 'refresh_token', refresh_token: t.refresh_token! }, auth);
+      expect(first.status).toBe(200);
+      const within = await post(as.tokenUrl, { grant_type: 'refresh_token', refresh_token: t.refresh_token! }, auth);
+      expect(within.status).toBe(200);
+      as.advanceTime(61);
+      const after = await post(as.tokenUrl, { grant_type: 'refresh_token', refresh_token: t.refresh_token! }, auth);
+      expect(after.body.error).toBe('invalid_grant');
+      expect((await post(as.tokenUrl, { grant_type: 'refresh_token', refresh_token: within.body.refresh_token }, auth)).status).toBe(200);
+    } finally {
+      await as.close();
+    }
+  });
+});

@@ -219,6 +219,40 @@ describe('fake QuickBooks Online', () => {
     expect(qb.get(A, 'Invoice', before.Id)!.SyncToken).toBe(after.SyncToken);
   });
 
+  it('creates through the API, refuses duplicate names and unknown references, and clears omitted fields on a full update', async () => {
+    const t = qb.connect(B).access_token;
+    const cust = await call(api(B, '/customer'), { method: 'POST', headers: bearer(t), body: { DisplayName: 'Harbor Works Inc.', BillAddr: { Line1: '1 Main St', City: 'Austin', CountrySubDivisionCode: 'TX', PostalCode: '78701' } } });
+    expect(cust.status).toBe(200);
+    expect(cust.body.Customer).toMatchObject({ SyncToken: '0', DisplayName: 'Harbor Works Inc.', Active: true });
+    const dup = await call(api(B, '/customer'), { method: 'POST', headers: bearer(t), body: { DisplayName: 'harbor works inc.' } });
+    expect(dup.body.Fault.Error[0].code).toBe('6240');
+    const badItem = await call(api(B, '/invoice'), { method: 'POST', headers: bearer(t), body: { CustomerRef: { value: cust.body.Customer.Id }, Line: [{ DetailType: 'SalesItemLineDetail', Amount: 5, SalesItemLineDetail: { ItemRef: { value: '999' } } }] } });
+    expect(badItem.body.Fault.Error[0]).toMatchObject({ code: '2500', element: 'Line[0].SalesItemLineDetail.ItemRef' });
+
+    const item = [...qb.companies.get(B)!.items.values()][0]!;
+    const created = await call(api(B, '/invoice'), { method: 'POST', headers: bearer(t), body: { CustomerRef: { value: cust.body.Customer.Id }, PrivateNote: 'note', Line: [{ DetailType: 'SalesItemLineDetail', Amount: 20, SalesItemLineDetail: { ItemRef: { value: item.Id }, Qty: 4, UnitPrice: 5 } }] } });
+    expect(created.status).toBe(200);
+    const inv = created.body.Invoice as QboInvoice;
+    expect(inv).toMatchObject({ SyncToken: '0', TotalAmt: 20, Balance: 20, PrivateNote: 'note', BillAddr: expect.objectContaining({ City: 'Austin' }) });
+    const noLines = await call(api(B, '/invoice'), { method: 'POST', headers: bearer(t), body: { Id: inv.Id, SyncToken: '0', CustomerRef: inv.CustomerRef } });
+    expect(noLines.body.Fault.Error[0]).toMatchObject({ code: '2020', element: 'Line' });
+    const full = await call(api(B, '/invoice'), { method: 'POST', headers: bearer(t), body: { Id: inv.Id, SyncToken: '0', CustomerRef: inv.CustomerRef, Line: inv.Line } });
+    expect(full.status).toBe(200);
+    expect(full.body.Invoice.PrivateNote).toBeUndefined();
+    expect(full.body.Invoice.SyncToken).toBe('1');
+    const del = await call(api(B, '/invoice?operation=delete'), { method: 'POST', headers: bearer(t), body: { Id: inv.Id, SyncToken: '1' } });
+    expect(del.body.Invoice).toEqual({ domain: 'QBO', status: 'Deleted', Id: inv.Id });
+    const after = await call(q(B, `select * from Invoice where Id = '${inv.Id}'`), { headers: bearer(t) });
+    expect(after.body.QueryResponse).toEqual({});
+  });
+
+  it('redirects a denied consent back with access_denied and the state', async () => {
+    qb.denyNextConsent();
+    const v = await qb.oauth.visit(qb.oauth.buildAuthorizeUrl({ clientId: qb.clientId, redirectUri: CALLBACK, scope: qb.scope, state: 'deny-me' }));
+    const back = new URL(v.location!).searchParams;
+    expect(Object.fromEntries(back)).toEqual({ error: 'access_denied', error_description: expect.any(String), state: 'deny-me' });
+  });
+
   it('throttles per company with 429 and code 3001', async () => {
     const ta = qb.connect(A).access_token;
     const tb = qb.connect(B).access_token;
