@@ -9,6 +9,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import Koa from 'koa';
+import { request } from 'undici';
 import { Router } from '@koa/router';
 import { FaultController, RateLimiter, controlMiddleware, createRequestLog, type Faults, type RateLimit, type RequestLog } from './faults.ts';
 import { isPlainObject, listen, readRawBody } from './http.ts';
@@ -632,7 +633,6 @@ export async function startFakeOAuth(opts: FakeOAuthOptions = {}): Promise<FakeO
       return u.toString();
     },
     async visit(authorizeUrl) {
-      const { request } = await import('undici');
       const res = await request(authorizeUrl, { method: 'GET' });
       const body = await res.body.text();
       const loc = res.headers.location;

@@ -310,9 +310,23 @@ function cmp(a: Cmp, b: Cmp): number {
   return x < y ? -1 : x > y ? 1 : 0;
 }
 
-function likeRe(pattern: string): RegExp {
-  const body = pattern.split('%').map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*');
-  return new RegExp(`^${body}$`, 'i');
+/** LIKE with '%' wildcards, case-insensitive, matched segment by segment (no regex, so no backtracking blow-up). */
+function likeMatch(pattern: string, value: string): boolean {
+  const parts = pattern.toLowerCase().split('%');
+  const v = value.toLowerCase();
+  if (parts.length === 1) return v === parts[0];
+  const first = parts[0]!;
+  const last = parts[parts.length - 1]!;
+  if (!v.startsWith(first) || v.length < first.length + last.length || !v.endsWith(last)) return false;
+  let at = first.length;
+  const end = v.length - last.length;
+  for (const mid of parts.slice(1, -1)) {
+    if (mid === '') continue;
+    const i = v.indexOf(mid, at);
+    if (i < 0 || i + mid.length > end) return false;
+    at = i + mid.length;
+  }
+  return true;
 }
 
 export interface Compiled<V> {
@@ -328,7 +342,6 @@ export function compileQuery<V>(q: ParsedQuery, fields: Record<string, FieldKind
     const f = resolveField(fields, c.field);
     if (!f) throw new QueryError('4001', `QueryValidationError: property '${c.field}' is not queryable on ${q.entity} (this fake knows ${Object.keys(fields).join(', ')})`);
     const lits = c.values.map((v) => literal(f.kind, v, c.field, offset));
-    const re = c.op === 'LIKE' ? likeRe(String(c.values[0])) : undefined;
     return (rec: V): boolean => {
       const val = comparable(f.kind, get(rec, f.path), offset);
       switch (c.op) {
@@ -339,7 +352,7 @@ export function compileQuery<V>(q: ParsedQuery, fields: Record<string, FieldKind
         case '<=': return val !== undefined && cmp(val, lits[0]) <= 0;
         case '>=': return val !== undefined && cmp(val, lits[0]) >= 0;
         case 'IN': return lits.some((l) => cmp(val, l) === 0);
-        case 'LIKE': return val !== undefined && re!.test(String(val));
+        case 'LIKE': return val !== undefined && likeMatch(String(c.values[0]), String(val));
       }
     };
   });

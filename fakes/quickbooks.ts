@@ -362,7 +362,12 @@ export async function startFakeQuickBooks(opts: FakeQuickBooksOptions = {}): Pro
   app.use(async (ctx, next) => {
     const m = /^\/v3\/company\/([^/]+)(?:\/|$)/.exec(ctx.path);
     if (!m) return next();
-    const realmId = decodeURIComponent(m[1]!);
+    let realmId: string;
+    try {
+      realmId = decodeURIComponent(m[1]!);
+    } catch {
+      throw forbidden(`malformed company id in the path: ${m[1]!.slice(0, 40)}`);
+    }
     const auth = ctx.get('authorization');
     const bearer = /^bearer\s+(\S+)$/i.exec(auth);
     if (!bearer) throw authFault(auth === '' ? 'Authorization header is missing: send "Authorization: Bearer <access token>"' : 'Malformed bearer token');

@@ -177,6 +177,8 @@ describe('fake QuickBooks Online', () => {
     expect(ge.body.QueryResponse.Invoice.map((i: QboInvoice) => i.Id)).toContain(changed.Id);
     const customers = await call(q(A, 'select * from customer MAXRESULTS 1000'), { headers: bearer(t) });
     expect(Object.keys(customers.body.QueryResponse)).toEqual(['Customer', 'startPosition', 'maxResults']);
+    const austin = await call(q(A, "select * from TaxCode where Name LIKE 'austin%' and Active = true"), { headers: bearer(t) });
+    expect(austin.body.QueryResponse.TaxCode.map((c: Json) => c.Name)).toEqual(['Austin, TX']);
 
     const parse = await call(q(A, 'select * from Invoice where'), { headers: bearer(t) });
     expect(parse.status).toBe(400);
