@@ -182,7 +182,7 @@ const schemas: Record<string, Schema> = {
       {
         type: 'object',
         properties: {
-          sync: { type: 'object', description: 'Per stream: entity, counts {active, deleted}, last_sync, last_success_at, running.' },
+          sync: { type: 'object', description: 'Per stream: entity, counts {active, deleted}, last_sync, last_success_at, running, schedule (the first: cron, mode, next_run) and schedules (every schedule of the stream with its mode, timezone and next_run).' },
           webhooks: { type: 'object', description: 'received, failed, pending, last event.' },
           writebacks: { type: 'object', description: 'pending, dead, applied, no_tax, unchanged, last job.' },
           errors: { type: 'array', items: { type: 'object' } },

@@ -1,4 +1,5 @@
 import { setMaxListeners } from 'node:events';
+import { TaxbridgeError } from '../errors.ts';
 import type { HttpClient } from '../http/index.ts';
 import { attachChildren } from './children.ts';
 import { evaluate, type CompiledStream } from './compile.ts';
@@ -11,6 +12,9 @@ export type SeenEvents = Record<string, number>;
 
 /** Most event ids a checkpoint keeps (the newest win); a window holding more re-applies the oldest. */
 export const MAX_SEEN_EVENTS = 20_000;
+
+/** Most events one incremental run reads (they are held in memory to be ordered before applying). */
+export const MAX_FEED_EVENTS = 200_000;
 
 /** One record's latest change in the feed, ready to map. */
 export interface FeedChange {
@@ -53,6 +57,11 @@ export async function readFeed(c: CompiledStream, client: HttpClient, sinceMs: n
   const context = { incremental: incrementalContext({ mode: 'incremental', sinceMs }, format, undefined) };
   for await (const page of client.paginate(feed.spec.request, feed.spec.pagination, feed.spec.records, context, { signal: linked })) {
     out.pages++;
+    if (out.read + page.records.length > MAX_FEED_EVENTS) {
+      throw new TaxbridgeError('SYNC_FEED_TOO_LARGE', `the change feed of stream ${c.name} has more than ${MAX_FEED_EVENTS} events since the last run`, {
+        hint: 'run a full sync (`taxbridge sync --full`): it reads the list and moves the cursor to its start',
+      });
+    }
     for (const event of page.records) {
       out.read++;
       const rawId = await evaluate(feed.eventId, event);
