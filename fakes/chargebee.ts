@@ -353,14 +353,24 @@ export async function startFakeChargebee(opts: FakeChargebeeOptions = {}): Promi
     const out: Target[] = [];
     for (const t of self.webhookTargets) {
       if (t.disabled || (t.events && !t.events.includes(type))) continue;
-      out.push({ key: t.url, url: t.url, username: t.username, password: t.password });
+      out.push(withUrlCredentials({ key: t.url, url: t.url, username: t.username, password: t.password }));
     }
     for (const ep of data.webhookEndpoints.values()) {
       if (ep.disabled || (ep.enabled_events && !ep.enabled_events.includes(type))) continue;
       const cred = data.endpointCredentials.get(ep.id);
-      out.push({ key: ep.id, url: ep.url, username: cred?.username, password: cred?.password });
+      out.push(withUrlCredentials({ key: ep.id, url: ep.url, username: cred?.username, password: cred?.password }));
     }
     return out;
+  }
+  /** `https://user:pass@host/path` (credentials pasted into the URL) is sent as a Basic header to the bare URL. */
+  function withUrlCredentials(t: Target): Target {
+    const u = new URL(t.url);
+    if (u.username === '' && u.password === '') return t;
+    const username = t.username ?? decodeURIComponent(u.username);
+    const password = t.password ?? decodeURIComponent(u.password);
+    u.username = '';
+    u.password = '';
+    return { ...t, url: u.toString(), username, password };
   }
   const basic = (u: string, p: string): string => `Basic ${Buffer.from(`${u}:${p}`, 'utf8').toString('base64')}`;
   function emit(type: string, content: Record<string, unknown>, source: CbEvent['source'] = 'api', skipWebhooks = false): CbEvent {

@@ -279,4 +279,13 @@ describe('fake Chargebee: webhooks with HTTP Basic auth', () => {
     expect(rx.got[0]!.headers.authorization).toBeUndefined();
     expect(JSON.parse(rx.got[0]!.body)).toMatchObject({ event_type: 'customer_changed', content: { customer: { id: c.id, company: 'Renamed Ltd' } } });
   });
+
+  it('turns credentials written into the webhook URL (https://user:pass@host/...) into the Basic header', async () => {
+    rx.got.length = 0;
+    cb.webhookTargets = [{ url: rx.url.replace('http://', 'http://hook%20user:p%40ss@'), events: ['customer_changed'] }];
+    cb.updateCustomer([...cb.data.customers.values()][1]!.id, { company: 'Again Ltd' });
+    await rx.waitFor(1);
+    await cb.deliveriesIdle();
+    expect(Buffer.from(String(rx.got[0]!.headers.authorization).slice(6), 'base64').toString('utf8')).toBe('hook user:p@ss');
+  });
 });
