@@ -38,11 +38,11 @@ function build(tagged: string): Expression {
     throw new ExpressionError('EXPRESSION_SYNTAX', source, `invalid JSONata: ${err.message ?? String(e)}${err.code ? ` (${err.code})` : ''}`, err.position, e);
   }
   bindMoney(ast, lib?.exponents);
-  let bound = lib ? undefined : Promise.resolve();
+  let bound: Promise<void> | undefined;
   const path = lib ? undefined : parseFieldPath(source);
   const viaJsonata = async (input: unknown, bindings?: Record<string, unknown>) => {
     try {
-      await (bound ??= lib!.bind(ast));
+      if (lib) await (bound ??= lib.bind(ast));
       return normalize(await ast.evaluate(input, bindings));
     } catch (e) {
       const err = e as { message?: string; position?: number; code?: string };

@@ -23,7 +23,7 @@ export interface FunctionLibrary {
   readonly id: string;
   readonly names: readonly string[];
   readonly exponents?: ExponentTable;
-  /** Binds the functions into a compiled expression (once per expression; the functions are made once per library). */
+  /** Binds the functions into a compiled expression (once per expression; the functions are made once per library). The money functions are bound by compile.ts. */
   bind(ast: jsonata.Expression): Promise<void>;
   /** True when the source calls one of this library's functions (or a money function the overrides change). */
   usedBy(source: string): boolean;
@@ -107,7 +107,6 @@ export function defineLibrary(defs: FunctionDefinitions | undefined): FunctionLi
     names,
     exponents,
     async bind(ast) {
-      bindMoney(ast, exponents);
       const fns = await lambdas();
       for (const n of names) ast.assign(n, fns[n]);
     },
