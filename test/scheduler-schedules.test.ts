@@ -4,18 +4,13 @@
  * schedule while the other's run is going on is skipped (no overlapping runs of a stream).
  */
 import { describe, expect, it } from 'vitest';
-import { startScheduler, type SchedulerLogger } from '../src/scheduler/index.ts';
+import { startScheduler } from '../src/scheduler/index.ts';
+import { recordingLogger } from './fixtures/sync/harness.ts';
 import type { StreamSpec } from '../src/spec/types.ts';
 import { lintSpec } from '../src/spec/lint.ts';
 import { testConn, testSpec } from './fixtures/sync/spec.ts';
 
 const base: StreamSpec = { entity: 'product', request: { path: '/p' }, records: 'items', mapping: '{ "external_id": id, "name": name }', incremental: { cursor_field: 'updated' } };
-
-function recordingLogger() {
-  const lines: string[] = [];
-  const logger: SchedulerLogger = { info: (m) => lines.push(`info ${m}`), warn: (m) => lines.push(`warn ${m}`), error: (m) => lines.push(`error ${m}`) };
-  return { lines, logger };
-}
 
 describe('several schedules per stream', () => {
   it('plans each schedule with its mode and next run; legacy `schedule` still works', async () => {

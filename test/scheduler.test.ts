@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { startScheduler, type SchedulerLogger } from '../src/scheduler/index.ts';
+import { startScheduler } from '../src/scheduler/index.ts';
+import { recordingLogger } from './fixtures/sync/harness.ts';
 import type { StreamSpec } from '../src/spec/types.ts';
 import { testConn, testSpec } from './fixtures/sync/spec.ts';
 
@@ -12,12 +13,6 @@ const stream = (schedule: StreamSpec['schedule'], incremental = false): StreamSp
   schedule,
   ...(incremental ? { incremental: { cursor_field: 'updated' } } : {}),
 });
-
-function recordingLogger() {
-  const lines: string[] = [];
-  const logger: SchedulerLogger = { info: (m) => lines.push(`info ${m}`), warn: (m) => lines.push(`warn ${m}`), error: (m) => lines.push(`error ${m}`) };
-  return { lines, logger };
-}
 
 describe('scheduler', () => {
   it('creates one task per scheduled stream with its timezone and mode', async () => {

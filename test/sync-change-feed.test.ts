@@ -4,20 +4,15 @@
  * Upserts, deletes, an older event listed after a newer one, a duplicate delivery inside a run and events
  * re-read through the lookback window are each applied once, into the stream's normal table.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { StreamSpec } from '../src/spec/types.ts';
-import { openStore, type Store } from '../src/store/index.ts';
+import { openStore } from '../src/store/index.ts';
 import { loadStreamState, readStream, runSync } from '../src/sync/index.ts';
-import { startLocalServer, type Handler, type LocalServer } from './fixtures/sync/local-server.ts';
+import { syncHarness } from './fixtures/sync/harness.ts';
+import { startLocalServer, type Handler } from './fixtures/sync/local-server.ts';
 import { testConn, testSpec } from './fixtures/sync/spec.ts';
 
-let server: LocalServer | undefined;
-let store: Store | undefined;
-afterEach(async () => {
-  await store?.close();
-  await server?.close();
-  server = store = undefined;
-});
+const h = syncHarness();
 
 interface Product {
   id: string;
@@ -64,21 +59,21 @@ const products: StreamSpec = {
 };
 
 async function sync(state: { products: Product[]; events: Event[] }, full = false) {
-  server ??= await startLocalServer(stripeLike(state));
-  store ??= await openStore({ memory: true });
-  const [s] = await runSync({ spec: testSpec({ streams: { products } }), conn: testConn(server.url, { connection_id: 'c1' }), store, full });
+  h.server ??= await startLocalServer(stripeLike(state));
+  h.store ??= await openStore({ memory: true });
+  const [s] = await runSync({ spec: testSpec({ streams: { products } }), conn: testConn(h.server.url, { connection_id: 'c1' }), store: h.store, full });
   return s!;
 }
 
-const names = async () => Object.fromEntries((await store!.listEntities('c1', 'products', { includeDeleted: true })).map((e) => [e.external_id, e.deleted ? 'deleted' : (e.data as { name: string }).name]));
+const names = async () => Object.fromEntries((await h.store!.listEntities('c1', 'products', { includeDeleted: true })).map((e) => [e.external_id, e.deleted ? 'deleted' : (e.data as { name: string }).name]));
 
 describe('change-feed streams', () => {
   it('full runs list; incremental runs apply the feed: upserts, deletes, newest event per record, duplicates once', async () => {
     const state = { products: [{ id: 'prod_1', name: 'One' }, { id: 'prod_2', name: 'Two' }], events: [] as Event[] };
     const full = await sync(state);
     expect(full).toMatchObject({ mode: 'full', created: 2 });
-    expect(server!.requests.map((r) => r.path)).toEqual(['/v1/products']);
-    const cursor = (await loadStreamState(store!, 'c1', 'products'))!.cursor!.ms;
+    expect(h.server!.requests.map((r) => r.path)).toEqual(['/v1/products']);
+    const cursor = (await loadStreamState(h.store!, 'c1', 'products'))!.cursor!.ms;
 
     const t = Math.floor(cursor / 1000);
     const upd = (id: string, name: string, created: number, eid: string, type = 'product.updated'): Event => ({ id: eid, type, created, data: { object: { id, name } } });
@@ -96,19 +91,19 @@ describe('change-feed streams', () => {
     expect(inc).toMatchObject({ status: 'ok', mode: 'incremental', feed: true, duplicates: 1, created: 2, updated: 2, deleted: 1 });
     expect(await names()).toEqual({ prod_1: 'One v2', prod_2: 'deleted', prod_3: 'Three', prod_4: 'Four' });
     // The mapping sees the event that carried the object.
-    expect((await store!.getEntity('c1', 'products', 'prod_3'))!.data.description).toBe('product.created');
-    const feedRequests = server!.requests.filter((r) => r.path === '/v1/events');
+    expect((await h.store!.getEntity('c1', 'products', 'prod_3'))!.data.description).toBe('product.created');
+    const feedRequests = h.server!.requests.filter((r) => r.path === '/v1/events');
     expect(feedRequests[0]!.query.get('created[gt]')).toBe(String(Math.floor((cursor - 3_600_000) / 1000)));
     expect(feedRequests[0]!.query.get('type')).toBe('product.*');
     expect(feedRequests.length).toBe(4);
     // The list is not read by incremental runs.
-    expect(server!.requests.filter((r) => r.path === '/v1/products').length).toBe(1);
+    expect(h.server!.requests.filter((r) => r.path === '/v1/products').length).toBe(1);
   });
 
   it('events re-read through the lookback window are not applied again over newer data', async () => {
     const state = { products: [{ id: 'prod_1', name: 'One' }], events: [] as Event[] };
     await sync(state);
-    const t = Math.floor((await loadStreamState(store!, 'c1', 'products'))!.cursor!.ms / 1000);
+    const t = Math.floor((await loadStreamState(h.store!, 'c1', 'products'))!.cursor!.ms / 1000);
     state.events = [{ id: 'evt_1', type: 'product.updated', created: t + 1, data: { object: { id: 'prod_1', name: 'One v2' } } }];
     expect(await sync(state)).toMatchObject({ updated: 1, duplicates: 0 });
     // A nightly full run stores a newer state; then the feed is read again with the same event in its window.
@@ -117,12 +112,12 @@ describe('change-feed streams', () => {
     const again = await sync(state);
     expect(again).toMatchObject({ mode: 'incremental', duplicates: 1, updated: 0, created: 0 });
     expect(await names()).toEqual({ prod_1: 'One v3' });
-    expect(Object.keys((await loadStreamState(store!, 'c1', 'products'))!.feed_seen ?? {})).toEqual(['evt_1']);
+    expect(Object.keys((await loadStreamState(h.store!, 'c1', 'products'))!.feed_seen ?? {})).toEqual(['evt_1']);
   });
 
   it('readStream (spec tests) reads the feed when given a cursor', async () => {
     const t = 1_767_000_000;
-    server = await startLocalServer(
+    h.server = await startLocalServer(
       stripeLike({
         products: [],
         events: [
@@ -132,7 +127,7 @@ describe('change-feed streams', () => {
       }),
     );
     const out: Array<[string, boolean]> = [];
-    for await (const p of readStream(testSpec({ streams: { products } }), testConn(server.url), 'products', { sinceMs: t * 1000 })) for (const r of p.records) if (r.ok) out.push([r.external_id, r.deleted]);
+    for await (const p of readStream(testSpec({ streams: { products } }), testConn(h.server.url), 'products', { sinceMs: t * 1000 })) for (const r of p.records) if (r.ok) out.push([r.external_id, r.deleted]);
     expect(out).toEqual([
       ['prod_9', false],
       ['prod_8', true],

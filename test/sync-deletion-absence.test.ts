@@ -3,20 +3,15 @@
  * full read are marked deleted in the same commit as its last page; a failed read, a read stopped by
  * max_pages, an incremental run and an empty read delete nothing.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { StreamSpec } from '../src/spec/types.ts';
-import { openStore, type Store } from '../src/store/index.ts';
+import { openStore } from '../src/store/index.ts';
 import { runSync } from '../src/sync/index.ts';
-import { startLocalServer, type Handler, type LocalServer } from './fixtures/sync/local-server.ts';
+import { syncHarness } from './fixtures/sync/harness.ts';
+import { startLocalServer, type Handler } from './fixtures/sync/local-server.ts';
 import { testConn, testSpec } from './fixtures/sync/spec.ts';
 
-let server: LocalServer | undefined;
-let store: Store | undefined;
-afterEach(async () => {
-  await store?.close();
-  await server?.close();
-  server = store = undefined;
-});
+const h = syncHarness();
 
 type Row = { id: string; name: string; updated: string };
 const row = (n: number): Row => ({ id: `p${n}`, name: `P${n}`, updated: `2025-01-0${n}T00:00:00Z` });
@@ -44,13 +39,13 @@ function api(state: { rows: Row[]; fail?: number }): Handler {
 }
 
 async function sync(state: { rows: Row[]; fail?: number }, s: StreamSpec, full = true) {
-  server ??= await startLocalServer(api(state));
-  store ??= await openStore({ memory: true });
-  const [r] = await runSync({ spec: testSpec({ streams: { products: s } }), conn: testConn(server.url, { connection_id: 'c1' }), store, full });
+  h.server ??= await startLocalServer(api(state));
+  h.store ??= await openStore({ memory: true });
+  const [r] = await runSync({ spec: testSpec({ streams: { products: s } }), conn: testConn(h.server.url, { connection_id: 'c1' }), store: h.store, full });
   return r!;
 }
 
-const active = async () => (await store!.listEntities('c1', 'products')).map((e) => e.external_id).sort();
+const active = async () => (await h.store!.listEntities('c1', 'products')).map((e) => e.external_id).sort();
 
 describe('deletion by absence', () => {
   it('a complete full read marks the records it did not see deleted, keeping their data', async () => {
@@ -60,7 +55,7 @@ describe('deletion by absence', () => {
     const s = await sync(state, stream());
     expect(s).toMatchObject({ status: 'ok', pages: 2, absent_deleted: 2, deleted: 2 });
     expect(await active()).toEqual(['p1', 'p3', 'p5']);
-    const gone = await store!.getEntity('c1', 'products', 'p4');
+    const gone = await h.store!.getEntity('c1', 'products', 'p4');
     expect(gone).toMatchObject({ deleted: true, data: { name: 'P4' } });
     // Seen again later: active again.
     state.rows = [1, 3, 4, 5].map(row);
@@ -109,9 +104,9 @@ describe('deletion by absence', () => {
     state.rows = [1, 2, 3, 4].map(row);
     const ac = new AbortController();
     const spec = testSpec({ streams: { products: stream() } });
-    const conn = testConn(server!.url, { connection_id: 'c1' });
-    await expect(runSync({ spec, conn, store: store!, full: true, signal: ac.signal, onProgress: () => ac.abort(new Error('stop')) })).rejects.toThrow();
-    const [resumed] = await runSync({ spec, conn, store: store!, full: true });
+    const conn = testConn(h.server!.url, { connection_id: 'c1' });
+    await expect(runSync({ spec, conn, store: h.store!, full: true, signal: ac.signal, onProgress: () => ac.abort(new Error('stop')) })).rejects.toThrow();
+    const [resumed] = await runSync({ spec, conn, store: h.store!, full: true });
     expect(resumed).toMatchObject({ status: 'ok', resumed_from_page: 2 });
     expect(resumed!.absent_skipped).toMatch(/resumed/);
     expect(await active()).toEqual(['p1', 'p2', 'p3', 'p4', 'p5']);

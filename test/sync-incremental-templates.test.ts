@@ -3,25 +3,20 @@
  * over real sockets against small servers started here: a QuickBooks-style query string, a Stripe-style
  * `created[gt]` in unix seconds, the declared initial value, and the omitted parameter of a first run.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { StreamSpec } from '../src/spec/types.ts';
-import { openStore, type Store } from '../src/store/index.ts';
+import { openStore } from '../src/store/index.ts';
 import { formatCursor, loadStreamState, readStream, runSync } from '../src/sync/index.ts';
-import { startLocalServer, type Handler, type LocalServer } from './fixtures/sync/local-server.ts';
+import { syncHarness } from './fixtures/sync/harness.ts';
+import { startLocalServer, type Handler } from './fixtures/sync/local-server.ts';
 import { testConn, testSpec } from './fixtures/sync/spec.ts';
 
-let server: LocalServer | undefined;
-let store: Store | undefined;
-afterEach(async () => {
-  await store?.close();
-  await server?.close();
-  server = store = undefined;
-});
+const h = syncHarness();
 
 async function run(streams: Record<string, StreamSpec>, handler: Handler, full = false) {
-  server ??= await startLocalServer(handler);
-  store ??= await openStore({ memory: true });
-  return runSync({ spec: testSpec({ streams }), conn: testConn(server.url, { connection_id: 'c1' }), store, full });
+  h.server ??= await startLocalServer(handler);
+  h.store ??= await openStore({ memory: true });
+  return runSync({ spec: testSpec({ streams }), conn: testConn(h.server.url, { connection_id: 'c1' }), store: h.store, full });
 }
 
 /** Rows of a QuickBooks-like company: MetaData.LastUpdatedTime with an offset, as the API writes it. */
@@ -66,24 +61,24 @@ describe('incremental values in request templates', () => {
     const stream = quickbooksItems({ cursor_field: 'MetaData.LastUpdatedTime', format: 'iso8601_seconds' });
     const [first] = await run({ items: stream }, quickbooksApi(() => rows));
     expect(first).toMatchObject({ status: 'ok', mode: 'full', created: 2, skipped: 0 });
-    expect(server!.requests.map((r) => r.query.get('query'))).toEqual(['select * from Item STARTPOSITION 1 MAXRESULTS 2', 'select * from Item STARTPOSITION 3 MAXRESULTS 2']);
+    expect(h.server!.requests.map((r) => r.query.get('query'))).toEqual(['select * from Item STARTPOSITION 1 MAXRESULTS 2', 'select * from Item STARTPOSITION 3 MAXRESULTS 2']);
 
     rows = QB_ROWS;
-    server!.requests.length = 0;
+    h.server!.requests.length = 0;
     const [second] = await run({ items: stream }, quickbooksApi(() => rows));
     // 2025-03-02T09:30:15.250-08:00 is 17:30:15.250Z; the cursor is sent to the second, so its own second is read again.
-    expect(server!.requests[0]!.query.get('query')).toBe("select * from Item where Metadata.LastUpdatedTime > '2025-03-02T17:30:15Z' STARTPOSITION 1 MAXRESULTS 2");
+    expect(h.server!.requests[0]!.query.get('query')).toBe("select * from Item where Metadata.LastUpdatedTime > '2025-03-02T17:30:15Z' STARTPOSITION 1 MAXRESULTS 2");
     expect(second).toMatchObject({ status: 'ok', mode: 'incremental', records: 2, created: 1, unchanged: 1, skipped: 0 });
   });
 
   it('QuickBooks query with a declared initial value: the first run renders it, full runs too', async () => {
     const stream = quickbooksItems({ cursor_field: 'MetaData.LastUpdatedTime', format: 'iso8601_seconds', initial: '2025-03-02T00:00:00Z' });
     const [first] = await run({ items: stream }, quickbooksApi(() => QB_ROWS));
-    expect(server!.requests[0]!.query.get('query')).toBe("select * from Item where Metadata.LastUpdatedTime > '2025-03-02T00:00:00Z' STARTPOSITION 1 MAXRESULTS 2");
+    expect(h.server!.requests[0]!.query.get('query')).toBe("select * from Item where Metadata.LastUpdatedTime > '2025-03-02T00:00:00Z' STARTPOSITION 1 MAXRESULTS 2");
     expect(first).toMatchObject({ mode: 'full', created: 2 });
-    server!.requests.length = 0;
+    h.server!.requests.length = 0;
     await run({ items: stream }, quickbooksApi(() => QB_ROWS), true);
-    expect(server!.requests[0]!.query.get('query')).toContain("> '2025-03-02T00:00:00Z'");
+    expect(h.server!.requests[0]!.query.get('query')).toContain("> '2025-03-02T00:00:00Z'");
   });
 
   it('Stripe-style created[gt] in unix seconds: omitted on the first run, then the cursor minus the lookback', async () => {
@@ -101,12 +96,12 @@ describe('incremental values in request templates', () => {
       mapping: '{ "external_id": id, "name": name }',
     };
     await run({ customers: stream }, handler);
-    expect(server!.requests[0]!.query.has('created[gt]')).toBe(false);
-    expect((await loadStreamState(store!, 'c1', 'customers'))!.cursor!.ms).toBe(1735693200_000);
+    expect(h.server!.requests[0]!.query.has('created[gt]')).toBe(false);
+    expect((await loadStreamState(h.store!, 'c1', 'customers'))!.cursor!.ms).toBe(1735693200_000);
 
     rows = created.map((c, i) => ({ id: `cus_${i}`, name: `C${i}`, created: c }));
     const [second] = await run({ customers: stream }, handler);
-    expect(server!.requests[1]!.query.get('created[gt]')).toBe(String(1735693200 - 60));
+    expect(h.server!.requests[1]!.query.get('created[gt]')).toBe(String(1735693200 - 60));
     expect(second).toMatchObject({ mode: 'incremental', records: 2, created: 1, unchanged: 1 });
   });
 
@@ -135,12 +130,12 @@ describe('incremental values in request templates', () => {
   });
 
   it('readStream (spec tests) renders the cursor it is given', async () => {
-    server = await startLocalServer(quickbooksApi(() => QB_ROWS));
+    h.server = await startLocalServer(quickbooksApi(() => QB_ROWS));
     const spec = testSpec({ streams: { items: quickbooksItems({ cursor_field: 'MetaData.LastUpdatedTime', format: 'iso8601_seconds' }) } });
     const ids: string[] = [];
-    for await (const page of readStream(spec, testConn(server.url), 'items', { sinceMs: Date.parse('2025-03-02T12:00:00Z') })) for (const r of page.records) if (r.ok) ids.push(r.external_id);
+    for await (const page of readStream(spec, testConn(h.server.url), 'items', { sinceMs: Date.parse('2025-03-02T12:00:00Z') })) for (const r of page.records) if (r.ok) ids.push(r.external_id);
     expect(ids).toEqual(['2', '3']);
-    expect(server.requests[0]!.query.get('query')).toContain("> '2025-03-02T12:00:00Z'");
+    expect(h.server.requests[0]!.query.get('query')).toContain("> '2025-03-02T12:00:00Z'");
   });
 
   it('formats: ISO with and without the fraction, unix seconds and milliseconds, date', () => {
