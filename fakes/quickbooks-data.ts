@@ -177,6 +177,8 @@ export interface QboCompany {
   taxRates: Table<QboTaxRate>;
   /** Amount paid per invoice, in cents. */
   paid: Map<string, bigint>;
+  /** Deleted transactions by "<Entity>:<Id>", for the change data capture feed. */
+  deleted: Map<string, { entity: QboEntityName; id: string; at: number; time: string }>;
   /** Next ids: names (customers, items), transactions (invoices, credit memos), tax objects. */
   seq: { name: number; txn: number; tax: number; doc: number };
 }
@@ -385,6 +387,7 @@ export class QboFactory {
       taxCodes: new Table(),
       taxRates: new Table(),
       paid: new Map(),
+      deleted: new Map(),
       seq: { name: 1, txn: 1, tax: 1, doc: 1001 },
     };
     this.makeTaxCodes(GEN_START_MS);

@@ -367,6 +367,7 @@ export function createWriter(factories: ReadonlyMap<string, QboFactory>, emit: (
     const rec = current(c, kind, body) as QboInvoice | QboCreditMemo;
     if (op === 'delete') {
       kind.table(c).delete(rec.Id);
+      c.deleted.set(`${kind.name}:${rec.Id}`, { entity: kind.name, id: rec.Id, at: Date.now(), time: nowTime(c) });
       c.paid.delete(rec.Id);
       if (emitIt) emit(c, kind.name, rec.Id, 'Delete');
       return { domain: 'QBO', status: 'Deleted', Id: rec.Id };

@@ -18,7 +18,7 @@ import { isPlainObject, listen, readRawBody } from './http.ts';
 import { startFakeOAuth, type FakeOAuth, type OAuthGrant, type TokenResponse } from './oauth.ts';
 import { QBO_DEFAULT_COUNTS, QboFactory, cents, qboTime, recomputeTotals, type CompanySeed, type QboCompany, type QboCounts, type QboCreditMemo, type QboCustomer, type QboEntityName, type QboInvoice, type QboItem, type QboRecord, type QboTxnTaxDetail, type Table } from './quickbooks-data.ts';
 import { QboFault, authFault, faultBody, forbidden, missing, notFound, throttled, validation } from './quickbooks-faults.ts';
-import { QueryError, compileQuery, parseQuery } from './quickbooks-query.ts';
+import { QueryError, compileQuery, parseQuery, parseQueryTime } from './quickbooks-query.ts';
 import { KINDS, createWriter, kindByName, kindByPath, type Kind, type QboOperation } from './quickbooks-writes.ts';
 import { Deliverer, postRaw, tamperBody, type DeliveryOptions, type DeliveryRecord } from './webhooks.ts';
 
@@ -172,6 +172,8 @@ export function intuitSignature(verifierToken: string, rawBody: string): string 
 
 // ------------------------------------------------------------------------------------------------
 
+const CDC_LOOKBACK_MS = 30 * 86_400_000;
+const CDC_MAX_OBJECTS = 1000;
 const DEFAULT_REALMS = ['9341453172473016', '9341453172473017', '9341453172473018'];
 
 export async function startFakeQuickBooks(opts: FakeQuickBooksOptions = {}): Promise<FakeQuickBooks> {
@@ -427,6 +429,42 @@ export async function startFakeQuickBooks(opts: FakeQuickBooksOptions = {}): Pro
       },
       time: nowTime(c),
     };
+  });
+  // change data capture: what changed since a time (at most 30 days back, 1000 objects per answer), deletions included
+  router.get('/v3/company/:realmId/cdc', (ctx) => {
+    const c = company(ctx);
+    const names = typeof ctx.query.entities === 'string' ? ctx.query.entities.split(',').map((e) => e.trim()).filter((e) => e !== '') : [];
+    if (names.length === 0) throw missing('entities', 'entities (a comma-separated list such as Invoice,Customer)');
+    const kinds = names.map((n) => {
+      const k = kindByName(n);
+      if (!k) throw validation('2010', 'Request has invalid or unsupported property', `entities: ${JSON.stringify(n.slice(0, 40))} is not an entity this fake knows`, 'entities');
+      return k;
+    });
+    const raw = typeof ctx.query.changedSince === 'string' ? ctx.query.changedSince : undefined;
+    if (raw === undefined) throw missing('changedSince', 'changedSince (an ISO-8601 date-time)');
+    let since: number;
+    try {
+      since = parseQueryTime(raw, c.utcOffset);
+    } catch {
+      throw validation('2010', 'Request has invalid or unsupported property', `changedSince must be an ISO-8601 date-time such as 2026-01-01T00:00:00-08:00, got ${JSON.stringify(raw.slice(0, 40))}`, 'changedSince');
+    }
+    if (Date.now() - since > CDC_LOOKBACK_MS) throw validation('2010', 'Request has invalid or unsupported property', 'changedSince may be at most 30 days in the past; read older changes with a query', 'changedSince');
+    let budget = CDC_MAX_OBJECTS;
+    const parts = kinds.map((k) => {
+      const changed: { at: number; row: unknown }[] = [];
+      for (const r of k.table(c).values()) {
+        const at = parseQueryTime(r.MetaData.LastUpdatedTime, c.utcOffset);
+        if (at >= since) changed.push({ at, row: r });
+      }
+      for (const d of c.deleted.values()) {
+        if (d.entity === k.name && d.at >= since) changed.push({ at: d.at, row: { domain: 'QBO', status: 'Deleted', Id: d.id, MetaData: { LastUpdatedTime: d.time } } });
+      }
+      changed.sort((x, y) => x.at - y.at);
+      const rows = changed.slice(0, Math.max(0, budget)).map((x) => x.row);
+      budget -= rows.length;
+      return rows.length === 0 ? {} : { [k.name]: rows, startPosition: 1, maxResults: rows.length };
+    });
+    ctx.body = { CDCResponse: [{ QueryResponse: parts }], time: nowTime(c) };
   });
   router.get('/v3/company/:realmId/preferences', (ctx) => {
     const c = company(ctx);

@@ -248,6 +248,24 @@ describe('fake QuickBooks Online', () => {
     expect(after.body.QueryResponse).toEqual({});
   });
 
+  it('answers change data capture since a time with changed rows and deletion markers, at most 30 days back', async () => {
+    const t = qb.connect(A).access_token;
+    const since = new Date(Date.now() - 60_000).toISOString();
+    const edited = qb.updateInvoice(A, '7', { PrivateNote: 'cdc' });
+    qb.deleteInvoice(A, '8');
+    const r = await call(api(A, `/cdc?entities=Invoice,Item&changedSince=${encodeURIComponent(since)}`), { headers: bearer(t) });
+    expect(r.status).toBe(200);
+    const [inv, items] = r.body.CDCResponse[0].QueryResponse;
+    expect(inv.Invoice).toEqual(expect.arrayContaining([
+      expect.objectContaining({ Id: edited.Id, SyncToken: edited.SyncToken }),
+      { domain: 'QBO', status: 'Deleted', Id: '8', MetaData: { LastUpdatedTime: expect.stringMatching(/-08:00$/) } },
+    ]));
+    expect(items).toEqual({});
+    const old = await call(api(A, `/cdc?entities=Invoice&changedSince=${encodeURIComponent(new Date(Date.now() - 31 * 86_400_000).toISOString())}`), { headers: bearer(t) });
+    expect(old.status).toBe(400);
+    expect(old.body.Fault.Error[0].element).toBe('changedSince');
+  });
+
   it('redirects a denied consent back with access_denied and the state', async () => {
     qb.denyNextConsent();
     const v = await qb.oauth.visit(qb.oauth.buildAuthorizeUrl({ clientId: qb.clientId, redirectUri: CALLBACK, scope: qb.scope, state: 'deny-me' }));
