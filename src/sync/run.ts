@@ -283,12 +283,13 @@ async function reportChanges(opts: RunSyncOptions, tracked: NonNullable<RunSyncO
  * The checkpoint that ends a run: no run in progress and the new incremental cursor. The cursor is the
  * latest change seen, but never later than the run's start (a record changed during a long run, after
  * its page was read, is read again next time) and never earlier than the cursor it had. A full run of a
- * change-feed stream without a record cursor ends at its start (the feed covers what changed since).
+ * change-feed stream ends at its start (the feed covers what changed since).
  */
 function finalState(connectionId: string, stream: string, prev: StreamState | undefined, run: NonNullable<StreamState['run']>, feed: { seen?: Record<string, number>; lookbackMs: number; feed: boolean }): StreamState {
   let cursor = prev?.cursor;
   const startMs = Date.parse(run.started_at);
-  const high = run.high_water_ms ?? (feed.feed && run.mode === 'full' ? startMs : undefined);
+  // A full read of a change-feed stream is the state as of its start: the feed takes over from there.
+  const high = feed.feed && run.mode === 'full' ? startMs : run.high_water_ms;
   if (high !== undefined) {
     const ms = Math.min(high, startMs);
     if (!cursor || ms > cursor.ms) cursor = { ms, value: formatCursor(ms, 'iso8601') };
