@@ -214,6 +214,7 @@ export function formatStatus(c: ConnectionView, st: Pick<ConnectionStatusReport,
   for (const [name, s] of Object.entries(st.streams)) {
     const last = s.last_sync ? `${s.last_sync.status} ${s.last_sync.finished_at ?? ''} (+${s.last_sync.created ?? 0} ~${s.last_sync.updated ?? 0} !${s.last_sync.failed ?? 0})` : 'never synced';
     lines.push(`    ${name.padEnd(14)} ${String(s.counts.active).padStart(7)} stored${s.counts.deleted ? `, ${s.counts.deleted} deleted` : ''}   last sync: ${last}${s.running ? '  [running]' : ''}`);
+    for (const sch of s.schedules ?? (s.schedule ? [s.schedule] : [])) lines.push(`      schedule ${sch.cron}${sch.mode ? ` (${sch.mode})` : ''}, next run ${sch.next_run ?? 'none'}`);
   }
   const w = st.webhooks;
   lines.push(`  webhooks: ${w.mode}${w.skipped ? ' (skipped)' : ''}; ${w.received} received, ${w.pending} pending, ${w.failed} failed${w.last ? `; last ${w.last.event_type} at ${w.last.received_at} (${w.last.status})` : ''}`);
