@@ -30,6 +30,8 @@
  * | tax retention age |                  | TAXBRIDGE_TAX_RETENTION_DAYS | tax_retention_days | 400 days                         |
  * | tax retention count |                | TAXBRIDGE_TAX_RETENTION_COUNT | tax_retention_count | 1000000 calculations           |
  * | tax retention size |                 | TAXBRIDGE_TAX_RETENTION_BYTES | tax_retention_bytes | 268435456 (256 MiB of records) |
+ * | loopback http    |                   | TAXBRIDGE_ALLOW_LOOPBACK_HTTP | allow_insecure_loopback | false (templated hosts and OAuth endpoints may be http://127.0.0.1: tests, demo) |
+ * | OAuth apps       |                   | TAXBRIDGE_OAUTH_<NAME>_CLIENT_ID, _CLIENT_SECRET, _CLIENT_SECRET_FILE | oauth.<name>.client_id / client_secret_file | none (src/connections/oauth-apps.ts) |
  *
  * Without TAXBRIDGE_MASTER_KEY, TAXBRIDGE_MASTER_KEY_FILE, master_key_file or an existing <data>/master.key,
  * `serve` refuses to start (MASTER_KEY_MISSING) unless --init-key / init_key asks it to create the file.
@@ -41,6 +43,7 @@ import { TaxbridgeError } from '../errors.ts';
 import { parseLogLevel, type LogLevel } from '../log/index.ts';
 import { DEFAULT_TAX_API_LIMITS } from '../tax/request-schema.ts';
 import { DEFAULT_RETENTION } from '../tax/retention.ts';
+import { parseOAuthSection, type OAuthAppFileEntry } from '../connections/oauth-apps.ts';
 
 export interface ServeConfig {
   port: number;
@@ -74,6 +77,10 @@ export interface ServeConfig {
   taxRetentionDays: number;
   taxRetentionCount: number;
   taxRetentionBytes: number;
+  /** allow_insecure_loopback: templated hosts and OAuth endpoints may be plain http on a loopback host. */
+  allowInsecureLoopback: boolean;
+  /** The configuration file's `oauth` section (no secrets: client_secret_file only). */
+  oauth: Record<string, OAuthAppFileEntry>;
   /** The configuration file read, if any. */
   configFile?: string;
 }
@@ -122,6 +129,8 @@ const FILE_KEYS: Record<string, keyof ServeConfig> = {
   tax_retention_days: 'taxRetentionDays',
   tax_retention_count: 'taxRetentionCount',
   tax_retention_bytes: 'taxRetentionBytes',
+  allow_insecure_loopback: 'allowInsecureLoopback',
+  oauth: 'oauth',
 };
 
 /** The tax settings that are positive whole numbers: field, environment variable, file key. */
@@ -263,6 +272,10 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     taxInts[field] = v ? parsePositiveInt(v.value, v.source) : DEFAULTS[field];
   }
 
+  const lb = pick(undefined, 'TAXBRIDGE_ALLOW_LOOPBACK_HTTP', 'allow_insecure_loopback');
+  const allowInsecureLoopback = lb ? parseBool(lb.value, lb.source) : false;
+  const oauth = parseOAuthSection(f('oauth'), `${filePath}: oauth`);
+
   const adminToken = env.TAXBRIDGE_ADMIN_TOKEN?.trim() || undefined;
   if (adminToken !== undefined && adminToken.length < 16) {
     throw configError('TAXBRIDGE_ADMIN_TOKEN must be at least 16 characters', 'use a long random value, e.g. `openssl rand -base64 32`, or unset it to have one generated');
@@ -288,6 +301,8 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     schedules,
     taxRateLimitPerSecond,
     ...taxInts,
+    allowInsecureLoopback,
+    oauth,
     ...(existsSync(filePath) ? { configFile: filePath } : {}),
   };
 }

@@ -12,6 +12,7 @@ import { openStore } from '../store/index.ts';
 import type { Store } from '../store/types.ts';
 import { registerWebhook, unregisterWebhook } from '../webhooks/registration.ts';
 import { ConnectorRegistry } from './registry.ts';
+import { oauthAppsFrom } from './oauth-apps.ts';
 import { SecretBox, loadKeyring } from './secrets.ts';
 import { ConnectionService, type ConnectResult } from './service.ts';
 import type { ConnectionStatusReport } from './status.ts';
@@ -79,6 +80,8 @@ export async function openConnections(v: CommonValues, env: NodeJS.ProcessEnv = 
     registry,
     box: new SecretBox(ring),
     publicUrl: config.publicUrl,
+    oauthApps: oauthAppsFrom(process.env, config.oauth),
+    allowLoopbackHttp: config.allowInsecureLoopback,
     registrar: {
       async register(spec, conn, url) {
         const r = await registerWebhook(spec, conn, { url, store });
@@ -209,6 +212,8 @@ export function formatStatus(c: ConnectionView, st: Pick<ConnectionStatusReport,
   lines.push(`${c.id}  ${c.connector_title ?? c.connector} (${c.environment})  [${c.status}]  organization ${c.organization_id}`);
   if (c.next_step) lines.push(`  waiting for: ${c.next_step.step}${'setting' in c.next_step ? ` ${c.next_step.setting}` : ''}${'credential' in c.next_step ? ` ${c.next_step.credential}` : ''}`);
   if (c.webhook_url) lines.push(`  webhook URL: ${c.webhook_url}`);
+  if (c.next_step?.step === 'authorize') lines.push(c.next_step.authorization_url ? `  authorize at: ${c.next_step.authorization_url} (until ${c.next_step.expires_at})` : `  authorize again: taxbridge connect --connection ${c.id} --reauthorize`);
+  if (c.authorization) lines.push(`  authorized: ${c.authorization.authorized_at}${c.authorization.expires_at ? `; access token expires ${c.authorization.expires_at} (refreshed before)` : ''}${c.authorization.refreshed_at ? `; last refresh ${c.authorization.refreshed_at}` : ''}${c.authorization.refresh_token ? '' : '; no refresh token'}`);
   if (c.backfill) lines.push(`  backfill: ${c.backfill.status}${c.backfill.finished_at ? ` (${c.backfill.finished_at})` : ''}`);
   lines.push('  streams:');
   for (const [name, s] of Object.entries(st.streams)) {

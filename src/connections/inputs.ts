@@ -4,6 +4,7 @@
  * gives strings: "42" and "true" are converted), required values, defaults. Errors are CONNECTION_INPUT
  * TaxbridgeErrors with `details.field` ("credentials.client_secret", "settings.subsidiary_id").
  */
+import { fullMatch } from '../http/base-url.ts';
 import { TaxbridgeError } from '../errors.ts';
 import { closest } from '../spec/suggest.ts';
 import type { ConnectorSpec, CredentialSpec, SettingSpec } from '../spec/types.ts';
@@ -85,9 +86,18 @@ export function parseSettings(spec: ConnectorSpec, input: unknown): Record<strin
       out[name] = null;
       continue;
     }
-    out[name] = coerceSetting(s, raw, spec);
+    if (oauthFilled(spec).has(name)) throw inputError(`${s.title} (${name}) is filled in by the ${spec.title} authorization and cannot be set by hand`, `settings.${name}`, 'authorize again (--reauthorize) to change the account');
+    const v = coerceSetting(s, raw, spec);
+    if (s.pattern && typeof v === 'string' && !fullMatch(s.pattern, v)) throw inputError(`${s.title} (${name}) does not look right: it must match ${s.pattern}`, `settings.${name}`, s.description);
+    out[name] = v;
   }
   return out;
+}
+
+/** Settings an OAuth authorization fills in (auth.settings_from_redirect / settings_from_token). */
+export function oauthFilled(spec: ConnectorSpec): Set<string> {
+  const a = spec.auth;
+  return a.type === 'oauth2_authorization_code' ? new Set([...Object.keys(a.settings_from_redirect ?? {}), ...Object.keys(a.settings_from_token ?? {})]) : new Set();
 }
 
 /** Settings with their defaults filled in. */

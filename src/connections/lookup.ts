@@ -18,7 +18,7 @@ export function connectionLookup(svc: ConnectionService): RuntimeLookup {
     if (!doc || doc.status === 'disconnected') return undefined;
     const loaded = svc.registry.find(doc.connector);
     if (!loaded) return undefined;
-    return { spec: loaded.spec, conn: svc.context(doc), organizationId: doc.organization_id };
+    return { spec: loaded.spec, conn: svc.context(doc), organizationId: doc.organization_id, ...(doc.status === 'needs_reauthorization' ? { waiting: doc.last_error?.message ?? 'the connection needs re-authorization' } : {}) };
   };
   return {
     async resolveConnection(token) {

@@ -9,16 +9,40 @@ export const CONNECTIONS = 'connections';
 
 /**
  * pending: made, but something the user must still give is missing (a setting to choose, the webhook
- * signing secret); active: syncing, scheduled and receiving webhooks; disconnected: stopped for good (the
+ * signing secret, the OAuth consent); active: syncing, scheduled and receiving webhooks; needs_reauthorization:
+ * the system refused the OAuth grant (consent revoked or expired): schedules stopped, write-backs waiting,
+ * until the user authorizes again; disconnected: stopped for good (the
  * synced data stays; the credentials are erased and the webhook URL answers 404).
  */
-export type ConnectionStatus = 'pending' | 'active' | 'disconnected';
+export type ConnectionStatus = 'pending' | 'active' | 'needs_reauthorization' | 'disconnected';
 
 /** What a pending connection waits for. */
 export type NextStep =
   | { step: 'choose_setting'; setting: string; title: string }
   | { step: 'provide_setting'; setting: string; title: string }
-  | { step: 'webhook_secret'; credential: string; title: string; webhook_url_required: true };
+  | { step: 'webhook_secret'; credential: string; title: string; webhook_url_required: true }
+  /** OAuth consent: open the URL in a browser before `expires_at` (auth oauth2_authorization_code). */
+  | { step: 'authorize'; title: string; authorization_url?: string; expires_at?: string; reauthorize?: boolean };
+
+/**
+ * The OAuth tokens of a connection (auth oauth2_authorization_code), sealed like secret credentials. Only
+ * src/connections/oauth-tokens.ts writes them, each refresh in one write (a rotated refresh token never
+ * lands apart from its access token).
+ */
+export interface OAuthState {
+  /** Sealed. */
+  access_token: string;
+  /** Sealed; absent when the system issued none. */
+  refresh_token?: string;
+  /** When the access token expires (absent: the system gave no lifetime; used until a 401). */
+  expires_at?: string;
+  /** Scope granted, as the token endpoint said. */
+  scope?: string;
+  authorized_at: string;
+  refreshed_at?: string;
+  /** Bumped by every token write: a request that saw version n knows a newer token is stored. */
+  version: number;
+}
 
 export interface ConnectionError {
   code: string;
@@ -75,4 +99,6 @@ export interface ConnectionDoc {
   disconnected_at?: string;
   /** Last successful "Test credentials". */
   checked_at?: string;
+  /** auth oauth2_authorization_code: the stored tokens. */
+  oauth?: OAuthState;
 }

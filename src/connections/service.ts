@@ -38,6 +38,13 @@ import {
 import { CONNECTIONS, type ConnectionDoc, type NextStep } from './model.ts';
 import type { ConnectorRegistry } from './registry.ts';
 import { isSealed, type SecretBox } from './secrets.ts';
+import { loopbackHttpFromEnv, isLoopbackHost, renderUrlTemplate } from '../http/base-url.ts';
+import { revokeToken, type TokenSet } from '../http/oauth2-code.ts';
+import { oauthAppsFrom, type OAuthApps } from './oauth-apps.ts';
+import { OAuthFlowError, OAuthFlows } from './oauth-flow.ts';
+import { OAuthTokens, oauthCodeAuth, settingsFromToken, tokenPlace, tokenState } from './oauth-tokens.ts';
+import { fullMatch } from '../http/base-url.ts';
+import { oauthFilled } from './inputs.ts';
 import { connectionView, type ConnectionView } from './view.ts';
 import { own } from '../own.ts';
 
@@ -60,6 +67,11 @@ export interface ConnectionHooks {
   changed?(doc: ConnectionDoc): Promise<void> | void;
   /** The connection was disconnected (stop its schedules and runs). */
   deactivated?(doc: ConnectionDoc): Promise<void> | void;
+  /**
+   * The connection needs re-authorization (its OAuth grant was refused): stop its schedules and runs;
+   * pending write-backs wait. `activated` follows once it is authorized again.
+   */
+  paused?(doc: ConnectionDoc): Promise<void> | void;
 }
 
 export interface ConnectionServiceOptions {
@@ -74,6 +86,31 @@ export interface ConnectionServiceOptions {
   http?: HttpClientOptions;
   log?: Logger;
   now?: () => Date;
+  /** The deployment's OAuth app credentials per connector. Default: from the environment (./oauth-apps.ts). */
+  oauthApps?: OAuthApps;
+  /**
+   * allow_insecure_loopback: templated hosts and OAuth endpoints may be plain http on a loopback host (tests,
+   * the demo). Default: TAXBRIDGE_ALLOW_LOOPBACK_HTTP.
+   */
+  allowLoopbackHttp?: boolean;
+}
+
+/** What the system's redirect to GET /oauth/callback carried (bounded by the route). */
+export interface AuthorizationResponse {
+  state?: string;
+  code?: string;
+  error?: string;
+  error_description?: string;
+  /** Every query parameter (first values), for `settings_from_redirect`. */
+  params: Record<string, string>;
+}
+
+export interface AuthorizationOutcome {
+  outcome: 'authorized' | 'denied' | 'refused';
+  connection?: ConnectionView;
+  code?: string;
+  message: string;
+  messages?: string[];
 }
 
 export interface ConnectInput {
@@ -103,6 +140,8 @@ export interface ConnectResult {
   webhook_url?: string;
   /** The tax API key made for this connection. Shown once: only its hash is stored. */
   tax_api_key?: string;
+  /** OAuth: the URL to open in a browser for consent (single use, expires). */
+  authorization_url?: string;
   /** What the user should do next, in words. */
   messages: string[];
 }
@@ -117,6 +156,11 @@ function notFound(id: string): TaxbridgeError {
   return new TaxbridgeError('not_found', `connection ${JSON.stringify(id)} does not exist`, { hint: 'list connections with `taxbridge connections` or GET /admin/connections' });
 }
 
+/**
+ * The admin-given base URL override (fakes, proxies): https, or http only to a loopback host (a stand-in on
+ * the same machine). Changing it on an existing connection needs its secrets given again (./service.ts
+ * update), so stored credentials can never be sent to a host other than the one they were given for.
+ */
 function parseBaseUrl(v: unknown): string | undefined {
   if (v === undefined || v === null || v === '') return undefined;
   if (typeof v !== 'string') throw inputError('base_url must be a URL string', 'base_url');
@@ -127,6 +171,7 @@ function parseBaseUrl(v: unknown): string | undefined {
     throw inputError(`base_url is not a URL: ${JSON.stringify(v)}`, 'base_url');
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:') throw inputError('base_url must be an http or https URL', 'base_url');
+  if (u.protocol === 'http:' && !isLoopbackHost(u.hostname)) throw inputError(`base_url ${u.origin} is plain http: only https, or http to a loopback host (127.0.0.1, ::1, localhost)`, 'base_url', 'requests carry the credentials: use the https URL');
   if (u.username || u.password) throw inputError('base_url must not carry credentials; give them as credentials', 'base_url');
   return u.toString().replace(/\/+$/, '');
 }
@@ -138,6 +183,12 @@ export class ConnectionService {
   private readonly opts: ConnectionServiceOptions;
   private readonly log: Logger;
   private readonly locks = new Map<string, Promise<unknown>>();
+  /** Short per-connection locks around read-modify-write of the stored document (no network inside). */
+  private readonly writeLocks = new Map<string, Promise<unknown>>();
+  readonly oauth: OAuthTokens;
+  private readonly flows: OAuthFlows;
+  private readonly apps: OAuthApps;
+  private readonly allowLoopbackHttp: boolean;
   /** webhook token -> connection id, for the webhook receiver (rebuilt lazily). */
   private tokens: Map<string, string> | undefined;
 
@@ -147,6 +198,62 @@ export class ConnectionService {
     this.registry = opts.registry;
     this.box = opts.box;
     this.log = opts.log ?? silentLogger;
+    this.apps = opts.oauthApps ?? oauthAppsFrom(process.env);
+    this.allowLoopbackHttp = opts.allowLoopbackHttp ?? loopbackHttpFromEnv();
+    const nowMs = () => (this.opts.now?.() ?? new Date()).getTime();
+    this.oauth = new OAuthTokens({
+      store: this.store,
+      box: this.box,
+      apps: this.apps,
+      now: nowMs,
+      allowLoopbackHttp: this.allowLoopbackHttp,
+      write: (id, fn) => this.writeDoc(id, fn),
+      onDeadGrant: (id, why) => this.markNeedsReauthorization(id, why),
+    });
+    this.flows = new OAuthFlows({ store: this.store, box: this.box, now: nowMs, allowLoopbackHttp: this.allowLoopbackHttp, redirectUri: () => this.redirectUri() });
+  }
+
+  /** Where systems send the user back after consent (register it with the system's OAuth app). */
+  redirectUri(): string {
+    return `${this.publicUrl()}/oauth/callback`;
+  }
+
+  /** Read-modify-write of one stored connection, serialized per connection; fn returns undefined to write nothing. */
+  private async writeDoc(id: string, fn: (doc: ConnectionDoc) => ConnectionDoc | undefined): Promise<ConnectionDoc | undefined> {
+    const prev = this.writeLocks.get(id) ?? Promise.resolve();
+    const run = prev.then(async () => {
+      const cur = await this.store.get<ConnectionDoc>(CONNECTIONS, id);
+      if (!cur) return undefined;
+      const next = fn(cur);
+      if (next) await this.store.put(CONNECTIONS, id, next);
+      return next;
+    });
+    const tail = run.catch(() => undefined);
+    this.writeLocks.set(id, tail);
+    try {
+      return await run;
+    } finally {
+      if (this.writeLocks.get(id) === tail) this.writeLocks.delete(id);
+    }
+  }
+
+  /**
+   * Stores a connection the service changed. The OAuth tokens are the token manager's: the stored ones are
+   * kept (a refresh during this change's network calls must not be overwritten), unless `tokens` says the
+   * caller sets them.
+   */
+  private async save(doc: ConnectionDoc, o: { tokens?: boolean; create?: boolean } = {}): Promise<void> {
+    if (o.create) {
+      await this.store.put(CONNECTIONS, doc.id, doc);
+      return;
+    }
+    await this.writeDoc(doc.id, (cur) => {
+      if (o.tokens) return doc;
+      const next = { ...doc };
+      if (cur.oauth) next.oauth = cur.oauth;
+      else delete next.oauth;
+      return next;
+    });
   }
 
   private now(): string {
@@ -158,8 +265,12 @@ export class ConnectionService {
     return (typeof u === 'function' ? u() : u).replace(/\/+$/, '');
   }
 
-  webhookUrl(doc: Pick<ConnectionDoc, 'webhook_token'>): string | undefined {
-    return doc.webhook_token ? `${this.publicUrl()}/webhooks/${doc.webhook_token}` : undefined;
+  /** The connection's webhook URL; none once disconnected, and none for a connector that declares no webhooks. */
+  webhookUrl(doc: Pick<ConnectionDoc, 'webhook_token' | 'connector'>): string | undefined {
+    if (!doc.webhook_token) return undefined;
+    const spec = this.registry.find(doc.connector)?.spec;
+    if (spec && !spec.webhooks) return undefined;
+    return `${this.publicUrl()}/webhooks/${doc.webhook_token}`;
   }
 
   private async withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
@@ -210,6 +321,8 @@ export class ConnectionService {
       ...(doc.base_url ? { base_url: doc.base_url } : {}),
       credentials,
       settings: spec ? withDefaults(spec, doc.settings) : { ...doc.settings },
+      ...(spec && oauthCodeAuth(spec) ? { tokens: this.oauth.source(doc.id, spec) } : {}),
+      allow_loopback_http: this.allowLoopbackHttp,
     };
   }
 
@@ -297,9 +410,17 @@ export class ConnectionService {
     }
 
     const id = `conn_${randomBase62(16)}`;
-    const ctx: ConnectionContext = { connection_id: id, environment, ...(baseUrl ? { base_url: baseUrl } : {}), credentials: { ...credentials }, settings: withDefaults(spec, settings) };
-    const check = await testCredentials(spec, ctx, { http: this.opts.http });
-    const choices = await this.validateChoices(spec, ctx, settings);
+    const ctx: ConnectionContext = { connection_id: id, environment, ...(baseUrl ? { base_url: baseUrl } : {}), credentials: { ...credentials }, settings: withDefaults(spec, settings), allow_loopback_http: this.allowLoopbackHttp };
+    const auth = oauthCodeAuth(spec);
+    if (auth) {
+      // Nothing can be checked before consent: settings the authorize URL needs must be given now, choices come after.
+      const filled = oauthFilled(spec);
+      const need = missingSettings(spec, withDefaults(spec, settings)).filter((s) => !filled.has(s.name) && !s.choices_from)[0];
+      if (need) throw inputError(`${spec.title} needs ${need.title} (${need.name}) before the authorization`, `settings.${need.name}`, need.description);
+      this.apps(spec.name, spec.title);
+    }
+    const check = auth ? { checked: false } : await testCredentials(spec, ctx, { http: this.opts.http });
+    const choices = auth ? {} : await this.validateChoices(spec, ctx, settings);
 
     // Values the runtime makes itself (a webhook secret registered by API).
     for (const c of spec.credentials ?? []) {
@@ -328,7 +449,8 @@ export class ConnectionService {
     if (check.checked) messages.push(`${spec.title} accepted the credentials.`);
 
     // Registration by API needs only the credentials: done before anything is stored, so a failure leaves nothing.
-    if (spec.webhooks?.registration && !input.skip_webhooks) {
+    // (With OAuth it needs the token: done when the authorization completes.)
+    if (spec.webhooks?.registration && !input.skip_webhooks && !auth) {
       if (!this.opts.registrar) throw new TaxbridgeError('WEBHOOK_REGISTRAR_MISSING', `${spec.title} registers its webhooks by API, and this process has no registrar`);
       const url = this.webhookUrl(doc)!;
       try {
@@ -344,7 +466,12 @@ export class ConnectionService {
     }
 
     this.applyNextStep(spec, doc);
-    await this.store.put(CONNECTIONS, doc.id, doc);
+    if (auth && doc.next_step?.step === 'authorize') {
+      const a = await this.flows.begin(doc, spec, auth, this.apps(spec.name, spec.title), false);
+      doc.next_step = { step: 'authorize', title: `Authorize ${spec.title}`, authorization_url: a.url, expires_at: a.expires_at };
+      messages.push(`Open this URL in a browser and approve access to ${spec.title} (it works once, until ${a.expires_at}): ${a.url}`);
+    }
+    await this.save(doc, { create: true });
     this.tokens?.set(token, doc.id);
     this.log.info('connection made', { connection_id: doc.id, connector: spec.name, environment, organization_id: org.id, status: doc.status });
 
@@ -354,7 +481,7 @@ export class ConnectionService {
       const k = await issuer.create(org.id, `${spec.title} (${environment}) connection ${doc.id}`);
       taxKey = k.key;
       doc.tax_api_key = { id: k.id, prefix: k.prefix };
-      await this.store.put(CONNECTIONS, doc.id, doc);
+      await this.save(doc);
       messages.push(`Tax API key for ${spec.title} (shown once, store it now): paste it into ${spec.title}'s Sphere integration and click "Test credentials".`);
     }
     const result = await this.afterChange(spec, doc, undefined, choices, messages);
@@ -379,7 +506,16 @@ export class ConnectionService {
       }
       let baseUrl = before.base_url;
       if (input.base_url !== undefined) baseUrl = parseBaseUrl(input.base_url);
-      const ctx: ConnectionContext = { connection_id: id, environment: before.environment, ...(baseUrl ? { base_url: baseUrl } : {}), credentials, settings: withDefaults(spec, settings) };
+      if (baseUrl !== before.base_url) this.checkHostChange(spec, before, given);
+      const ctx: ConnectionContext = {
+        connection_id: id,
+        environment: before.environment,
+        ...(baseUrl ? { base_url: baseUrl } : {}),
+        credentials,
+        settings: withDefaults(spec, settings),
+        ...(oauthCodeAuth(spec) ? { tokens: this.oauth.source(id, spec) } : {}),
+        allow_loopback_http: this.allowLoopbackHttp,
+      };
 
       const messages: string[] = [];
       const authChanged = Object.keys(given).some((k) => !isWebhookOnlyCredential(spec, k)) || baseUrl !== before.base_url;
@@ -397,7 +533,7 @@ export class ConnectionService {
       const choices = settingsChanged || authChanged ? await this.validateChoices(spec, ctx, settings) : {};
       if (input.skip_webhooks !== undefined) doc.webhook = { ...doc.webhook, skipped: input.skip_webhooks || undefined };
       this.applyNextStep(spec, doc);
-      await this.store.put(CONNECTIONS, id, doc);
+      await this.save(doc);
       this.log.info('connection updated', { connection_id: id, status: doc.status, changed: { credentials: Object.keys(given), settings: Object.keys(settingsIn) } });
       return this.afterChange(spec, doc, before, choices, messages);
     });
@@ -440,6 +576,10 @@ export class ConnectionService {
   }
 
   private nextStep(spec: ConnectorSpec, doc: ConnectionDoc): NextStep | undefined {
+    if (oauthCodeAuth(spec) && !doc.oauth) {
+      const cur = doc.next_step?.step === 'authorize' ? doc.next_step : undefined;
+      return cur ?? { step: 'authorize', title: `Authorize ${spec.title}` };
+    }
     const s = missingSettings(spec, withDefaults(spec, doc.settings))[0];
     if (s) return { step: s.choices_from ? 'choose_setting' : 'provide_setting', setting: s.name, title: s.title };
     const secret = userWebhookSecret(spec);
@@ -475,6 +615,7 @@ export class ConnectionService {
     }
     return {
       connection: this.view(doc),
+      ...(doc.next_step?.step === 'authorize' && doc.next_step.authorization_url ? { authorization_url: doc.next_step.authorization_url } : {}),
       ...(Object.keys(choices).length && doc.next_step?.step === 'choose_setting' ? { choices } : {}),
       ...(url ? { webhook_url: url } : {}),
       messages,
@@ -515,6 +656,165 @@ export class ConnectionService {
     };
   }
 
+  // ------------------------------------------------------------------------------------------- OAuth
+
+  /**
+   * A new base URL for an existing connection: its stored secrets were given for the old host, so they must
+   * be given again with the change (they are never sent to a host they were not given for); an OAuth
+   * connection's tokens belong to its host, so it is refused (make a new connection).
+   */
+  private checkHostChange(spec: ConnectorSpec, before: ConnectionDoc, given: Record<string, string | null>): void {
+    if (oauthCodeAuth(spec)) throw inputError(`the base URL of an OAuth connection cannot change: its tokens were issued for ${before.base_url ?? 'the spec\'s host'}`, 'base_url', 'disconnect it and connect again');
+    const stored = (spec.credentials ?? []).filter((c) => isSecretCredential(c) && !isWebhookOnlyCredential(spec, c.name) && before.credentials[c.name] !== undefined);
+    const missing = stored.filter((c) => typeof given[c.name] !== 'string');
+    if (missing.length) {
+      throw inputError(`changing base_url needs the connection's secrets again (${missing.map((c) => c.name).join(', ')}): stored secrets are never sent to a new host`, 'base_url', `give --credential ${missing.map((c) => `${c.name}=@file`).join(' --credential ')} with the new base URL`);
+    }
+  }
+
+  /** Starts (again) the consent of an OAuth connection: a new single-use URL; older links stop working. */
+  async reauthorize(id: string): Promise<ConnectResult> {
+    return this.withLock(id, async () => {
+      const doc = await this.get(id);
+      if (doc.status === 'disconnected') throw new TaxbridgeError('conflict', `connection ${id} is disconnected; make a new one`);
+      const spec = this.specOf(doc);
+      const auth = oauthCodeAuth(spec);
+      if (!auth) throw new TaxbridgeError('CONNECTION_NOT_OAUTH', `${spec.title} connections authenticate with ${spec.auth.type}, not OAuth: there is nothing to re-authorize`, { hint: 'replace the credentials instead: taxbridge connect --connection <id> --credential name=@file' });
+      const a = await this.flows.begin(doc, spec, auth, this.apps(spec.name, spec.title), true);
+      const next: ConnectionDoc = { ...doc, updated_at: this.now() };
+      if (doc.status !== 'active') next.next_step = { step: 'authorize', title: `Authorize ${spec.title}`, authorization_url: a.url, expires_at: a.expires_at, ...(doc.oauth ? { reauthorize: true } : {}) };
+      await this.save(next);
+      this.log.info('authorization started', { connection_id: id, connector: doc.connector, status: doc.status, expires_at: a.expires_at });
+      return {
+        connection: this.view(next),
+        authorization_url: a.url,
+        messages: [`Open this URL in a browser and approve access to ${spec.title} (it works once, until ${a.expires_at}): ${a.url}`],
+      };
+    });
+  }
+
+  /**
+   * The system's redirect after consent (GET /oauth/callback): the state names the flow (single use,
+   * bound to its connection, expiring); the code is exchanged with the PKCE verifier; settings are taken
+   * from the redirect and the token response; tokens are stored sealed; the connection continues (active:
+   * backfill and schedules, or the next step). A re-authorization must come back for the same account.
+   */
+  async completeAuthorization(r: AuthorizationResponse): Promise<AuthorizationOutcome> {
+    let flow;
+    try {
+      flow = await this.flows.take(r.state ?? '');
+    } catch (e) {
+      if (e instanceof OAuthFlowError) return { outcome: 'refused', code: e.code, message: e.message };
+      throw e;
+    }
+    return this.withLock(flow.connection_id, async () => {
+      const doc = await this.store.get<ConnectionDoc>(CONNECTIONS, flow.connection_id);
+      if (!doc || doc.status === 'disconnected') return { outcome: 'refused', code: 'OAUTH_CONNECTION_GONE', message: 'the connection this authorization was for has been disconnected' };
+      const spec = this.specOf(doc);
+      const auth = oauthCodeAuth(spec);
+      if (!auth) return { outcome: 'refused', code: 'CONNECTION_NOT_OAUTH', message: `${spec.title} no longer connects with OAuth` };
+      const fail = async (code: string, message: string, outcome: 'denied' | 'refused' = 'refused'): Promise<AuthorizationOutcome> => {
+        const now = this.now();
+        const next: ConnectionDoc = { ...doc, last_error: { code, message, at: now }, updated_at: now };
+        if (next.next_step?.step === 'authorize') next.next_step = { step: 'authorize', title: `Authorize ${spec.title}`, ...(doc.oauth ? { reauthorize: true } : {}) };
+        await this.save(next);
+        this.log.warn('authorization not completed', { connection_id: doc.id, code, message });
+        return { outcome, code, message, connection: this.view(next) };
+      };
+      if (r.error !== undefined) {
+        const denied = r.error === 'access_denied';
+        const what = `${r.error.slice(0, 64)}${r.error_description ? `: ${r.error_description.slice(0, 300)}` : ''}`;
+        return fail(denied ? 'OAUTH_CONSENT_DENIED' : 'OAUTH_AUTHORIZATION_FAILED', denied ? `access to ${spec.title} was denied (${what}); nothing was changed` : `${spec.title} did not authorize the connection (${what})`, denied ? 'denied' : 'refused');
+      }
+      if (!r.code) return fail('OAUTH_CODE_MISSING', `${spec.title} redirected back without an authorization code`);
+      const fromRedirect: Record<string, string> = {};
+      for (const [setting, param] of Object.entries(auth.settings_from_redirect ?? {})) {
+        const v = Object.hasOwn(r.params, param) ? r.params[param] : undefined;
+        const s = spec.settings?.find((x) => x.name === setting);
+        if (v === undefined || v === '') return fail('OAUTH_REDIRECT_PARAM_MISSING', `${spec.title} redirected back without ${param}, which settings.${setting} is taken from`);
+        if (s?.pattern && !fullMatch(s.pattern, v)) return fail('OAUTH_SETTING_INVALID', `${spec.title} redirected back with ${param} ${JSON.stringify(v.slice(0, 100))}, which does not match the pattern of settings.${setting}`);
+        const had = doc.settings[setting];
+        if (had !== undefined && had !== v) {
+          return fail('OAUTH_ACCOUNT_MISMATCH', `this connection is for ${s?.title ?? setting} ${String(had)}, and the consent was given for ${v}; nothing was changed`, 'refused');
+        }
+        fromRedirect[setting] = v;
+      }
+      let tokens: TokenSet;
+      let fromToken: Record<string, string>;
+      const app = this.apps(spec.name, spec.title);
+      try {
+        tokens = await this.flows.exchange(flow, spec, auth, app, { ...doc.settings, ...fromRedirect }, r.code);
+        fromToken = settingsFromToken(spec, auth, tokens.fields, true);
+      } catch (e) {
+        if (e instanceof TaxbridgeError) return fail(e.code, e.message);
+        throw e;
+      }
+      const nowMs = (this.opts.now?.() ?? new Date()).getTime();
+      const before = doc;
+      const next: ConnectionDoc = { ...doc, settings: { ...doc.settings, ...fromRedirect, ...fromToken }, oauth: { ...tokenState(this.box, doc.id, tokens, nowMs, auth), version: (doc.oauth?.version ?? 0) + 1 }, updated_at: this.now() };
+      if (next.last_error && /^(OAUTH_|CONNECTION_NEEDS_REAUTHORIZATION)/.test(next.last_error.code)) delete next.last_error;
+      if (next.next_step?.step === 'authorize') delete next.next_step;
+      if (doc.status === 'needs_reauthorization') next.status = 'active';
+      // The tokens first (one write), so what follows (registration, choices) can use them.
+      await this.save(next, { tokens: true });
+      const messages = [`${spec.title} authorized${Object.keys(fromRedirect).length ? ` (${Object.entries(fromRedirect).map(([k, v]) => `${k} ${v}`).join(', ')})` : ''}.`];
+      if (spec.webhooks?.registration && !next.webhook.registered_at && !next.webhook.skipped && this.opts.registrar) {
+        const url = this.webhookUrl(next)!;
+        try {
+          const reg = await this.opts.registrar.register(spec, this.context(next), url);
+          next.webhook = { mode: 'api', registered_at: this.now(), ...(reg.registration_id ? { registration_id: reg.registration_id } : {}) };
+          messages.push(`Webhooks registered with ${spec.title}.`);
+        } catch (e) {
+          next.last_error = { code: 'WEBHOOK_REGISTRATION_FAILED', message: `${spec.title} refused the webhook registration for ${url}: ${errorMessage(e)}`, at: this.now() };
+          messages.push(next.last_error.message);
+        }
+      }
+      let choices: Record<string, Choice[]> = {};
+      try {
+        choices = await this.validateChoices(spec, this.context(next), next.settings);
+      } catch (e) {
+        messages.push(`Choices could not be read: ${errorMessage(e)}`);
+      }
+      this.applyNextStep(spec, next);
+      await this.save(next);
+      this.log.info('connection authorized', { connection_id: doc.id, connector: doc.connector, status: next.status, reauthorized: flow.reauthorize, expires_at: next.oauth?.expires_at });
+      const result = await this.afterChange(spec, next, before, choices, messages);
+      return { outcome: 'authorized', connection: result.connection, message: messages[0]!, messages: result.messages };
+    });
+  }
+
+  /** The system refused the grant: schedules stop and write-backs wait until the user authorizes again. */
+  async markNeedsReauthorization(id: string, why: string): Promise<void> {
+    const next = await this.writeDoc(id, (cur) => {
+      if (cur.status !== 'active' && cur.status !== 'pending') return undefined;
+      const now = this.now();
+      return { ...cur, status: 'needs_reauthorization', next_step: { step: 'authorize', title: `Authorize ${cur.connector} again`, reauthorize: true }, last_error: { code: 'CONNECTION_NEEDS_REAUTHORIZATION', message: `${why}; run \`taxbridge connect --connection ${id} --reauthorize\``, at: now }, updated_at: now };
+    });
+    if (!next) return;
+    this.log.warn('connection needs re-authorization: schedules stopped, write-backs waiting', { connection_id: id, connector: next.connector, reason: why });
+    // Not awaited: the caller may be a run of this connection, which stopping waits for.
+    void this.runHook('paused', next);
+  }
+
+  /** Revokes the grant at the system on disconnect (spec `auth.revoke_url`); a warning text when it fails. */
+  private async revokeGrant(doc: ConnectionDoc, spec: ConnectorSpec | undefined): Promise<string | undefined> {
+    const auth = oauthCodeAuth(spec);
+    if (!auth || !spec || !doc.oauth) return undefined;
+    try {
+      const app = this.apps(spec.name, spec.title);
+      const url = app.revokeUrl ?? auth.revoke_url;
+      if (!url) return undefined;
+      const which = doc.oauth.refresh_token ? 'refresh_token' : 'access_token';
+      const token = this.box.open(doc.oauth[which]!, tokenPlace(doc.id, which));
+      const rendered = renderUrlTemplate(url, { settings: doc.settings, settingSpecs: spec.settings, allowLoopbackHttp: this.allowLoopbackHttp, what: `the ${spec.title} revocation URL` });
+      await revokeToken(spec.title, rendered, app, auth.client_auth ?? 'basic', auth.revoke_body ?? 'form', token, which);
+      this.log.info('OAuth grant revoked', { connection_id: doc.id, connector: doc.connector });
+      return undefined;
+    } catch (e) {
+      return `the ${spec.title} authorization could not be revoked (${errorMessage(e)}); remove the app in ${spec.title}'s settings`;
+    }
+  }
+
   // ------------------------------------------------------------------------------------------- ending
 
   /**
@@ -534,6 +834,9 @@ export class ConnectionService {
           warnings.push(`the webhook registration could not be removed from ${spec.title}: ${errorMessage(e)}`);
         }
       }
+      const revoked = await this.revokeGrant(doc, spec);
+      if (revoked) warnings.push(revoked);
+      await this.flows.forget(id);
       if (doc.tax_api_key) {
         try {
           await this.taxKeys().revoke(doc.tax_api_key.id);
@@ -545,8 +848,9 @@ export class ConnectionService {
       const token = doc.webhook_token;
       const next: ConnectionDoc = { ...doc, status: 'disconnected', webhook_token: null, credentials: {}, disconnected_at: now, updated_at: now };
       delete next.next_step;
+      delete next.oauth;
       if (warnings.length) next.last_error = { code: 'DISCONNECT_INCOMPLETE', message: warnings.join('; '), at: now };
-      await this.store.put(CONNECTIONS, id, next);
+      await this.save(next, { tokens: true });
       if (token) this.tokens?.delete(token);
       this.log.info('connection disconnected', { connection_id: id, connector: doc.connector, warnings });
       await this.runHook('deactivated', next);
@@ -561,7 +865,7 @@ export class ConnectionService {
       if (!doc) return;
       const next: ConnectionDoc = { ...doc, backfill: state, updated_at: this.now() };
       if (state.status === 'failed' && state.error) next.last_error = state.error;
-      await this.store.put(CONNECTIONS, id, next);
+      await this.save(next);
     });
   }
 

@@ -7,6 +7,7 @@ import type { Store } from '../store/types.ts';
 import type { ConnectorSpec } from '../spec/types.ts';
 import type { SyncSummary } from '../sync/index.ts';
 import type { ConnectionDoc } from './model.ts';
+import { authorizationView, type AuthorizationView } from './view.ts';
 
 const LAST_SYNC_FIELDS = ['id', 'mode', 'status', 'started_at', 'finished_at', 'records', 'created', 'updated', 'unchanged', 'failed', 'deleted'] as const;
 
@@ -42,6 +43,8 @@ export interface ConnectionStatusReport {
   id: string;
   status: ConnectionDoc['status'];
   next_step?: ConnectionDoc['next_step'];
+  /** OAuth connections: when authorized, when the access token expires (refreshed before), scope. */
+  authorization?: AuthorizationView;
   backfill?: ConnectionDoc['backfill'];
   streams: Record<string, StreamStatus>;
   webhooks: {
@@ -125,6 +128,7 @@ export async function connectionStatus(store: Store, doc: ConnectionDoc, spec: C
     id: doc.id,
     status: doc.status,
     ...(doc.next_step ? { next_step: doc.next_step } : {}),
+    ...(doc.oauth ? { authorization: authorizationView(doc.oauth) } : {}),
     ...(doc.backfill ? { backfill: doc.backfill } : {}),
     streams,
     webhooks: {

@@ -1,6 +1,7 @@
 import { request, type Dispatcher } from 'undici';
 import { compileTemplate, renderTemplate, templateExpressions } from '../expressions/index.ts';
-import type { AuthSpec } from '../spec/types.ts';
+import { TaxbridgeError } from '../errors.ts';
+import type { AccessTokenSource, AuthSpec } from '../spec/types.ts';
 import { buildUrl } from './render.ts';
 
 /** Adds credentials to an outgoing request; oauth2 also keeps the access token. */
@@ -29,6 +30,8 @@ export interface AuthEnv {
   timeoutMs: number;
   now: () => number;
   userAgent: string;
+  /** auth oauth2_authorization_code: the connection's stored tokens. */
+  tokens?: AccessTokenSource;
 }
 
 async function renderText(source: string, ctx: Record<string, unknown>): Promise<string> {
@@ -86,7 +89,32 @@ export function createAuthenticator(auth: AuthSpec, env: AuthEnv): Authenticator
     }
     case 'oauth2_client_credentials':
       return oauth2(auth, env);
+    case 'oauth2_authorization_code':
+      return oauth2Code(env);
   }
+}
+
+/**
+ * Authorization code: the token lives with the connection (env.tokens, src/connections/oauth-tokens.ts),
+ * which refreshes, persists and shares it; a 401 reports the token used so the next request refreshes.
+ */
+function oauth2Code(env: AuthEnv): Authenticator {
+  let last: string | undefined;
+  return {
+    refreshable: true,
+    invalidate() {
+      if (last !== undefined) env.tokens?.rejected(last);
+    },
+    async apply(headers, _query, signal) {
+      if (!env.tokens) {
+        throw new TaxbridgeError('OAUTH_NOT_AUTHORIZED', 'this connection authenticates with OAuth and has no stored authorization', {
+          hint: 'complete the authorization: taxbridge connect --connection <id> --reauthorize',
+        });
+      }
+      last = await env.tokens.accessToken(signal);
+      headers.authorization = `Bearer ${last}`;
+    },
+  };
 }
 
 function oauth2(auth: Extract<AuthSpec, { type: 'oauth2_client_credentials' }>, env: AuthEnv): Authenticator {

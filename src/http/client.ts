@@ -6,6 +6,7 @@ import { authCredentialNames, createAuthenticator, TokenRequestError, type Authe
 import { acquireBudget, ConnectionBudget, realSleep, type Sleep } from './budget.ts';
 import { BadCredentialsError, HttpTimeoutError, InvalidResponseError, PermanentHttpError, TransientHttpError, type RequestTarget } from './errors.ts';
 import { paginate, type Page, type PageState } from './pagination.ts';
+import { loopbackHttpFromEnv, renderUrlTemplate } from './base-url.ts';
 import { buildUrl, compileRequest, compileShared, renderRequest, type RenderedRequest } from './render.ts';
 import { flattenHeaders, parseBody, type HttpResponse } from './response.ts';
 import { backoffDelay, parseRetryAfter, retryPolicy } from './retry.ts';
@@ -60,7 +61,8 @@ export function baseUrlOf(spec: ConnectorSpec, conn: ConnectionContext): string 
       hint: `use one of: ${Object.keys(spec.environments).join(', ')}`,
     });
   }
-  return env.base_url;
+  // A host per connection (`{{ settings.site }}`): rendered and checked (pattern, https) by ./base-url.ts.
+  return renderUrlTemplate(env.base_url, { settings: conn.settings, settingSpecs: spec.settings, allowLoopbackHttp: conn.allow_loopback_http ?? loopbackHttpFromEnv(), what: `the ${spec.title} ${conn.environment} base URL` });
 }
 
 /** The JSONata bindings and template context every request of a connection sees. */
@@ -97,7 +99,7 @@ export function createHttpClient(spec: ConnectorSpec, conn: ConnectionContext, o
   // Injected clocks (tests) get a private budget; real clients share one per connection.
   const held = opts.now || opts.sleep ? { budget: new ConnectionBudget(budgetOpts), release() {} } : acquireBudget([spec.name, conn.connection_id, baseUrl, rateLimit?.requests, rateLimit?.perMs, maxConcurrency].join('\u0000'), budgetOpts);
   const budget = held.budget;
-  const auth: Authenticator = createAuthenticator(spec.auth, { context: base, baseUrl, dispatcher: agent, timeoutMs, now, userAgent });
+  const auth: Authenticator = createAuthenticator(spec.auth, { context: base, baseUrl, dispatcher: agent, timeoutMs, now, userAgent, tokens: conn.tokens });
   let closed = false;
 
   const redact = (text: string): string => secrets.reduce((t, s) => t.split(s).join('***'), text);

@@ -131,7 +131,7 @@ export function createConnectionsApiRouter(opts: ConnectionsApiOptions): Router 
     handle(async (ctx) => {
       const org = typeof ctx.query.organization_id === 'string' && ctx.query.organization_id ? ctx.query.organization_id : undefined;
       const status = ctx.query.status;
-      if (status !== undefined && !['pending', 'active', 'disconnected'].includes(String(status))) throw badInput('status must be pending, active or disconnected', 'status');
+      if (status !== undefined && !['pending', 'active', 'needs_reauthorization', 'disconnected'].includes(String(status))) throw badInput('status must be pending, active, needs_reauthorization or disconnected', 'status');
       const list = await connections.list({ organizationId: org, status: status as ConnectionDoc['status'] | undefined });
       sendJson(ctx, 200, { data: list.map((d) => connections.view(d)) });
     }),

@@ -28,6 +28,12 @@ const STATUS_BY_CODE: Record<string, number> = {
   CONNECTION_UNREACHABLE: 502,
   WEBHOOK_REGISTRATION_FAILED: 502,
   SHUTTING_DOWN: 503,
+  // OAuth connections (src/connections/oauth-*.ts)
+  CONNECTION_NOT_OAUTH: 409,
+  CONNECTION_NEEDS_REAUTHORIZATION: 409,
+  OAUTH_NOT_AUTHORIZED: 409,
+  OAUTH_APP_MISSING: 409,
+  CONNECTION_BASE_URL: 400,
 };
 
 export function statusOf(e: unknown): number {

@@ -39,6 +39,8 @@ import { createApp } from './app.ts';
 import { storeCheck } from './health.ts';
 import { ConnectionRuntime, type StartSchedules } from './connection-runtime.ts';
 import { createConnectionsApiRouter } from './connections-api.ts';
+import { createOAuthAdminRouter, createOAuthCallbackRouter } from './oauth-api.ts';
+import { oauthAppsFrom } from '../connections/oauth-apps.ts';
 import { createTaxApiRouter } from './tax-api.ts';
 import { createInvoiceTaxRouter, createWebhookAdminRouter, createWebhookReceiverRouter } from './webhooks-api.ts';
 
@@ -143,6 +145,8 @@ export async function startServer(config: ServeConfig, io: ServeIO = {}): Promis
       box: new SecretBox(ring),
       publicUrl: config.publicUrl,
       log,
+      oauthApps: oauthAppsFrom(process.env, config.oauth),
+      allowLoopbackHttp: config.allowInsecureLoopback,
       registrar: {
         async register(spec, conn, url) {
           const r = await registerWebhook(spec, conn, { url, store });
@@ -162,9 +166,14 @@ export async function startServer(config: ServeConfig, io: ServeIO = {}): Promis
         },
       },
       hooks: {
-        activated: (doc: ConnectionDoc) => runtime.activate(doc),
+        activated: async (doc: ConnectionDoc) => {
+          await runtime.activate(doc);
+          // Write-backs that waited for a re-authorization proceed.
+          webhooks.writebacks?.resumeConnection(doc.id);
+        },
         changed: (doc: ConnectionDoc) => runtime.changed(doc),
         deactivated: (doc: ConnectionDoc) => runtime.deactivate(doc),
+        paused: (doc: ConnectionDoc) => runtime.deactivate(doc),
       },
     });
     const lookup = connectionLookup(connections);
@@ -204,9 +213,10 @@ export async function startServer(config: ServeConfig, io: ServeIO = {}): Promis
         workers: { ok: workersRunning && !shuttingDown, connections_running: runtime.size },
         ...(shuttingDown ? { shutdown: { ok: false, detail: 'shutting down' } } : {}),
       }),
-      publicRouters: [createWebhookReceiverRouter({ store, resolveConnection: lookup.resolveConnection, events: webhooks.events, log: logFn(log.child({ part: 'webhooks' })) })],
+      publicRouters: [createOAuthCallbackRouter({ connections, adminToken: adminAuth.verify, log: log.child({ part: 'oauth' }) }), createWebhookReceiverRouter({ store, resolveConnection: lookup.resolveConnection, events: webhooks.events, log: logFn(log.child({ part: 'webhooks' })) })],
       routers: [
         createConnectionsApiRouter({ connections, adminToken: adminAuth.verify, runner: runtime, log }),
+        createOAuthAdminRouter({ connections, adminToken: adminAuth.verify, log }),
         createWebhookAdminRouter({ store, adminToken: adminAuth.verify, events: webhooks.events, writebacks: webhooks.writebacks }),
         createInvoiceTaxRouter({
           service: tax,

@@ -7,6 +7,7 @@ import { requestUsesSince } from '../sync/since.ts';
 import { cursorInstant } from '../sync/cursor.ts';
 import { didYouMean } from './suggest.ts';
 import { checkBodies } from './lint-bodies.ts';
+import { checkHosts } from './lint-hosts.ts';
 import type { ConnectorSpec, StreamSpec } from './types.ts';
 import { dottedPath, pointerJoin, positionInside, positionOf, type SourceDocument } from './yaml-source.ts';
 
@@ -30,6 +31,7 @@ export function lintSpec(src: SourceDocument): Diagnostic[] {
   checkWebhooks(spec, report);
   checkWriteback(spec, report);
   checkBodies(spec, report);
+  checkHosts(spec, report);
   return out;
 }
 

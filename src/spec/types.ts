@@ -30,6 +30,8 @@ export interface SettingSpec {
   type?: 'string' | 'integer' | 'boolean';
   required?: boolean;
   default?: string | number | boolean;
+  /** Required for settings a templated base URL uses. */
+  pattern?: string;
   choices_from?: { stream: string; value?: ExpressionSource; label?: ExpressionSource };
 }
 
@@ -48,7 +50,26 @@ export type AuthSpec =
       audience?: string;
       client_auth?: 'basic' | 'body';
       refresh_margin_seconds?: number;
-    };
+    }
+  | OAuth2CodeAuthSpec;
+
+/** $defs/auth_oauth2_code */
+export interface OAuth2CodeAuthSpec {
+  type: 'oauth2_authorization_code';
+  authorize_url: string;
+  token_url: string;
+  revoke_url?: string;
+  revoke_body?: 'form' | 'json';
+  scopes?: string[];
+  scope_separator?: string;
+  authorize_params?: Record<string, string>;
+  pkce?: boolean;
+  client_auth?: 'basic' | 'body';
+  refresh_margin_seconds?: number;
+  default_expires_in_seconds?: number;
+  settings_from_redirect?: Record<string, string>;
+  settings_from_token?: Record<string, string>;
+}
 
 /** $defs/retry */
 export interface RetrySpec {
@@ -281,4 +302,16 @@ export interface ConnectionContext {
   base_url?: string;
   credentials: Record<string, string | undefined>;
   settings: Record<string, unknown>;
+  /** auth oauth2_authorization_code: the connection's stored tokens (refreshed and persisted by src/connections). */
+  tokens?: AccessTokenSource;
+  /** Deployment switch allow_insecure_loopback: a templated base URL may render to http on a loopback host. */
+  allow_loopback_http?: boolean;
+}
+
+/** Where an OAuth connection's requests get their access token (src/connections/oauth-tokens.ts). */
+export interface AccessTokenSource {
+  /** A live access token: the stored one, or a refreshed one when it expires within the margin. */
+  accessToken(signal?: AbortSignal): Promise<string>;
+  /** The system answered 401 to this token: the next accessToken() refreshes (once per token). */
+  rejected(token: string): void;
 }

@@ -11,6 +11,8 @@ export interface ResolvedConnection {
   spec: ConnectorSpec;
   conn: ConnectionContext;
   organizationId: string;
+  /** Set while the connection cannot send (needs_reauthorization): write-backs wait instead of failing. */
+  waiting?: string;
 }
 
 export interface ConnectionLookup {

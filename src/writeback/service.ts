@@ -95,6 +95,15 @@ export class WritebackService {
     return this.queue.idle();
   }
 
+  /** Queues the open jobs of one connection again (it was re-authorized: jobs that waited proceed). */
+  resumeConnection(connectionId: string): void {
+    void listJobs(this.store, { status: ['pending', 'retrying'] })
+      .then((open) => {
+        for (const j of open.reverse()) if (j.connection_id === connectionId) this.queue.enqueue(j.id, partition(j));
+      })
+      .catch((e: unknown) => this.log('error', 'write-back jobs not resumed', { connection_id: connectionId, error: errorMessage(e) }));
+  }
+
   /** Processes what is queued from now on, without a recovery scan (one-off replays). */
   resume(): void {
     this.queue.resume();
@@ -206,6 +215,8 @@ export class WritebackService {
       await this.finish(job, 'dead', `connection ${job.connection_id} no longer exists`);
       return {};
     }
+    // A connection waiting for re-authorization: the job stays pending (no attempt spent) until resumeConnection.
+    if (connection.waiting) return {};
     job = { ...job, status: 'running', attempts: job.attempts + 1, updated_at: this.nowIso() };
     await saveJob(this.store, job);
     try {
@@ -253,6 +264,12 @@ export class WritebackService {
     } catch (e) {
       const at = this.nowIso();
       const last_error = { code: errorCode(e), message: errorMessage(e), at, status: errorStatus(e) };
+      if (last_error.code === 'CONNECTION_NEEDS_REAUTHORIZATION') {
+        // Not the job's fault: it waits, attempt not counted, until the connection is authorized again.
+        await saveJob(this.store, { ...job, status: 'pending', attempts: job.attempts - 1, last_error, updated_at: at });
+        this.log('warn', 'write-back waits for the connection to be re-authorized', { job_id: job.id, connection_id: job.connection_id });
+        return {};
+      }
       if (isPermanentError(e) || job.attempts >= job.max_attempts) {
         await this.finish(job, 'dead', last_error.message, { last_error });
         this.log('error', 'write-back failed for good', { job_id: job.id, connection_id: job.connection_id, document_id: job.document_id, code: last_error.code, reason: last_error.message, attempts: job.attempts });

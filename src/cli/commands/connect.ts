@@ -9,11 +9,15 @@ export const summary = 'Connect a system (Sequence, Rillet, ...) to an organizat
 
 export const usage = `Usage: taxbridge connect <connector> --org <organization id> [options]
        taxbridge connect --connection <id> [--setting k=v] [--credential k=v]
+       taxbridge connect --connection <id> --reauthorize [--no-wait]
 
 Checks the credentials with the system ("Test credentials"), stores them encrypted and:
   - Sequence: registers webhooks with a generated secret and prints a tax API key for Sequence (once).
   - Rillet: prints the subsidiaries to choose from and the webhook URL to paste into Rillet; run the
     command again with --setting subsidiary_id=<id> and --credential signing_token=<token>.
+  - OAuth systems (QuickBooks): prints an authorization URL to open in a browser (single use, 10 minutes);
+    the system redirects to <public URL>/oauth/callback on the running server, which completes the
+    connection. The command waits for that (polling the server) unless --no-wait.
 A sandbox connection belongs to a test organization, a production one to a live organization.
 Running the command again for a pending connection continues it.
 
@@ -27,6 +31,9 @@ Options:
   --base-url <url>         the system's API base URL (a proxy or a fake), instead of the spec's
   --skip-webhooks          activate without webhooks (schedules only)
   --connection <id>        continue or change this connection
+  --reauthorize            OAuth: a new consent for --connection (after needs_reauthorization)
+  --no-wait                OAuth: print the authorization URL and return without waiting
+  --wait-timeout <sec>     OAuth: how long to wait for the consent (default 600)
 ${COMMON_USAGE}
 `;
 
@@ -40,7 +47,14 @@ export async function run(args: string[]): Promise<number> {
     'base-url': { type: 'string' },
     'skip-webhooks': { type: 'boolean' },
     connection: { type: 'string' },
+    reauthorize: { type: 'boolean' },
+    'no-wait': { type: 'boolean' },
+    'wait-timeout': { type: 'string' },
   });
+  const waitTimeoutS = values['wait-timeout'] === undefined ? 600 : Number(values['wait-timeout']);
+  if (!Number.isInteger(waitTimeoutS) || waitTimeoutS < 1 || waitTimeoutS > 3600) throw new TaxbridgeError('CLI_USAGE', '--wait-timeout must be a whole number of seconds, 1..3600');
+  if (values.reauthorize && !values.connection) throw new TaxbridgeError('CLI_USAGE', '--reauthorize needs --connection <id>');
+  if (values.reauthorize && (values.credential?.length || values.setting?.length || values['base-url'])) throw new TaxbridgeError('CLI_USAGE', '--reauthorize takes no credentials, settings or base URL');
   const connector = positionals[0];
   if (positionals.length > 1) throw new TaxbridgeError('CLI_USAGE', `unexpected argument ${JSON.stringify(positionals[1])}`, { hint: 'taxbridge connect <connector> --org <id> ...' });
   if (!connector && !values.connection) throw new TaxbridgeError('CLI_USAGE', 'name the connector to connect (e.g. `taxbridge connect sequence --org <id> ...`) or --connection <id> to continue one');
@@ -56,7 +70,14 @@ export async function run(args: string[]): Promise<number> {
 
   let result: ConnectResult;
   let continued = false;
-  if (h.mode === 'local') {
+  if (values.reauthorize) {
+    try {
+      result = h.mode === 'local' ? await h.connections.reauthorize(values.connection!) : await h.api<ConnectResult>('POST', `/admin/connections/${encodeURIComponent(values.connection!)}/reauthorize`);
+    } finally {
+      if (h.mode === 'local') await h.close();
+    }
+    continued = true;
+  } else if (h.mode === 'local') {
     try {
       let id = values.connection;
       if (!id && connector && values.org) {
@@ -118,7 +139,38 @@ export async function run(args: string[]): Promise<number> {
     const again = `taxbridge connect --connection ${result.connection.id}`;
     process.stdout.write((continued ? 'Updated: ' : result.connection.status === 'active' ? 'Connected: ' : 'Started: ') + formatConnectResult(result, { command: again }));
   }
-  return 0;
+  if (!result.authorization_url || values['no-wait']) return 0;
+  if (h.mode === 'local') {
+    process.stderr.write('taxbridge connect: the consent completes at the running server (GET /oauth/callback): start `taxbridge serve` on this data folder before opening the URL.\n');
+    return 0;
+  }
+  return waitForAuthorization(h, result.connection.id, result.connection.updated_at, waitTimeoutS * 1000, !!values.json);
+}
+
+/** Polls the server until the consent completed (active, or the next step), was refused, or the time is up. */
+async function waitForAuthorization(h: Extract<Awaited<ReturnType<typeof openConnections>>, { mode: 'remote' }>, id: string, since: string, timeoutMs: number, json: boolean): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  if (!json) process.stderr.write('Waiting for the consent in the browser (Ctrl-C to stop waiting; the link stays valid until it expires)...\n');
+  for (;;) {
+    const c = await h.api<ConnectionView>('GET', `/admin/connections/${encodeURIComponent(id)}`);
+    if (c.authorization && c.authorization.authorized_at >= since && c.next_step?.step !== 'authorize' && c.status !== 'needs_reauthorization') {
+      process.stdout.write(json ? JSON.stringify({ connection: c }, null, 2) + '\n' : `Authorized: ${c.connector_title ?? c.connector} ${c.id} [${c.status}]${c.next_step ? `, next: ${c.next_step.step}` : ''}\n`);
+      return 0;
+    }
+    if (c.last_error && /^OAUTH_/.test(c.last_error.code) && c.last_error.at >= since) {
+      process.stderr.write(`taxbridge connect: ${c.last_error.code}: ${c.last_error.message}\n  hint: taxbridge connect --connection ${c.id} --reauthorize\n`);
+      return 1;
+    }
+    if (c.status === 'disconnected') {
+      process.stderr.write(`taxbridge connect: connection ${c.id} was disconnected while waiting\n`);
+      return 1;
+    }
+    if (Date.now() >= deadline) {
+      process.stderr.write(`taxbridge connect: no consent within ${Math.round(timeoutMs / 1000)} s; the connection stays ${c.status}. Run again with --reauthorize for a new link.\n`);
+      return 1;
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
 }
 
 /** The credentials the connector declares (to read TAXBRIDGE_CREDENTIAL_<NAME> and to know which are secret). */
