@@ -8,7 +8,7 @@
  */
 import { TaxbridgeError } from '../errors.ts';
 import { compileExpression } from '../expressions/index.ts';
-import type { HttpResponse } from '../http/index.ts';
+import { PermanentHttpError, type HttpResponse } from '../http/index.ts';
 import type { ConnectorSpec, RequestSpec, SaveAsSpec } from '../spec/types.ts';
 import { NO_REQUESTS, templateContext, writebackSkipReason, type WritebackContext } from './plan.ts';
 
@@ -30,7 +30,7 @@ export class WritebackConflictError extends TaxbridgeError {
   constructor(system: string, kind: string, request: string, status: number, retries: number) {
     super(
       'WRITEBACK_CONFLICT',
-      `${system} refused ${request} as a conflict (${status}) ${retries + 1} time(s), although the ${kind === 'credit_note' ? 'credit note' : kind} was read again before each retry (conflict.max_retries: ${retries})`,
+      `${system} still refused ${request} as a conflict (${status}) after the ${kind === 'credit_note' ? 'credit note' : kind} was read again ${retries} time(s) (conflict.max_retries: ${retries})`,
       {
         hint: 'something else keeps changing the document; replay the job once it is quiet (taxbridge writebacks --replay <id>), or raise conflict.max_retries in the spec',
         details: { status, retries },
@@ -59,12 +59,11 @@ export async function executeWriteback(spec: ConnectorSpec, kind: 'invoice' | 'c
   const statuses = new Set(conflict?.statuses ?? DEFAULT_CONFLICT_STATUSES);
   const maxRetries = conflict?.max_retries ?? DEFAULT_MAX_RETRIES;
   const isConflict = async (e: unknown): Promise<number | undefined> => {
-    if (!target.read || !(e instanceof TaxbridgeError) || e.code !== 'HTTP_PERMANENT') return undefined;
-    const status = (e as { status?: number }).status;
-    if (typeof status !== 'number') return undefined;
+    if (!target.read || !(e instanceof PermanentHttpError) || typeof e.status !== 'number') return undefined;
+    const status = e.status;
     if (statuses.has(status)) return status;
     if (conflict?.when) {
-      const answer = { status, body: (e as { body?: unknown }).body };
+      const answer = { status, body: e.body };
       if ((await compileExpression(conflict.when).evaluate(answer, answer)) === true) return status;
     }
     return undefined;
@@ -88,7 +87,7 @@ export async function executeWriteback(spec: ConnectorSpec, kind: 'invoice' | 'c
         } catch (e) {
           const status = await isConflict(e);
           if (status === undefined) throw e;
-          if (conflicts >= maxRetries) throw new WritebackConflictError(spec.title, kind, `${step.request.method ?? 'GET'} ${(e as { target?: { path?: string } }).target?.path ?? step.request.path}`, status, maxRetries);
+          if (conflicts >= maxRetries) throw new WritebackConflictError(spec.title, kind, `${step.request.method ?? 'GET'} ${(e as PermanentHttpError).target.path}`, status, maxRetries);
           conflicts++;
           await read();
         }
