@@ -119,3 +119,24 @@ describe('per-connector exponent overrides', () => {
     expect(await compileExpression(tagSource('$fromMinor(12345, "xbt")', extra)).evaluate({})).toBe('1.2345');
   });
 });
+
+describe('minor-unit amounts in the write-back context', () => {
+  const tax = (currency: string, amount: string, taxAmount: string) => ({
+    calculation_id: 'calc',
+    currency,
+    total_tax: taxAmount,
+    lines: [{ id: 'l1', amount, taxable_amount: amount, tax_amount: taxAmount, rate: '10', rate_fraction: '0.1', jurisdictions: [{ name: 'x', display_name: 'X', level: 'country', tax_type: 'vat', country: 'IS', rate: '10', rate_fraction: '0.1', effective_rate: '10', tax_amount: taxAmount, taxable_amount: amount }] }],
+  });
+
+  it('sit next to the decimal strings, in the system exponent', async () => {
+    const { withMinorAmounts } = await import('../src/writeback/plan.ts');
+    const usd = withMinorAmounts(tax('USD', '-1200.50', '-120.05'));
+    expect([usd.total_tax_minor, usd.lines[0]!.amount_minor, usd.lines[0]!.tax_amount_minor, usd.lines[0]!.jurisdictions[0]!.taxable_amount_minor]).toEqual([-12005, -120050, -12005, -120050]);
+    expect(withMinorAmounts(tax('JPY', '1000', '100')).lines[0]!.tax_amount_minor).toBe(100);
+    expect(withMinorAmounts(tax('KWD', '1.234', '0.123')).lines[0]!.amount_minor).toBe(1234);
+    // Stripe-style overrides: ISK in hundredths; MGA in whole units (an ISO amount with cents rounds half up).
+    expect(withMinorAmounts(tax('ISK', '1000', '240'), { isk: 2 }).lines[0]).toMatchObject({ amount_minor: 100000, tax_amount_minor: 24000 });
+    expect(withMinorAmounts(tax('MGA', '123.50', '12.35'), { MGA: 0 }).lines[0]).toMatchObject({ amount_minor: 124, tax_amount_minor: 12 });
+    expect(withMinorAmounts(tax('USD', '123456789012345678.00', '1.00')).lines[0]!.amount_minor).toBe('12345678901234567800');
+  });
+});
