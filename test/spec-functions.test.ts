@@ -28,7 +28,7 @@ describe('definitions.functions', () => {
     const result = await runSpecTestFile(join(fixtures, 'ledger', 'ledger.test.yaml'));
     expect(result.diagnostics).toEqual([]);
     expect(result.cases.filter((c) => !c.ok).map((c) => `${c.name}: ${c.problems.join('; ')}`)).toEqual([]);
-    expect(result.cases.length).toBe(8);
+    expect(result.cases.length).toBe(9);
   });
 
   it('keeps each spec its own definition of a name', async () => {
