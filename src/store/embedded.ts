@@ -227,6 +227,11 @@ export class EmbeddedStore implements Store {
     return true;
   }
 
+  /** Rewrites a collection's snapshot now, so rows deleted in bulk (retention) leave the file at once. */
+  async compact(collection: Collection): Promise<void> {
+    await (await this.collection(collection)).compact();
+  }
+
   async list<T = Record<string, unknown>>(collection: Collection, filter?: (doc: T) => boolean): Promise<T[]> {
     const out: T[] = [];
     for (const row of (await this.collection(collection)).data.rows.values()) {

@@ -97,6 +97,8 @@ export class Table {
   private problem?: TableProblem;
   private probe?: NodeJS.Timeout;
   private compactRetryAt = 0;
+  private compactRequested = false;
+  private compactRequestError: unknown;
   private closed = false;
   private readonly compactBytes: number;
   private readonly probeMs: number;
@@ -265,13 +267,31 @@ export class Table {
     this.probe.unref();
   }
 
-  /** Rewrites the snapshot when the journal outgrew it, from the durable state only (never a pending commit). */
+  /**
+   * Rewrites the snapshot now, from the durable state, between two batches (after many deletes, so the file
+   * shrinks without waiting for the journal to outgrow the snapshot). Rejects when the rewrite failed; the
+   * journal then still holds every commit.
+   */
+  async compact(): Promise<void> {
+    this.compactRequested = true;
+    this.compactRequestError = undefined;
+    await this.commit([]); // an empty commit line: runs a batch, after which the compaction runs
+    await this.settle();
+    const e = this.compactRequestError;
+    this.compactRequestError = undefined;
+    if (e !== undefined) throw this.failure(e);
+  }
+
+  /** Rewrites the snapshot when the journal outgrew it (or one was asked for), from the durable state only. */
   private async maybeCompact(): Promise<void> {
-    if (this.file.journalBytes <= Math.max(this.compactBytes, this.file.snapshotBytes) || Date.now() < this.compactRetryAt) return;
+    const requested = this.compactRequested;
+    if (!requested && (this.file.journalBytes <= Math.max(this.compactBytes, this.file.snapshotBytes) || Date.now() < this.compactRetryAt)) return;
+    this.compactRequested = false;
     try {
       await this.file.write(this.durableData());
       this.compactionError = undefined;
     } catch (e) {
+      if (requested) this.compactRequestError = e;
       // The journal still holds every commit: nothing is lost, only replay stays longer. Retry later.
       this.compactRetryAt = Date.now() + COMPACT_RETRY_MS;
       this.compactionError = { table: this.name, code: errorCode(e), message: (e as Error)?.message ?? String(e), since: new Date().toISOString() };

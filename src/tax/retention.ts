@@ -201,7 +201,12 @@ export class CalculationRetention {
 
   /** Deletes what is too old, too many or too much; compacts the table after a large prune. */
   prune(): Promise<PruneResult> {
-    this.pruning ??= this.run().finally(() => (this.pruning = undefined));
+    // A prune in progress chose its victims earlier: wait for it, then prune what arrived meanwhile.
+    if (this.pruning) return this.pruning.catch(() => undefined).then(() => this.prune());
+    this.pruning = this.run().finally(() => {
+      this.pruning = undefined;
+      this.maybePrune();
+    });
     return this.pruning;
   }
 
