@@ -81,6 +81,8 @@ export interface ServeConfig {
   allowInsecureLoopback: boolean;
   /** The configuration file's `oauth` section (no secrets: client_secret_file only). */
   oauth: Record<string, OAuthAppFileEntry>;
+  /** The TAXBRIDGE_OAUTH_* variables of the environment the configuration was read from (never logged). */
+  oauthEnv: Record<string, string>;
   /** The configuration file read, if any. */
   configFile?: string;
 }
@@ -303,12 +305,13 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     ...taxInts,
     allowInsecureLoopback,
     oauth,
+    oauthEnv: Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[0].startsWith('TAXBRIDGE_OAUTH_') && typeof e[1] === 'string')),
     ...(existsSync(filePath) ? { configFile: filePath } : {}),
   };
 }
 
 /** The configuration as it may be logged or shown: secrets reduced to whether they are set. */
 export function describeConfig(c: ServeConfig): Record<string, unknown> {
-  const { adminToken, keyEnv, ...rest } = c;
-  return { ...rest, master_key_from: keyEnv.TAXBRIDGE_MASTER_KEY ? 'TAXBRIDGE_MASTER_KEY' : (keyEnv.TAXBRIDGE_MASTER_KEY_FILE ?? c.masterKeyFile ?? 'data folder'), admin_auth: adminToken ? 'TAXBRIDGE_ADMIN_TOKEN' : 'stored hash (generated at first start)' };
+  const { adminToken, keyEnv, oauthEnv, ...rest } = c;
+  return { ...rest, oauth_env: Object.keys(oauthEnv), master_key_from: keyEnv.TAXBRIDGE_MASTER_KEY ? 'TAXBRIDGE_MASTER_KEY' : (keyEnv.TAXBRIDGE_MASTER_KEY_FILE ?? c.masterKeyFile ?? 'data folder'), admin_auth: adminToken ? 'TAXBRIDGE_ADMIN_TOKEN' : 'stored hash (generated at first start)' };
 }

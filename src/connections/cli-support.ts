@@ -80,7 +80,7 @@ export async function openConnections(v: CommonValues, env: NodeJS.ProcessEnv = 
     registry,
     box: new SecretBox(ring),
     publicUrl: config.publicUrl,
-    oauthApps: oauthAppsFrom(process.env, config.oauth),
+    oauthApps: oauthAppsFrom(config.oauthEnv, config.oauth),
     allowLoopbackHttp: config.allowInsecureLoopback,
     registrar: {
       async register(spec, conn, url) {

@@ -757,6 +757,11 @@ export class ConnectionService {
       if (doc.status === 'needs_reauthorization') next.status = 'active';
       // The tokens first (one write), so what follows (registration, choices) can use them.
       await this.save(next, { tokens: true });
+      // The replaced grant is no longer held by anyone: revoke it (best effort) rather than leave it live.
+      if (before.oauth && before.status !== 'needs_reauthorization') {
+        const w = await this.revokeGrant(before, spec);
+        if (w) this.log.warn('the replaced OAuth grant was not revoked', { connection_id: doc.id, reason: w });
+      }
       const messages = [`${spec.title} authorized${Object.keys(fromRedirect).length ? ` (${Object.entries(fromRedirect).map(([k, v]) => `${k} ${v}`).join(', ')})` : ''}.`];
       if (spec.webhooks?.registration && !next.webhook.registered_at && !next.webhook.skipped && this.opts.registrar) {
         const url = this.webhookUrl(next)!;

@@ -145,7 +145,7 @@ export async function startServer(config: ServeConfig, io: ServeIO = {}): Promis
       box: new SecretBox(ring),
       publicUrl: config.publicUrl,
       log,
-      oauthApps: oauthAppsFrom(process.env, config.oauth),
+      oauthApps: oauthAppsFrom(config.oauthEnv, config.oauth),
       allowLoopbackHttp: config.allowInsecureLoopback,
       registrar: {
         async register(spec, conn, url) {

@@ -28,7 +28,9 @@ export function checkHosts(spec: Partial<ConnectorSpec>, report: Report): void {
     }
     const { settings: used, invalid } = urlTemplateSettings(url);
     for (const bad of invalid) report(pointer, 'LINT_HOST_TEMPLATE', `\`{{ ${bad} }}\` in a URL: only \`{{ settings.<name> }}\` may appear in a host template`, 'keep the host choosable by settings only, each with a pattern');
-    if (!/^(https:\/\/|\{\{)/.test(url)) report(pointer, 'LINT_HOST_TEMPLATE', `a templated URL must start with https:// or with a setting: ${JSON.stringify(url)}`, 'requests carry credentials: only https is used');
+    if (/^http:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])[:/]/.test(url)) {
+      report(pointer, 'LINT_URL_INSECURE', 'plain http to a loopback host: used only where the deployment sets allow_insecure_loopback (tests, demos)', 'use the https URL of the system', 'warning');
+    } else if (!/^(https:\/\/|\{\{)/.test(url)) report(pointer, 'LINT_HOST_TEMPLATE', `a templated URL must start with https:// or with a setting: ${JSON.stringify(url)}`, 'requests carry credentials: only https is used');
     for (const name of used) {
       const s = settings.get(name);
       if (!s) report(pointer, 'LINT_UNDECLARED_SETTING', `\`settings.${name}\` is used in the URL but no setting \`${name}\` is declared`, 'declare it under `settings:` with a `pattern`');
