@@ -128,6 +128,24 @@ describe('every admin and tax API route, every spelling', () => {
   });
 });
 
+describe('the public OAuth callback, every spelling', () => {
+  it('is in /openapi.json and answers 4xx (never 2xx or 5xx) to every variant and to garbage state', async () => {
+    const routes = (await openApiRoutes()).filter((r) => r.path.startsWith('/oauth'));
+    expect(routes).toEqual([{ method: 'GET', path: '/oauth/callback' }]);
+    const states = ['', '?state=', '?state=x&code=y', `?state=${'A'.repeat(43)}&code=y`, `?state=${'A'.repeat(43)}&error=access_denied`, `?state=${'A'.repeat(44)}&code=y`, `?state=${'%E2%80%AE'.repeat(15)}&code=y`, `?state=${'A'.repeat(43)}&state=${'B'.repeat(43)}&code=y`, `?code=${'c'.repeat(5000)}`, `?state=__proto__&code=constructor`, `?__proto__=1&state=${'A'.repeat(43)}&code=y`, '?%ZZ=%ZZ'];
+    const bad: string[] = [];
+    for (const p of variants('/oauth/callback')) {
+      for (const q of states) {
+        for (const headers of [{}, { accept: 'application/json' }, { authorization: `Bearer ${ADMIN_TOKEN}` }]) {
+          const res = await raw('GET', p + q, headers);
+          if (res.status < 400 || res.status >= 500) bad.push(`GET ${p}${q.slice(0, 60)} -> ${res.status} ${res.body.slice(0, 100)}`);
+        }
+      }
+    }
+    expect(bad).toEqual([]);
+  });
+});
+
 describe('canonical paths', () => {
   it('accepts the API form and nothing else', () => {
     for (const p of ['/', '/healthz', '/admin/organizations/org_test_1/registrations/US-TX', '/webhooks/AbC_-9', '/tax_api/calculations/taxcalc_1']) expect(isCanonicalPath(p)).toBe(true);

@@ -59,7 +59,7 @@ export function checkSecureUrl(url: string, what: string, allowLoopbackHttp: boo
   if (u.protocol === 'https:') return u;
   if (u.protocol === 'http:' && isLoopbackHost(u.hostname)) {
     if (allowLoopbackHttp) return u;
-    throw urlError(`${what} ${u.origin} is plain http`, 'plain http is accepted only to a loopback host when the deployment sets allow_insecure_loopback (TAXBRIDGE_ALLOW_LOOPBACK_HTTP=true), for tests and demos');
+    throw urlError(`${what} ${u.origin} is plain http, allowed only when the deployment sets allow_insecure_loopback`, 'plain http is accepted only to a loopback host when the deployment sets allow_insecure_loopback (TAXBRIDGE_ALLOW_LOOPBACK_HTTP=true), for tests and demos');
   }
   throw urlError(`${what} ${u.protocol === 'http:' ? u.origin : JSON.stringify(url.slice(0, 200))} must be an https URL`, 'requests carry credentials: only https is used');
 }

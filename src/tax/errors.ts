@@ -17,22 +17,26 @@ export type SphereErrorCode =
   | 'too_many_requests'
   | 'not_found'
   | 'recording_backlog'
+  | 'local_rates_unknown'
   | 'internal_server_error';
 
 export class TaxApiError extends TaxbridgeError {
   readonly status: number;
   readonly param?: string;
   readonly headers?: Record<string, string>;
+  /** Extra fields of the error body (local_rates_unknown's `place`). */
+  readonly extra?: Record<string, unknown>;
 
-  constructor(status: number, code: SphereErrorCode, message: string, opts: { param?: string; headers?: Record<string, string>; hint?: string } = {}) {
+  constructor(status: number, code: SphereErrorCode, message: string, opts: { param?: string; headers?: Record<string, string>; hint?: string; extra?: Record<string, unknown> } = {}) {
     super(code, message, { hint: opts.hint });
     this.status = status;
     this.param = opts.param;
     this.headers = opts.headers;
+    this.extra = opts.extra;
   }
 
   body(): SphereErrorBody {
-    return { type: 'api_error', code: this.code as SphereErrorCode, message: this.message, ...(this.param ? { param: this.param } : {}) };
+    return { type: 'api_error', code: this.code as SphereErrorCode, message: this.message, ...(this.param ? { param: this.param } : {}), ...(this.extra ?? {}) };
   }
 }
 
@@ -41,6 +45,8 @@ export interface SphereErrorBody {
   code: SphereErrorCode;
   message: string;
   param?: string;
+  /** local_rates_unknown: the place whose local rates are unknown. */
+  place?: Record<string, unknown>;
 }
 
 export function validationError(param: string, message: string): TaxApiError {

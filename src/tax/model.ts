@@ -49,6 +49,12 @@ export interface Organization {
   /** Tax code of products without their own (e.g. "saas"). */
   default_product_tax_code?: string;
   product_tax_codes: ProductTaxCode[];
+  /**
+   * What a calculation does where the organization is registered but taxbridge does not know the local (county,
+   * city, district) rates of the place: `warn` (default) answers the state rate with rate_source state_only and a
+   * `local_rates_unknown` warning; `refuse` answers 422 local_rates_unknown naming the place.
+   */
+  local_rates_unknown?: 'warn' | 'refuse';
   created_at: string;
   updated_at: string;
 }
@@ -71,9 +77,10 @@ export interface ApiKeyDoc {
 
 /**
  * A jurisdiction named once per calculation document; lines refer to it by index.
- * Stored as a tuple: [level, name, country, state (null when none), tax_type, display_name].
+ * Stored as a tuple: [level, name, country, state (null when none), tax_type, display_name, rate_source (absent in
+ * records written before rate sources)].
  */
-export type StoredJurisdiction = [level: string, name: string, country: string, state: string | null, tax_type: string, display_name: string];
+export type StoredJurisdiction = [level: string, name: string, country: string, state: string | null, tax_type: string, display_name: string, rate_source?: string | null];
 
 /**
  * One line's result, stored as a tuple (JSON.stringify of keyed objects costs several times more, and the
@@ -104,7 +111,8 @@ export interface CalculationLineRecord {
   /** Sum of the line's jurisdiction taxes (minor units). */
   tax_amount: number;
   taxability_reason: string;
-  taxes: Array<{ jurisdiction: number; rate: string; taxable_amount: number; amount: number }>;
+  /** taxability_reason: only where the jurisdiction's own reason differs from the line's (stored as a 5th field). */
+  taxes: Array<{ jurisdiction: number; rate: string; taxable_amount: number; amount: number; taxability_reason?: string }>;
 }
 
 /**
@@ -128,6 +136,8 @@ export interface TaxCalculationDoc {
   include_taxability_reason: boolean;
   jurisdictions: StoredJurisdiction[];
   lines: StoredLine[];
+  /** How the answer falls short of exact (src/tax/warnings.ts); absent when none. */
+  warnings?: Array<{ code: string; message: string; param: string; place?: Record<string, string> }>;
   /**
    * The request's known fields as sent (src/tax/validate.ts RecordedRequest): never unknown fields or the body
    * text, so a record's size is bounded by the request schema's caps; line ids and product ids are held once,

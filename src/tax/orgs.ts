@@ -5,7 +5,7 @@
  */
 import { TaxbridgeError } from '../errors.ts';
 import type { Store } from '../store/types.ts';
-import { isIsoDate, normalizeCountry, normalizeRegion, todayUtc } from './geo.ts';
+import { isIsoDate, normalizeCountry, normalizeRegion, todayUtc, usTerritoryOfCountry } from './geo.ts';
 import { newId } from './ids.ts';
 import type { OrgAddress, OrgMode, Organization, ProductTaxCode, Registration } from './model.ts';
 import { TAX_CODES, normalizeTaxCode } from './tax-codes.ts';
@@ -79,6 +79,13 @@ export interface CreateOrganizationInput {
   mode: OrgMode;
   origin_address?: unknown;
   default_product_tax_code?: string;
+  local_rates_unknown?: unknown;
+}
+
+/** The organization setting local_rates_unknown: warn (default) or refuse. */
+function parseLocalRatesUnknown(v: unknown): 'warn' | 'refuse' {
+  if (v === 'warn' || v === 'refuse') return v;
+  throw invalid(`local_rates_unknown must be "warn" (state rate + warning) or "refuse" (422), got ${JSON.stringify(v)?.slice(0, 40)}`, 'local_rates_unknown');
 }
 
 export async function createOrganization(store: Store, input: CreateOrganizationInput): Promise<Organization> {
@@ -93,6 +100,7 @@ export async function createOrganization(store: Store, input: CreateOrganization
     registrations: [],
     ...(input.default_product_tax_code ? { default_product_tax_code: parseTaxCode(input.default_product_tax_code, 'default_product_tax_code') } : {}),
     product_tax_codes: [],
+    ...(input.local_rates_unknown !== undefined && input.local_rates_unknown !== null ? { local_rates_unknown: parseLocalRatesUnknown(input.local_rates_unknown) } : {}),
     created_at: ts,
     updated_at: ts,
   };
@@ -126,6 +134,8 @@ export interface UpdateOrganizationInput {
   origin_address?: unknown;
   /** null clears it. */
   default_product_tax_code?: string | null;
+  /** warn | refuse; null resets to the default (warn). */
+  local_rates_unknown?: unknown;
 }
 
 export async function updateOrganization(store: Store, id: string, patch: UpdateOrganizationInput): Promise<Organization> {
@@ -135,7 +145,10 @@ export async function updateOrganization(store: Store, id: string, patch: Update
   const origin = patch.origin_address === undefined ? undefined : patch.origin_address === null ? null : parseAddress(patch.origin_address);
   const code =
     patch.default_product_tax_code === undefined ? undefined : patch.default_product_tax_code === null ? null : parseTaxCode(patch.default_product_tax_code, 'default_product_tax_code');
+  const lru = patch.local_rates_unknown === undefined ? undefined : patch.local_rates_unknown === null ? null : parseLocalRatesUnknown(patch.local_rates_unknown);
   return mutate(store, id, (org) => {
+    if (lru === null) delete org.local_rates_unknown;
+    else if (lru) org.local_rates_unknown = lru;
     if (name !== undefined) org.name = name;
     if (origin === null) delete org.origin_address;
     else if (origin) org.origin_address = origin;
@@ -153,8 +166,12 @@ export interface RegistrationInput {
 
 export function parseRegistrationInput(input: RegistrationInput): { country: string; state?: string; tax_calculation: boolean; effective_from: string } {
   const rawCountry = typeof input.country === 'string' ? input.country.trim() : '';
-  const country = rawCountry.toUpperCase() === 'EU' ? 'EU' : normalizeCountry(rawCountry);
-  if (!country) throw invalid(`country must be an ISO 3166-1 alpha-2 code (or EU for a One-Stop-Shop registration), got ${JSON.stringify(input.country)}`, 'country');
+  const iso = rawCountry.toUpperCase() === 'EU' ? 'EU' : normalizeCountry(rawCountry);
+  if (!iso) throw invalid(`country must be an ISO 3166-1 alpha-2 code (or EU for a One-Stop-Shop registration), got ${JSON.stringify(input.country)}`, 'country');
+  // A US territory's own code (PR) is registered as US + state PR: one registration for both spellings.
+  const territory = usTerritoryOfCountry(iso);
+  const country = territory ? 'US' : iso;
+  if (territory && (input.state === undefined || input.state === null || input.state === '')) input = { ...input, state: territory };
   let state: string | undefined;
   const rawState = typeof input.state === 'string' ? input.state.trim() : input.state;
   if (rawState !== undefined && rawState !== null && rawState !== '') {
