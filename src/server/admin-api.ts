@@ -101,6 +101,7 @@ export function createAdminApiRouter(opts: AdminApiRouterOptions): Router {
       mode: b.mode as 'test' | 'live',
       origin_address: b.origin_address,
       default_product_tax_code: b.default_product_tax_code as string | undefined,
+      local_rates_unknown: b.local_rates_unknown,
     });
     send(ctx, 201, { data: created });
   });

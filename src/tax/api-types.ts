@@ -57,6 +57,8 @@ export interface SphereTaxRate {
   state?: string;
   tax_type: string;
   taxability_reason?: TaxabilityReason;
+  /** taxbridge addition: how the rate was found (zip_table, city_table, county_table, sst_boundary, zip5_estimate, state_table, state_only, country_table, province_table). */
+  rate_source?: string;
 }
 
 export interface SphereTaxAmount {
@@ -80,5 +82,7 @@ export interface SphereCalculateResponse {
   data: {
     lines: SphereLineResult[];
     sphere_tax_calculation_id: string;
+    /** taxbridge addition: how the answer falls short of exact (local rates unknown or estimated, territory not taxed). */
+    warnings: Array<{ code: string; message: string; param: string; place?: Record<string, string> }>;
   };
 }

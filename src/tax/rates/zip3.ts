@@ -4,7 +4,7 @@
  * Used only to tell whether a ZIP can belong to the state a caller named; the rate data itself is per ZIP.
  */
 const RANGES: Array<[number, number, string]> = [
-  [5, 5, 'NY'], [6, 9, 'PR'], [10, 27, 'MA'], [28, 29, 'RI'], [30, 38, 'NH'], [39, 49, 'ME'],
+  [5, 5, 'NY'], [6, 7, 'PR'], [8, 8, 'VI'], [9, 9, 'PR'], [10, 27, 'MA'], [28, 29, 'RI'], [30, 38, 'NH'], [39, 49, 'ME'],
   [50, 54, 'VT'], [55, 55, 'MA'], [56, 59, 'VT'], [60, 69, 'CT'], [70, 89, 'NJ'], [90, 99, 'AE'],
   [100, 149, 'NY'], [150, 196, 'PA'], [197, 199, 'DE'], [200, 200, 'DC'], [201, 201, 'VA'],
   [202, 205, 'DC'], [206, 219, 'MD'], [220, 246, 'VA'], [247, 268, 'WV'], [270, 289, 'NC'],
@@ -24,5 +24,8 @@ for (const [lo, hi, st] of RANGES) for (let p = lo; p <= hi; p++) BY_PREFIX[p] =
 
 /** State code for a 5-digit ZIP string, or undefined when the prefix is not allocated. */
 export function stateForZip(zip5: string): string | undefined {
+  // 969xx is Guam except the Northern Mariana Islands' 96950-96952; American Samoa is 96799 (in Hawaii's 967).
+  if (zip5 === '96799') return 'AS';
+  if (zip5 >= '96950' && zip5 <= '96952') return 'MP';
   return BY_PREFIX[Number(zip5.slice(0, 3))];
 }
