@@ -10,6 +10,7 @@
  * write-back waiting); re-authorize (another company refused, then the same) -> active, the job proceeds;
  * denied / reused / expired / garbage callbacks; disconnect revokes the grant.
  */
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -413,5 +414,42 @@ describe('OAuth authorization code connections', () => {
     const doc = await stored();
     expect(doc.oauth).toBeUndefined();
     expect(await server.store.list('oauth_flows', (f: any) => f.connection_id === connId)).toEqual([]);
+  });
+
+  it('the CLI prints the authorization URL and waits for the consent; --reauthorize --no-wait gives a new link', async () => {
+    const env = { PATH: process.env.PATH, HOME: process.env.HOME, TAXBRIDGE_ADMIN_TOKEN: TOKEN, TAXBRIDGE_LOG_LEVEL: 'error' };
+    const bin = join(ROOT, 'bin', 'taxbridge.js');
+    const child = spawn(process.execPath, [bin, 'connect', 'acme', '--org', orgId, '--server', server.url, '--wait-timeout', '60'], { cwd: ROOT, env });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c) => (out += c));
+    child.stderr.on('data', (c) => (err += c));
+    const exited = new Promise<number>((r) => child.on('exit', (code) => r(code ?? 1)));
+    const url = await until(() => /(http:\/\/127\.0\.0\.1:\d+\/oauth2\/authorize\?\S+)/.exec(out)?.[1], 'the URL on stdout', 30_000);
+    expect(out).toMatch(/\[pending\]/);
+    await until(() => (/Waiting for the consent/.test(err) ? true : undefined), 'the waiting notice', 30_000);
+    const cb = await consent(url);
+    expect(cb.status).toBe(200);
+    expect(await exited).toBe(0);
+    expect(out).toMatch(/Authorized: Acme Books conn_\w+ \[active\]/);
+    const id = /Authorized: Acme Books (conn_\w+)/.exec(out)![1]!;
+
+    const again = await new Promise<{ code: number; out: string }>((resolve) => {
+      const c = spawn(process.execPath, [bin, 'connect', '--connection', id, '--reauthorize', '--no-wait', '--server', server.url], { cwd: ROOT, env });
+      let o = '';
+      c.stdout.on('data', (d) => (o += d));
+      c.on('exit', (code) => resolve({ code: code ?? 1, out: o }));
+    });
+    expect(again.code).toBe(0);
+    expect(again.out).toMatch(/Open this URL in a browser and approve access to Acme Books/);
+    const st = await new Promise<{ code: number; out: string }>((resolve) => {
+      const c = spawn(process.execPath, [bin, 'connections', id, '--server', server.url], { cwd: ROOT, env });
+      let o = '';
+      c.stdout.on('data', (d) => (o += d));
+      c.on('exit', (code) => resolve({ code: code ?? 1, out: o }));
+    });
+    expect(st.code).toBe(0);
+    expect(st.out).toMatch(/authorized: .*access token expires/);
+    expect(st.out).not.toMatch(/webhook URL/);
   });
 });
