@@ -20,6 +20,7 @@
  */
 import type Router from '@koa/router';
 import type { Context } from 'koa';
+import { isTaxbridgeError } from '../errors.ts';
 import { TaxApiError, type SphereErrorBody } from '../tax/errors.ts';
 import type { AuthContext, TaxService } from '../tax/service.ts';
 import { tooDeepPath } from '../tax/depth.ts';
@@ -66,6 +67,11 @@ export function createTaxApiRouter(opts: TaxApiRouterOptions): Router {
     }
     if (opts.onError) opts.onError(e, ctx);
     else process.stderr.write(`taxbridge tax_api: ${ctx.method} ${ctx.path}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    // The disk refuses writes (full, I/O errors): a condition that passes, as /readyz says; retry later.
+    if (isTaxbridgeError(e) && e.code === 'STORE_IO') {
+      ctx.set('Retry-After', '5');
+      return sendError(ctx, 503, { type: 'api_error', code: 'storage_unavailable', message: 'the calculation could not be recorded because storage is unavailable; retry shortly' });
+    }
     sendError(ctx, 500, { type: 'api_error', code: 'internal_server_error', message: 'an internal error occurred; the request can be retried' });
   };
 
