@@ -136,7 +136,7 @@ describe('the public OAuth callback, every spelling', () => {
     const bad: string[] = [];
     for (const p of variants('/oauth/callback')) {
       for (const q of states) {
-        for (const headers of [{}, { accept: 'application/json' }, { authorization: `Bearer ${ADMIN_TOKEN}` }]) {
+        for (const headers of [{}, { accept: 'application/json' }, { authorization: `Bearer ${ADMIN_TOKEN}` }] as Array<Record<string, string>>) {
           const res = await raw('GET', p + q, headers);
           if (res.status < 400 || res.status >= 500) bad.push(`GET ${p}${q.slice(0, 60)} -> ${res.status} ${res.body.slice(0, 100)}`);
         }

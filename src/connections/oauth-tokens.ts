@@ -139,13 +139,16 @@ export class OAuthTokens {
     if (token !== undefined) return token;
     let p = this.inflight.get(connectionId);
     if (!p) {
-      p = this.refresh(connectionId, spec, doc.oauth!.version, signal).finally(() => this.inflight.delete(connectionId));
+      // Shared by every waiting caller: not tied to one caller's signal (the token call has its own timeout).
+      p = this.refresh(connectionId, spec, doc.oauth!.version).finally(() => this.inflight.delete(connectionId));
       this.inflight.set(connectionId, p);
     }
-    return p;
+    if (!signal) return p;
+    signal.throwIfAborted();
+    return Promise.race([p, new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }))]);
   }
 
-  private async refresh(connectionId: string, spec: ConnectorSpec, seenVersion: number, signal?: AbortSignal): Promise<string> {
+  private async refresh(connectionId: string, spec: ConnectorSpec, seenVersion: number): Promise<string> {
     const auth = oauthCodeAuth(spec)!;
     let doc = await this.load(connectionId, spec);
     // Someone stored a newer token since the caller looked: use it rather than spend the refresh token.
@@ -163,7 +166,7 @@ export class OAuthTokens {
       const tokenUrl = renderUrlTemplate(app.tokenUrl ?? auth.token_url, { settings: doc.settings, settingSpecs: spec.settings, allowLoopbackHttp: this.o.allowLoopbackHttp, what: `the ${spec.title} token URL` });
       let t: TokenSet;
       try {
-        t = await tokenRequest(spec.title, tokenUrl, app, auth.client_auth ?? 'basic', { grant_type: 'refresh_token', refresh_token: refreshToken }, { signal });
+        t = await tokenRequest(spec.title, tokenUrl, app, auth.client_auth ?? 'basic', { grant_type: 'refresh_token', refresh_token: refreshToken });
       } catch (e) {
         if (!(e instanceof OAuthGrantError)) throw e;
         // A refresh token rotated by another caller meanwhile is not a dead grant: re-read first.

@@ -774,6 +774,14 @@ export class ConnectionService {
           messages.push(next.last_error.message);
         }
       }
+      // "Test credentials" with the new token, as other connectors do at connect.
+      try {
+        const check = await testCredentials(spec, this.context(next), { http: this.opts.http });
+        if (check.checked) next.checked_at = this.now();
+      } catch (e) {
+        next.last_error = { code: (e as { code?: string }).code ?? 'CONNECTION_CHECK_FAILED', message: errorMessage(e), at: this.now() };
+        messages.push(`${spec.title} authorized the connection, but the check request failed: ${errorMessage(e)}`);
+      }
       let choices: Record<string, Choice[]> = {};
       try {
         choices = await this.validateChoices(spec, this.context(next), next.settings);
