@@ -219,22 +219,14 @@ export class ConnectionService {
   }
 
   /** Read-modify-write of one stored connection, serialized per connection; fn returns undefined to write nothing. */
-  private async writeDoc(id: string, fn: (doc: ConnectionDoc) => ConnectionDoc | undefined): Promise<ConnectionDoc | undefined> {
-    const prev = this.writeLocks.get(id) ?? Promise.resolve();
-    const run = prev.then(async () => {
+  private writeDoc(id: string, fn: (doc: ConnectionDoc) => ConnectionDoc | undefined): Promise<ConnectionDoc | undefined> {
+    return serialized(this.writeLocks, id, async () => {
       const cur = await this.store.get<ConnectionDoc>(CONNECTIONS, id);
       if (!cur) return undefined;
       const next = fn(cur);
       if (next) await this.store.put(CONNECTIONS, id, next);
       return next;
     });
-    const tail = run.catch(() => undefined);
-    this.writeLocks.set(id, tail);
-    try {
-      return await run;
-    } finally {
-      if (this.writeLocks.get(id) === tail) this.writeLocks.delete(id);
-    }
   }
 
   /**
@@ -273,16 +265,8 @@ export class ConnectionService {
     return `${this.publicUrl()}/webhooks/${doc.webhook_token}`;
   }
 
-  private async withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.locks.get(key) ?? Promise.resolve();
-    const run = prev.then(fn, fn);
-    const tail = run.catch(() => undefined);
-    this.locks.set(key, tail);
-    try {
-      return await run;
-    } finally {
-      if (this.locks.get(key) === tail) this.locks.delete(key);
-    }
+  private withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    return serialized(this.locks, key, fn);
   }
 
   // --------------------------------------------------------------------------------------------- reading
@@ -889,6 +873,19 @@ export class ConnectionService {
     const s = spec.settings?.find((x) => x.name === setting);
     if (!s?.choices_from) throw inputError(`${spec.title} has no setting "${setting}" with choices`, `settings.${setting}`);
     return listChoices(spec, this.context(doc), s, { http: this.opts.http });
+  }
+}
+
+/** Runs fn after every earlier call with the same key (a per-key queue kept in `locks`). */
+async function serialized<T>(locks: Map<string, Promise<unknown>>, key: string, fn: () => Promise<T>): Promise<T> {
+  const prev = locks.get(key) ?? Promise.resolve();
+  const run = prev.then(fn, fn);
+  const tail = run.catch(() => undefined);
+  locks.set(key, tail);
+  try {
+    return await run;
+  } finally {
+    if (locks.get(key) === tail) locks.delete(key);
   }
 }
 
