@@ -94,6 +94,7 @@ describe('calculate_tax', () => {
       state: 'TX',
       tax_type: 'sales_tax',
       taxability_reason: 'taxable_basis_reduced',
+      rate_source: 'state_table',
     });
     expect(l1.taxability_reason).toBe('taxable_basis_reduced');
 
@@ -133,7 +134,7 @@ describe('calculate_tax', () => {
       {
         amount: 1900,
         taxable_amount: 10_000,
-        tax_rate: { percentage: 19, inclusive: false, display_name: 'MwSt', jurisdiction: 'Germany', country: 'DE', tax_type: 'vat', taxability_reason: 'standard_rated' },
+        tax_rate: { percentage: 19, inclusive: false, display_name: 'MwSt', jurisdiction: 'Germany', country: 'DE', tax_type: 'vat', taxability_reason: 'standard_rated', rate_source: 'country_table' },
       },
     ]);
     expect(inc.tax_amounts[0]).toMatchObject({ amount: 1900, taxable_amount: 10_000, tax_rate: { inclusive: true, percentage: 19 } });

@@ -25,10 +25,10 @@ beforeAll(() => {
 });
 
 describe('US states', () => {
-  it('has a row for all 50 states and DC', () => {
+  it('has a row for all 50 states, DC and Puerto Rico', () => {
     const doc = parse(readFileSync(join(DATA_DIR, 'us-states.yaml'), 'utf8')) as { states: Array<{ state: string }> };
     const codes = new Set(doc.states.map((s) => s.state));
-    expect(codes.size).toBe(51);
+    expect(codes.size).toBe(52);
     expect(codes.has('DC')).toBe(true);
     for (const st of codes) expect(data.usJurisdictions(st, undefined, '2026-06-01'), st).toBeDefined();
   });
