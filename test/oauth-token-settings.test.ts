@@ -19,6 +19,7 @@ import { ConnectorRegistry } from '../src/connections/registry.ts';
 import { SecretBox, createKeyring, parseMasterKey } from '../src/connections/secrets.ts';
 import { ConnectionService } from '../src/connections/service.ts';
 import { createHttpClient } from '../src/http/index.ts';
+import { checkSpecFile } from '../src/spec/index.ts';
 import { tokenPlace, tokenState } from '../src/connections/oauth-tokens.ts';
 import { openStore } from '../src/store/index.ts';
 import type { Store } from '../src/store/types.ts';
@@ -110,6 +111,9 @@ describe('settings from the token response, client_secret_post, no expires_in', 
     const url = new URL(r.authorization_url!);
     expect(url.searchParams.get('prompt')).toBe('consent');
     expect(url.searchParams.get('state')).not.toBe('not-mine');
+    const lint = checkSpecFile(join(dir, 'salesforceish.yaml')).diagnostics;
+    expect(lint.filter((d) => d.severity === 'error')).toEqual([]);
+    expect(lint.find((d) => d.code === 'LINT_OAUTH_RESERVED_PARAM')).toMatchObject({ path: 'auth.authorize_params.state', severity: 'warning' });
     const done = await authorize(r.authorization_url!);
     expect(done).toMatchObject({ outcome: 'authorized', connection: { status: 'active', settings: { instance_url: apiUrl } } });
     const doc = (await store.get<ConnectionDoc>('connections', r.connection.id))!;

@@ -43,11 +43,12 @@ export function pkcePair(): { verifier: string; challenge: string } {
   return { verifier, challenge: createHash('sha256').update(verifier, 'ascii').digest('base64url') };
 }
 
-const RESERVED_PARAMS = new Set(['response_type', 'client_id', 'redirect_uri', 'scope', 'state', 'code_challenge', 'code_challenge_method']);
+/** Parameters taxbridge sets in every authorization request (spec `authorize_params` cannot override them). */
+export const RESERVED_AUTHORIZE_PARAMS: ReadonlySet<string> = new Set(['response_type', 'client_id', 'redirect_uri', 'scope', 'state', 'code_challenge', 'code_challenge_method']);
 
 export function authorizationUrl(auth: OAuth2CodeAuthSpec, p: { authorizeUrl: string; clientId: string; redirectUri: string; state: string; challenge?: string }): string {
   const u = new URL(p.authorizeUrl);
-  for (const [k, v] of Object.entries(auth.authorize_params ?? {})) if (!RESERVED_PARAMS.has(k)) u.searchParams.set(k, v);
+  for (const [k, v] of Object.entries(auth.authorize_params ?? {})) if (!RESERVED_AUTHORIZE_PARAMS.has(k)) u.searchParams.set(k, v);
   u.searchParams.set('response_type', 'code');
   u.searchParams.set('client_id', p.clientId);
   u.searchParams.set('redirect_uri', p.redirectUri);

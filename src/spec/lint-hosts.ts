@@ -5,6 +5,7 @@
  * fills in (`settings_from_redirect`, `settings_from_token`) are declared.
  */
 import { isLoopbackHost, isTemplatedUrl, urlTemplateSettings } from '../http/base-url.ts';
+import { RESERVED_AUTHORIZE_PARAMS } from '../http/oauth2-code.ts';
 import type { Diagnostic } from './diagnostics.ts';
 import type { ConnectorSpec, SettingSpec } from './types.ts';
 import { pointerJoin } from './yaml-source.ts';
@@ -48,6 +49,9 @@ export function checkHosts(spec: Partial<ConnectorSpec>, report: Report): void {
     }
   }
   if (auth?.type === 'oauth2_authorization_code') {
+    for (const k of Object.keys(auth.authorize_params ?? {})) {
+      if (RESERVED_AUTHORIZE_PARAMS.has(k)) report(pointerJoin('/auth/authorize_params', k), 'LINT_OAUTH_RESERVED_PARAM', `\`${k}\` is set by taxbridge in every authorization request; this value is ignored`, 'remove it (scopes go in auth.scopes)', 'warning', true);
+    }
     for (const key of ['settings_from_redirect', 'settings_from_token'] as const) {
       for (const name of Object.keys(auth[key] ?? {})) {
         if (!settings.has(name)) report(pointerJoin(pointerJoin('/auth', key), name), 'LINT_UNDECLARED_SETTING', `\`auth.${key}\` fills setting \`${name}\`, which is not declared`, 'declare it under `settings:` (with a `pattern` the value must match)', 'error', true);
