@@ -62,6 +62,9 @@ export async function runSpecTestFile(file: string): Promise<FileResult> {
   return { file, connector: specPath, diagnostics: [], cases };
 }
 
+/** The bearer token requests of OAuth specs carry in spec tests (`Authorization: Bearer spectest-access-token`). */
+export const SPECTEST_ACCESS_TOKEN = 'spectest-access-token';
+
 async function runCase(spec: ConnectorSpec, doc: SpecTestFile, c: SpecTestCase, id: string): Promise<CaseResult> {
   const started = performance.now();
   const problems: string[] = [];
@@ -73,6 +76,8 @@ async function runCase(spec: ConnectorSpec, doc: SpecTestFile, c: SpecTestCase, 
     base_url: server.url,
     credentials: doc.credentials ?? {},
     settings: doc.settings ?? {},
+    // OAuth (authorization code) specs: recorded responses need no consent; requests carry a fixed test token.
+    ...(spec.auth.type === 'oauth2_authorization_code' ? { tokens: { accessToken: async () => SPECTEST_ACCESS_TOKEN, rejected() {} } } : {}),
   };
   try {
     if (c.stream) problems.push(...(await runStreamCase(spec, conn, c, server)));
