@@ -11,6 +11,7 @@
  * event and write-back workers finish their current job; flush and close the store. A second signal or the
  * shutdown timeout forces the remaining connections closed.
  */
+import { taxIdVerifierFromEnv } from '../tax/vat-ids/index.ts';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
@@ -134,6 +135,7 @@ export async function startServer(config: ServeConfig, io: ServeIO = {}): Promis
       limits: { maxLineItems: config.taxMaxLineItems, maxDepth: config.taxMaxDepth, maxTextLength: config.taxMaxTextLength },
       maxPendingRecords: config.taxMaxPendingRecords,
       retention: { maxAgeDays: config.taxRetentionDays, maxCount: config.taxRetentionCount, maxBytes: config.taxRetentionBytes },
+      taxIds: taxIdVerifierFromEnv(),
       onError: (m, e) => log.error(m, { error: e }),
     });
     cleanups.push(() => tax.close());

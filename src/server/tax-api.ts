@@ -8,6 +8,10 @@
  *                                        product_id, tax_code, tax_inclusive, net_amount, tax_amount,
  *                                        taxability_reason}], request (its known fields as sent), response
  *                                        (exactly as answered)}}; 404 once retention pruned it
+ *   POST /tax_api/calculations/:id/commit|void|refund   lifecycle (src/tax/lifecycle.ts); void takes {reason},
+ *                                        refund {type: full|partial, lines: [{id, amount}]}
+ *   POST /tax_api/exports                {from, to, countries, statuses, period, format} -> the export job;
+ *   GET  /tax_api/exports/:id[/transactions.csv|/summary.csv]   (src/tax/exports)
  *   GET  /tax_api/test_credentials       X-API-KEY; 200 when the key is valid (also POST), for billing systems'
  *                                        "Test credentials" button
  *
@@ -27,6 +31,11 @@ import { tooDeepPath } from '../tax/depth.ts';
 import { decodeCalculationLines, renderCalculationResponse, requestForReader } from '../tax/record.ts';
 import { DEFAULT_TAX_API_LIMITS } from '../tax/request-schema.ts';
 import { BodyError, readJsonBodyText } from './raw-body.ts';
+import { validationError } from '../tax/errors.ts';
+import type { RefundLineInput } from '../tax/lifecycle.ts';
+import type { TaxCalculationDoc } from '../tax/model.ts';
+import { ROW_COLUMNS, SUMMARY_COLUMNS, toCsv } from '../tax/exports/build.ts';
+import { createExport, exportView, getExport } from '../tax/exports/jobs.ts';
 import { createRouter } from './routing.ts';
 
 export interface TaxApiRouterOptions {
@@ -40,6 +49,7 @@ export interface TaxApiRouterOptions {
 const PREFIX = '/tax_api';
 const ROUTES: Record<string, string[]> = {
   [`${PREFIX}/calculate_tax`]: ['POST'],
+  [`${PREFIX}/exports`]: ['POST'],
   [`${PREFIX}/test_credentials`]: ['GET', 'HEAD', 'POST'],
 };
 
@@ -138,6 +148,113 @@ export function createTaxApiRouter(opts: TaxApiRouterOptions): Router {
     }),
   );
 
+  // Lifecycle: commit, void, refund (src/tax/lifecycle.ts). Bodies are small JSON objects, all optional.
+  const LIFECYCLE_BODY_BYTES = 64 * 1024;
+  const optionalBody = async (ctx: Context): Promise<Record<string, unknown>> => {
+    const len = ctx.get('content-length');
+    if (len === '0' || (!len && !ctx.get('transfer-encoding'))) return {};
+    const { value } = await readJsonBodyText(ctx.req, LIFECYCLE_BODY_BYTES);
+    if (value === undefined || value === null) return {};
+    if (typeof value !== 'object' || Array.isArray(value)) throw new TaxApiError(400, 'validation_errors', 'the request body must be a JSON object');
+    return value as Record<string, unknown>;
+  };
+  const lifecycleView = (doc: TaxCalculationDoc) => ({
+    sphere_tax_calculation_id: doc.id,
+    status: doc.status ?? 'calculated',
+    kind: doc.kind ?? 'invoice',
+    tax_date: doc.tax_date,
+    currency: doc.currency,
+    tax_total: doc.tax_total,
+    ...(doc.reference_calculation_id ? { reference_calculation_id: doc.reference_calculation_id } : {}),
+    ...(doc.committed_at ? { committed_at: doc.committed_at } : {}),
+    ...(doc.voided_at ? { voided_at: doc.voided_at } : {}),
+    ...(doc.void_reason ? { void_reason: doc.void_reason } : {}),
+    ...(doc.refund_ids?.length ? { refund_ids: doc.refund_ids } : {}),
+  });
+  const calcId = (ctx: Context): string => {
+    const id = String(ctx.params.id);
+    if (id.length > 100) throw new TaxApiError(404, 'not_found', 'no such calculation (ids are at most 100 characters)');
+    return id;
+  };
+
+  router.post(
+    `${PREFIX}/calculations/:id/commit`,
+    authed(async (ctx, auth) => {
+      await optionalBody(ctx);
+      send(ctx, 200, { message: 'Tax calculation committed', data: lifecycleView(await service.commitCalculation(auth, calcId(ctx))) });
+    }),
+  );
+  router.post(
+    `${PREFIX}/calculations/:id/void`,
+    authed(async (ctx, auth) => {
+      const b = await optionalBody(ctx);
+      if (b.reason !== undefined && typeof b.reason !== 'string') throw validationError('reason', 'reason must be a string');
+      send(ctx, 200, { message: 'Tax calculation voided', data: lifecycleView(await service.voidCalculation(auth, calcId(ctx), b.reason as string | undefined)) });
+    }),
+  );
+  router.post(
+    `${PREFIX}/calculations/:id/refund`,
+    authed(async (ctx, auth) => {
+      const b = await optionalBody(ctx);
+      const type = b.type ?? (b.lines === undefined ? 'full' : 'partial');
+      if (type !== 'full' && type !== 'partial') throw validationError('type', 'type must be full or partial');
+      let lines: RefundLineInput[] | undefined;
+      if (type === 'partial') {
+        if (!Array.isArray(b.lines) || b.lines.length === 0 || b.lines.length > 1000) throw validationError('lines', 'a partial refund needs lines: 1 to 1000 of {id, amount}');
+        lines = b.lines.map((l: unknown, i: number) => {
+          const o = l as Record<string, unknown> | null;
+          if (!o || typeof o !== 'object' || Array.isArray(o)) throw validationError(`lines[${i}]`, `lines[${i}] must be an object {id, amount}`);
+          if (typeof o.id !== 'string' && typeof o.id !== 'number') throw validationError(`lines[${i}].id`, `lines[${i}].id must be the line id`);
+          if (typeof o.amount !== 'number' || !Number.isSafeInteger(o.amount) || o.amount <= 0) throw validationError(`lines[${i}].amount`, `lines[${i}].amount must be a positive integer of minor units (the net amount to refund)`);
+          return { id: o.id, amount: o.amount };
+        });
+      } else if (b.lines !== undefined) throw validationError('lines', 'a full refund takes no lines');
+      const { refund, original } = await service.refundCalculation(auth, calcId(ctx), lines);
+      send(ctx, 201, { message: 'Tax calculation refunded', data: { refund: { ...lifecycleView(refund), response: renderCalculationResponse(refund) }, original: lifecycleView(original) } });
+    }),
+  );
+
+  // Transaction export for filing (src/tax/exports).
+  router.post(
+    `${PREFIX}/exports`,
+    authed(async (ctx, auth) => {
+      const { value } = await readJsonBodyText(ctx.req, LIFECYCLE_BODY_BYTES);
+      const doc = await createExport(service, auth.view.org, value);
+      if (doc.parameters.format === 'csv') {
+        ctx.status = 201;
+        ctx.set('Content-Type', 'text/csv; charset=utf-8');
+        ctx.set('Location', `${PREFIX}/exports/${doc.id}`);
+        ctx.body = toCsv(doc.rows, ROW_COLUMNS);
+        return;
+      }
+      ctx.set('Location', `${PREFIX}/exports/${doc.id}`);
+      send(ctx, 201, { message: 'Export created', data: exportView(doc, true) });
+    }),
+  );
+  const exportOf = async (ctx: Context, auth: AuthContext) => {
+    const doc = await getExport(service.store, auth.view.org, String(ctx.params.id));
+    if (!doc) throw new TaxApiError(404, 'not_found', `no export ${JSON.stringify(String(ctx.params.id).slice(0, 100))} for this API key's organization (the last 20 are kept)`);
+    return doc;
+  };
+  router.get(
+    `${PREFIX}/exports/:id`,
+    authed(async (ctx, auth) => {
+      send(ctx, 200, { message: 'Export retrieved', data: exportView(await exportOf(ctx, auth), true) });
+    }),
+  );
+  for (const [file, pick] of [['transactions.csv', 'rows'], ['summary.csv', 'summary']] as const) {
+    router.get(
+      `${PREFIX}/exports/:id/${file}`,
+      authed(async (ctx, auth) => {
+        const doc = await exportOf(ctx, auth);
+        ctx.status = 200;
+        ctx.set('Content-Type', 'text/csv; charset=utf-8');
+        ctx.set('Content-Disposition', `attachment; filename="${doc.id}-${file}"`);
+        ctx.body = pick === 'rows' ? toCsv(doc.rows, ROW_COLUMNS) : toCsv(doc.summary, SUMMARY_COLUMNS);
+      }),
+    );
+  }
+
   const testCredentials = authed(async (ctx, auth) => {
     send(ctx, 200, {
       message: 'Credentials are valid',
@@ -149,7 +266,16 @@ export function createTaxApiRouter(opts: TaxApiRouterOptions): Router {
 
   // Anything else under /tax_api answers in Sphere's shape too.
   router.all(`${PREFIX}/*rest`, async (ctx) => {
-    const allowed = ROUTES[ctx.path] ?? (ctx.path.startsWith(`${PREFIX}/calculations/`) && ctx.path.split('/').length === 4 ? ['GET', 'HEAD'] : undefined);
+    const parts = ctx.path.split('/');
+    const allowed =
+      ROUTES[ctx.path] ??
+      (ctx.path.startsWith(`${PREFIX}/calculations/`) && parts.length === 4
+        ? ['GET', 'HEAD']
+        : ctx.path.startsWith(`${PREFIX}/calculations/`) && parts.length === 5 && ['commit', 'void', 'refund'].includes(parts[4]!)
+          ? ['POST']
+          : ctx.path.startsWith(`${PREFIX}/exports/`) && (parts.length === 4 || (parts.length === 5 && ['transactions.csv', 'summary.csv'].includes(parts[4]!)))
+            ? ['GET', 'HEAD']
+            : undefined);
     if (allowed && !allowed.includes(ctx.method)) {
       ctx.set('Allow', allowed.join(', '));
       return sendError(ctx, 405, { type: 'api_error', code: 'validation_errors', message: `${ctx.method} is not allowed on ${ctx.path}; use ${allowed.join(' or ')}` });

@@ -84,5 +84,7 @@ export interface SphereCalculateResponse {
     sphere_tax_calculation_id: string;
     /** taxbridge addition: how the answer falls short of exact (local rates unknown or estimated, territory not taxed). */
     warnings: Array<{ code: string; message: string; param: string; place?: Record<string, string> }>;
+    /** taxbridge addition, when a tax id was given: valid (registry-confirmed), invalid_format, not_registered or unverified. */
+    tax_id_status?: 'valid' | 'invalid_format' | 'not_registered' | 'unverified';
   };
 }

@@ -55,6 +55,13 @@ export interface Organization {
    * `local_rates_unknown` warning; `refuse` answers 422 local_rates_unknown naming the place.
    */
   local_rates_unknown?: 'warn' | 'refuse';
+  /**
+   * A customer tax id that is well formed but not confirmed by a registry (none configured, down or slow):
+   * `reverse_charge` (default) trusts it, `tax` charges the customer as a consumer. Both add a warning.
+   */
+  unverified_tax_ids?: 'reverse_charge' | 'tax';
+  /** `line` (default): tax rounded per line where the jurisdiction allows; `document`: per jurisdiction on the document total (src/tax/rounding.ts). */
+  rounding?: 'line' | 'document';
   created_at: string;
   updated_at: string;
 }
@@ -115,6 +122,8 @@ export interface CalculationLineRecord {
   taxes: Array<{ jurisdiction: number; rate: string; taxable_amount: number; amount: number; taxability_reason?: string }>;
 }
 
+export type CalculationStatus = 'calculated' | 'committed' | 'voided' | 'refunded';
+
 /**
  * A recorded calculation, kept compact (jurisdictions named once, lines as tuples). Rendering it
  * (renderCalculationResponse in src/tax/record.ts) gives back exactly the response the client received.
@@ -138,6 +147,23 @@ export interface TaxCalculationDoc {
   lines: StoredLine[];
   /** How the answer falls short of exact (src/tax/warnings.ts); absent when none. */
   warnings?: Array<{ code: string; message: string; param: string; place?: Record<string, string> }>;
+  /** The customer tax id's status (src/tax/vat-ids), when one was given. */
+  tax_id_status?: 'valid' | 'invalid_format' | 'not_registered' | 'unverified';
+  /** Registry evidence of a confirmed tax id (VIES requestIdentifier, HMRC consultationNumber). */
+  tax_id_evidence?: string;
+  /** Lifecycle (absent = calculated): committed (reported as collected), voided, refunded (fully). */
+  status?: CalculationStatus;
+  /** invoice (default), credit_note (taxed as its referenced invoice) or refund (an exact inverse of a committed calculation). */
+  kind?: 'invoice' | 'credit_note' | 'refund';
+  /** The invoice calculation a credit note or refund refers to. */
+  reference_calculation_id?: string;
+  committed_at?: string;
+  voided_at?: string;
+  void_reason?: string;
+  /** Refund calculations made from this one. */
+  refund_ids?: string[];
+  /** A refund's lines: the original line index of each (partial refunds leave lines out). */
+  refund_line_index?: number[];
   /**
    * The request's known fields as sent (src/tax/validate.ts RecordedRequest): never unknown fields or the body
    * text, so a record's size is bounded by the request schema's caps; line ids and product ids are held once,

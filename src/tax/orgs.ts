@@ -129,7 +129,16 @@ async function mutate(store: Store, id: string, fn: (org: Organization) => void)
   });
 }
 
+function parseChoice<T extends string>(v: unknown, field: string, choices: readonly T[]): T {
+  if (typeof v === 'string' && (choices as readonly string[]).includes(v)) return v as T;
+  throw invalid(`${field} must be one of ${choices.map((c) => `"${c}"`).join(', ')}, got ${JSON.stringify(v)?.slice(0, 40)}`, field);
+}
+
 export interface UpdateOrganizationInput {
+  /** null clears it (default reverse_charge). */
+  unverified_tax_ids?: unknown;
+  /** null clears it (default line). */
+  rounding?: unknown;
   name?: string;
   origin_address?: unknown;
   /** null clears it. */
@@ -146,7 +155,13 @@ export async function updateOrganization(store: Store, id: string, patch: Update
   const code =
     patch.default_product_tax_code === undefined ? undefined : patch.default_product_tax_code === null ? null : parseTaxCode(patch.default_product_tax_code, 'default_product_tax_code');
   const lru = patch.local_rates_unknown === undefined ? undefined : patch.local_rates_unknown === null ? null : parseLocalRatesUnknown(patch.local_rates_unknown);
+  const utid = patch.unverified_tax_ids === undefined || patch.unverified_tax_ids === null ? patch.unverified_tax_ids : parseChoice(patch.unverified_tax_ids, 'unverified_tax_ids', ['reverse_charge', 'tax'] as const);
+  const rounding = patch.rounding === undefined || patch.rounding === null ? patch.rounding : parseChoice(patch.rounding, 'rounding', ['line', 'document'] as const);
   return mutate(store, id, (org) => {
+    if (utid === null) delete org.unverified_tax_ids;
+    else if (utid) org.unverified_tax_ids = utid;
+    if (rounding === null) delete org.rounding;
+    else if (rounding) org.rounding = rounding;
     if (lru === null) delete org.local_rates_unknown;
     else if (lru) org.local_rates_unknown = lru;
     if (name !== undefined) org.name = name;

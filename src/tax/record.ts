@@ -154,7 +154,7 @@ export function renderCalculationResponse(doc: TaxCalculationDoc): SphereCalcula
     }
     lines.push(withReason ? { id: l.id, tax_amounts, taxability_reason: reason } : { id: l.id, tax_amounts });
   }
-  return { message: 'Tax calculated successfully', data: { lines, sphere_tax_calculation_id: doc.id, warnings: doc.warnings ?? [] } };
+  return { message: 'Tax calculated successfully', data: { lines, sphere_tax_calculation_id: doc.id, warnings: doc.warnings ?? [], ...(doc.tax_id_status ? { tax_id_status: doc.tax_id_status } : {}) } };
 }
 
 /*

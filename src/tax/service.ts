@@ -36,6 +36,7 @@ import type { Store, StoredEntity } from '../store/types.ts';
 import type { TaxData } from './rates/index.ts';
 import { buildOrgView, calculate, type CustomerInfo, type EngineResult, type OrgTaxView } from './engine.ts';
 import { buildCalculationDoc, recordBytes, renderResponseJson } from './record.ts';
+import { isTaxbridgeError } from '../errors.ts';
 import { TaxApiError, validationError } from './errors.ts';
 import { tooDeepPath } from './depth.ts';
 import { DEFAULT_TAX_API_LIMITS, type TaxApiLimits } from './request-schema.ts';
@@ -45,7 +46,11 @@ import { API_KEYS, createApiKey, keyIdFromRef, parseApiKey, revokeApiKey, verify
 import type { ApiKeyDoc, Organization, TaxCalculationDoc } from './model.ts';
 import * as orgs from './orgs.ts';
 import { RateLimiter, type RateLimitDecision } from './rate-limit.ts';
-import { validateCalculateRequest, type RawAddress } from './validate.ts';
+import { validateCalculateRequest, type NormalizedRequest, type RawAddress } from './validate.ts';
+import { applyRounding } from './rounding.ts';
+import { decideTaxId, type TaxIdVerifier } from './vat-ids/index.ts';
+import type { TaxWarning } from './warnings.ts';
+import { MAX_REASON_LENGTH, committed, refundLines, statusOf, voided, type RefundLineInput } from './lifecycle.ts';
 
 export const TAX_CALCULATIONS = 'tax_calculations';
 
@@ -74,6 +79,8 @@ export interface TaxServiceOptions {
   lastUsedWriteIntervalMs?: number;
   refreshIntervalMs?: number;
   now?: () => Date;
+  /** Customer tax id checks (format, check digits, optional VIES/HMRC); default: format and check digits only. */
+  taxIds?: TaxIdVerifier;
   /** Where background failures go (a failed last-used write, a failed background record). Default: stderr. */
   onError?: (message: string, err: unknown) => void;
 }
@@ -248,13 +255,23 @@ export class TaxService {
     // Before anything recursive sees the body.
     const deep = tooDeepPath(body, this.maxDepth);
     if (deep !== undefined) throw validationError(deep, `${deep} is nested more than ${this.maxDepth} levels deep; a calculate_tax request needs at most 4`);
-    const req = validateCalculateRequest(body, { maxLines: this.maxLines, maxTextLength: this.maxTextLength });
+    let req = validateCalculateRequest(body, { maxLines: this.maxLines, maxTextLength: this.maxTextLength });
     const view = auth.view;
+    // A credit note of a recorded invoice is taxed as that invoice was: its date, place and buyer.
+    const reference = req.reference_calculation_id !== undefined ? await this.referenceFor(auth, req.reference_calculation_id) : undefined;
+    if (reference) req = asOfReference(req, reference);
     let customer: CustomerInfo | undefined;
     if (req.customer_id) customer = await this.findCustomer(view.org, req.customer_id);
+    const taxIdDecision = req.tax_id !== undefined || customer?.tax_ids ? await decideTaxId(req, customer, view.org, this.opts.taxIds, reference?.tax_id_status ? { status: reference.tax_id_status, scheme: '', reason: `the status of invoice calculation ${reference.id}'s tax id` } : undefined) : undefined;
+    if (taxIdDecision) {
+      req = taxIdDecision.req;
+      customer = taxIdDecision.customer;
+    }
     const now = this.clock();
-    const taxDate = req.tax_date ?? this.today(now);
+    const taxDate = reference?.tax_date ?? req.tax_date ?? this.today(now);
     const result = calculate({ req, view, data: this.data, taxDate, customer });
+    if (result.lines.length > 1) applyRounding(result, view.org.rounding ?? 'line', this.data, taxDate);
+    if (taxIdDecision?.warning) result.warnings.push(taxIdDecision.warning as unknown as TaxWarning);
     const id = calculationId(now, randomBytes(10).toString('hex'));
     const doc = buildCalculationDoc(
       {
@@ -270,7 +287,16 @@ export class TaxService {
       },
       result,
     );
-    const json = renderResponseJson(result, id, req.include_taxability_reason);
+    if (taxIdDecision) {
+      doc.tax_id_status = taxIdDecision.check.status;
+      if (taxIdDecision.check.evidence) doc.tax_id_evidence = taxIdDecision.check.evidence;
+    }
+    if (reference) {
+      doc.kind = 'credit_note';
+      doc.reference_calculation_id = reference.id;
+    }
+    let json = renderResponseJson(result, id, req.include_taxability_reason);
+    if (doc.tax_id_status) json = `${json.slice(0, -2)},"tax_id_status":"${doc.tax_id_status}"}}`;
     const size = recordBytes(doc);
     this.checkBacklog(); // the customer lookup may have waited
     const u = this.unsynced;
@@ -287,6 +313,8 @@ export class TaxService {
         await write;
       } catch (e) {
         this.report(`recording calculation ${id} failed`, e);
+        // A disk that refuses writes passes (as /readyz says): 503 + Retry-After, as the webhook receiver answers.
+        if (isTaxbridgeError(e) && e.code === 'STORE_IO') throw new TaxApiError(503, 'storage_unavailable', 'the calculation could not be recorded because storage is unavailable; retry shortly', { headers: { 'Retry-After': '5' } });
         throw new TaxApiError(500, 'internal_server_error', 'the calculation could not be recorded; try again');
       } finally {
         settled();
@@ -344,6 +372,123 @@ export class TaxService {
     const doc = this.pending.get(id) ?? (await this.store.get<TaxCalculationDoc>(TAX_CALCULATIONS, id));
     if (!doc || doc.organization_id !== auth.view.org.id || doc.mode !== auth.view.org.mode) return undefined;
     return doc;
+  }
+
+  private async referenceFor(auth: AuthContext, id: string): Promise<TaxCalculationDoc> {
+    const doc = await this.getCalculation(auth, id);
+    if (!doc) throw validationError('reference_calculation_id', `reference_calculation_id: ${this.missingCalculationMessage(id)}`);
+    if (statusOf(doc) === 'voided') throw validationError('reference_calculation_id', `reference_calculation_id: calculation ${id} is voided; a credit note needs the invoice's live calculation`);
+    if (doc.kind === 'refund' || doc.kind === 'credit_note') throw validationError('reference_calculation_id', `reference_calculation_id: calculation ${id} is a ${doc.kind}, not an invoice`);
+    return doc;
+  }
+
+  // --------------------------------------------------------------------------------------- lifecycle
+
+  private readonly lifecycleLocks = new Map<string, Promise<unknown>>();
+
+  /** One lifecycle change of a calculation at a time (read-modify-write of its document). */
+  private async lifecycle<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.lifecycleLocks.get(id) ?? Promise.resolve();
+    const run = prev.then(fn, fn);
+    const tail = run.catch(() => undefined);
+    this.lifecycleLocks.set(id, tail);
+    try {
+      return await run;
+    } finally {
+      if (this.lifecycleLocks.get(id) === tail) this.lifecycleLocks.delete(id);
+    }
+  }
+
+  private async save(doc: TaxCalculationDoc): Promise<TaxCalculationDoc> {
+    await this.store.put(TAX_CALCULATIONS, doc.id, doc);
+    if (this.pending.has(doc.id)) this.pending.set(doc.id, doc);
+    return doc;
+  }
+
+  private async mustGet(auth: AuthContext, id: string): Promise<TaxCalculationDoc> {
+    const doc = await this.getCalculation(auth, id);
+    if (!doc) throw new TaxApiError(404, 'not_found', this.missingCalculationMessage(id));
+    return doc;
+  }
+
+  /** The invoice was finalized: the calculation counts as collected. Idempotent. */
+  commitCalculation(auth: AuthContext, id: string): Promise<TaxCalculationDoc> {
+    return this.lifecycle(id, async () => {
+      const doc = await this.mustGet(auth, id);
+      const next = committed(doc, new Date(this.clock()).toISOString());
+      return next === doc ? doc : this.save(next);
+    });
+  }
+
+  /** The invoice was voided or deleted: the calculation no longer counts. Idempotent. */
+  voidCalculation(auth: AuthContext, id: string, reason?: string): Promise<TaxCalculationDoc> {
+    if (reason !== undefined && (typeof reason !== 'string' || reason.length > MAX_REASON_LENGTH)) {
+      throw validationError('reason', `reason must be a string of at most ${MAX_REASON_LENGTH} characters`);
+    }
+    return this.lifecycle(id, async () => {
+      const doc = await this.mustGet(auth, id);
+      const next = voided(doc, new Date(this.clock()).toISOString(), reason);
+      if (next === doc) return doc;
+      await this.save(next);
+      // A voided refund gives its amounts back to the original.
+      if (doc.kind === 'refund' && doc.reference_calculation_id) {
+        const orig = await this.getCalculation(auth, doc.reference_calculation_id);
+        if (orig) await this.save({ ...orig, status: 'committed', refund_ids: (orig.refund_ids ?? []).filter((r) => r !== id) });
+      }
+      return next;
+    });
+  }
+
+  /** An exact inverse (full, or partial by line) at the original rates, recorded as a committed refund calculation. */
+  refundCalculation(auth: AuthContext, id: string, lines: RefundLineInput[] | undefined): Promise<{ refund: TaxCalculationDoc; original: TaxCalculationDoc }> {
+    return this.lifecycle(id, async () => {
+      const original = await this.mustGet(auth, id);
+      const refunds: TaxCalculationDoc[] = [];
+      for (const r of original.refund_ids ?? []) {
+        const d = await this.getCalculation(auth, r);
+        if (d) refunds.push(d);
+      }
+      const made = refundLines(original, refunds, lines);
+      const now = this.clock();
+      const at = new Date(now).toISOString();
+      const rid = calculationId(now, randomBytes(10).toString('hex'));
+      let total = 0;
+      for (const l of made.lines) total += l[5];
+      const refund: TaxCalculationDoc = {
+        id: rid,
+        organization_id: original.organization_id,
+        mode: original.mode,
+        api_key_id: auth.key.id,
+        created_at: at,
+        tax_date: original.tax_date,
+        currency: original.currency,
+        ...(original.customer_country ? { customer_country: original.customer_country } : {}),
+        ...(original.customer_state ? { customer_state: original.customer_state } : {}),
+        tax_total: total,
+        include_taxability_reason: original.include_taxability_reason,
+        jurisdictions: original.jurisdictions,
+        lines: made.lines,
+        request: { currency: original.currency.toLowerCase(), line_items: [] },
+        status: 'committed',
+        committed_at: at,
+        kind: 'refund',
+        reference_calculation_id: original.id,
+        refund_line_index: made.index,
+      };
+      await this.store.put(TAX_CALCULATIONS, rid, refund);
+      this.retention.add(rid, now, recordBytes(refund));
+      const next: TaxCalculationDoc = { ...original, refund_ids: [...(original.refund_ids ?? []), rid], ...(made.full ? { status: 'refunded' as const } : {}) };
+      await this.save(next);
+      return { refund, original: next };
+    });
+  }
+
+  /** The organization's recorded calculations matching `keep` (exports). */
+  async listCalculations(orgId: string, mode: Organization['mode'], keep: (d: TaxCalculationDoc) => boolean): Promise<TaxCalculationDoc[]> {
+    const docs = await this.store.list<TaxCalculationDoc>(TAX_CALCULATIONS, (d) => d.organization_id === orgId && d.mode === mode && keep(d));
+    const seen = new Set(docs.map((d) => d.id));
+    for (const d of this.pending.values()) if (!seen.has(d.id) && d.organization_id === orgId && d.mode === mode && keep(d)) docs.push(d);
+    return docs;
   }
 
   private async connectionsFor(org: Organization): Promise<ConnectionDoc[]> {
@@ -463,6 +608,22 @@ export class TaxService {
       if (k && k.last_used_at !== new Date(rec.at).toISOString()) await this.writeLastUsed(id, rec.at).catch((e) => this.report('recording last use failed', e));
     }
   }
+}
+
+/** The request as its referenced invoice was: date, addresses and buyer (tax id, exemption, synced customer). */
+function asOfReference(req: NormalizedRequest, ref: TaxCalculationDoc): NormalizedRequest {
+  const r = typeof ref.request === 'string' ? undefined : ref.request;
+  const addr = (a: { address1?: string; address2?: string; city?: string; state?: string; postal_code?: string; country?: string } | undefined): RawAddress | undefined =>
+    a ? { line1: a.address1, line2: a.address2, city: a.city, state: a.state, postal_code: a.postal_code, country: a.country } : undefined;
+  return {
+    ...req,
+    tax_date: ref.tax_date,
+    customer_address: addr(r?.customer_address) ?? req.customer_address,
+    ship_from: addr(r?.ship_from) ?? req.ship_from,
+    customer_id: r?.customer_id !== undefined ? String(r.customer_id) : req.customer_id,
+    tax_id: r ? r.tax_id : req.tax_id,
+    tax_exempt: r ? r.tax_exempt === true : req.tax_exempt,
+  };
 }
 
 function str(v: unknown): string | undefined {

@@ -7,7 +7,7 @@
  * The caps (lines, string lengths, metadata) come from the request schema (./request-schema.ts). The
  * nesting depth is checked before this runs (./depth.ts).
  */
-import { currencyExponent, normalizeCurrency } from '../money/index.ts';
+import { type Rational, currencyExponent, mulRound, normalizeCurrency, parseRational, toDecimalString } from '../money/index.ts';
 import { TaxApiError, validationError } from './errors.ts';
 import { isIsoDate } from './geo.ts';
 import { DEFAULT_TAX_API_LIMITS, FIELD_MAX_LENGTH, METADATA_MAX_KEYS } from './request-schema.ts';
@@ -33,6 +33,9 @@ export interface RecordedLine {
   no_id?: true;
   product_id?: number;
   amount: number;
+  /** As sent, when sent (amount = quantity x unit_amount). */
+  quantity?: number;
+  unit_amount?: number;
   discount_amount?: number;
   tax_inclusive?: boolean;
   ship_to?: RecordedAddress;
@@ -54,6 +57,7 @@ export interface RecordedRequest {
   ship_from?: RecordedAddress;
   tax_date?: string;
   transaction_date?: string;
+  reference_calculation_id?: string;
   metadata?: Record<string, string | number | boolean | null>;
 }
 
@@ -89,6 +93,8 @@ export interface NormalizedRequest {
   include_taxability_reason: boolean;
   ship_from?: RawAddress;
   tax_date?: string;
+  /** A credit note's invoice: its recorded calculation gives the date, place and buyer status (src/tax/service.ts). */
+  reference_calculation_id?: string;
   /** The request as a calculation record keeps it. */
   recorded: RecordedRequest;
 }
@@ -131,6 +137,18 @@ function minorUnits(v: unknown, param: string, required: boolean): bigint | unde
   if (v < 0) throw validationError(param, `${param} must not be negative, got ${v}`);
   if (!Number.isSafeInteger(v)) throw validationError(param, `${param} is too large (more than 2^53 - 1)`);
   return BigInt(v);
+}
+
+const ONE_QTY: Rational = { n: 1n, d: 1n };
+/** At most 1e9 units, at most 6 decimals: exact as a rational (0.1 is 1/10, never a float product). */
+function quantityOf(v: unknown, param: string): Rational | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw validationError(param, `${param} must be a number, got ${typeName(v)}`);
+  if (v < 0) throw validationError(param, `${param} must not be negative, got ${v}`);
+  if (v > 1e9) throw validationError(param, `${param} is larger than 1,000,000,000`);
+  const text = String(v);
+  if (!/^\d+(\.\d{1,6})?$/.test(text)) throw validationError(param, `${param} has more than 6 decimals (${text})`);
+  return parseRational(text);
 }
 
 function address(v: unknown, param: string, text: number): RawAddress | undefined {
@@ -221,7 +239,18 @@ export function validateCalculateRequest(body: unknown, opts: { maxLines?: numbe
     const p = `line_items[${i}]`;
     const it: unknown = items[i];
     if (!isObject(it)) throw validationError(p, `${p} must be an object, got ${typeName(it)}`);
-    const amount = minorUnits(it.amount, `${p}.amount`, true)!;
+    const sentAmount = minorUnits(it.amount, `${p}.amount`, it.unit_amount === undefined || it.unit_amount === null);
+    const q = quantityOf(it.quantity, `${p}.quantity`);
+    const unit = minorUnits(it.unit_amount, `${p}.unit_amount`, false);
+    let amount = sentAmount ?? 0n;
+    if (unit !== undefined) {
+      const product = mulRound(unit, q ?? ONE_QTY);
+      if (sentAmount !== undefined && sentAmount !== product) {
+        throw validationError(`${p}.amount`, `${p}.amount (${sentAmount}) contradicts quantity x unit_amount (${q ? toDecimalString(q, 6) : '1'} x ${unit} = ${product}); send amount as the line total, or leave it out`);
+      }
+      if (!Number.isSafeInteger(Number(product))) throw validationError(`${p}.amount`, `${p}: quantity x unit_amount is too large (more than 2^53 - 1)`);
+      amount = product;
+    }
     const discount = minorUnits(it.discount_amount, `${p}.discount_amount`, false) ?? 0n;
     if (discount > amount) throw validationError(`${p}.discount_amount`, `${p}.discount_amount (${discount}) is greater than the amount (${amount})`);
     const productId = optString(it.product_id, `${p}.product_id`, text);
@@ -240,6 +269,8 @@ export function validateCalculateRequest(body: unknown, opts: { maxLines?: numbe
     const shipFrom = address(it.ship_from, `${p}.ship_from`, text);
     lines.push({ index: i, id, amount, discount, inclusive: inclusive ?? false, product_id: productId, ship_to: shipTo, ship_from: shipFrom });
     const rec: RecordedLine = { amount: Number(amount) };
+    if (q !== undefined) rec.quantity = it.quantity as number;
+    if (unit !== undefined) rec.unit_amount = Number(unit);
     if (it.id === undefined || it.id === null) rec.no_id = true;
     if (typeof it.product_id === 'number') rec.product_id = it.product_id;
     if (it.discount_amount !== undefined && it.discount_amount !== null) rec.discount_amount = Number(discount);
@@ -258,6 +289,8 @@ export function validateCalculateRequest(body: unknown, opts: { maxLines?: numbe
   const shipFrom = address(body.ship_from, 'ship_from', text);
   const taxDate = date(body.tax_date, 'tax_date');
   const transactionDate = date(body.transaction_date, 'transaction_date');
+  const reference = optString(body.reference_calculation_id, 'reference_calculation_id', FIELD_MAX_LENGTH.customer_id);
+  if (reference !== undefined && !/^[A-Za-z0-9_-]{1,100}$/.test(reference)) throw validationError('reference_calculation_id', 'reference_calculation_id must be a sphere_tax_calculation_id (letters, digits, _ and -)');
   const meta = metadata(body.metadata);
 
   const recorded: RecordedRequest = { currency: body.currency, line_items: recordedLines };
@@ -269,6 +302,7 @@ export function validateCalculateRequest(body: unknown, opts: { maxLines?: numbe
   if (shipFrom) recorded.ship_from = recordedAddress(shipFrom);
   if (taxDate !== undefined) recorded.tax_date = body.tax_date as string;
   if (transactionDate !== undefined) recorded.transaction_date = body.transaction_date as string;
+  if (reference !== undefined) recorded.reference_calculation_id = reference;
   if (meta) recorded.metadata = meta;
 
   return {
@@ -282,6 +316,7 @@ export function validateCalculateRequest(body: unknown, opts: { maxLines?: numbe
     include_taxability_reason: withReason ?? false,
     ship_from: shipFrom,
     tax_date: taxDate ?? transactionDate,
+    ...(reference !== undefined ? { reference_calculation_id: reference } : {}),
     recorded,
   };
 }
