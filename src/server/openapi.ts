@@ -425,7 +425,7 @@ const paths: Record<string, Record<string, Op>> = {
     get: admin({
       tags: ['admin: connections'],
       summary: 'List connections',
-      parameters: [queryParam('organization_id', 'Only this organization’s.'), queryParam('status', 'pending, active or disconnected.', { enum: ['pending', 'active', 'disconnected'] })],
+      parameters: [queryParam('organization_id', 'Only this organization’s.'), queryParam('status', 'pending, active, needs_reauthorization or disconnected.', { enum: ['pending', 'active', 'needs_reauthorization', 'disconnected'] })],
       responses: { '200': json(list(ref('Connection')), 'Connections.') },
     }),
     post: admin({

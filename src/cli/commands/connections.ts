@@ -6,7 +6,7 @@ import { parseCommandArgs } from '../args.ts';
 
 export const summary = 'List connections, or show one with its syncs, counts, webhooks, write-backs and errors';
 
-export const usage = `Usage: taxbridge connections [--org <id>] [--status pending|active|disconnected] [--json]
+export const usage = `Usage: taxbridge connections [--org <id>] [--status pending|active|needs_reauthorization|disconnected] [--json]
        taxbridge connections <connection id> [--json]
 
 Options:
@@ -20,7 +20,7 @@ type Detailed = ConnectionView & { sync: ConnectionStatusReport['streams'] } & P
 export async function run(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(args, { ...COMMON_OPTIONS, org: { type: 'string' }, status: { type: 'string' } });
   if (positionals.length > 1) throw new TaxbridgeError('CLI_USAGE', 'give at most one connection id');
-  if (values.status !== undefined && !['pending', 'active', 'disconnected'].includes(values.status)) throw new TaxbridgeError('CLI_USAGE', '--status must be pending, active or disconnected');
+  if (values.status !== undefined && !['pending', 'active', 'needs_reauthorization', 'disconnected'].includes(values.status)) throw new TaxbridgeError('CLI_USAGE', '--status must be pending, active, needs_reauthorization or disconnected');
   const id = positionals[0];
   const h = await openConnections(values);
   if (id) {
