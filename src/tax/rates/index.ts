@@ -11,7 +11,7 @@
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { join, basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import { parseSource, pointerJoin, positionOf, type SourceDocument } from '../../spec/yaml-source.ts';
 import { TaxbridgeError } from '../../errors.ts';
 import { addDecimals, compareDecimals, isDecimalString, normalizeDecimal } from './decimal.ts';
 import { parseZipRateCsv, type LocalRowData } from './csv.ts';
@@ -46,11 +46,10 @@ function dataError(where: string, message: string, hint?: string): TaxbridgeErro
 
 type Path = Array<string | number>;
 
-/** One YAML file with positions, so every problem can be reported as file:line. */
+/** One YAML file with positions (src/spec's parser), so every problem can be reported as file:line. */
 class Source {
   readonly data: unknown;
-  private readonly doc: Document;
-  private readonly lines = new LineCounter();
+  private readonly doc: SourceDocument;
 
   constructor(readonly file: string, readonly label: string) {
     let text: string;
@@ -59,22 +58,17 @@ class Source {
     } catch (e) {
       throw dataError(label, `cannot read tax data file (${(e as Error).message})`);
     }
-    this.doc = parseDocument(text, { lineCounter: this.lines, uniqueKeys: true });
-    if (this.doc.errors.length) {
-      const err = this.doc.errors[0];
-      const pos = err.linePos?.[0];
-      throw dataError(`${label}${pos ? `:${pos.line}:${pos.col}` : ''}`, `YAML syntax error: ${err.message.split('\n')[0]}`);
-    }
-    this.data = this.doc.toJS();
+    this.doc = parseSource(label, text);
+    const err = this.doc.diagnostics[0];
+    if (err) throw dataError(`${label}:${err.line}:${err.column}`, `YAML syntax error: ${err.message}`, err.hint);
+    this.data = this.doc.value;
   }
 
   /** "file:line" for the node at path, or its nearest existing ancestor. */
   at(path: Path): string {
-    for (let n = path.length; n >= 0; n--) {
-      const node = n === 0 ? this.doc.contents : this.doc.getIn(path.slice(0, n), true);
-      if (isNode(node) && node.range) return `${this.label}:${this.lines.linePos(node.range[0]).line}`;
-    }
-    return this.label;
+    let pointer = '';
+    for (const k of path) pointer = pointerJoin(pointer, k);
+    return `${this.label}:${positionOf(this.doc, pointer).line}`;
   }
 
   fail(path: Path, what: string, message: string): never {
