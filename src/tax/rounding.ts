@@ -52,7 +52,7 @@ export function applyRounding(result: EngineResult, policy: RoundingPolicy, data
   if (result.lines.length < 2) return;
   let groups: Map<string, Part[]> | undefined;
   for (const line of result.lines) {
-    if (line.line.inclusive || line.tax === 0n) continue;
+    if (line.line.inclusive) continue;
     let share: Rational | undefined;
     for (const jt of line.jurisdictions) {
       if (jt.amount === 0n && jt.rate === '0') continue;
