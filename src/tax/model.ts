@@ -157,6 +157,8 @@ export interface TaxCalculationDoc {
   kind?: 'invoice' | 'credit_note' | 'refund';
   /** The invoice calculation a credit note or refund refers to. */
   reference_calculation_id?: string;
+  /** A credit note's or refund's own date (its tax_date is the invoice's, whose rates apply); exports file it in this date's period. */
+  issue_date?: string;
   committed_at?: string;
   voided_at?: string;
   void_reason?: string;

@@ -259,6 +259,7 @@ export class TaxService {
     const view = auth.view;
     // A credit note of a recorded invoice is taxed as that invoice was: its date, place and buyer.
     const reference = req.reference_calculation_id !== undefined ? await this.referenceFor(auth, req.reference_calculation_id) : undefined;
+    const issueDate = req.tax_date;
     if (reference) req = asOfReference(req, reference);
     let customer: CustomerInfo | undefined;
     if (req.customer_id) customer = await this.findCustomer(view.org, req.customer_id);
@@ -294,6 +295,7 @@ export class TaxService {
     if (reference) {
       doc.kind = 'credit_note';
       doc.reference_calculation_id = reference.id;
+      doc.issue_date = issueDate ?? this.today(now);
     }
     let json = renderResponseJson(result, id, req.include_taxability_reason);
     if (doc.tax_id_status) json = `${json.slice(0, -2)},"tax_id_status":"${doc.tax_id_status}"}}`;
@@ -461,6 +463,7 @@ export class TaxService {
         api_key_id: auth.key.id,
         created_at: at,
         tax_date: original.tax_date,
+        issue_date: at.slice(0, 10),
         currency: original.currency,
         ...(original.customer_country ? { customer_country: original.customer_country } : {}),
         ...(original.customer_state ? { customer_state: original.customer_state } : {}),

@@ -1,5 +1,6 @@
 /**
- * Transaction export for filing: the recorded calculations of an organization in a date range (by tax date),
+ * Transaction export for filing: the recorded calculations of an organization in a date range (by filing
+ * date: a credit note's or refund's own date, else the tax date),
  * filtered by customer country and status, as one row per line and jurisdiction, and a summary per period,
  * currency and jurisdiction (taxable, tax, exempt) that a return is filed from.
  *
@@ -39,6 +40,9 @@ export interface ExportRow {
   kind: 'invoice' | 'credit_note' | 'refund';
   status: CalculationStatus;
   created_at: string;
+  /** The period's date: a credit note's or refund's own date, else the tax date. */
+  filing_date: string;
+  /** The date whose rates applied (a credit note's is its invoice's). */
   tax_date: string;
   currency: string;
   customer_country: string;
@@ -124,7 +128,12 @@ export function parseExportParams(body: unknown): ExportParams {
 export function exportFilter(p: ExportParams): (d: TaxCalculationDoc) => boolean {
   const countries = p.countries ? new Set(p.countries) : undefined;
   const statuses = new Set(p.statuses);
-  return (d) => d.tax_date >= p.from && d.tax_date <= p.to && statuses.has(statusOf(d)) && (!countries || countries.has(d.customer_country ?? ''));
+  return (d) => filingDate(d) >= p.from && filingDate(d) <= p.to && statuses.has(statusOf(d)) && (!countries || countries.has(d.customer_country ?? ''));
+}
+
+/** The date a calculation is filed under: a credit note's or refund's own date, else its tax date. */
+export function filingDate(d: TaxCalculationDoc): string {
+  return d.issue_date ?? d.tax_date;
 }
 
 export function periodOf(date: string, period: ExportPeriod): string {
@@ -141,7 +150,7 @@ export interface ExportResult {
 }
 
 export function buildExport(docs: readonly TaxCalculationDoc[], p: ExportParams): ExportResult {
-  const sorted = [...docs].sort((a, b) => (a.tax_date < b.tax_date ? -1 : a.tax_date > b.tax_date ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const sorted = [...docs].sort((a, b) => cmp(filingDate(a), filingDate(b)) || cmp(a.id, b.id));
   const rows: ExportRow[] = [];
   const sums = new Map<string, SummaryRow>();
   const counted = new Map<string, string>();
@@ -149,10 +158,10 @@ export function buildExport(docs: readonly TaxCalculationDoc[], p: ExportParams)
     const kind = d.kind ?? 'invoice';
     const sign = kind === 'credit_note' ? -1 : 1;
     const status = statusOf(d);
-    const period = periodOf(d.tax_date, p.period);
+    const period = periodOf(filingDate(d), p.period);
     for (const l of decodeCalculationLines(d)) {
       const base = {
-        calculation_id: d.id, kind, status, created_at: d.created_at, tax_date: d.tax_date, currency: d.currency,
+        calculation_id: d.id, kind, status, created_at: d.created_at, filing_date: filingDate(d), tax_date: d.tax_date, currency: d.currency,
         customer_country: d.customer_country ?? '', customer_state: d.customer_state ?? '',
         line_id: String(l.id), product_id: l.product_id, tax_code: l.tax_code,
       };
@@ -201,7 +210,7 @@ export function toCsv<T extends object>(rows: readonly T[], columns: readonly (k
 }
 
 export const ROW_COLUMNS: readonly (keyof ExportRow)[] = [
-  'calculation_id', 'kind', 'status', 'created_at', 'tax_date', 'currency', 'customer_country', 'customer_state', 'line_id', 'product_id', 'tax_code',
+  'calculation_id', 'kind', 'status', 'created_at', 'filing_date', 'tax_date', 'currency', 'customer_country', 'customer_state', 'line_id', 'product_id', 'tax_code',
   'taxability_reason', 'jurisdiction', 'jurisdiction_level', 'jurisdiction_country', 'jurisdiction_state', 'tax_type', 'rate', 'net_amount', 'taxable_amount', 'exempt_amount', 'tax_amount',
 ];
 export const SUMMARY_COLUMNS: readonly (keyof SummaryRow)[] = ['period', 'currency', 'country', 'state', 'jurisdiction_level', 'jurisdiction', 'tax_type', 'taxable_amount', 'exempt_amount', 'tax_amount', 'transactions'];
