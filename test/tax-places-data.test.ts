@@ -86,7 +86,7 @@ describe('local taxability', () => {
 describe('SST rate and boundary files', () => {
   it('take precedence for their ZIPs, ZIP+4 before ZIP5, by date', () => {
     const dir = copyData();
-    mkdirSync(join(dir, 'us-sst'));
+    mkdirSync(join(dir, 'us-sst'), { recursive: true });
     // Rate file: state 39 (Ohio), county 049 (Franklin) 1.25 %, a transit district 0.5 % then 1.0 %.
     writeFileSync(join(dir, 'us-sst', 'OHR2026Q1DEC01.csv'), [
       '39,00,049,0.012500,0.012500,0,0,20190101,29991231',
@@ -110,7 +110,7 @@ describe('SST rate and boundary files', () => {
 
   it('names the file and line of a malformed rate', () => {
     const dir = copyData();
-    mkdirSync(join(dir, 'us-sst'));
+    mkdirSync(join(dir, 'us-sst'), { recursive: true });
     writeFileSync(join(dir, 'us-sst', 'OHR2026Q1DEC01.csv'), '39,00,049,one percent,0,0,0,20190101,29991231\n');
     expect(() => loadTaxData(dir)).toThrow(/OHR2026Q1DEC01\.csv:1: GeneralTaxRateIntrastate must be a fraction/);
   });

@@ -127,13 +127,15 @@ const NONE: JurisdictionTax[] = [];
 interface DataMemo {
   jur: Map<string, UsLookup | undefined>;
   tax: Map<string, Taxability>;
+  /** Per place and tax code: the jurisdictions with product-only taxes added, and per-jurisdiction treatments (undefined = all follow the state). */
+  local: Map<string, LocalPlan>;
   country: Map<string, Jurisdiction[] | undefined>;
 }
 const memos = new WeakMap<TaxData, DataMemo>();
 const MEMO_MAX = 50_000;
 function memoFor(data: TaxData): DataMemo {
   let m = memos.get(data);
-  if (!m) memos.set(data, (m = { jur: new Map(), tax: new Map(), country: new Map() }));
+  if (!m) memos.set(data, (m = { jur: new Map(), tax: new Map(), country: new Map(), local: new Map() }));
   return m;
 }
 function remember<V>(map: Map<string, V>, key: string, v: V): V {
@@ -304,14 +306,13 @@ function taxLine(
       throw locationError(`${place.param}.postal_code`, `${place.param}.postal_code ${place.zip} is not a ZIP code in ${st}`);
     }
     if (found.local !== 'complete') noteLocalPrecision(view, place, found, warnings);
-    const extra = taxCode === 'exempt' ? NONE_J : data.productTaxes(found.place, taxCode, date);
-    jurs = extra.length ? [...found.jurs, ...extra] : found.jurs;
+    const byCode = (place.taxability ??= new Map());
+    let t = byCode.get(taxCode);
+    if (!t) byCode.set(taxCode, (t = usTaxability(data, st, taxCode, date)));
+    const plan = productExempt ? undefined : localPlan(data, st, place, found, taxCode, date, t);
+    jurs = plan ? plan.jurs : found.jurs;
     if (!productExempt && jurs.length > 0) {
-      const byCode = (place.taxability ??= new Map());
-      let t = byCode.get(taxCode);
-      if (!t) byCode.set(taxCode, (t = usTaxability(data, st, taxCode, date)));
-      const local = localTreatments(data, st, jurs, taxCode, date, t, extra);
-      if (local) return mixedLine(base, jurs, local, line, t);
+      if (plan!.local) return mixedLine(base, jurs, plan!.local, line, t);
       if (t.treatment === 'exempt' || t.taxable_percent === '0') productExempt = true;
       else if (t.rate_override) {
         rateOverride = t.rate_override;
@@ -369,8 +370,6 @@ function taxLine(
   };
 }
 
-const NONE_J: readonly Jurisdiction[] = [];
-
 /** Local rates unknown (state only) or estimated: a warning, or under `local_rates_unknown: refuse` a 422. */
 function noteLocalPrecision(view: OrgTaxView, place: Place, found: UsLookup, warnings: WarningSet): void {
   const where = { country: 'US', state: place.state!, postal_code: place.zip!, ...(found.place ? { city: found.place.city, county: found.place.county } : {}) };
@@ -387,6 +386,22 @@ function noteLocalPrecision(view: OrgTaxView, place: Place, found: UsLookup, war
     });
   }
   warnings.add(w);
+}
+
+interface LocalPlan {
+  jurs: Jurisdiction[];
+  local: LocalTreatment[] | undefined;
+}
+
+/** The jurisdictions and per-jurisdiction treatments of a place for a tax code, memoized (the data never changes). */
+function localPlan(data: TaxData, st: string, place: Place, found: UsLookup, code: string, date: string, t: Taxability): LocalPlan {
+  const m = memoFor(data).local;
+  const key = `${st}|${place.zip ?? ''}|${place.plus4 ?? ''}|${code}|${date}`;
+  const hit = m.get(key);
+  if (hit) return hit;
+  const extra = data.productTaxes(found.place, code, date);
+  const jurs = extra.length ? [...found.jurs, ...extra] : found.jurs;
+  return remember(m, key, { jurs, local: jurs.length ? localTreatments(data, st, jurs, code, date, t, extra) : undefined });
 }
 
 /** One jurisdiction's treatment: the share of the price it taxes (0 = exempt), the rate, and why. */
