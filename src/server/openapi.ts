@@ -4,7 +4,7 @@
  * other way round).
  */
 
-import { openApiCalculateTaxRequest } from '../tax/request-schema.ts';
+import { openApiTaxComponents } from '../tax/api-schemas.ts';
 
 type Schema = Record<string, unknown>;
 type Op = Record<string, unknown>;
@@ -34,8 +34,6 @@ const taxKey = (op: Op): Op => ({
   },
 });
 
-const taxRequest = openApiCalculateTaxRequest();
-
 const schemas: Record<string, Schema> = {
   ApiError: {
     type: 'object',
@@ -49,58 +47,9 @@ const schemas: Record<string, Schema> = {
       details: { type: 'object' },
     },
   },
-  // The one schema of the request (schemas/tax-api/calculate_tax_request.schema.json), with its caps.
-  CalculateTaxRequest: taxRequest.request,
-  ...taxRequest.components,
-  CalculateTaxResponse: {
-    type: 'object',
-    required: ['message', 'data'],
-    properties: {
-      message: { const: 'Tax calculated successfully' },
-      data: {
-        type: 'object',
-        required: ['lines', 'sphere_tax_calculation_id'],
-        properties: {
-          sphere_tax_calculation_id: { type: 'string' },
-          lines: {
-            type: 'array',
-            items: {
-              type: 'object',
-              required: ['id', 'tax_amounts'],
-              properties: {
-                id: { type: ['string', 'integer'] },
-                taxability_reason: { type: 'string' },
-                tax_amounts: {
-                  type: 'array',
-                  items: {
-                    type: 'object',
-                    required: ['amount', 'taxable_amount', 'tax_rate'],
-                    properties: {
-                      amount: { type: 'integer', description: 'Tax in minor units.' },
-                      taxable_amount: { type: 'integer' },
-                      tax_rate: {
-                        type: 'object',
-                        properties: {
-                          percentage: { type: 'number', description: '6.25 for 6.25 %.' },
-                          inclusive: { type: 'boolean' },
-                          display_name: { type: 'string' },
-                          jurisdiction: { type: 'string' },
-                          country: { type: 'string' },
-                          state: { type: 'string' },
-                          tax_type: { type: 'string', description: 'sales_tax, vat, gst, hst, pst, qst, ...' },
-                          taxability_reason: { type: 'string' },
-                        },
-                      },
-                    },
-                  },
-                },
-              },
-            },
-          },
-        },
-      },
-    },
-  },
+  // The tax API's shapes, each once in schemas/tax-api/ (src/tax/api-schemas.ts): CalculateTaxRequest,
+  // CalculateTaxResponse, CalculationLifecycle*, Export*.
+  ...openApiTaxComponents(),
   Organization: {
     type: 'object',
     properties: {
@@ -280,6 +229,57 @@ const paths: Record<string, Record<string, Op>> = {
       parameters: [pathParam('id', 'sphere_tax_calculation_id')],
       responses: { '200': json({ type: 'object' }, 'The calculation.'), '404': errorResponse('No such calculation for this key.') },
     }),
+  },
+  '/tax_api/calculations/{id}/commit': {
+    post: taxKey({
+      tags: ['tax'],
+      summary: 'Commit a calculation: the invoice was finalized, its tax counts as collected (idempotent)',
+      parameters: [pathParam('id', 'sphere_tax_calculation_id')],
+      responses: { '200': json(ref('CalculationLifecycleStatusResponse'), 'Committed.'), '404': errorResponse('No such calculation for this key.'), '409': errorResponse('The calculation is voided.') },
+    }),
+  },
+  '/tax_api/calculations/{id}/void': {
+    post: taxKey({
+      tags: ['tax'],
+      summary: 'Void a calculation: the invoice was voided or deleted (idempotent)',
+      parameters: [pathParam('id', 'sphere_tax_calculation_id')],
+      requestBody: body(ref('CalculationLifecycleVoidRequest'), false),
+      responses: { '200': json(ref('CalculationLifecycleStatusResponse'), 'Voided.'), '400': errorResponse('reason too long or not a string.'), '404': errorResponse('No such calculation for this key.'), '409': errorResponse('The calculation has refunds: void them first.') },
+    }),
+  },
+  '/tax_api/calculations/{id}/refund': {
+    post: taxKey({
+      tags: ['tax'],
+      summary: 'Refund a committed calculation, fully or by line, at its original rates',
+      parameters: [pathParam('id', 'sphere_tax_calculation_id')],
+      requestBody: body(ref('CalculationLifecycleRefundRequest'), false),
+      responses: {
+        '201': json(ref('CalculationLifecycleRefundResponse'), 'The refund calculation (negative amounts) and the original.'),
+        '400': errorResponse('A line unknown or named twice, an amount not a positive integer, nothing left to refund (`param` names the field).'),
+        '404': errorResponse('No such calculation for this key.'),
+        '409': errorResponse('Not committed, itself a refund, or more asked than is left (`param` names the line).'),
+      },
+    }),
+  },
+  '/tax_api/exports': {
+    post: taxKey({
+      tags: ['tax'],
+      summary: 'Export transactions for filing: rows per line and jurisdiction, and a summary per period and jurisdiction',
+      requestBody: body(ref('ExportRequest')),
+      responses: {
+        '201': { description: 'The export job (JSON), or with format csv the transactions CSV; Location names the job.', content: { 'application/json': { schema: ref('ExportResponse') }, 'text/csv': { schema: { type: 'string' } } } },
+        '400': errorResponse('A date missing or invalid, a range over 366 days, over 50 countries, an unknown status, period or format, or over 100,000 rows (`param` names the field).'),
+      },
+    }),
+  },
+  '/tax_api/exports/{id}': {
+    get: taxKey({ tags: ['tax'], summary: 'An export job with its summary and rows', parameters: [pathParam('id', 'Export id (exp_...).')], responses: { '200': json(ref('ExportResponse'), 'The export.'), '404': errorResponse('No such export for this key (the last 20 are kept).') } }),
+  },
+  '/tax_api/exports/{id}/transactions.csv': {
+    get: taxKey({ tags: ['tax'], summary: 'An export\'s rows as CSV', parameters: [pathParam('id', 'Export id.')], responses: { '200': { description: 'CSV (RFC 4180, header row; cells starting with = + - @ are prefixed with \').', content: { 'text/csv': { schema: { type: 'string' } } } }, '404': errorResponse('No such export.') } }),
+  },
+  '/tax_api/exports/{id}/summary.csv': {
+    get: taxKey({ tags: ['tax'], summary: 'An export\'s summary as CSV', parameters: [pathParam('id', 'Export id.')], responses: { '200': { description: 'CSV, one row per period, currency and jurisdiction.', content: { 'text/csv': { schema: { type: 'string' } } } }, '404': errorResponse('No such export.') } }),
   },
   '/tax_api/test_credentials': {
     get: taxKey({ tags: ['tax'], summary: '"Test credentials": 200 when the key is valid', responses: { '200': json({ type: 'object' }, 'Valid; names the organization and mode.') } }),

@@ -1,7 +1,7 @@
 /**
  * The calculate_tax request schema (schemas/tax-api/calculate_tax_request.schema.json) and the limits taken
  * from it. The schema is the one place the shape and its bounds are written: the validator (./validate.ts)
- * reads maxItems / maxLength from here, and the OpenAPI document embeds the schema.
+ * reads maxItems / maxLength from here, and the OpenAPI document is built from the schema files (./api-schemas.ts).
  * Limits that are not shapes (the body size, the nesting depth) are defaults here, configurable in
  * src/config (TAXBRIDGE_TAX_MAX_BODY_BYTES, TAXBRIDGE_TAX_MAX_DEPTH, ...).
  */
@@ -70,24 +70,3 @@ export const DEFAULT_TAX_API_LIMITS: Readonly<TaxApiLimits> = Object.freeze({
   maxDepth: 32,
   maxTextLength: FIELD_MAX_LENGTH.product_id,
 });
-
-/**
- * The schema as an OpenAPI 3.1 component: its `$defs` become components (`#/$defs/address` ->
- * `#/components/schemas/<prefix>Address`), so the document carries the schema once, unchanged otherwise.
- */
-export function openApiCalculateTaxRequest(): { request: Json; components: Record<string, Json> } {
-  const { $schema: _s, $id: _i, $defs, ...rest } = structuredClone(CALCULATE_TAX_REQUEST_SCHEMA) as Json;
-  const rename = (name: string): string => `TaxApi${name[0]!.toUpperCase()}${name.slice(1)}`;
-  const rewrite = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(rewrite);
-    if (!v || typeof v !== 'object') return v;
-    const out: Json = {};
-    for (const [k, x] of Object.entries(v)) {
-      out[k] = k === '$ref' && typeof x === 'string' && x.startsWith('#/$defs/') ? `#/components/schemas/${rename(x.slice(8))}` : rewrite(x);
-    }
-    return out;
-  };
-  const components: Record<string, Json> = {};
-  for (const [name, s] of Object.entries(($defs ?? {}) as Record<string, Json>)) components[rename(name)] = rewrite(s) as Json;
-  return { request: rewrite(rest) as Json, components };
-}
