@@ -122,15 +122,16 @@ export async function* paginate(
       throw new PaginationError('PAGINATION_LIMIT', deps.target(req.path), `stopped after max_pages (${maxPages}) pages of ${req.path}: the collection did not end`, { max_pages: maxPages });
     }
     const current = state;
-    const response = await deps.send(req, { ...context, page: pageNo }, {
+    const response = await deps.send(req, { ...context, page: pageNo, ...(pageSize ? { page_size: pageSize.value } : {}) }, {
       signal: opts.signal,
       url: current?.type === 'link_header' || current?.type === 'next_url' ? current.url : undefined,
       adjust(r) {
-        if (pageSize && current?.type !== 'link_header' && current?.type !== 'next_url') setQuery(r, pageSize.param, String(pageSize.value));
+        if (pageSize?.param && current?.type !== 'link_header' && current?.type !== 'next_url') setQuery(r, pageSize.param, String(pageSize.value));
         if (p.type === 'cursor' && current?.type === 'cursor') {
           if (p.in === 'body') setBodyPath(r, p.param, current.cursor);
           else setQuery(r, p.param, current.cursor);
-        } else if (p.type === 'page_number') {
+        } else if (p.type === 'page_number' && p.param) {
+          // without a param the page number reaches the request only through templates ({{ page }})
           setQuery(r, p.param, String(current?.type === 'page_number' ? current.page : (p.start ?? 1)));
         } else if (p.type === 'offset') {
           setQuery(r, p.param, String(current?.type === 'offset' ? current.offset : 0));

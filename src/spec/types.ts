@@ -122,7 +122,8 @@ export interface RequestSpec {
 }
 
 export interface PageSizeSpec {
-  param: string;
+  /** Absent: the size reaches the request through templates (`page_size`) only. */
+  param?: string;
   value: number;
 }
 
@@ -136,7 +137,7 @@ interface PaginationCommon {
 export type PaginationSpec =
   | { type: 'none' }
   | ({ type: 'cursor'; cursor: ExpressionSource; param: string; in?: 'query' | 'body' } & PaginationCommon)
-  | ({ type: 'page_number'; param: string; start?: number } & PaginationCommon)
+  | ({ type: 'page_number'; param?: string; start?: number } & PaginationCommon)
   | ({ type: 'offset'; param: string; page_size: PageSizeSpec } & Omit<PaginationCommon, 'page_size'>)
   | ({ type: 'link_header'; rel?: string } & PaginationCommon)
   | ({ type: 'next_url'; next_url: ExpressionSource } & PaginationCommon);

@@ -5,7 +5,7 @@
  *
  * Per line: where the document records a per-line rate (Sequence's taxRate), the rates are compared, since
  * the system computes the amounts itself; otherwise the line's tax amount is compared. Numbers are compared
- * exactly as decimals ("8.2500" = "8.25").
+ * exactly as decimals ("8.2500" = "8.25"). A document whose lines carry no tax at all compares its `tax_total`.
  */
 import { compare, parseRational, type Rational } from '../money/index.ts';
 import type { WritebackTax } from './plan.ts';
@@ -33,8 +33,15 @@ function zero(v: unknown): boolean {
   return x === undefined || x.n === 0n;
 }
 
+const given = (v: unknown) => v !== undefined && v !== null && v !== '';
+
 export function documentCarriesTax(document: Rec, tax: WritebackTax): boolean {
   const lines = Array.isArray(document.lines) ? (document.lines as Rec[]) : [];
+  // A system that keeps only the document's total tax (QuickBooks TxnTaxDetail.TotalTax, spread over its
+  // own rates) maps no line tax: the total is what our write changed, so the total is compared.
+  if (!lines.some((l) => given(l.tax_rate) || given(l.tax_amount)) && given(document.tax_total)) {
+    return zero(tax.total_tax) ? zero(document.tax_total) : same(document.tax_total, tax.total_tax);
+  }
   const byId = new Map<string, Rec>();
   for (const l of lines) if (typeof l.external_id === 'string') byId.set(l.external_id, l);
   for (const t of tax.lines) {
