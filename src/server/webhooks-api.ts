@@ -19,7 +19,8 @@
  *   POST /admin/writebacks/:id/replay                          run again (dead letters)
  *
  *   POST /tax_api/v1/:connector/calculate_invoice_tax {"external_id"}   X-API-KEY (the tax API's keys)
- *     200 {external_id, status: applied|unchanged|no_tax, reason, calculation_id}
+ *     200 {external_id, status: applied|unchanged|no_tax|voided, reason, calculation_id} (voided: the invoice is
+ *         void upstream and the tax written onto it before no longer counts)
  *     202 {..., status: "pending", job_id}  the system is failing; the job retries in the background
  *     404 not_found (no such connection or invoice)  502 writeback_failed (dead job, with the reason)
  *
@@ -139,7 +140,7 @@ function listParam<T extends string>(v: unknown, allowed: readonly T[]): T[] | u
 }
 
 const EVENT_STATUSES: readonly EventStatus[] = ['pending', 'retrying', 'processed', 'ignored', 'failed'];
-const JOB_STATUSES: readonly JobStatus[] = ['pending', 'running', 'retrying', 'applied', 'unchanged', 'no_tax', 'superseded', 'dead'];
+const JOB_STATUSES: readonly JobStatus[] = ['pending', 'running', 'retrying', 'applied', 'unchanged', 'no_tax', 'superseded', 'dead', 'voided'];
 
 export function createWebhookAdminRouter(opts: WebhookAdminOptions): Router {
   const router = createAdminRouter(opts.adminToken);
@@ -254,7 +255,13 @@ export function createInvoiceTaxRouter(opts: InvoiceTaxRouterOptions): Router {
       if (opts.records && own(c.spec.streams, stream)?.fetch) {
         try {
           const r = await opts.records.refetch(c, stream, externalId);
-          if (r.result === 'not_found') return sphereError(ctx, 404, 'not_found', `${c.spec.title} has no invoice ${externalId.slice(0, 100)}`, 'external_id');
+          if (r.result === 'not_found') {
+            // Deleted upstream: tax written onto it before no longer counts (its jobs become voided).
+            await opts.writebacks.store.markDeleted(c.conn.connection_id, stream, externalId);
+            const gone = await opts.writebacks.request(c, 'invoice', externalId, 'api', { via: 'api' });
+            const voided = gone.status === 'voided' ? `; the tax written onto it before is voided (job ${gone.job_id})` : '';
+            return sphereError(ctx, 404, 'not_found', `${c.spec.title} has no invoice ${externalId.slice(0, 100)}${voided}`, 'external_id');
+          }
         } catch (e) {
           // The system is unreachable: a stored copy (if any) still gets its tax computed and queued.
           if (!(await opts.writebacks.store.getEntity(c.conn.connection_id, stream, externalId))) throw e;
@@ -285,3 +292,4 @@ export function createInvoiceTaxRouter(opts: InvoiceTaxRouterOptions): Router {
   });
   return router;
 }
+        case 'voided':

@@ -184,6 +184,12 @@ export class EventService {
   private async updatePaymentStatus(c: ResolvedConnection, stream: string, id: string, paymentStatus: string | undefined): Promise<RecordChange> {
     const connId = c.conn.connection_id;
     const entity = await this.store.getEntity(connId, stream, id);
+    // A taxed document deleted upstream: the tax written onto it no longer counts (its jobs become voided).
+    const taxedKind = change.result === 'deleted' && this.opts.writeback ? writebackKindOf(c.spec, stream) : undefined;
+    if (taxedKind) {
+      const w = await this.opts.writeback!.request(c, taxedKind, change.externalId, `event ${doc.id}`);
+      if (w.status === 'voided') outcome.writeback = { status: w.status, ...(w.job_id ? { job_id: w.job_id } : {}), ...(w.reason ? { reason: w.reason } : {}) };
+    }
     if (!entity) {
       // Not imported yet: read the whole record when the stream can, so the status is not lost.
       if (own(c.spec.streams, stream)?.fetch) return this.opts.records.refetch(c, stream, id);

@@ -15,7 +15,7 @@ import { isZeroTax, taxFingerprint, toWritebackTax, zeroTaxReason } from './writ
 import { own } from '../own.ts';
 
 export type Evaluation =
-  | { decision: 'missing'; reason: string }
+  | { decision: 'missing'; reason: string; /** The document was deleted or voided upstream: tax written before no longer stands. */ gone?: true }
   | { decision: 'error'; error: unknown; entity: StoredEntity }
   | { decision: 'unchanged' | 'no_tax'; reason?: string; tax: WritebackTax; hash: string; entity: StoredEntity }
   | { decision: 'write'; tax: WritebackTax; hash: string; entity: StoredEntity; plan: Extract<WritebackPlan, { requests: unknown }> };
@@ -54,7 +54,8 @@ export async function evaluateWriteback(input: {
   if (!target) return { decision: 'missing', reason: `the ${spec.name} connector does not write tax onto ${kind === 'invoice' ? 'invoices' : 'credit notes'}` };
   const entity = await store.getEntity(connId, target.stream, documentId);
   if (!entity) return { decision: 'missing', reason: `${kind} ${documentId} is not stored for connection ${connId}` };
-  if (entity.deleted) return { decision: 'missing', reason: `${kind} ${documentId} was deleted` };
+  if (entity.deleted) return { decision: 'missing', reason: `${kind} ${documentId} was deleted`, gone: true };
+  if ((entity.data as { status?: unknown } | null)?.status === 'void') return { decision: 'missing', reason: `${kind} ${documentId} is void`, gone: true };
   let tax: WritebackTax;
   try {
     const doc = entity.data as Record<string, unknown>;

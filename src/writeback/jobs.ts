@@ -18,9 +18,10 @@ export type DocumentKind = 'invoice' | 'credit_note';
  * written; unchanged: the document already carried the tax; no_tax: nothing to write (with the reason);
  * superseded: the document changed before the job ran (a newer job took over); dead: failed for good.
  */
-export type JobStatus = 'pending' | 'running' | 'retrying' | 'applied' | 'unchanged' | 'no_tax' | 'superseded' | 'dead';
+/** voided: tax was applied, then the document was voided or deleted upstream; the tax no longer counts as collected. */
+export type JobStatus = 'pending' | 'running' | 'retrying' | 'applied' | 'unchanged' | 'no_tax' | 'superseded' | 'dead' | 'voided';
 
-export const FINAL_STATUSES: ReadonlySet<JobStatus> = new Set(['applied', 'unchanged', 'no_tax', 'superseded', 'dead']);
+export const FINAL_STATUSES: ReadonlySet<JobStatus> = new Set(['applied', 'unchanged', 'no_tax', 'superseded', 'dead', 'voided']);
 
 export interface JobError {
   code: string;
@@ -52,6 +53,8 @@ export interface WritebackJobDoc {
   /** Requests sent by the last successful run: method, path, status. */
   sent?: Array<{ method: string; path: string; status: number }>;
   superseded_by?: string;
+  /** When a voided job's document was voided or deleted upstream. */
+  voided_at?: string;
   created_at: string;
   updated_at: string;
   applied_at?: string;

@@ -125,7 +125,7 @@ export class WritebackService {
     if (refused) return { status: 'skipped', reason: refused };
     const now = this.nowIso();
     const ev = await evaluateWriteback({ store: this.store, engine: this.opts.engine, connection, kind, documentId, now, refetch: this.refetcher(connection) });
-    if (ev.decision === 'missing') return { status: 'skipped', reason: ev.reason };
+    if (ev.decision === 'missing') return ev.gone ? this.voidWritten(connection.conn.connection_id, kind, documentId, ev.reason, now) : { status: 'skipped', reason: ev.reason };
     if (ev.decision === 'unchanged') return { status: 'unchanged', calculation_id: ev.tax.calculation_id };
     const base = this.newJob(connection, kind, documentId, ev, trigger, now);
     const inserted = await this.store.insertIfAbsent(WRITEBACK_JOBS, base.id, base);
@@ -141,6 +141,18 @@ export class WritebackService {
     }
     if (inserted || job.status === 'pending') this.queue.enqueue(job.id, partition(job));
     return outcomeOf(job);
+  }
+
+  /**
+   * The document was voided or deleted upstream after tax was written: its applied jobs become `voided` (the
+   * tax no longer counts as collected). Idempotent; `skipped` when no tax had been written.
+   */
+  private async voidWritten(connectionId: string, kind: DocumentKind, documentId: string, reason: string, now: string): Promise<WritebackOutcome> {
+    const jobs = await listJobs(this.store, { connectionId, documentId, status: ['applied', 'voided'] });
+    const mine = jobs.filter((j) => j.kind === kind);
+    if (mine.length === 0) return { status: 'skipped', reason };
+    for (const j of mine) if (j.status === 'applied') await saveJob(this.store, { ...j, status: 'voided', reason: `${reason} after its tax was written`, voided_at: now, updated_at: now });
+    return { status: 'voided', job_id: mine[0]!.id, reason: `${reason} after its tax was written`, ...(mine[0]!.calculation_id ? { calculation_id: mine[0]!.calculation_id } : {}) };
   }
 
   private refetcher(c: ResolvedConnection): ((stream: string, id: string) => Promise<unknown>) | undefined {
