@@ -12,6 +12,11 @@ describe('taxbridge demo', () => {
     expect(text).toMatch(/taxRate 0\.066/);
     expect(text).toMatch(/Berlin consumer, 100\.00 EUR: .*19% = 1900/);
     expect(text).toMatch(/Paris business with a VAT id: no tax \(reverse_charge\)/);
-    expect(text).toMatch(/2 webhook events stored, 2 processed; 2 write-back jobs \(2 applied, 0 dead\)/);
+    // QuickBooks: consent through the fake Intuit, backfill, and an invoice taxed through the app-level webhook.
+    expect(text).toMatch(/consent given for company \d+ \(realmId on the redirect\) -> active/);
+    expect(text).toMatch(/QuickBooks: succeeded — customers 8, products 4, invoices 12, credit_memos 2/);
+    expect(text).toMatch(/invoice \d+ for Lone Star Dental PLLC \(Austin, TX\) taxed in \d+ ms \(SyncToken 0 -> 1\)/);
+    expect(text).toMatch(/TotalTax 66\.00 spread by QuickBooks over/);
+    expect(text).toMatch(/(\d+) webhook events stored, \1 processed; \d+ write-back jobs \(\d+ applied, 0 dead\)/);
   }, 60_000);
 });

@@ -14,6 +14,7 @@ import { startFakeRillet, startFakeSequence } from '../../fakes/index.ts';
 import { loadConfig } from '../config/index.ts';
 import { TaxbridgeError } from '../errors.ts';
 import { startServer } from '../server/serve.ts';
+import { startQuickBooksDemo } from './quickbooks.ts';
 
 export interface DemoOptions {
   /** Keep everything running after the tour until interrupted. */
@@ -27,7 +28,7 @@ type Json = Record<string, any>;
 
 export async function runDemo(opts: DemoOptions = {}): Promise<void> {
   const say = opts.out ?? ((l: string) => void process.stdout.write(l + '\n'));
-  const step = (n: number, title: string) => say(`\n${n}. ${title}`);
+  const step = (n: number | string, title: string) => say(`\n${n}. ${title}`);
   const started = Date.now();
 
   step(1, 'Starting the fake Sequence and Rillet APIs (loopback, generated data)');
@@ -36,6 +37,8 @@ export async function runDemo(opts: DemoOptions = {}): Promise<void> {
     startFakeRillet({ seed: 7, counts: { customers: 12, products: 4, invoices: 30, creditNotes: 3 } }),
   ]);
   say(`   Sequence ${seq.url}   Rillet ${ril.url}`);
+  const qbo = await startQuickBooksDemo();
+  say(`   QuickBooks Online ${qbo.fake.url} (and its OAuth server ${qbo.fake.oauth.authorizeUrl.replace(/\/connect\/oauth2$/, '')})`);
 
   const tempDir = opts.dataDir ? undefined : mkdtempSync(join(tmpdir(), 'taxbridge-demo-'));
   const dataDir = opts.dataDir ?? tempDir!;
@@ -45,12 +48,13 @@ export async function runDemo(opts: DemoOptions = {}): Promise<void> {
   const log = createWriteStream(logFile, { flags: 'a' });
   const config = loadConfig(
     { port: String(port), host: '127.0.0.1', data: dataDir, 'log-level': 'info' } as never,
-    { TAXBRIDGE_ADMIN_TOKEN: admin, TAXBRIDGE_MASTER_KEY: randomBytes(32).toString('base64'), TAXBRIDGE_CONNECTORS_DIR: join(import.meta.dirname, '..', '..', 'connectors') },
+    { TAXBRIDGE_ADMIN_TOKEN: admin, TAXBRIDGE_MASTER_KEY: randomBytes(32).toString('base64'), TAXBRIDGE_CONNECTORS_DIR: join(import.meta.dirname, '..', '..', 'connectors'), ...qbo.env },
   );
   step(2, 'Starting taxbridge serve: tax API, admin API, webhook receiver, scheduler');
   const server = await startServer(config, { writeLog: (l) => void log.write(l.endsWith('\n') ? l : `${l}\n`), notice: () => {} });
   const base = server.url;
   say(`   ${base}  (server log: ${logFile})`);
+  qbo.attach(base, config.publicUrl);
 
   const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Json> => {
     const res = await request(base + path, {
@@ -89,8 +93,11 @@ export async function runDemo(opts: DemoOptions = {}): Promise<void> {
     await adminCall('PATCH', `/admin/connections/${r1.connection.id}`, { settings: { subsidiary_id: usd.id }, credentials: { signing_token: ril.signingToken } });
     say(`   chose ${usd.trade_name}; signing token accepted; connection active`);
 
-    step(6, 'Backfill: customers, products, invoices and credit notes from both systems');
-    for (const [name, id] of [['Sequence', s.connection.id], ['Rillet', r1.connection.id]] as const) {
+    step('5b', 'Connecting QuickBooks Online: OAuth consent in the browser (the fake Intuit approves it), realmId kept');
+    const q = await qbo.connect({ adminCall, organizationId: org.id, say });
+
+    step(6, 'Backfill: customers, products, invoices and credit notes from the three systems');
+    for (const [name, id] of [['Sequence', s.connection.id], ['Rillet', r1.connection.id], ['QuickBooks', q]] as const) {
       const status = await waitFor(async () => {
         const st = (await adminCall('GET', `/admin/connections/${id}`)).data;
         return ['succeeded', 'failed'].includes(st.backfill?.status) ? st : undefined;
@@ -125,6 +132,9 @@ export async function runDemo(opts: DemoOptions = {}): Promise<void> {
     say(`   draft invoice for ${texan.legalName} (${texan.address?.town}, ${texan.address?.state}) rated in ${Date.now() - t1} ms:`);
     for (const l of lines) say(`     ${l.title.padEnd(28)} net ${l.netTotal.padStart(10)}  taxRate ${l.taxRate}  totalTax ${l.totalTax}`);
     say(`     Sequence recomputed totalTax ${after.totalTax}, grossTotal ${after.grossTotal}`);
+
+    step('8b', 'QuickBooks: an invoice is created -> the app\'s one webhook, routed by realmId -> TotalTax written with the current SyncToken');
+    await qbo.invoiceRoundTrip({ adminCall, say, waitFor });
 
     step(9, 'A live tax call, as Sequence makes on every invoice (POST /tax_api/calculate_tax)');
     const calcBody = {
@@ -161,7 +171,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<void> {
     }
   } finally {
     await server.close('demo finished');
-    await Promise.all([seq.close(), ril.close()]);
+    await Promise.all([seq.close(), ril.close(), qbo.close()]);
     await new Promise((r) => log.end(r));
     if (tempDir) rmSync(tempDir, { recursive: true, force: true });
   }
