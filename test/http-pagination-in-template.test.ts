@@ -5,6 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { createHttpClient, type HttpClient, type Page } from '../src/http/index.ts';
+import { checkSpecText } from '../src/spec/load.ts';
 import type { RequestSpec } from '../src/spec/types.ts';
 import { startLocalServer, type Handler, type LocalServer } from './fixtures/sync/local-server.ts';
 import { testConn, testSpec } from './fixtures/sync/spec.ts';
@@ -63,5 +64,27 @@ describe('pagination written by templates', () => {
     const pages = await collect(client.paginate(req, { type: 'page_number', page_size: { value: 3 } }, 'QueryResponse.Item', {}, { resume: { type: 'page_number', page: 2 }, firstPage: 2 }));
     expect(server.requests[0]!.query.get('query')).toBe('SELECT * FROM Item STARTPOSITION 4 MAXRESULTS 3');
     expect(pages.map((p) => p.page)).toEqual([2, 3]);
+  });
+});
+
+describe('lint of page_number without param', () => {
+  const spec = (request: string) => `spec_version: 1
+name: pgu
+title: PGU
+environments: { production: { base_url: 'https://api.example.com' } }
+auth: { type: none }
+streams:
+  items:
+    entity: product
+    request: ${request}
+    records: items
+    pagination: { type: page_number, page_size: { value: 10 } }
+    mapping: '{ "external_id": id, "name": name }'
+`;
+  const codes = (text: string) => checkSpecText('pgu.yaml', text).diagnostics.map((d) => d.code);
+
+  it('refuses a request that never writes the page, accepts one that does', () => {
+    expect(codes(spec('{ path: /items }'))).toContain('LINT_PAGINATION_PAGE_UNUSED');
+    expect(codes(spec("{ path: /items, query: { q: 'LIMIT {{ page_size }} OFFSET {{ (page - 1) * page_size }}' } }"))).not.toContain('LINT_PAGINATION_PAGE_UNUSED');
   });
 });

@@ -133,6 +133,11 @@ function checkStreams(spec: Partial<ConnectorSpec>, report: Report) {
     if (p && p.type !== 'none' && p.type !== 'cursor' && p.type !== 'link_header' && !p.page_size && p.type === 'page_number' && !p.stop_when) {
       report(`${base}/pagination`, 'LINT_PAGINATION_NO_STOP', `page_number pagination in \`streams.${name}\` has neither page_size nor stop_when, so it cannot tell the last page`, 'add page_size (a short page ends it) or stop_when', 'warning');
     }
+    // Without a param the page number reaches the API only through a template: one that never uses it would
+    // read the first page again and again.
+    if (p?.type === 'page_number' && !p.param && !/\{\{[^}]*\bpage(_size)?\b/.test(JSON.stringify(stream.request ?? {}))) {
+      report(`${base}/pagination`, 'LINT_PAGINATION_PAGE_UNUSED', `page_number pagination in \`streams.${name}\` has no \`param\` and the request never uses \`{{ page }}\`, so every request would ask for the same page`, 'add param (the query parameter carrying the page number) or write {{ page }} into the request');
+    }
   }
   (spec.settings ?? []).forEach((s, i) => {
     const target = s?.choices_from?.stream;
