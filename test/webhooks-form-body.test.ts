@@ -35,7 +35,7 @@ describe('form-encoded webhook deliveries', () => {
 
   async function deliver(raw: string, sign = true) {
     const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
-    if (sign) Object.assign(headers, await compileSignature(conn.spec.webhooks!.signature).sign(SECRET, raw, headers, Date.now()));
+    if (sign) Object.assign(headers, await compileSignature(conn.spec.webhooks!.signature!).sign(SECRET, raw, headers, Date.now()));
     const res = await request(h.webhookUrl(conn), { method: 'POST', headers, body: raw });
     return { status: res.statusCode, body: await res.body.text() };
   }

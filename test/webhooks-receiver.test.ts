@@ -115,7 +115,7 @@ describe('webhook receiver', () => {
   });
 
   it('refuses a correctly signed body that is not JSON with 400', async () => {
-    const sig = compileSignature(conn.spec.webhooks!.signature);
+    const sig = compileSignature(conn.spec.webhooks!.signature!);
     const raw = '{"id": "inv_1", "items": [';
     const headers = { 'x-rillet-id': 'evt-bad-json', 'x-rillet-entity': 'INVOICE', 'x-rillet-event': 'CREATED' };
     const signed = await sig.sign(rillet.signingToken, raw, headers, Date.now());
@@ -126,7 +126,7 @@ describe('webhook receiver', () => {
   });
 
   it('refuses a signed delivery that names no event with 400', async () => {
-    const sig = compileSignature(conn.spec.webhooks!.signature);
+    const sig = compileSignature(conn.spec.webhooks!.signature!);
     const raw = '{"id":"x"}';
     const headers = { 'x-rillet-entity': 'INVOICE', 'x-rillet-event': 'CREATED' };
     const signed = await sig.sign(rillet.signingToken, raw, headers, Date.now());
@@ -160,7 +160,7 @@ describe('webhook receiver: Sequence scheme and a connection without a secret', 
     const bare = connection(spec('sequence'), org.id, { connection_id: 'conn_s2', base_url: 'http://127.0.0.1:9', credentials: { client_id: 'id', client_secret: 'cs' } }, 'tok_nosecret_0123456789');
     const h = await startHarness({ store, connections: [seq, bare], start: false, writeback: false });
     try {
-      const sig = compileSignature(seq.spec.webhooks!.signature);
+      const sig = compileSignature(seq.spec.webhooks!.signature!);
       const raw = JSON.stringify({ notificationType: 'BILLING_SCHEDULE_CREATED', sequenceAccountId: 'acc', resourceId: 'bs_1' });
       const post = async (url: string, headers: Record<string, string>) => {
         const r = await request(url, { method: 'POST', body: raw, headers: { 'content-type': 'application/json', ...headers } });

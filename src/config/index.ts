@@ -32,6 +32,7 @@
  * | tax retention size |                 | TAXBRIDGE_TAX_RETENTION_BYTES | tax_retention_bytes | 268435456 (256 MiB of records) |
  * | loopback http    |                   | TAXBRIDGE_ALLOW_LOOPBACK_HTTP | allow_insecure_loopback | false (templated hosts and OAuth endpoints may be http://127.0.0.1: tests, demo) |
  * | OAuth apps       |                   | TAXBRIDGE_OAUTH_<NAME>_CLIENT_ID, _CLIENT_SECRET, _CLIENT_SECRET_FILE | oauth.<name>.client_id / client_secret_file | none (src/connections/oauth-apps.ts) |
+ * | Webhook app secrets |                | TAXBRIDGE_WEBHOOK_<NAME>_SECRET, _SECRET_FILE, _SECRET_PREVIOUS |                       | none (src/webhooks/app-secrets.ts) |
  *
  * Without TAXBRIDGE_MASTER_KEY, TAXBRIDGE_MASTER_KEY_FILE, master_key_file or an existing <data>/master.key,
  * `serve` refuses to start (MASTER_KEY_MISSING) unless --init-key / init_key asks it to create the file.
@@ -83,6 +84,8 @@ export interface ServeConfig {
   oauth: Record<string, OAuthAppFileEntry>;
   /** The TAXBRIDGE_OAUTH_* variables of the environment the configuration was read from (never logged). */
   oauthEnv: Record<string, string>;
+  /** The TAXBRIDGE_WEBHOOK_* variables (app-level webhook secrets of per_connector connectors; never logged). */
+  webhookEnv: Record<string, string>;
   /** The configuration file read, if any. */
   configFile?: string;
 }
@@ -306,12 +309,14 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     allowInsecureLoopback,
     oauth,
     oauthEnv: Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[0].startsWith('TAXBRIDGE_OAUTH_') && typeof e[1] === 'string')),
+    // App-level webhook secrets (src/webhooks/app-secrets.ts); _FILE paths resolved against cwd.
+    webhookEnv: Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[0].startsWith('TAXBRIDGE_WEBHOOK_') && typeof e[1] === 'string').map(([k, v]) => [k, k.endsWith('_FILE') ? resolve(cwd, v) : v])),
     ...(existsSync(filePath) ? { configFile: filePath } : {}),
   };
 }
 
 /** The configuration as it may be logged or shown: secrets reduced to whether they are set. */
 export function describeConfig(c: ServeConfig): Record<string, unknown> {
-  const { adminToken, keyEnv, oauthEnv, ...rest } = c;
-  return { ...rest, oauth_env: Object.keys(oauthEnv), master_key_from: keyEnv.TAXBRIDGE_MASTER_KEY ? 'TAXBRIDGE_MASTER_KEY' : (keyEnv.TAXBRIDGE_MASTER_KEY_FILE ?? c.masterKeyFile ?? 'data folder'), admin_auth: adminToken ? 'TAXBRIDGE_ADMIN_TOKEN' : 'stored hash (generated at first start)' };
+  const { adminToken, keyEnv, oauthEnv, webhookEnv, ...rest } = c;
+  return { ...rest, oauth_env: Object.keys(oauthEnv), webhook_env: Object.keys(webhookEnv), master_key_from: keyEnv.TAXBRIDGE_MASTER_KEY ? 'TAXBRIDGE_MASTER_KEY' : (keyEnv.TAXBRIDGE_MASTER_KEY_FILE ?? c.masterKeyFile ?? 'data folder'), admin_auth: adminToken ? 'TAXBRIDGE_ADMIN_TOKEN' : 'stored hash (generated at first start)' };
 }

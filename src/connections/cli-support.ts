@@ -10,7 +10,7 @@ import { TaxbridgeError } from '../errors.ts';
 import { loadConfig, type ConfigFlags, type ServeConfig } from '../config/index.ts';
 import { openStore } from '../store/index.ts';
 import type { Store } from '../store/types.ts';
-import { registerWebhook, unregisterWebhook } from '../webhooks/registration.ts';
+import { webhookRegistrar } from '../webhooks/registration.ts';
 import { ConnectorRegistry } from './registry.ts';
 import { oauthAppsFrom } from './oauth-apps.ts';
 import { SecretBox, loadKeyring } from './secrets.ts';
@@ -82,15 +82,7 @@ export async function openConnections(v: CommonValues, env: NodeJS.ProcessEnv = 
     publicUrl: config.publicUrl,
     oauthApps: oauthAppsFrom(config.oauthEnv, config.oauth),
     allowLoopbackHttp: config.allowInsecureLoopback,
-    registrar: {
-      async register(spec, conn, url) {
-        const r = await registerWebhook(spec, conn, { url, store });
-        return r.registration_id ? { registration_id: r.registration_id } : {};
-      },
-      async unregister(spec, conn, id) {
-        if (id) await unregisterWebhook(spec, conn, id, { store });
-      },
-    },
+    registrar: webhookRegistrar(store),
   });
   return {
     mode: 'local',

@@ -4,6 +4,7 @@
  * gives strings: "42" and "true" are converted), required values, defaults. Errors are CONNECTION_INPUT
  * TaxbridgeErrors with `details.field` ("credentials.client_secret", "settings.subsidiary_id").
  */
+import { authenticationTemplates } from '../webhooks/authentication.ts';
 import { fullMatch } from '../http/base-url.ts';
 import { TaxbridgeError } from '../errors.ts';
 import { closest } from '../spec/suggest.ts';
@@ -118,7 +119,8 @@ export function missingSettings(spec: ConnectorSpec, present: Record<string, unk
 
 /** Credential names the webhook signature reads (`credentials.<name>` in `webhooks.signature.secret`), in order. */
 export function signatureCredentials(spec: ConnectorSpec): string[] {
-  const secret = spec.webhooks?.signature.secret;
+  // Every webhook authentication template (hmac secret, basic user/password, token), not only the signature's.
+  const secret = spec.webhooks ? Object.values(authenticationTemplates(spec.webhooks)).join(' ') : undefined;
   if (typeof secret !== 'string') return [];
   const names: string[] = [];
   for (const m of secret.matchAll(/credentials\.([a-z][a-z0-9_]*)/g)) {
@@ -151,6 +153,7 @@ export function isWebhookOnlyCredential(spec: ConnectorSpec, name: string): bool
 function checkSigningKey(spec: ConnectorSpec, c: CredentialSpec, value: string, field: string): void {
   if (!signatureCredentials(spec).includes(c.name)) return;
   const sig = spec.webhooks!.signature;
+  if (!sig || !authenticationTemplates(spec.webhooks!).secret?.includes(`credentials.${c.name}`)) return;
   const encoding = sig.key_encoding ?? (sig.preset === 'standard_webhooks' ? 'whsec' : 'utf8');
   if (encoding === 'utf8') return;
   const body = encoding === 'whsec' && value.startsWith('whsec_') ? value.slice(6) : value;

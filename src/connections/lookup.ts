@@ -11,6 +11,11 @@ import type { ConnectionService } from './service.ts';
 export interface RuntimeLookup extends ConnectionLookup {
   /** The organization's live connection of a connector, in the environment matching its mode. */
   findConnection(organizationId: string, connector: string): Promise<ResolvedConnection | undefined>;
+  /**
+   * The connector's connections that receive events for `tenant` on its shared webhook URL: active (or
+   * waiting for re-authorization, whose events wait too) and whose `setting` is exactly `tenant`.
+   */
+  connectionsForTenant(connector: string, setting: string, tenant: string): Promise<ResolvedConnection[]>;
 }
 
 export function connectionLookup(svc: ConnectionService): RuntimeLookup {
@@ -26,6 +31,13 @@ export function connectionLookup(svc: ConnectionService): RuntimeLookup {
     },
     async loadConnection(id) {
       return resolve(await svc.store.get<ConnectionDoc>(CONNECTIONS, id));
+    },
+    async connectionsForTenant(connector, setting, tenant) {
+      const docs = await svc.store.list<ConnectionDoc>(
+        CONNECTIONS,
+        (c) => c.connector === connector && (c.status === 'active' || c.status === 'needs_reauthorization') && Object.hasOwn(c.settings, setting) && String(c.settings[setting]) === tenant,
+      );
+      return docs.map(resolve).filter((c): c is ResolvedConnection => c !== undefined);
     },
     async findConnection(organizationId, connector) {
       const org = await svc.store.get<Organization>('organizations', organizationId);

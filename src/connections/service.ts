@@ -50,7 +50,8 @@ import { own } from '../own.ts';
 
 /** Registers and unregisters the runtime's webhook URL with a system (the webhooks part does the HTTP). */
 export interface WebhookRegistrar {
-  register(spec: ConnectorSpec, conn: ConnectionContext, url: string): Promise<{ registration_id?: string }>;
+  /** `secret`: a signing secret the system created and returned (spec `registration.secret`), to store sealed. */
+  register(spec: ConnectorSpec, conn: ConnectionContext, url: string): Promise<{ registration_id?: string; secret?: { credential: string; value: string } }>;
   unregister?(spec: ConnectorSpec, conn: ConnectionContext, registrationId: string | undefined): Promise<void>;
 }
 
@@ -262,6 +263,8 @@ export class ConnectionService {
     if (!doc.webhook_token) return undefined;
     const spec = this.registry.find(doc.connector)?.spec;
     if (spec && !spec.webhooks) return undefined;
+    // One URL for every connection of the connector (spec `webhooks.url: per_connector`).
+    if (spec?.webhooks?.url === 'per_connector') return `${this.publicUrl()}/webhooks/connectors/${spec.name}`;
     return `${this.publicUrl()}/webhooks/${doc.webhook_token}`;
   }
 
@@ -440,6 +443,7 @@ export class ConnectionService {
       try {
         const r = await this.opts.registrar.register(spec, ctx, url);
         doc.webhook = { mode: 'api', registered_at: this.now(), ...(r.registration_id ? { registration_id: r.registration_id } : {}) };
+        if (r.secret) doc.credentials = { ...doc.credentials, ...this.seal(id, spec, { [r.secret.credential]: r.secret.value }) };
       } catch (e) {
         throw new TaxbridgeError('WEBHOOK_REGISTRATION_FAILED', `${spec.title} refused the webhook registration for ${url}: ${errorMessage(e)}`, {
           hint: 'check that the credentials may manage webhooks (notification policies) and that the public URL (TAXBRIDGE_PUBLIC_URL) is right',
@@ -752,6 +756,7 @@ export class ConnectionService {
         try {
           const reg = await this.opts.registrar.register(spec, this.context(next), url);
           next.webhook = { mode: 'api', registered_at: this.now(), ...(reg.registration_id ? { registration_id: reg.registration_id } : {}) };
+          if (reg.secret) next.credentials = { ...next.credentials, ...this.seal(next.id, spec, { [reg.secret.credential]: reg.secret.value }) };
           messages.push(`Webhooks registered with ${spec.title}.`);
         } catch (e) {
           next.last_error = { code: 'WEBHOOK_REGISTRATION_FAILED', message: `${spec.title} refused the webhook registration for ${url}: ${errorMessage(e)}`, at: this.now() };

@@ -31,7 +31,9 @@ import { runSync } from '../sync/index.ts';
 import { loadTaxData } from '../tax/rates/index.ts';
 import { TaxService } from '../tax/service.ts';
 import type { LogFn } from '../webhooks/log.ts';
-import { registerWebhook, unregisterWebhook } from '../webhooks/registration.ts';
+import { webhookRegistrar } from '../webhooks/registration.ts';
+import { webhookAppSecretsFrom } from '../webhooks/app-secrets.ts';
+import { sharedWebhookUrls } from './shared-webhooks.ts';
 import { createWebhookRuntime, type WebhookRuntime } from '../webhooks/runtime.ts';
 import { createWritebackTaxEngine } from '../writeback/tax-engine.ts';
 import { createAdminApiRouter } from './admin-api.ts';
@@ -149,15 +151,7 @@ export async function startServer(config: ServeConfig, io: ServeIO = {}): Promis
       log,
       oauthApps: oauthAppsFrom(config.oauthEnv, config.oauth),
       allowLoopbackHttp: config.allowInsecureLoopback,
-      registrar: {
-        async register(spec, conn, url) {
-          const r = await registerWebhook(spec, conn, { url, store });
-          return r.registration_id ? { registration_id: r.registration_id } : {};
-        },
-        async unregister(spec, conn, id) {
-          if (id) await unregisterWebhook(spec, conn, id, { store });
-        },
-      },
+      registrar: webhookRegistrar(store),
       taxKeys: {
         async create(orgId, name) {
           const r = await tax.createApiKey(orgId, { name });
@@ -215,7 +209,14 @@ export async function startServer(config: ServeConfig, io: ServeIO = {}): Promis
         workers: { ok: workersRunning && !shuttingDown, connections_running: runtime.size },
         ...(shuttingDown ? { shutdown: { ok: false, detail: 'shutting down' } } : {}),
       }),
-      publicRouters: [createOAuthCallbackRouter({ connections, adminToken: adminAuth.verify, log: log.child({ part: 'oauth' }) }), createWebhookReceiverRouter({ store, resolveConnection: lookup.resolveConnection, events: webhooks.events, log: logFn(log.child({ part: 'webhooks' })) })],
+      publicRouters: [createOAuthCallbackRouter({ connections, adminToken: adminAuth.verify, log: log.child({ part: 'oauth' }) }), createWebhookReceiverRouter({
+          store,
+          resolveConnection: lookup.resolveConnection,
+          events: webhooks.events,
+          publicUrl: config.publicUrl,
+          connectors: sharedWebhookUrls(registry, lookup, webhookAppSecretsFrom(config.webhookEnv)),
+          log: logFn(log.child({ part: 'webhooks' })),
+        })],
       routers: [
         createConnectionsApiRouter({ connections, adminToken: adminAuth.verify, runner: runtime, log }),
         createOAuthAdminRouter({ connections, adminToken: adminAuth.verify, log }),

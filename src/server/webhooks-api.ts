@@ -2,17 +2,21 @@
  * The webhook receiver, its admin routes and the write-back trigger as koa routers (composed by `taxbridge
  * serve`):
  *
- *   POST /webhooks/:token                                  a system's signed webhook delivery
- *     200 {received, id, duplicate}   stored in the inbox (on disk) before the answer; a duplicate is answered
+ *   POST /webhooks/:token                                  a system's webhook delivery (one connection's URL)
+ *   POST /webhooks/connectors/:connector                   one URL for every connection (`webhooks.url: per_connector`),
+ *                                                          verified with the app secret, each event routed by tenant
+ *     200 {received, id, duplicate, events, unrouted}   every event stored in the inbox (on disk) before the answer;
+ *         events that name no active connection's tenant are recorded as unrouted; a duplicate is answered
  *         only once the original is on disk (it waits for a write in flight; stores itself if that one failed)
- *     401 bad, missing or malformed signature, stale timestamp  400 malformed body  404 unknown token
- *     413 body over webhooks.max_body_bytes (default 1 MiB)
+ *     401 bad, missing or malformed signature or credentials, stale timestamp  400 malformed body  404 unknown token
+ *     413 body over webhooks.max_body_bytes (default 1 MiB), or more events than webhooks.max_events (default 1000)
  *     503 store cannot write (Retry-After: 5; nothing of the delivery is kept) / no secret configured
  *     errors: {"error":{"code","message"}}, never a stack
  *
  *   (Authorization: Bearer <admin token>; answers {"data": ...}; errors {"type":"api_error","code","message"})
  *   GET  /admin/events?connection=&status=&type=&limit=        inbox events with their outcomes (no bodies)
  *   GET  /admin/events/:id                                     one event, with its stored headers and body
+ *   GET  /admin/webhooks/unrouted?connector=                   events no connection's tenant matched (count, recent)
  *   POST /admin/events/:id/replay                              process again
  *   GET  /admin/writebacks?connection=&status=&dead=true&limit= write-back jobs
  *   GET  /admin/writebacks/:id                                 one job with its tax
@@ -38,7 +42,9 @@ import { WebhookSignatureError } from '../webhooks/errors.ts';
 import type { EventService } from '../webhooks/event-service.ts';
 import { eventSummary, getEvent, listEvents, type EventStatus } from '../webhooks/inbox.ts';
 import { silentLog, type LogFn } from '../webhooks/log.ts';
-import { acceptDelivery, compiledWebhooks, flatHeaders, STORE_RETRY_AFTER_S } from '../webhooks/receive.ts';
+import { acceptConnectorDelivery, acceptDelivery, compiledWebhooks, flatHeaders, STORE_RETRY_AFTER_S, type AcceptedDelivery } from '../webhooks/receive.ts';
+import { unroutedSummary } from '../webhooks/unrouted.ts';
+import type { WebhooksSpec } from '../spec/types.ts';
 import type { RecordSync } from '../webhooks/record-sync.ts';
 import { WebhookRequestError } from '../webhooks/request-errors.ts';
 import { writebackKindOf } from '../writeback/evaluate.ts';
@@ -66,8 +72,21 @@ export interface WebhookReceiverOptions {
   events?: Pick<EventService, 'accept'>;
   /** Route path. Default /webhooks/:token. */
   path?: string;
+  /** The public URL senders call (signed_content `url`); default the request's own origin. */
+  publicUrl?: string;
+  /** Connectors with one URL for all their connections (POST /webhooks/connectors/:connector). */
+  connectors?: ConnectorWebhooks;
   now?: () => number;
   log?: LogFn;
+}
+
+export interface ConnectorWebhooks {
+  /** The connector's webhook section, when it declares `url: per_connector`. */
+  spec(connector: string): WebhooksSpec | undefined;
+  /** The deployment's app-level webhook secret(s) for the connector (TAXBRIDGE_WEBHOOK_<NAME>_SECRET). */
+  appSecrets(connector: string): string[];
+  /** Active connections of the connector whose tenant setting equals `tenant`. */
+  connectionsFor(connector: string, tenant: string): Promise<ResolvedConnection[]>;
 }
 
 const TOKEN_RE = /^[A-Za-z0-9_-]{1,200}$/;
@@ -77,29 +96,74 @@ export function createWebhookReceiverRouter(opts: WebhookReceiverOptions): Route
   const log = opts.log ?? silentLog;
   const now = opts.now ?? Date.now;
 
+  const incoming = (ctx: Context, rawBody: Buffer) => ({
+    headers: flatHeaders(ctx.req.headers),
+    rawBody,
+    nowMs: now(),
+    method: ctx.method,
+    // The URL as the sender called it: the configured public URL, the path and the query exactly as received.
+    url: `${(opts.publicUrl || `${ctx.protocol}://${ctx.host}`).replace(/\/+$/, '')}${ctx.path}${ctx.querystring ? `?${ctx.querystring}` : ''}`,
+    query: new URLSearchParams(ctx.querystring),
+  });
+  const answer = (ctx: Context, r: AcceptedDelivery, connector: string) => {
+    for (const e of r.events) if (e.inserted && e.doc.status === 'pending') opts.events?.accept(e.doc);
+    if (r.unrouted > 0) log('warn', 'webhook events for no active connection acknowledged and not applied', { connector, unrouted: r.unrouted, tenants: r.unroutedTenants.slice(0, 20) });
+    const first = r.events[0];
+    sendJson(ctx, 200, { received: true, ...(first ? { id: first.doc.id, duplicate: !first.inserted } : {}), events: r.events.length, unrouted: r.unrouted });
+  };
+  const refuse = (ctx: Context, e: unknown, fields: Record<string, unknown>, basic: boolean) => {
+    const [status, code, message] = receiverError(e);
+    if (status === 413) ctx.set('Connection', 'close');
+    if (code === 'WEBHOOK_STORE_UNAVAILABLE') ctx.set('Retry-After', String(STORE_RETRY_AFTER_S));
+    if (basic && status === 401) ctx.set('WWW-Authenticate', 'Basic realm="taxbridge webhooks", charset="UTF-8"');
+    if (status >= 500) log('error', 'webhook delivery not accepted', { ...fields, code, reason: message, error: errorMessage(e instanceof Error && e.cause instanceof Error ? e.cause : e) });
+    else log('warn', 'webhook delivery refused', { ...fields, status, code });
+    sendJson(ctx, status, { type: 'api_error', code, message });
+  };
+
   router.post(opts.path ?? '/webhooks/:token', async (ctx) => {
     const token = String(ctx.params.token ?? '');
     let connectionId: string | undefined;
+    let basic = false;
     try {
       const c = TOKEN_RE.test(token) ? await opts.resolveConnection(token) : undefined;
       if (!c) throw new WebhookRequestError(404, 'WEBHOOK_TOKEN_UNKNOWN', 'no connection has this webhook URL');
       connectionId = c.conn.connection_id;
       if (!c.spec.webhooks) throw new WebhookRequestError(404, 'WEBHOOK_NOT_CONFIGURED', `the ${c.spec.name} connector does not receive webhooks`);
+      if (c.spec.webhooks.url === 'per_connector') throw new WebhookRequestError(404, 'WEBHOOK_NOT_CONFIGURED', `the ${c.spec.name} connector receives webhooks at /webhooks/connectors/${c.spec.name}, not at a connection's URL`);
+      basic = c.spec.webhooks.authentication?.type === 'basic';
       const rawBody = await readRawBody(ctx.req, compiledWebhooks(c.spec.webhooks).maxBodyBytes);
-      const { doc, inserted } = await acceptDelivery({ store: opts.store, connection: c, headers: flatHeaders(ctx.req.headers), rawBody, nowMs: now() });
-      if (inserted && doc.status === 'pending') opts.events?.accept(doc);
-      sendJson(ctx, 200, { received: true, id: doc.id, duplicate: !inserted });
+      answer(ctx, await acceptDelivery({ store: opts.store, connection: c, ...incoming(ctx, rawBody) }), c.spec.name);
     } catch (e) {
-      const [status, code, message] = receiverError(e);
-      if (status === 413) ctx.set('Connection', 'close');
-      if (code === 'WEBHOOK_STORE_UNAVAILABLE') ctx.set('Retry-After', String(STORE_RETRY_AFTER_S));
-      if (status >= 500) log('error', 'webhook delivery not accepted', { connection_id: connectionId, code, reason: message, error: errorMessage(e instanceof Error && e.cause instanceof Error ? e.cause : e) });
-      else log('warn', 'webhook delivery refused', { connection_id: connectionId, status, code });
-      sendJson(ctx, status, { type: 'api_error', code, message });
+      refuse(ctx, e, { connection_id: connectionId }, basic);
+    }
+  });
+
+  router.post('/webhooks/connectors/:connector', async (ctx) => {
+    const connector = String(ctx.params.connector ?? '');
+    let basic = false;
+    try {
+      const spec = CONNECTOR_RE.test(connector) ? opts.connectors?.spec(connector) : undefined;
+      if (!spec) throw new WebhookRequestError(404, 'WEBHOOK_CONNECTOR_UNKNOWN', 'no connector receives webhooks at this URL');
+      basic = spec.authentication?.type === 'basic';
+      const rawBody = await readRawBody(ctx.req, compiledWebhooks(spec).maxBodyBytes);
+      const r = await acceptConnectorDelivery({
+        store: opts.store,
+        connector,
+        spec,
+        appSecrets: opts.connectors!.appSecrets(connector),
+        connectionsFor: (tenant) => opts.connectors!.connectionsFor(connector, tenant),
+        ...incoming(ctx, rawBody),
+      });
+      answer(ctx, r, connector);
+    } catch (e) {
+      refuse(ctx, e, { connector: CONNECTOR_RE.test(connector) ? connector : undefined }, basic);
     }
   });
   return router;
 }
+
+const CONNECTOR_RE = /^[a-z][a-z0-9_]{0,39}$/;
 
 function receiverError(e: unknown): [number, string, string] {
   if (e instanceof WebhookRequestError) return [e.status, e.code, e.message];
@@ -176,6 +240,14 @@ export function createWebhookAdminRouter(opts: WebhookAdminOptions): Router {
       const doc = await opts.events.replay(String(ctx.params.id));
       if (!doc) return adminError(ctx, 404, 'not_found', `no event ${String(ctx.params.id).slice(0, 100)}`);
       sendJson(ctx, 202, { data: eventSummary(doc) });
+    }),
+  );
+  router.get(
+    '/webhooks/unrouted',
+    handle(async (ctx) => {
+      const connector = str(ctx.query.connector);
+      if (!connector || !CONNECTOR_RE.test(connector)) return adminError(ctx, 400, 'validation_errors', 'connector is required: a connector name, e.g. quickbooks');
+      sendJson(ctx, 200, { data: await unroutedSummary(opts.store, connector, Math.min(limitParam(ctx), 100)) });
     }),
   );
   router.get(
@@ -273,6 +345,7 @@ export function createInvoiceTaxRouter(opts: InvoiceTaxRouterOptions): Router {
         case 'applied':
         case 'unchanged':
         case 'no_tax':
+        case 'voided':
           return sendJson(ctx, 200, answer);
         case 'skipped':
           return sphereError(ctx, 404, 'not_found', out.reason ?? `no invoice ${externalId.slice(0, 100)}`, 'external_id');
@@ -292,4 +365,3 @@ export function createInvoiceTaxRouter(opts: InvoiceTaxRouterOptions): Router {
   });
   return router;
 }
-        case 'voided':

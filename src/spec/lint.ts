@@ -150,7 +150,9 @@ function checkWebhooks(spec: Partial<ConnectorSpec>, report: Report) {
   if (!wh || typeof wh !== 'object') return;
   const streams = (spec.streams ?? {}) as Record<string, StreamSpec>;
   const sig = wh.signature;
-  if (sig && typeof sig === 'object' && !sig.preset) {
+  const authType = wh.authentication?.type ?? 'hmac';
+  checkWebhookAuthentication(spec, wh, authType, report);
+  if (authType === 'hmac' && sig && typeof sig === 'object' && !sig.preset) {
     if (!sig.header) report('/webhooks/signature', 'LINT_SIGNATURE_INCOMPLETE', 'webhooks.signature has no `header`: deliveries could not be verified', 'name the header carrying the signature, or use preset: standard_webhooks', 'error', true);
     if (!sig.signed_content) report('/webhooks/signature', 'LINT_SIGNATURE_INCOMPLETE', 'webhooks.signature has no `signed_content`', 'describe what is signed, e.g. "{{ timestamp }}.{{ body }}"', 'error', true);
     const kv = sig.format?.type === 'key_value' ? sig.format : undefined;
@@ -159,10 +161,11 @@ function checkWebhooks(spec: Partial<ConnectorSpec>, report: Report) {
     if (typeof sig.signed_content === 'string' && sig.signed_content.includes('{{') && !/\bbody\b/.test(sig.signed_content)) report('/webhooks/signature/signed_content', 'LINT_SIGNATURE_WITHOUT_BODY', 'signed_content does not include `body`: a tampered body would still verify', 'include {{ body }}');
   }
   const reg = wh.registration;
+  if (reg?.secret && !reg.secret_credential) report('/webhooks/registration/secret', 'LINT_UNDECLARED_CREDENTIAL', 'registration takes the signing secret from the response but names no `secret_credential` to store it in', 'add secret_credential: <a declared credential>', 'error', true);
   if (reg?.secret_credential) {
     const cred = (spec.credentials ?? []).find((c) => c?.name === reg.secret_credential);
     if (!cred) report('/webhooks/registration/secret_credential', 'LINT_UNDECLARED_CREDENTIAL', `registration stores its secret in credential \`${reg.secret_credential}\`, which is not declared`, didYouMean(reg.secret_credential, (spec.credentials ?? []).map((c) => c?.name ?? '')));
-    else if (!cred.generated) report('/webhooks/registration/secret_credential', 'LINT_SECRET_NOT_GENERATED', `credential \`${cred.name}\` receives a registered webhook secret but has no \`generated\` kind`, 'add generated: whsec to the credential');
+    else if (!cred.generated && !reg.secret) report('/webhooks/registration/secret_credential', 'LINT_SECRET_NOT_GENERATED', `credential \`${cred.name}\` receives a registered webhook secret but has no \`generated\` kind`, 'add generated: whsec to the credential');
   }
   // A name is taken for good by the first rule without `when`; a later rule for it could never run.
   const seen = new Map<string, number>();
@@ -193,6 +196,37 @@ function checkWebhooks(spec: Partial<ConnectorSpec>, report: Report) {
       if (!target) report(`${base}/writeback`, 'LINT_WRITEBACK_MISSING', `events[${i}] requests write-back but the spec has no writeback.${stream.entity}`, `add writeback.${stream.entity}`);
     }
   });
+}
+
+/** Authentication kinds, and the shared URL (per_connector) with its tenant routing. */
+function checkWebhookAuthentication(spec: Partial<ConnectorSpec>, wh: NonNullable<ConnectorSpec['webhooks']>, authType: string, report: Report) {
+  if (authType === 'hmac' && !wh.signature) report('/webhooks', 'LINT_SIGNATURE_INCOMPLETE', 'webhooks has no `signature`, and authentication is hmac (the default): deliveries could not be verified', 'add webhooks.signature, or set webhooks.authentication (basic, token, or none with a reason)', 'error', true);
+  if (authType !== 'hmac' && wh.signature) report('/webhooks/signature', 'LINT_SIGNATURE_UNUSED', `webhooks.signature is ignored: authentication is ${authType}`, 'remove the signature section, or set authentication.type: hmac', 'warning');
+  if (authType === 'none') {
+    const reason = wh.authentication?.type === 'none' ? wh.authentication.reason : '';
+    report('/webhooks/authentication', 'LINT_WEBHOOK_UNAUTHENTICATED', `webhook deliveries are not authenticated (${String(reason).slice(0, 200)}): anyone who knows the URL can send events`, 'prefer basic, token or hmac; otherwise make every rule re-read its record by id (action: refetch)', 'warning');
+  }
+  const a = wh.authentication;
+  if (a?.type === 'token' && a.in === 'query' && a.prefix) report('/webhooks/authentication/prefix', 'LINT_TOKEN_PREFIX', '`prefix` applies to a token in a header only', 'remove prefix, or set in: header', 'warning');
+  if ((wh.tenant === undefined) !== (wh.tenant_setting === undefined)) {
+    report(wh.tenant === undefined ? '/webhooks/tenant_setting' : '/webhooks/tenant', 'LINT_TENANT_INCOMPLETE', 'webhooks.tenant and webhooks.tenant_setting go together: the tenant an event names, and the connection setting it must equal', 'declare both', 'error', true);
+  }
+  if (wh.tenant_setting && !(spec.settings ?? []).some((s) => s?.name === wh.tenant_setting)) {
+    report('/webhooks/tenant_setting', 'LINT_UNKNOWN_SETTING', `webhooks.tenant_setting names \`${wh.tenant_setting}\`, which is not a declared setting`, didYouMean(wh.tenant_setting, (spec.settings ?? []).map((s) => s?.name ?? '')));
+  }
+  if (wh.url === 'per_connector') {
+    if (!wh.tenant) report('/webhooks/url', 'LINT_TENANT_INCOMPLETE', 'a per_connector webhook URL needs `tenant` and `tenant_setting`: without them no event could be routed to its connection', 'e.g. tenant: item.realmId, tenant_setting: realm_id', 'error', true);
+    // One URL for every connection: no connection's values can verify it, only the deployment's app secret.
+    const templates = authType === 'hmac' ? [wh.signature?.secret] : a?.type === 'basic' ? [a.username, a.password] : a?.type === 'token' ? [a.value] : [];
+    for (const tpl of templates) {
+      if (typeof tpl !== 'string') continue;
+      if (/\b(credentials|settings)\./.test(tpl)) report(authType === 'hmac' ? '/webhooks/signature/secret' : '/webhooks/authentication', 'LINT_SHARED_URL_SECRET', 'a per_connector webhook URL is verified before any connection is known: its secret cannot come from credentials or settings', 'use "{{ app.webhook_secret }}" (TAXBRIDGE_WEBHOOK_<NAME>_SECRET)', 'error', true);
+    }
+    if (wh.registration) report('/webhooks/registration', 'LINT_SHARED_URL_REGISTRATION', 'a per_connector webhook URL is one per deployment; registering it for every connection would register it many times', 'configure the URL once in the system\'s developer portal, or use url: per_connection', 'warning');
+  } else if (authType !== 'none') {
+    const templates = authType === 'hmac' ? [wh.signature?.secret] : a?.type === 'basic' ? [a.username, a.password] : a?.type === 'token' ? [a.value] : [];
+    if (templates.some((tpl) => typeof tpl === 'string' && /\bapp\./.test(tpl))) report('/webhooks', 'LINT_APP_SECRET_PER_CONNECTION', '`app.webhook_secret` is only set for a per_connector webhook URL', 'set webhooks.url: per_connector, or read the secret from credentials', 'error', true);
+  }
 }
 
 function checkWriteback(spec: Partial<ConnectorSpec>, report: Report) {

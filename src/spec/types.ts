@@ -235,15 +235,29 @@ export interface WebhookEventSpec {
   when?: ExpressionSource;
 }
 
+/** $defs/webhook_authentication */
+export type WebhookAuthenticationSpec =
+  | { type: 'hmac' }
+  | { type: 'basic'; username: string; password: string }
+  | { type: 'token'; in: 'header' | 'query'; name: string; prefix?: string; value: string }
+  | { type: 'none'; reason: string };
+
 /** $defs/webhooks */
 export interface WebhooksSpec {
-  signature: SignatureSpec;
+  authentication?: WebhookAuthenticationSpec;
+  /** Required unless `authentication` names another type than hmac (lint). */
+  signature?: SignatureSpec;
+  url?: 'per_connection' | 'per_connector';
+  tenant?: ExpressionSource;
+  tenant_setting?: string;
+  for_each?: ExpressionSource;
+  max_events?: number;
   event_type: ExpressionSource;
   event_id?: ExpressionSource;
   max_body_bytes?: number;
   body_encoding?: 'json' | 'form';
   events: WebhookEventSpec[];
-  registration?: { request: RequestSpec; secret_credential?: string; id?: ExpressionSource; unregister?: RequestSpec };
+  registration?: { request: RequestSpec; secret_credential?: string; secret?: ExpressionSource; id?: ExpressionSource; unregister?: RequestSpec };
 }
 
 /** What may start a write-back (writeback_target.trigger). */

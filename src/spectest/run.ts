@@ -4,7 +4,7 @@ import { errorMessage, isTaxbridgeError } from '../errors.ts';
 import { createHttpClient } from '../http/index.ts';
 import { checkSpecFile, hasErrors, parseSource, specTestValidator, validateAgainstSchema, formatText, type ConnectionContext, type ConnectorSpec, type Diagnostic } from '../spec/index.ts';
 import { compileRouter } from '../webhooks/route.ts';
-import { compileSignature, webhookSecrets } from '../webhooks/signature.ts';
+import { compiledWebhooks, connectionTenant, splitDelivery, tenantOf } from '../webhooks/receive.ts';
 import { executeWriteback } from '../writeback/execute.ts';
 import type { WritebackTax } from '../writeback/plan.ts';
 import { diffSubset, diffValues } from './diff.ts';
@@ -29,7 +29,20 @@ export interface SpecTestCase {
   full?: boolean;
   cursor?: string;
   responses?: RecordedResponse[];
-  webhook?: { headers?: Record<string, string>; body?: unknown; form?: Record<string, unknown>; raw?: string; sign?: boolean; sign_with?: string; tamper?: boolean; age_seconds?: number };
+  webhook?: {
+    headers?: Record<string, string>;
+    body?: unknown;
+    form?: Record<string, unknown>;
+    raw?: string;
+    method?: string;
+    path?: string;
+    query?: Record<string, string>;
+    app_secret?: string;
+    sign?: boolean;
+    sign_with?: string;
+    tamper?: boolean;
+    age_seconds?: number;
+  };
   writeback?: { kind: 'invoice' | 'credit_note'; raw?: unknown; document?: Record<string, unknown>; stream?: string; tax: WritebackTax; now?: string };
   expect?: Record<string, unknown>;
 }
@@ -122,33 +135,85 @@ async function webhookCase(spec: ConnectorSpec, conn: ConnectionContext, c: Spec
   const expect = c.expect ?? {};
   let raw = w.raw ?? (w.form !== undefined ? formEncode(w.form) : JSON.stringify(w.body ?? {}));
   const headers: Record<string, string> = Object.fromEntries(Object.entries(w.headers ?? {}).map(([k, v]) => [k.toLowerCase(), String(v)]));
-  const signature = compileSignature(wh.signature);
-  const secrets = await webhookSecrets(wh.signature, conn);
+  const query = new URLSearchParams(Object.entries(w.query ?? {}).map(([k, v]) => [k, String(v)]));
+  const method = w.method ?? 'POST';
+  const auth = compiledWebhooks(wh).auth;
+  // A shared URL is verified with the deployment's app secret, not the connection's credentials.
+  const secretCtx = wh.url === 'per_connector' ? { credentials: {}, settings: {}, environment: conn.environment, app: { webhook_secret: w.app_secret ?? '' } } : conn;
+  const secrets = await auth.secrets(secretCtx);
+  const path = w.path ?? (wh.url === 'per_connector' ? `/webhooks/connectors/${spec.name}` : '/webhooks/whk_test');
+  const urlOf = () => `${TEST_PUBLIC_URL}${path}${query.size ? `?${query.toString()}` : ''}`;
   if (w.sign) {
-    const secret = w.sign_with ?? secrets[0];
-    if (!secret) return ['the test file gives no webhook secret to sign with (credentials)'];
-    Object.assign(headers, await signature.sign(secret, raw, headers, Date.now() - (w.age_seconds ?? 0) * 1000));
+    const using = w.sign_with !== undefined ? signingOverride(auth.type, w.sign_with) : secrets;
+    if (auth.type !== 'none' && !Object.values(using).some((v) => v.length)) return ['the test file gives no webhook secret to sign with (credentials, or app_secret for a per_connector URL)'];
+    // hmac over the URL the delivery will have once the signing query (if any) is added: tokens go in the query, signatures in headers.
+    const signed = await auth.sign(using, raw, { method, url: urlOf(), headers, timestampMs: Date.now() - (w.age_seconds ?? 0) * 1000 });
+    Object.assign(headers, signed.headers);
+    for (const [k, v] of Object.entries(signed.query)) query.set(k, v);
   }
   if (w.tamper) raw = raw.replace(/\d/, (d) => String((Number(d) + 1) % 10)) + (/\d/.test(raw) ? '' : ' ');
   const actual: Record<string, unknown> = {};
   try {
-    await signature.verify({ headers, rawBody: Buffer.from(raw) }, secrets);
+    await auth.verify({ headers, rawBody: Buffer.from(raw), method, url: urlOf(), query }, secrets, Date.now());
     actual.verified = true;
   } catch (e) {
     actual.verified = false;
     actual.error = isTaxbridgeError(e) ? e.code : errorMessage(e);
   }
   if (actual.verified) {
-    const routed = await compileRouter(wh).route({ headers, body: parseWebhookBody(raw, wh), raw });
-    Object.assign(actual, { event_type: routed.event_type, event_id: routed.event_id, action: routed.action, id: routed.id, payment_status: routed.payment_status, writeback: routed.writeback });
-    if ('mapped' in expect && routed.action === 'upsert' && routed.stream) {
-      const { mapRecordForTest } = await import('./stream-case.ts');
-      actual.mapped = await mapRecordForTest(spec, routed.stream, routed.record, conn);
+    let split: Awaited<ReturnType<typeof splitDelivery>>;
+    try {
+      split = await splitDelivery(wh, headers, parseWebhookBody(raw, wh), raw);
+    } catch (e) {
+      actual.error = isTaxbridgeError(e) ? e.code : errorMessage(e);
+      split = [];
     }
+    const own = connectionTenant(wh, conn.settings);
+    const events: Record<string, unknown>[] = [];
+    for (const ev of split) {
+      const routed = await compileRouter(wh).route(ev.routable);
+      const one: Record<string, unknown> = { event_type: routed.event_type, event_id: routed.event_id, action: routed.action, id: routed.id, payment_status: routed.payment_status, writeback: routed.writeback };
+      if (wh.tenant) {
+        const tenant = await tenantOf(compiledWebhooks(wh), ev.routable);
+        one.tenant = tenant ?? null;
+        // Routed: the test connection's own tenant setting names it; anything else is acknowledged and applied to nothing.
+        one.routed = tenant !== undefined && own !== undefined && tenant === own;
+      }
+      if (routed.action === 'upsert' && routed.stream && ('mapped' in expect || expect.events)) {
+        const { mapRecordForTest } = await import('./stream-case.ts');
+        one.mapped = await mapRecordForTest(spec, routed.stream, routed.record, conn);
+      }
+      events.push(one);
+    }
+    if (wh.for_each) actual.events = events;
+    else if (events[0]) Object.assign(actual, events[0]);
   }
   const out: string[] = [];
-  for (const [k, v] of Object.entries(expect)) if (k !== 'requests') out.push(...diffValues(v, actual[k], k));
+  for (const [k, v] of Object.entries(expect)) {
+    if (k === 'requests') continue;
+    if (k === 'events' && Array.isArray(v) && Array.isArray(actual.events)) {
+      if (v.length !== actual.events.length) out.push(`events: expected ${v.length}, got ${actual.events.length}`);
+      v.forEach((e, i) => {
+        const a = (actual.events as Record<string, unknown>[])[i] ?? {};
+        for (const [ek, ev] of Object.entries(e as Record<string, unknown>)) out.push(...diffValues(ev, a[ek], `events[${i}].${ek}`));
+      });
+      continue;
+    }
+    out.push(...diffValues(v, actual[k], k));
+  }
   return out;
+}
+
+/** The public URL webhook cases are delivered at (what signed_content `url` sees). */
+const TEST_PUBLIC_URL = 'https://taxbridge.test';
+
+/** `sign_with` as the secrets of the authentication kind: basic takes "user:password". */
+function signingOverride(type: string, value: string): Record<string, string[]> {
+  if (type === 'basic') {
+    const i = value.indexOf(':');
+    return { username: [i < 0 ? value : value.slice(0, i)], password: [i < 0 ? '' : value.slice(i + 1)] };
+  }
+  return type === 'token' ? { value: [value] } : { secret: [value] };
 }
 
 async function writebackCase(spec: ConnectorSpec, conn: ConnectionContext, c: SpecTestCase, server: ReplayServer): Promise<string[]> {

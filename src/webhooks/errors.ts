@@ -5,7 +5,9 @@ export type WebhookSignatureCode =
   | 'WEBHOOK_SIGNATURE_MALFORMED'
   | 'WEBHOOK_SIGNATURE_INVALID'
   | 'WEBHOOK_TIMESTAMP_STALE'
-  | 'WEBHOOK_SECRET_MISSING';
+  | 'WEBHOOK_SECRET_MISSING'
+  | 'WEBHOOK_CREDENTIALS_MISSING'
+  | 'WEBHOOK_CREDENTIALS_INVALID';
 
 /** A delivery that cannot be trusted. Messages name the header or rule at fault, never a secret. */
 export class WebhookSignatureError extends TaxbridgeError {

@@ -16,7 +16,7 @@ import { getEvent, listEvents, saveEvent, type EventOutcome, type WebhookEventDo
 import { JobQueue, retryDelayMs } from './job-queue.ts';
 import { silentLog, type LogFn } from './log.ts';
 import type { RecordChange, RecordSync } from './record-sync.ts';
-import { compileRouter, type RoutedEvent, type WebhookRouter } from './route.ts';
+import { compileRouter, type RoutableDelivery, type RoutedEvent, type WebhookRouter } from './route.ts';
 import { own } from '../own.ts';
 import { parseWebhookBody } from './body.ts';
 
@@ -47,6 +47,12 @@ export function routerFor(spec: WebhooksSpec): WebhookRouter {
     routers.set(spec, r);
   }
   return r;
+}
+
+/** A stored event as the router reads it: the delivery's body, or (fan-out) the item it was split into. */
+export function routableOf(doc: Pick<WebhookEventDoc, 'headers' | 'raw_body' | 'item_index'>, spec: WebhooksSpec): RoutableDelivery {
+  if (doc.item_index !== undefined) return { headers: doc.headers, body: undefined, raw: doc.raw_body, item: JSON.parse(doc.raw_body) as unknown, index: doc.item_index };
+  return { headers: doc.headers, body: parseWebhookBody(doc.raw_body, spec), raw: doc.raw_body };
 }
 
 export class EventService {
@@ -128,7 +134,7 @@ export class EventService {
       const c = await this.opts.loadConnection(doc.connection_id);
       if (!c) throw new TaxbridgeError('CONNECTION_UNKNOWN', `connection ${doc.connection_id} no longer exists`);
       if (!c.spec.webhooks) throw new TaxbridgeError('WEBHOOK_NOT_CONFIGURED', `the ${c.spec.name} connector has no webhooks section`);
-      const routed = await routerFor(c.spec.webhooks).route({ headers: doc.headers, body: parseWebhookBody(doc.raw_body, c.spec.webhooks), raw: doc.raw_body });
+      const routed = await routerFor(c.spec.webhooks).route(routableOf(doc, c.spec.webhooks));
       const outcome = await this.apply(c, routed, doc);
       const status = outcome.action === 'ignore' || outcome.action === 'unmatched' ? 'ignored' : 'processed';
       const now = this.nowIso();
@@ -178,18 +184,18 @@ export class EventService {
       const w = await this.opts.writeback.request(c, kind, change.externalId, `event ${doc.id}`, { via: 'webhook' });
       outcome.writeback = { status: w.status, ...(w.job_id ? { job_id: w.job_id } : {}), ...(w.reason ? { reason: w.reason } : {}) };
     }
-    return outcome;
-  }
-
-  private async updatePaymentStatus(c: ResolvedConnection, stream: string, id: string, paymentStatus: string | undefined): Promise<RecordChange> {
-    const connId = c.conn.connection_id;
-    const entity = await this.store.getEntity(connId, stream, id);
     // A taxed document deleted upstream: the tax written onto it no longer counts (its jobs become voided).
     const taxedKind = change.result === 'deleted' && this.opts.writeback ? writebackKindOf(c.spec, stream) : undefined;
     if (taxedKind) {
       const w = await this.opts.writeback!.request(c, taxedKind, change.externalId, `event ${doc.id}`);
       if (w.status === 'voided') outcome.writeback = { status: w.status, ...(w.job_id ? { job_id: w.job_id } : {}), ...(w.reason ? { reason: w.reason } : {}) };
     }
+    return outcome;
+  }
+
+  private async updatePaymentStatus(c: ResolvedConnection, stream: string, id: string, paymentStatus: string | undefined): Promise<RecordChange> {
+    const connId = c.conn.connection_id;
+    const entity = await this.store.getEntity(connId, stream, id);
     if (!entity) {
       // Not imported yet: read the whole record when the stream can, so the status is not lost.
       if (own(c.spec.streams, stream)?.fetch) return this.opts.records.refetch(c, stream, id);

@@ -40,8 +40,10 @@ export interface WebhookEventDoc {
   stream?: string;
   /** Request headers (lower case), without the signature header and other credentials. */
   headers: Record<string, string>;
-  /** The body exactly as received (UTF-8). */
+  /** The body exactly as received (UTF-8); for one item of a fan-out (`item_index` set), the item's JSON. */
   raw_body: string;
+  /** Position of this event in its delivery's `for_each` items (fan-out only). */
+  item_index?: number;
   received_at: string;
   status: EventStatus;
   attempts: number;
@@ -60,11 +62,11 @@ export function eventDocId(connectionId: string, eventId: string): string {
 /** Header names never kept in the inbox (besides the spec's signature header). */
 const NEVER_STORED = new Set(['authorization', 'cookie', 'proxy-authorization', 'webhook-signature']);
 
-export function storableHeaders(headers: Record<string, string | undefined>, signatureHeader: string | undefined): Record<string, string> {
+export function storableHeaders(headers: Record<string, string | undefined>, signatureHeader: string | undefined, secretHeaders: string[] = []): Record<string, string> {
   const out: Record<string, string> = {};
   const sig = signatureHeader?.toLowerCase();
   for (const [k, v] of Object.entries(headers)) {
-    if (v === undefined || k === sig || NEVER_STORED.has(k)) continue;
+    if (v === undefined || k === sig || NEVER_STORED.has(k) || secretHeaders.includes(k)) continue;
     out[k] = v;
   }
   return out;

@@ -2,7 +2,9 @@
  * Registering the runtime's webhook URL with a system by API (spec `webhooks.registration`), e.g. Sequence's
  * POST /notifications/policies. The signing secret is generated here (per the credential's `generated` kind)
  * unless the connection already has one, sent in the registration request, and returned for the caller to
- * store (encrypted) on the connection. The secret never appears in logs or errors.
+ * store (encrypted) on the connection; or, with `registration.secret`, the system creates it and returns it once
+ * in the response (Stripe's POST /v1/webhook_endpoints), and it is returned to be stored the same way. The
+ * secret never appears in logs or errors.
  */
 import { TaxbridgeError } from '../errors.ts';
 import { compileExpression } from '../expressions/index.ts';
@@ -18,6 +20,8 @@ export interface WebhookRegistration {
   registration_id?: string;
   /** The signing secret the system will sign with; store it encrypted as `credential`. */
   secret: string;
+  /** True when the system created the secret and returned it (spec `registration.secret`): the caller must store it. */
+  returned?: boolean;
   /** The credential the secret belongs in (spec `registration.secret_credential`). */
   credential?: string;
   /** True when the secret was generated now (false: the connection's existing one was reused). */
@@ -45,7 +49,10 @@ export async function registerWebhook(spec: ConnectorSpec, conn: ConnectionConte
   const credName = reg.secret_credential;
   let secret: string | undefined;
   let generated = false;
-  if (credName) {
+  if (reg.secret) {
+    // The system creates the secret and returns it (Stripe): nothing to generate or send.
+    if (!credName || !spec.credentials?.some((c) => c.name === credName)) throw new TaxbridgeError('WEBHOOK_REGISTRATION_INVALID', `webhooks.registration.secret needs secret_credential naming a declared credential to store the returned secret in`);
+  } else if (credName) {
     const cred = spec.credentials?.find((c) => c.name === credName);
     if (!cred) throw new TaxbridgeError('WEBHOOK_REGISTRATION_INVALID', `webhooks.registration.secret_credential names "${credName}", which the ${spec.name} spec does not declare`);
     secret = conn.credentials[credName];
@@ -61,11 +68,21 @@ export async function registerWebhook(spec: ConnectorSpec, conn: ConnectionConte
   const withSecret: ConnectionContext = credName ? { ...conn, credentials: { ...conn.credentials, [credName]: secret } } : conn;
   const client = opts.client ?? createHttpClient(spec, withSecret, opts.http);
   try {
-    const res = await client.request(reg.request, { webhook: { url: opts.url, secret } });
+    const res = await client.request(reg.request, { webhook: { url: opts.url, ...(secret !== undefined ? { secret } : {}) } });
     let registration_id: string | undefined;
     if (reg.id) {
       const v = await compileExpression(reg.id).evaluate(res.body);
       if (v !== undefined && v !== null && v !== '') registration_id = String(v);
+    }
+    if (reg.secret) {
+      const ctx = { status: res.status, headers: res.headers, body: res.body };
+      const v = await compileExpression(reg.secret).evaluate(ctx, ctx);
+      if (typeof v !== 'string' || v === '' || v.length > 4096) {
+        // The endpoint exists but its secret is lost: remove it, so a retry does not leave an orphan behind.
+        if (registration_id && reg.unregister) await client.request(reg.unregister, { webhook: { id: registration_id }, registration_id }).catch(() => undefined);
+        throw new TaxbridgeError('WEBHOOK_REGISTRATION_FAILED', `${spec.title} answered the webhook registration without a signing secret at \`${reg.secret}\``, { hint: 'check webhooks.registration.secret against the system\'s response' });
+      }
+      secret = v;
     }
     if (opts.store) {
       await opts.store.put(WEBHOOK_REGISTRATIONS, conn.connection_id, {
@@ -77,10 +94,26 @@ export async function registerWebhook(spec: ConnectorSpec, conn: ConnectionConte
         registered_at: new Date().toISOString(),
       });
     }
-    return { ...(registration_id ? { registration_id } : {}), secret, ...(credName ? { credential: credName } : {}), generated };
+    return { ...(registration_id ? { registration_id } : {}), secret: secret!, ...(credName ? { credential: credName } : {}), generated, ...(reg.secret ? { returned: true } : {}) };
   } finally {
     if (!opts.client) await client.close();
   }
+}
+
+/**
+ * The connection service's registrar (src/connections WebhookRegistrar) over these functions: a secret the
+ * system returned is handed back to be sealed on the connection; the registration record is kept in `store`.
+ */
+export function webhookRegistrar(store: Store, http?: HttpClientOptions) {
+  return {
+    async register(spec: ConnectorSpec, conn: ConnectionContext, url: string): Promise<{ registration_id?: string; secret?: { credential: string; value: string } }> {
+      const r = await registerWebhook(spec, conn, { url, store, http });
+      return { ...(r.registration_id ? { registration_id: r.registration_id } : {}), ...(r.returned && r.credential ? { secret: { credential: r.credential, value: r.secret } } : {}) };
+    },
+    async unregister(spec: ConnectorSpec, conn: ConnectionContext, id: string | undefined): Promise<void> {
+      if (id) await unregisterWebhook(spec, conn, id, { store, http });
+    },
+  };
 }
 
 /** Removes a registration by API where the spec declares `registration.unregister` (context `webhook.id`). */

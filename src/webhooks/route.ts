@@ -23,6 +23,9 @@ export interface RoutableDelivery {
   /** The parsed JSON body (Rillet's deleted events are a bare JSON string). */
   body: unknown;
   raw: string;
+  /** With `for_each`: the event's item and its position in the delivery. */
+  item?: unknown;
+  index?: number;
 }
 
 interface CompiledRule {
@@ -60,7 +63,7 @@ export function compileRouter(spec: WebhooksSpec): WebhookRouter {
   spec.events.forEach((rule, order) => {
     const compiled: CompiledRule = {
       rule,
-      record: compileExpression(rule.record ?? 'body'),
+      record: compileExpression(rule.record ?? (spec.for_each ? 'item' : 'body')),
       id: rule.id ? compileExpression(rule.id) : undefined,
       paymentStatus: rule.payment_status ? compileExpression(rule.payment_status) : undefined,
       when: rule.when ? compileExpression(rule.when) : undefined,

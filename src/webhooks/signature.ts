@@ -15,12 +15,15 @@ export interface Delivery {
   /** Header names in lower case. */
   headers: Record<string, string | undefined>;
   rawBody: Buffer;
+  /** The HTTP method and the full URL as the sender called it (public URL + path + query), for signed_content. */
+  method?: string;
+  url?: string;
 }
 
 export interface CompiledSignature {
   verify(delivery: Delivery, secrets: string[], nowMs?: number): Promise<{ timestamp?: number }>;
   /** Headers that make `rawBody` verify under `secret` (fakes, spec tests, benchmarks). */
-  sign(secret: string, rawBody: Buffer | string, headers?: Record<string, string>, timestampMs?: number): Promise<Record<string, string>>;
+  sign(secret: string, rawBody: Buffer | string, headers?: Record<string, string>, timestampMs?: number, request?: { method?: string; url?: string }): Promise<Record<string, string>>;
 }
 
 /** Standard Webhooks (standardwebhooks.com): the built-in preset; spec fields override it. */
@@ -70,14 +73,22 @@ export function compileSignature(spec: SignatureSpec): CompiledSignature {
   };
   return {
     verify: (delivery, secrets, nowMs = Date.now()) => verify(r, delivery, secrets, nowMs),
-    sign: (secret, rawBody, headers = {}, timestampMs = Date.now()) => sign(r, secret, Buffer.isBuffer(rawBody) ? rawBody : Buffer.from(rawBody), headers, timestampMs),
+    sign: (secret, rawBody, headers = {}, timestampMs = Date.now(), request = {}) => sign(r, secret, Buffer.isBuffer(rawBody) ? rawBody : Buffer.from(rawBody), headers, timestampMs, request),
   };
 }
 
 /** The secrets a connection accepts (the `secret` template may give several, for rotation). */
-export async function webhookSecrets(spec: SignatureSpec, conn: Pick<ConnectionContext, 'credentials' | 'settings' | 'environment'>): Promise<string[]> {
-  const ctx = { credentials: conn.credentials, settings: conn.settings, environment: conn.environment };
-  const v = await renderTemplate(compileTemplate(spec.secret), ctx, ctx);
+export async function webhookSecrets(spec: SignatureSpec, conn: SecretContext): Promise<string[]> {
+  return renderSecretList(spec.secret, conn);
+}
+
+/** What secret templates read: the connection's values, and `app` (the deployment's app-level webhook secret). */
+export type SecretContext = Pick<ConnectionContext, 'credentials' | 'settings' | 'environment'> & { app?: { webhook_secret?: string | string[] } };
+
+/** A secret template rendered to the non-empty strings it gives (an array result: several, for rotation). */
+export async function renderSecretList(template: string, conn: SecretContext): Promise<string[]> {
+  const ctx = { credentials: conn.credentials, settings: conn.settings, environment: conn.environment, app: conn.app ?? {} };
+  const v = await renderTemplate(compileTemplate(template), ctx, ctx);
   const list = Array.isArray(v) ? v : [v];
   return list.filter((x): x is string => typeof x === 'string' && x.length > 0);
 }
@@ -141,7 +152,7 @@ async function verify(r: Resolved, delivery: Delivery, secrets: string[], nowMs:
     if (Math.abs(nowMs - ts) > r.toleranceMs) throw new WebhookSignatureError('WEBHOOK_TIMESTAMP_STALE', `the delivery timestamp is more than ${r.toleranceMs / 1000} s from now; replays are refused`, 'check the sender\'s clock, or resend the event');
   }
 
-  const content = await signedContent(r, delivery.headers, delivery.rawBody, tsText);
+  const content = await signedContent(r, delivery, tsText);
   for (const secret of secrets) {
     const expected = hmac(r, secret, content);
     for (const p of provided) if (p.length === expected.length && timingSafeEqual(p, expected)) return { timestamp: ts };
@@ -149,8 +160,8 @@ async function verify(r: Resolved, delivery: Delivery, secrets: string[], nowMs:
   throw new WebhookSignatureError('WEBHOOK_SIGNATURE_INVALID', `no signature in the ${r.header} header matches the delivery`, 'check the connection\'s signing secret (it may have been regenerated)');
 }
 
-async function signedContent(r: Resolved, headers: Record<string, string | undefined>, rawBody: Buffer, timestamp: string | undefined): Promise<Buffer> {
-  const ctx = { timestamp, id: headers['webhook-id'], headers, body: rawBody.toString('utf8') };
+async function signedContent(r: Resolved, d: Delivery, timestamp: string | undefined): Promise<Buffer> {
+  const ctx = { timestamp, id: d.headers['webhook-id'], headers: d.headers, body: d.rawBody.toString('utf8'), method: d.method, url: d.url };
   const v = await renderTemplate(r.content, ctx, ctx);
   return Buffer.from(typeof v === 'string' ? v : JSON.stringify(v), 'utf8');
 }
@@ -170,14 +181,14 @@ function decodeSignature(encoding: 'hex' | 'base64', s: string): Buffer | undefi
   return /^[A-Za-z0-9+/_-]+={0,2}$/.test(s) ? Buffer.from(s, 'base64') : undefined;
 }
 
-async function sign(r: Resolved, secret: string, rawBody: Buffer, given: Record<string, string>, tsMs: number): Promise<Record<string, string>> {
+async function sign(r: Resolved, secret: string, rawBody: Buffer, given: Record<string, string>, tsMs: number, request: { method?: string; url?: string }): Promise<Record<string, string>> {
   const headers: Record<string, string> = Object.fromEntries(Object.entries(given).map(([k, v]) => [k.toLowerCase(), v]));
   const tsText = r.unit === 'iso8601' ? new Date(tsMs).toISOString() : r.unit === 'milliseconds' ? String(Math.floor(tsMs)) : String(Math.floor(tsMs / 1000));
   const out: Record<string, string> = {};
   if (r.timestampHeader && headers[r.timestampHeader] === undefined) out[r.timestampHeader] = headers[r.timestampHeader] = tsText;
   if (r.header === 'webhook-signature' && headers['webhook-id'] === undefined) out['webhook-id'] = headers['webhook-id'] = `msg_${randomUUID()}`;
   const usedTs = r.timestampHeader ? headers[r.timestampHeader]! : tsText;
-  const digest = hmac(r, secret, await signedContent(r, headers, rawBody, usedTs)).toString(r.encoding);
+  const digest = hmac(r, secret, await signedContent(r, { headers, rawBody, method: request.method, url: request.url }, usedTs)).toString(r.encoding);
   const f = r.format;
   out[r.header] = f.type === 'plain' ? digest : f.type === 'list' ? `${f.prefix ?? ''}${digest}` : `${f.timestamp_key ? `${f.timestamp_key}=${usedTs}${f.pair_separator ?? ','}` : ''}${f.signature_key}=${digest}`;
   return out;
