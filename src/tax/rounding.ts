@@ -16,9 +16,9 @@
  *   the largest remainders), and the line taxable amounts likewise from half_up(sum exact taxable_l).
  * Tax-inclusive lines keep line-level rounding (their net is derived from the gross line by line).
  */
-import { type Rational, allocate, mul, percentToFraction } from '../money/index.ts';
+import { type Rational, allocate, percentToFraction } from '../money/index.ts';
 import type { EngineLine, EngineResult, JurisdictionTax } from './engine.ts';
-import type { TaxData } from './rates/index.ts';
+import type { Jurisdiction, TaxData } from './rates/index.ts';
 
 export type RoundingPolicy = 'line' | 'document';
 
@@ -27,65 +27,69 @@ export const DOCUMENT_ROUNDING_REQUIRED: ReadonlySet<string> = new Set(['US|TX']
 
 const ONE: Rational = { n: 1n, d: 1n };
 
-function documentLevel(policy: RoundingPolicy, jt: JurisdictionTax): boolean {
-  if (policy === 'document') return true;
-  const j = jt.jurisdiction;
-  return DOCUMENT_ROUNDING_REQUIRED.has(`${j.country}|${j.state ?? ''}`);
+/** Exact fractions of percent strings, cached (a handful of distinct rates and shares exist). */
+const fractions = new Map<string, Rational>();
+function fraction(percent: string): Rational {
+  let f = fractions.get(percent);
+  if (!f) {
+    f = percentToFraction(percent);
+    if (fractions.size < 10_000) fractions.set(percent, f);
+  }
+  return f;
 }
 
+function documentLevel(policy: RoundingPolicy, j: Jurisdiction): boolean {
+  // Texas (Tax Code §151.053); DOCUMENT_ROUNDING_REQUIRED lists it for readers and tests.
+  return policy === 'document' || (j.state === 'TX' && j.country === 'US');
+}
+
+/** The last share looked up (an invoice's lines share state, tax code and date): no key strings per line. */
+let last: { state: string; code: string; date: string; share: Rational } | undefined;
 function shareOf(line: EngineLine, data: TaxData, date: string): Rational {
   if (line.reason !== 'taxable_basis_reduced' || !line.state) return ONE;
-  return percentToFraction(data.usTaxability(line.state, line.taxCode, date).taxable_percent);
+  const l = last;
+  if (l && l.state === line.state && l.code === line.taxCode && l.date === date) return l.share;
+  const share = fraction(data.usTaxability(line.state, line.taxCode, date).taxable_percent);
+  last = { state: line.state, code: line.taxCode, date, share };
+  return share;
 }
 
 interface Part {
   line: EngineLine;
   jt: JurisdictionTax;
-  exact: Rational;
+  share: Rational;
 }
 
 /**
  * Re-rounds `result` in place at document level for the jurisdictions that take it. A result with one
  * line, or no document-level jurisdiction, is left as it is (line and document level agree on one line).
+ * Hot path (a Texas invoice on every call): no string keys, fractions cached, BigInt only on the amounts.
  */
 export function applyRounding(result: EngineResult, policy: RoundingPolicy, data: TaxData, date: string): void {
   if (result.lines.length < 2) return;
-  let groups: Map<string, Part[]> | undefined;
+  // Jurisdiction objects are shared by the lines of a place; the rate tells overrides apart.
+  let groups: Map<Jurisdiction, Map<string, Part[]>> | undefined;
   for (const line of result.lines) {
     if (line.line.inclusive) continue;
     let share: Rational | undefined;
     for (const jt of line.jurisdictions) {
-      if (jt.amount === 0n && jt.rate === '0') continue;
-      if (!documentLevel(policy, jt)) continue;
+      if (jt.rate === '0' || !documentLevel(policy, jt.jurisdiction)) continue;
       share ??= shareOf(line, data, date);
-      const j = jt.jurisdiction;
-      const key = `${j.country}|${j.state ?? ''}|${j.level}|${j.name}|${jt.rate}`;
       groups ??= new Map();
-      let g = groups.get(key);
-      if (!g) groups.set(key, (g = []));
-      g.push({ line, jt, exact: mul({ n: line.net, d: 1n }, share) });
+      let byRate = groups.get(jt.jurisdiction);
+      if (!byRate) groups.set(jt.jurisdiction, (byRate = new Map()));
+      let g = byRate.get(jt.rate);
+      if (!g) byRate.set(jt.rate, (g = []));
+      g.push({ line, jt, share });
     }
   }
   if (!groups) return;
   let changed = false;
-  for (const parts of groups.values()) {
-    if (parts.length < 2) continue;
-    // Common denominator of the exact taxable amounts, so they become integer weights.
-    let den = 1n;
-    for (const p of parts) den = lcm(den, p.exact.d);
-    const weights = parts.map((p) => p.exact.n * (den / p.exact.d));
-    let sumW = 0n;
-    for (const w of weights) sumW += w;
-    const rate = percentToFraction(parts[0]!.jt.rate);
-    const taxableTotal = halfUp(sumW, den);
-    const taxTotal = halfUp(sumW * rate.n, den * rate.d);
-    const taxes = allocate(taxTotal, weights);
-    const taxables = allocate(taxableTotal, weights);
-    for (let i = 0; i < parts.length; i++) {
-      const p = parts[i]!;
-      if (p.jt.amount !== taxes[i] || p.jt.taxable !== taxables[i]) changed = true;
-      p.jt.amount = taxes[i]!;
-      p.jt.taxable = taxables[i]!;
+  for (const byRate of groups.values()) {
+    for (const [rateText, parts] of byRate) {
+      if (parts.length < 2) continue;
+      const rate = fraction(rateText);
+      if (roundGroupFast(parts, rate) ?? roundGroup(parts, rate)) changed = true;
     }
   }
   if (!changed) return;
@@ -100,6 +104,106 @@ export function applyRounding(result: EngineResult, policy: RoundingPolicy, data
     total += line.tax;
   }
   result.taxTotal = total;
+}
+
+const SAFE = 2 ** 53;
+
+function assign(parts: Part[], taxes: ArrayLike<bigint>, taxables: ArrayLike<bigint>): boolean {
+  let changed = false;
+  for (let i = 0; i < parts.length; i++) {
+    const jt = parts[i]!.jt;
+    if (jt.amount !== taxes[i] || jt.taxable !== taxables[i]) changed = true;
+    jt.amount = taxes[i]!;
+    jt.taxable = taxables[i]!;
+  }
+  return changed;
+}
+
+/** Exact in BigInt: the exact taxable amounts (net x share) on a common denominator as integer weights. */
+function roundGroup(parts: Part[], rate: Rational): boolean {
+  let den = parts[0]!.share.d;
+  for (const p of parts) if (p.share.d !== den) den = lcm(den, p.share.d);
+  const weights: bigint[] = new Array(parts.length);
+  let sumW = 0n;
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i]!;
+    weights[i] = p.line.net * p.share.n * (den / p.share.d);
+    sumW += weights[i]!;
+  }
+  return assign(parts, allocate(halfUp(sumW * rate.n, den * rate.d), weights), allocate(halfUp(sumW, den), weights));
+}
+
+/**
+ * The same in Number arithmetic, exact because every product is an integer below 2^53 (checked): the usual invoice, without BigInt division per part. Shares of one group have
+ * one denominator here (one tax code per state: Texas SaaS 4/5), else undefined and the BigInt path runs.
+ */
+function roundGroupFast(parts: Part[], rate: Rational): boolean | undefined {
+  const d0 = parts[0]!.share.d;
+  const rn = Number(rate.n);
+  const rd = Number(rate.d);
+  const den = Number(d0);
+  const n = parts.length;
+  const w = new Array<number>(n);
+  let sumW = 0;
+  for (let i = 0; i < n; i++) {
+    const p = parts[i]!;
+    if (p.share.d !== d0) return undefined;
+    w[i] = Number(p.line.net) * Number(p.share.n);
+    sumW += w[i]!;
+  }
+  if (sumW * rn >= SAFE || den * rd >= SAFE || !Number.isSafeInteger(sumW)) return undefined;
+  const tax = halfUpNum(sumW * rn, den * rd);
+  const taxable = halfUpNum(sumW, den);
+  if (tax * sumW >= SAFE || taxable * sumW >= SAFE) return undefined;
+  return assign(parts, splitNum(tax, w, sumW), splitNum(taxable, w, sumW));
+}
+
+/** floor(a / b) for non-negative integers below 2^53, corrected for division rounding; the remainder in `rest`. */
+let rest = 0;
+function divNum(a: number, b: number): number {
+  let q = Math.floor(a / b);
+  let r = a - q * b;
+  if (r < 0) {
+    q -= 1;
+    r += b;
+  } else if (r >= b) {
+    q += 1;
+    r -= b;
+  }
+  rest = r;
+  return q;
+}
+
+function halfUpNum(a: number, b: number): number {
+  const q = divNum(a, b);
+  return rest * 2 >= b ? q + 1 : q;
+}
+
+/** Largest remainder, ties to the earlier part (as src/money/allocate.ts). */
+function splitNum(total: number, w: number[], sumW: number): bigint[] {
+  const n = w.length;
+  const parts: bigint[] = new Array(n);
+  const rem = new Array<number>(n);
+  const q = new Array<number>(n);
+  let given = 0;
+  for (let i = 0; i < n; i++) {
+    if (sumW === 0) {
+      q[i] = i === 0 ? total : 0;
+      rem[i] = 0;
+    } else {
+      q[i] = divNum(total * w[i]!, sumW);
+      rem[i] = rest;
+    }
+    given += q[i]!;
+  }
+  for (let left = total - given; left > 0; left--) {
+    let best = -1;
+    for (let i = 0; i < n; i++) if (rem[i]! >= 0 && (best < 0 || rem[i]! > rem[best]!)) best = i;
+    q[best] = q[best]! + 1;
+    rem[best] = -1;
+  }
+  for (let i = 0; i < n; i++) parts[i] = BigInt(q[i]!);
+  return parts;
 }
 
 function halfUp(n: bigint, d: bigint): bigint {
