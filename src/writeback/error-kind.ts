@@ -28,7 +28,18 @@ const PERMANENT_CODES = new Set([
   'WEBHOOK_BODY_INVALID',
   'MAPPING_FAILED',
   'MAPPING_INVALID',
+  // The spec or the system's answer cannot produce a valid request: resending the same one changes nothing.
+  'HTTP_BODY_ENCODING',
+  'PAGINATION_CROSS_ORIGIN',
+  'PAGINATION_BAD_NEXT_URL',
+  'PAGINATION_LOOP',
+  'PAGINATION_LIMIT',
+  'CONNECTION_BASE_URL',
+  'OAUTH_SETTING_INVALID',
 ]);
+
+/** The codes above, for tests and docs. */
+export const PERMANENT_ERROR_CODES: ReadonlySet<string> = PERMANENT_CODES;
 
 export function isPermanentError(e: unknown): boolean {
   return isTaxbridgeError(e) && PERMANENT_CODES.has(e.code);

@@ -131,6 +131,7 @@ export class WritebackService {
     const inserted = await this.store.insertIfAbsent(WRITEBACK_JOBS, base.id, base);
     let job = inserted ? base : ((await getJob(this.store, base.id)) ?? base);
     if (base.status !== 'pending') return outcomeOf(job);
+    if (!inserted && (await this.displaced(job))) job = await this.reopen(job, trigger);
     if (opts.wait) {
       // Asked explicitly (API): a job that already applied this tax is sent again, since the document does not carry it.
       if (!inserted && job.status === 'applied') job = await this.reopen(job, trigger);
@@ -184,6 +185,19 @@ export class WritebackService {
       return { ...common, id: jobId(common.connection_id, kind, documentId, `no_tax:${ev.reason ?? ''}`, ev.hash), tax_hash: ev.hash, status: 'no_tax', reason: ev.reason, tax: ev.tax, calculation_id: ev.tax.calculation_id };
     }
     return { ...common, id: jobId(common.connection_id, kind, documentId, 'write', ev.hash), tax_hash: ev.hash, status: 'pending', tax: ev.tax, calculation_id: ev.tax.calculation_id };
+  }
+
+  /**
+   * Tax A -> B -> A: the job for A is final, yet the evaluation says write, because B was written after it.
+   * Such a job runs again (its idempotency key changes with the stored document's version). A final job no
+   * later write displaced stays final, so a system whose documents never show the tax cannot loop.
+   */
+  private async displaced(job: WritebackJobDoc): Promise<boolean> {
+    if (job.status === 'superseded') return true;
+    if (job.status !== 'applied' && job.status !== 'unchanged') return false;
+    const since = job.applied_at ?? job.updated_at;
+    const applied = await listJobs(this.store, { connectionId: job.connection_id, documentId: job.document_id, status: 'applied' });
+    return applied.some((o) => o.kind === job.kind && o.id !== job.id && (o.applied_at ?? o.updated_at) > since);
   }
 
   private async reopen(job: WritebackJobDoc, trigger: string): Promise<WritebackJobDoc> {
