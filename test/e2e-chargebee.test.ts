@@ -9,7 +9,6 @@
  * webhook off, by an incremental sync; records deleted upstream (flagged, and gone altogether) are deleted by
  * the next full sync; wrong or missing Basic credentials are refused with 401.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -18,6 +17,7 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeChargebee, type FakeChargebee } from '../fakes/index.ts';
+import { ADMIN_TOKEN, serveEnv, startServe, type ServeChild } from './helpers/serve-child.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const SITE = 'acme-test';
@@ -53,9 +53,7 @@ let cb: FakeChargebee;
 let dataDir: string;
 let connectorsDir: string;
 let base: string;
-let child: ChildProcess | undefined;
-const output: string[] = [];
-const ADMIN = `adm_${randomBytes(18).toString('base64url')}`;
+let serve: ServeChild | undefined;
 const API_KEY = `test_${randomBytes(12).toString('hex')}`;
 
 async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: any }> {
@@ -73,7 +71,7 @@ async function call(method: string, path: string, body?: unknown, headers: Recor
   }
   return { status: res.statusCode, json };
 }
-const admin = (method: string, path: string, body?: unknown) => call(method, path, body, { authorization: `Bearer ${ADMIN}` });
+const admin = (method: string, path: string, body?: unknown) => call(method, path, body, { authorization: `Bearer ${ADMIN_TOKEN}` });
 
 beforeAll(async () => {
   cb = await startFakeChargebee({ seed: 7, site: SITE, apiKey: API_KEY, rateLimit: false, counts: { customers: 14, items: 4, invoices: 23, creditNotes: 3 } });
@@ -82,35 +80,15 @@ beforeAll(async () => {
   expect(text).toContain(HOST_TEMPLATE);
   writeFileSync(join(connectorsDir, 'chargebee.yaml'), text.replaceAll(HOST_TEMPLATE, `${cb.origin}/sites/{{ settings.site }}/api/v2`));
   dataDir = mkdtempSync(join(tmpdir(), 'tb-e2e-cb-'));
+  // A fixed port, not 0: the webhook URL registered with Chargebee is built from the public URL, which
+  // defaults to the configured port.
   const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  child = spawn(process.execPath, [join(ROOT, 'bin', 'taxbridge.js'), 'serve'], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      TAXBRIDGE_PORT: String(port),
-      TAXBRIDGE_HOST: '127.0.0.1',
-      TAXBRIDGE_DATA_DIR: dataDir,
-      TAXBRIDGE_ADMIN_TOKEN: ADMIN,
-      TAXBRIDGE_MASTER_KEY: randomBytes(32).toString('base64'),
-      TAXBRIDGE_CONNECTORS_DIR: connectorsDir,
-      TAXBRIDGE_ALLOW_LOOPBACK_HTTP: 'true',
-      TAXBRIDGE_LOG_LEVEL: 'info',
-    },
-  });
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => output.push(d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => output.push(d));
-  await waitFor('readyz', async () => (await call('GET', '/readyz')).status === 200, 20_000);
+  serve = await startServe(dataDir, { env: serveEnv({ TAXBRIDGE_CONNECTORS_DIR: connectorsDir, TAXBRIDGE_ALLOW_LOOPBACK_HTTP: 'true', TAXBRIDGE_BACKFILL: 'true' }), args: ['--port', String(port)] });
+  base = serve.url;
 }, 40_000);
 
 afterAll(async () => {
-  if (child && child.exitCode === null) {
-    const exited = new Promise((r) => child!.once('exit', r));
-    child.kill('SIGTERM');
-    await exited;
-  }
+  await serve?.stop();
   await cb?.close();
   for (const d of [dataDir, connectorsDir]) if (d) rmSync(d, { recursive: true, force: true });
 });
