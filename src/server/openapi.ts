@@ -309,12 +309,30 @@ const paths: Record<string, Record<string, Op>> = {
       parameters: [pathParam('token', 'The connection’s webhook token.')],
       requestBody: { required: true, content: { 'application/json': { schema: { type: 'object' } } } },
       responses: {
-        '200': json({ type: 'object', properties: { received: { const: true }, id: { type: 'string' }, duplicate: { type: 'boolean' } } }, 'Stored (or a duplicate, acknowledged).'),
+        '200': json({ type: 'object', properties: { received: { const: true }, id: { type: 'string' }, duplicate: { type: 'boolean' }, events: { type: 'integer' }, unrouted: { type: 'integer' } } }, 'Stored (or a duplicate, acknowledged); `events` with fan-out, `unrouted` for events of another tenant.'),
         '400': json(ref('ApiError'), 'Malformed body.'),
-        '401': json(ref('ApiError'), 'Missing, malformed or wrong signature, or a stale timestamp.'),
+        '401': json(ref('ApiError'), 'Missing, malformed or wrong signature or credentials (Basic, token), or a stale timestamp.'),
         '404': json(ref('ApiError'), 'Unknown token (or a disconnected connection).'),
         '413': json(ref('ApiError'), 'Body too large.'),
         '503': json(ref('ApiError'), 'Not ready to accept (no signing secret yet, store unavailable): retry later.'),
+      },
+    },
+  },
+
+  '/webhooks/connectors/{connector}': {
+    post: {
+      tags: ['webhooks'],
+      summary: 'One webhook URL for every connection of a connector (spec `webhooks.url: per_connector`, e.g. QuickBooks)',
+      description: 'Verified with the deployment’s app-level secret (TAXBRIDGE_WEBHOOK_<NAME>_SECRET). The delivery is split into events (`for_each`); each is stored, before the 200, only for the active connection whose tenant setting equals the event’s tenant (QuickBooks realmId). Events of no active connection are acknowledged, logged, counted (GET /admin/webhooks/unrouted) and applied to nothing.',
+      parameters: [pathParam('connector', 'The connector name, e.g. quickbooks.')],
+      requestBody: { required: true, content: { 'application/json': { schema: {} } } },
+      responses: {
+        '200': json({ type: 'object', properties: { received: { const: true }, id: { type: 'string' }, duplicate: { type: 'boolean' }, events: { type: 'integer' }, unrouted: { type: 'integer' } } }, 'Stored: `events` for connections, `unrouted` acknowledged for none.'),
+        '400': json(ref('ApiError'), 'Malformed body.'),
+        '401': json(ref('ApiError'), 'Missing or wrong signature or credentials.'),
+        '404': json(ref('ApiError'), 'No connector receives webhooks at this URL.'),
+        '413': json(ref('ApiError'), 'Body too large, or more events than webhooks.max_events (default 1000).'),
+        '503': json(ref('ApiError'), 'No app secret configured, or the store is unavailable: retry later.'),
       },
     },
   },
@@ -487,6 +505,14 @@ const paths: Record<string, Record<string, Op>> = {
       summary: 'Webhook events and their outcomes',
       parameters: [queryParam('connection', 'Connection id.'), queryParam('status', 'pending, retrying, processed, ignored, failed (comma-separated).'), queryParam('type', 'Event type.'), queryParam('limit', 'Default 100.', { type: 'integer' })],
       responses: { '200': json(list(ref('WebhookEvent')), 'Events, newest first.') },
+    }),
+  },
+  '/admin/webhooks/unrouted': {
+    get: admin({
+      tags: ['admin: webhooks'],
+      summary: 'Webhook events no connection’s tenant matched (count and the most recent)',
+      parameters: [queryParam('connector', 'Connector name (required).'), queryParam('limit', 'Recent events shown, default 100 (at most 100).', { type: 'integer' })],
+      responses: { '200': json(data({ type: 'object', properties: { connector: { type: 'string' }, count: { type: 'integer' }, recent: { type: 'array', items: { type: 'object' } } } }), 'Unrouted events.'), '400': errorResponse('connector missing.') },
     }),
   },
   '/admin/events/{id}': {
