@@ -17,6 +17,11 @@ describe('taxbridge demo', () => {
     expect(text).toMatch(/QuickBooks: succeeded — customers 8, products 4, invoices 12, credit_memos 2/);
     expect(text).toMatch(/invoice \d+ for Lone Star Dental PLLC \(Austin, TX\) taxed in \d+ ms \(SyncToken 0 -> 1\)/);
     expect(text).toMatch(/TotalTax 66\.00 spread by QuickBooks over/);
+    // Stripe: endpoint registered by API, backfill, a draft taxed through invoice.created as form-encoded tax_amounts.
+    expect(text).toMatch(/webhook endpoint we_\w+ registered by API/);
+    expect(text).toMatch(/Stripe: succeeded — customers 10, products 4, invoices 20, credit_notes 2/);
+    expect(text).toMatch(/draft in_\w+ for .* \(Austin, TX\) taxed in \d+ ms, still a draft/);
+    expect(text).toMatch(/sent as application\/x-www-form-urlencoded: lines%5B0%5D%5Bid%5D=il_/);
     expect(text).toMatch(/(\d+) webhook events stored, \1 processed; \d+ write-back jobs \(\d+ applied, 0 dead\)/);
   }, 60_000);
 });

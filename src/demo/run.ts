@@ -15,6 +15,7 @@ import { loadConfig } from '../config/index.ts';
 import { TaxbridgeError } from '../errors.ts';
 import { startServer } from '../server/serve.ts';
 import { startQuickBooksDemo } from './quickbooks.ts';
+import { startStripeDemo } from './stripe.ts';
 
 export interface DemoOptions {
   /** Keep everything running after the tour until interrupted. */
@@ -39,6 +40,8 @@ export async function runDemo(opts: DemoOptions = {}): Promise<void> {
   say(`   Sequence ${seq.url}   Rillet ${ril.url}`);
   const qbo = await startQuickBooksDemo();
   say(`   QuickBooks Online ${qbo.fake.url} (and its OAuth server ${qbo.fake.oauth.authorizeUrl.replace(/\/connect\/oauth2$/, '')})`);
+  const stripe = await startStripeDemo();
+  say(`   Stripe ${stripe.fake.url} (API ${stripe.fake.apiVersion})`);
 
   const tempDir = opts.dataDir ? undefined : mkdtempSync(join(tmpdir(), 'taxbridge-demo-'));
   const dataDir = opts.dataDir ?? tempDir!;
@@ -96,8 +99,11 @@ export async function runDemo(opts: DemoOptions = {}): Promise<void> {
     step('5b', 'Connecting QuickBooks Online: OAuth consent in the browser (the fake Intuit approves it), realmId kept');
     const q = await qbo.connect({ adminCall, organizationId: org.id, say });
 
-    step(6, 'Backfill: customers, products, invoices and credit notes from the three systems');
-    for (const [name, id] of [['Sequence', s.connection.id], ['Rillet', r1.connection.id], ['QuickBooks', q]] as const) {
+    step('5c', 'Connecting Stripe (sandbox): secret key checked, webhook endpoint registered by API');
+    const stripeConn = await stripe.connect({ adminCall, organizationId: org.id, say });
+
+    step(6, 'Backfill: customers, products, invoices and credit notes from the four systems');
+    for (const [name, id] of [['Sequence', s.connection.id], ['Rillet', r1.connection.id], ['QuickBooks', q], ['Stripe', stripeConn]] as const) {
       const status = await waitFor(async () => {
         const st = (await adminCall('GET', `/admin/connections/${id}`)).data;
         return ['succeeded', 'failed'].includes(st.backfill?.status) ? st : undefined;
@@ -136,6 +142,9 @@ export async function runDemo(opts: DemoOptions = {}): Promise<void> {
     step('8b', 'QuickBooks: an invoice is created -> the app\'s one webhook, routed by realmId -> TotalTax written with the current SyncToken');
     await qbo.invoiceRoundTrip({ adminCall, say, waitFor });
 
+    step('8c', 'Stripe: a subscription draft -> signed invoice.created -> manual tax_amounts on its lines within the draft window');
+    await stripe.invoiceRoundTrip({ adminCall, connectionId: stripeConn, say, waitFor });
+
     step(9, 'A live tax call, as Sequence makes on every invoice (POST /tax_api/calculate_tax)');
     const calcBody = {
       currency: 'usd',
@@ -171,7 +180,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<void> {
     }
   } finally {
     await server.close('demo finished');
-    await Promise.all([seq.close(), ril.close(), qbo.close()]);
+    await Promise.all([seq.close(), ril.close(), qbo.close(), stripe.close()]);
     await new Promise((r) => log.end(r));
     if (tempDir) rmSync(tempDir, { recursive: true, force: true });
   }
