@@ -205,6 +205,15 @@ describe('Stripe through taxbridge serve, end to end', () => {
     expect(taxWritesOf(id)[2]!.raw).toBe(taxWritesOf(id)[0]!.raw); // same content, new key: not an idempotent replay
   });
 
+  it('a draft with more lines than Stripe embeds (12 > 10) is read again with all of them and every line is taxed', async () => {
+    const inv = st.createInvoice({ customer: state.austin!, currency: 'usd', lines: Array.from({ length: 12 }, (_, i) => ({ amount: 1_000 + i, description: `Item ${i + 1}` })) });
+    expect(st.linesOf(inv.id)).toHaveLength(12);
+    await waitFor('tax on all 12 lines', () => taxOf(inv.id).every((t) => t > 0));
+    const fields = new URLSearchParams(taxWritesOf(inv.id)[0]!.raw);
+    expect(fields.get('lines[11][id]')).toBe(st.linesOf(inv.id)[11]!.id);
+    expect(st.requests.some((r) => r.path === `/v1/invoices/${inv.id}/lines`)).toBe(true);
+  });
+
   it('with webhooks off, a new draft gets its tax through a sync (the /v1/events feed, write-back triggered by sync)', async () => {
     await stripePost(`/v1/webhook_endpoints/${state.endpoint}`, { disabled: 'true' });
     const inv = st.createInvoice({ customer: state.austin!, currency: 'usd', lines: [{ amount: 5_000, description: 'Add-on' }] });
