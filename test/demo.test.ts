@@ -22,6 +22,9 @@ describe('taxbridge demo', () => {
     expect(text).toMatch(/Stripe: succeeded — customers 10, products 4, invoices 20, credit_notes 2/);
     expect(text).toMatch(/draft in_\w+ for .* \(Austin, TX\) taxed in \d+ ms, still a draft/);
     expect(text).toMatch(/sent as application\/x-www-form-urlencoded: lines%5B0%5D%5Bid%5D=il_/);
+    // Chargebee: site + API key, Basic-auth webhook registered by API, backfill, an invoice imported by webhook (no write-back).
+    expect(text).toMatch(/Chargebee: succeeded — customers 12, items 4, item_prices \d+, invoices 30, credit_notes 3/);
+    expect(text).toMatch(/invoice \d+ \(\w+\) arrived by the Basic-auth webhook: sub_total \d+ -> \d+\.\d\d/);
     expect(text).toMatch(/(\d+) webhook events stored, \1 processed; \d+ write-back jobs \(\d+ applied, 0 dead\)/);
   }, 60_000);
 });

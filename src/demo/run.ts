@@ -16,6 +16,7 @@ import { TaxbridgeError } from '../errors.ts';
 import { startServer } from '../server/serve.ts';
 import { startQuickBooksDemo } from './quickbooks.ts';
 import { startStripeDemo } from './stripe.ts';
+import { startChargebeeDemo } from './chargebee.ts';
 
 export interface DemoOptions {
   /** Keep everything running after the tour until interrupted. */
@@ -42,6 +43,8 @@ export async function runDemo(opts: DemoOptions = {}): Promise<void> {
   say(`   QuickBooks Online ${qbo.fake.url} (and its OAuth server ${qbo.fake.oauth.authorizeUrl.replace(/\/connect\/oauth2$/, '')})`);
   const stripe = await startStripeDemo();
   say(`   Stripe ${stripe.fake.url} (API ${stripe.fake.apiVersion})`);
+  const chargebee = await startChargebeeDemo();
+  say(`   Chargebee ${chargebee.fake.siteUrl()} (site ${chargebee.fake.site})`);
 
   const tempDir = opts.dataDir ? undefined : mkdtempSync(join(tmpdir(), 'taxbridge-demo-'));
   const dataDir = opts.dataDir ?? tempDir!;
@@ -102,8 +105,11 @@ export async function runDemo(opts: DemoOptions = {}): Promise<void> {
     step('5c', 'Connecting Stripe (sandbox): secret key checked, webhook endpoint registered by API');
     const stripeConn = await stripe.connect({ adminCall, organizationId: org.id, say });
 
-    step(6, 'Backfill: customers, products, invoices and credit notes from the four systems');
-    for (const [name, id] of [['Sequence', s.connection.id], ['Rillet', r1.connection.id], ['QuickBooks', q], ['Stripe', stripeConn]] as const) {
+    step('5d', 'Connecting Chargebee (test site): site + API key, webhook registered by API with generated Basic credentials');
+    const cbConn = await chargebee.connect({ adminCall, organizationId: org.id, say });
+
+    step(6, 'Backfill: customers, products, invoices and credit notes from the five systems');
+    for (const [name, id] of [['Sequence', s.connection.id], ['Rillet', r1.connection.id], ['QuickBooks', q], ['Stripe', stripeConn], ['Chargebee', cbConn]] as const) {
       const status = await waitFor(async () => {
         const st = (await adminCall('GET', `/admin/connections/${id}`)).data;
         return ['succeeded', 'failed'].includes(st.backfill?.status) ? st : undefined;
@@ -145,6 +151,9 @@ export async function runDemo(opts: DemoOptions = {}): Promise<void> {
     step('8c', 'Stripe: a subscription draft -> signed invoice.created -> manual tax_amounts on its lines within the draft window');
     await stripe.invoiceRoundTrip({ adminCall, connectionId: stripeConn, say, waitFor });
 
+    step('8d', 'Chargebee: an invoice is generated -> Basic-auth webhook -> imported, cents to exact decimals (import only)');
+    await chargebee.invoiceImport({ adminCall, connectionId: cbConn, say, waitFor });
+
     step(9, 'A live tax call, as Sequence makes on every invoice (POST /tax_api/calculate_tax)');
     const calcBody = {
       currency: 'usd',
@@ -180,7 +189,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<void> {
     }
   } finally {
     await server.close('demo finished');
-    await Promise.all([seq.close(), ril.close(), qbo.close(), stripe.close()]);
+    await Promise.all([seq.close(), ril.close(), qbo.close(), stripe.close(), chargebee.close()]);
     await new Promise((r) => log.end(r));
     if (tempDir) rmSync(tempDir, { recursive: true, force: true });
   }
