@@ -83,7 +83,7 @@ describe('taxbridge validate: command line', () => {
 
   it('exits 0 on the shipped connectors', async () => {
     const { stdout } = await run('node', [bin, 'validate', join(import.meta.dirname, '..', 'connectors')]);
-    expect(stdout).toMatch(/2 spec\(s\) checked: 0 error\(s\)/);
+    expect(stdout).toMatch(/\d+ spec\(s\) checked: 0 error\(s\)/);
   });
 
   it('exits 1 and reports all files of a folder, as JSON and as GitHub annotations', async () => {
