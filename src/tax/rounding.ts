@@ -22,8 +22,8 @@ import type { Jurisdiction, TaxData } from './rates/index.ts';
 
 export type RoundingPolicy = 'line' | 'document';
 
-/** Jurisdictions (US state codes) whose law requires document-level rounding. */
-export const DOCUMENT_ROUNDING_REQUIRED: ReadonlySet<string> = new Set(['US|TX']);
+/** US states whose law requires document-level rounding (their state and local jurisdictions). */
+export const DOCUMENT_ROUNDING_REQUIRED_US: ReadonlySet<string> = new Set(['TX']);
 
 const ONE: Rational = { n: 1n, d: 1n };
 
@@ -39,8 +39,7 @@ function fraction(percent: string): Rational {
 }
 
 function documentLevel(policy: RoundingPolicy, j: Jurisdiction): boolean {
-  // Texas (Tax Code §151.053); DOCUMENT_ROUNDING_REQUIRED lists it for readers and tests.
-  return policy === 'document' || (j.state === 'TX' && j.country === 'US');
+  return policy === 'document' || (j.state !== undefined && j.country === 'US' && DOCUMENT_ROUNDING_REQUIRED_US.has(j.state));
 }
 
 /** The last share looked up (an invoice's lines share state, tax code and date): no key strings per line. */
