@@ -4,7 +4,7 @@
  * other way round).
  */
 
-import { openApiTaxComponents } from '../tax/api-schemas.ts';
+import { openApiEntityComponents, openApiTaxComponents } from '../tax/api-schemas.ts';
 
 type Schema = Record<string, unknown>;
 type Op = Record<string, unknown>;
@@ -50,30 +50,10 @@ const schemas: Record<string, Schema> = {
   // The tax API's shapes, each once in schemas/tax-api/ (src/tax/api-schemas.ts): CalculateTaxRequest,
   // CalculateTaxResponse, CalculationLifecycle*, Export*.
   ...openApiTaxComponents(),
-  Organization: {
-    type: 'object',
-    properties: {
-      id: { type: 'string' },
-      name: { type: 'string' },
-      mode: { enum: ['test', 'live'], description: 'Test organizations take sandbox connections; live ones production connections.' },
-      origin_address: { type: 'object' },
-      registrations: { type: 'array', items: ref('Registration') },
-      default_product_tax_code: { type: 'string' },
-      product_tax_codes: { type: 'array', items: { type: 'object' } },
-      created_at: { type: 'string', format: 'date-time' },
-      updated_at: { type: 'string', format: 'date-time' },
-    },
-  },
-  Registration: {
-    type: 'object',
-    properties: {
-      id: { type: 'string' },
-      country: { type: 'string', description: 'ISO alpha-2, or EU for One-Stop-Shop.' },
-      state: { type: 'string' },
-      tax_calculation: { type: 'boolean', description: 'The "Tax calculations" switch.' },
-      effective_from: { type: 'string', format: 'date' },
-    },
-  },
+  // Stored entities (schemas/entities/): the admin API answers organizations and their registrations as stored.
+  ...openApiEntityComponents(),
+  Organization: ref('EntityOrganization'),
+  Registration: ref('EntityOrganizationRegistration'),
   ApiKey: {
     type: 'object',
     properties: {

@@ -34,28 +34,46 @@ export function componentName(stem: string, def?: string): string {
   return `${base}${pascal(def)}`;
 }
 
-/** Every schema file and $def as OpenAPI 3.1 components, $refs rewritten to #/components/schemas/... */
-export function openApiTaxComponents(): Record<string, Json> {
+/** Schema files (by stem) and their $defs as OpenAPI 3.1 components, $refs rewritten to #/components/schemas/... */
+function toComponents(files: ReadonlyMap<string, Readonly<Json>>, name: (stem: string, def?: string) => string, where: string): Record<string, Json> {
   const out: Record<string, Json> = {};
-  for (const [stem, schema] of TAX_API_SCHEMAS) {
+  for (const [stem, schema] of files) {
     const rewrite = (v: unknown): unknown => {
       if (Array.isArray(v)) return v.map(rewrite);
       if (!v || typeof v !== 'object') return v;
       const o: Json = {};
       for (const [k, x] of Object.entries(v)) {
         if (k === '$ref' && typeof x === 'string') {
-          const m = /^(?:([a-z_]+)\.schema\.json)?(?:#\/\$defs\/([a-z_]+))?$/.exec(x);
-          if (!m) throw new Error(`schemas/tax-api/${stem}.schema.json: unsupported $ref ${x}`);
-          o[k] = `#/components/schemas/${componentName(m[1] ?? stem, m[2])}`;
+          const m = /^(?:([a-z_]+)\.schema\.json)?(?:#\/\$defs\/([a-z_0-9]+))?$/.exec(x);
+          if (!m) throw new Error(`${where}/${stem}.schema.json: unsupported $ref ${x}`);
+          o[k] = `#/components/schemas/${name(m[1] ?? stem, m[2])}`;
         } else o[k] = rewrite(x);
       }
       return o;
     };
     const { $schema: _s, $id: _i, $defs, ...root } = schema as Json;
-    if (root.type !== undefined || root.properties !== undefined) out[componentName(stem)] = rewrite(root) as Json;
-    for (const [name, def] of Object.entries(($defs ?? {}) as Record<string, Json>)) out[componentName(stem, name)] = rewrite(def) as Json;
+    if (root.type !== undefined || root.properties !== undefined) out[name(stem)] = rewrite(root) as Json;
+    for (const [d, def] of Object.entries(($defs ?? {}) as Record<string, Json>)) out[name(stem, d)] = rewrite(def) as Json;
   }
   return out;
+}
+
+/** The tax API's schema files as OpenAPI components (CalculateTaxRequest, CalculateTaxResponseLine, ExportRequest, ...). */
+export function openApiTaxComponents(): Record<string, Json> {
+  return toComponents(TAX_API_SCHEMAS, componentName, 'schemas/tax-api');
+}
+
+const ENTITY_DIR = fileURLToPath(new URL('../../schemas/entities/', import.meta.url));
+
+/** The stored entities (schemas/entities/, the admin API's organizations, registrations ...) as components named Entity<Name>[<Def>]. */
+export function openApiEntityComponents(): Record<string, Json> {
+  const files = new Map(
+    readdirSync(ENTITY_DIR)
+      .filter((f) => f.endsWith('.schema.json'))
+      .sort()
+      .map((f) => [f.slice(0, -'.schema.json'.length), JSON.parse(readFileSync(join(ENTITY_DIR, f), 'utf8')) as Json] as const),
+  );
+  return toComponents(files, (stem, def) => `Entity${componentName(stem, def)}`, 'schemas/entities');
 }
 
 let ajv: Ajv2020 | undefined;
