@@ -17,6 +17,7 @@ export type SphereErrorCode =
   | 'too_many_requests'
   | 'not_found'
   | 'recording_backlog'
+  | 'storage_unavailable'
   | 'local_rates_unknown'
   | 'internal_server_error';
 
