@@ -11,8 +11,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
@@ -22,6 +20,7 @@ import { US_PLACES } from '../fakes/quickbooks-data.ts';
 import { loadConfig, type ServeConfig } from '../src/config/index.ts';
 import type { ConnectionDoc } from '../src/connections/model.ts';
 import { startServer, type RunningServer } from '../src/server/serve.ts';
+import { adminClient, freePort, until } from './helpers/e2e.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const TOKEN = `t_${randomBytes(16).toString('hex')}`;
@@ -37,33 +36,7 @@ let connId: string;
 let realmA: string;
 let realmB: string;
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-async function admin(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const res = await request(server.url + path, {
-    method: method as 'GET',
-    headers: { authorization: `Bearer ${TOKEN}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    body: body !== undefined ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.body.text();
-  return { status: res.statusCode, json: text ? JSON.parse(text) : undefined };
-}
-
-async function until<T>(fn: () => Promise<T | undefined> | T | undefined, what: string, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const admin = adminClient(() => server.url, TOKEN);
 
 const stored = () => server.store.get<ConnectionDoc>('connections', connId) as Promise<ConnectionDoc>;
 const ourRequests = (realm: string) => qb.requests.filter((r: { path: string }) => r.path.startsWith(`/v3/company/${realm}/`));

@@ -25,6 +25,7 @@ import type { ConnectionDoc } from '../src/connections/model.ts';
 import { createHttpClient } from '../src/http/index.ts';
 import { startServer, type RunningServer } from '../src/server/serve.ts';
 import type { StartSchedules } from '../src/server/connection-runtime.ts';
+import { adminClient, freePort, until as pollUntil } from './helpers/e2e.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const TOKEN = `t_${randomBytes(16).toString('hex')}`;
@@ -51,23 +52,7 @@ const startSchedules: StartSchedules = (o) => {
   return { stop: () => void scheduleEvents.push(`stop ${o.conn.connection_id}`) };
 };
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-async function admin(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const res = await request(server.url + path, {
-    method: method as 'GET',
-    headers: { authorization: `Bearer ${TOKEN}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    body: body !== undefined ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.body.text();
-  return { status: res.statusCode, json: text ? JSON.parse(text) : undefined };
-}
+const admin = adminClient(() => server.url, TOKEN);
 
 /** The browser's part: follow the authorization URL to the fake, then its redirect to taxbridge. */
 async function consent(url: string, accept = 'application/json'): Promise<{ status: number; json?: any; text: string; headers: Record<string, unknown>; location: string }> {
@@ -78,15 +63,7 @@ async function consent(url: string, accept = 'application/json'): Promise<{ stat
   return { status: res.statusCode, text, headers: res.headers, location: v.location!, ...(accept.includes('json') ? { json: JSON.parse(text) } : {}) };
 }
 
-async function until<T>(fn: () => Promise<T | undefined> | T | undefined, what: string, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const until = <T>(fn: () => Promise<T | undefined> | T | undefined, what: string, ms = 15_000): Promise<T> => pollUntil(fn, what, ms);
 
 const stored = () => server.store.get<ConnectionDoc>('connections', connId) as Promise<ConnectionDoc>;
 
