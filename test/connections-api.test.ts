@@ -6,11 +6,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeRillet, startFakeSequence, type FakeRillet, type FakeSequence } from '../fakes/index.ts';
 import { loadConfig } from '../src/config/index.ts';
 import { startServer, type RunningServer } from '../src/server/serve.ts';
+import { adminClient, until } from './helpers/e2e.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const TOKEN = `t_${randomBytes(16).toString('hex')}`;
@@ -22,25 +22,7 @@ let testOrg: string;
 let liveOrg: string;
 const logs: string[] = [];
 
-async function admin(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const res = await request(server.url + path, {
-    method: method as 'GET',
-    headers: { authorization: `Bearer ${TOKEN}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    body: body !== undefined ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.body.text();
-  return { status: res.statusCode, json: text ? JSON.parse(text) : undefined };
-}
-
-async function until<T>(fn: () => Promise<T | undefined>, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const admin = adminClient(() => server.url, TOKEN);
 
 beforeAll(async () => {
   [seq, ril] = await Promise.all([startFakeSequence({ counts: { customers: 4, products: 2, invoices: 3, creditNotes: 1 } }), startFakeRillet({ counts: { customers: 4, products: 2, invoices: 4, creditNotes: 1 } })]);
@@ -116,7 +98,7 @@ describe('admin connections API', () => {
     const done = await until(async () => {
       const s = (await admin('GET', `/admin/connections/${id}`)).json.data;
       return s.backfill?.status === 'succeeded' ? s : undefined;
-    });
+    }, 'the backfill', 15_000, 100);
     const invoices = [...ril.data.invoices.values()].filter((i) => i.subsidiary_id === sub).length;
     expect(done.sync.invoices.counts.active).toBe(invoices);
     expect(done.sync.invoices.last_sync).toMatchObject({ status: 'ok', mode: 'full' });
@@ -135,7 +117,7 @@ describe('admin connections API', () => {
     await until(async () => {
       const s = (await admin('GET', `/admin/connections/${id}`)).json.data;
       return s.sync.customers.counts.active === ril.data.customers.size ? s : undefined;
-    });
+    }, 'the new customer synced', 15_000, 100);
     const badStream = await admin('POST', `/admin/connections/${id}/sync`, { streams: ['nope'] });
     expect(badStream.status).toBe(400);
     // Names of Object.prototype are not streams either.

@@ -9,12 +9,12 @@ import { randomBytes } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
 import { startFakeRillet, type FakeRillet } from '../fakes/index.ts';
 import { loadConfig } from '../src/config/index.ts';
 import { startServer, type RunningServer } from '../src/server/serve.ts';
+import { adminClient } from './helpers/e2e.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const TOKEN = `t_${randomBytes(16).toString('hex')}`;
@@ -26,15 +26,7 @@ let connId: string;
 /** The invoice created in the fake by the first case (its customer is in Texas, where the organization collects). */
 let invoiceId: string;
 
-async function admin(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const res = await request(server.url + path, {
-    method: method as 'GET',
-    headers: { authorization: `Bearer ${TOKEN}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    body: body !== undefined ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.body.text();
-  return { status: res.statusCode, json: text ? JSON.parse(text) : undefined };
-}
+const admin = adminClient(() => server.url, TOKEN);
 
 /** Runs of the connection and the write-back jobs they queued, all finished. */
 async function settled(): Promise<void> {
