@@ -70,9 +70,17 @@ export interface PruneResult {
   compacted: boolean;
 }
 
+let idMs = -1;
+let idPrefix = '';
 /** Time-ordered calculation id: 12 hex digits of ms since the epoch, then 20 random hex digits. */
 export function calculationId(nowMs: number, randomHex: string): string {
-  return `calc_${Math.max(0, Math.floor(nowMs)).toString(16).padStart(12, '0').slice(-12)}${randomHex.slice(0, 20)}`;
+  const ms = Math.max(0, Math.floor(nowMs));
+  // Many calculations share a millisecond under load: its prefix is built once.
+  if (ms !== idMs) {
+    idMs = ms;
+    idPrefix = `calc_${ms.toString(16).padStart(12, '0').slice(-12)}`;
+  }
+  return idPrefix + (randomHex.length === 20 ? randomHex : randomHex.slice(0, 20));
 }
 
 /** The creation time carried by a calculation id, when it plausibly carries one (ids before 2020 did not). */
