@@ -12,22 +12,13 @@ import { loadConfig, type ServeConfig } from '../src/config/index.ts';
 import type { ConnectionDoc } from '../src/connections/model.ts';
 import { startServer, type RunningServer } from '../src/server/serve.ts';
 import { createOrganization } from '../src/tax/orgs.ts';
+import { until } from './helpers/e2e.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 let ril: FakeRillet;
 let dataDir: string;
 let config: ServeConfig;
 const logs: string[] = [];
-
-async function until<T>(fn: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 beforeAll(async () => {
   ril = await startFakeRillet({ counts: { customers: 250, products: 5, invoices: 20, creditNotes: 0 } });
@@ -48,7 +39,7 @@ describe('backfill across a restart', () => {
     const r = await server.connections.connect({ connector: 'rillet', organization_id: org.id, credentials: { api_key: ril.apiKey, signing_token: ril.signingToken }, settings: { subsidiary_id: sub }, base_url: ril.url });
     const id = r.connection.id;
     // Stop while the customers (3 pages of 100) are being read.
-    await until(async () => ((await server.store.countEntities(id, 'customers')).active >= 100 ? true : undefined));
+    await until(async () => ((await server.store.countEntities(id, 'customers')).active >= 100 ? true : undefined), 'the first page of customers');
     await server.close('test restart');
     const mid = JSON.parse(logs.filter((l) => l.includes('"msg":"backfill stopped')).pop() ?? 'null');
     expect(mid).not.toBeNull();
@@ -61,7 +52,7 @@ describe('backfill across a restart', () => {
       const done = await until(async () => {
         const d = await server.store.get<ConnectionDoc>('connections', id);
         return d?.backfill?.status === 'succeeded' || d?.backfill?.status === 'failed' ? d : undefined;
-      });
+      }, 'the resumed backfill to end');
       expect(done.backfill?.status, JSON.stringify(done.backfill)).toBe('succeeded');
       expect((await server.store.countEntities(id, 'customers')).active).toBe(ril.data.customers.size);
       expect((await server.store.countEntities(id, 'invoices')).active).toBe([...ril.data.invoices.values()].filter((i) => i.subsidiary_id === sub).length);

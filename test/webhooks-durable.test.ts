@@ -19,21 +19,12 @@ import { openStore } from '../src/store/index.ts';
 import { createOrganization } from '../src/tax/orgs.ts';
 import { eventDocId, EVENTS, type WebhookEventDoc } from '../src/webhooks/inbox.ts';
 import { faultyFs } from './helpers/faulty-fs.ts';
+import { until } from './helpers/e2e.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 let ril: FakeRillet;
 let dataDir: string;
 let config: ServeConfig;
-
-async function until<T>(fn: () => Promise<T | undefined> | T | undefined, what: string, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 beforeAll(async () => {
   ril = await startFakeRillet({ seed: 5, counts: { customers: 1, products: 1, invoices: 1, creditNotes: 0 } });
