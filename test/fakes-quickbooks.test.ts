@@ -7,11 +7,10 @@
  * here independently of the fake's signing code.
  */
 import { createHash, createHmac } from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeQuickBooks, type FakeQuickBooks, type QboInvoice } from '../fakes/index.ts';
+import { startReceiver } from './helpers/webhook-receiver.ts';
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -40,36 +39,6 @@ const cents = (n: number): bigint => {
   const v = BigInt(i!.replace('-', '') + (f + '00').slice(0, 2));
   return neg ? -v : v;
 };
-
-interface Received {
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
-
-async function receiver(): Promise<{ url: string; got: Received[]; waitFor(n: number): Promise<void>; close(): Promise<void> }> {
-  const got: Received[] = [];
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      got.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
-      res.end();
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/qbo/webhooks`,
-    got,
-    async waitFor(n) {
-      const end = Date.now() + 5000;
-      while (got.length < n && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
-    },
-    close: () => new Promise<void>((r) => {
-      server.close(() => r());
-      server.closeAllConnections();
-    }),
-  };
-}
 
 describe('fake QuickBooks Online', () => {
   let qb: FakeQuickBooks;
@@ -290,7 +259,7 @@ describe('fake QuickBooks Online', () => {
   });
 
   it('sends one signed delivery batching several entities of several companies to the app endpoint', async () => {
-    const rx = await receiver();
+    const rx = await startReceiver('/qbo/webhooks');
     try {
       qb.setWebhook({ url: rx.url, verifierToken: 'verifier-123', hold: true });
       qb.updateInvoice(A, '4', { PrivateNote: 'x' });

@@ -5,10 +5,10 @@
  */
 import { createHmac } from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeRillet, startFakeSequence, type FakeRillet, type FakeSequence, type RilletInvoice } from '../fakes/index.ts';
+import { startReceiver, type Received } from './helpers/webhook-receiver.ts';
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -47,41 +47,6 @@ const taxOf = (netCents: bigint, rate: string): bigint => {
   const den = 10n ** BigInt(f.length);
   return (netCents * units * 2n + den) / (den * 2n);
 };
-
-interface Received {
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
-
-/** A local webhook receiver: records raw bodies; answers with the queued statuses, then 200. */
-async function receiver(): Promise<{ url: string; got: Received[]; statuses: number[]; waitFor(n: number): Promise<void>; close(): Promise<void> }> {
-  const got: Received[] = [];
-  const statuses: number[] = [];
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      got.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
-      res.statusCode = statuses.shift() ?? 200;
-      res.end('ok');
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const port = (server.address() as AddressInfo).port;
-  return {
-    url: `http://127.0.0.1:${port}/hooks`,
-    got,
-    statuses,
-    async waitFor(n) {
-      const end = Date.now() + 5000;
-      while (got.length < n && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
-    },
-    close: () => new Promise<void>((r) => {
-      server.close(() => r());
-      server.closeAllConnections();
-    }),
-  };
-}
 
 // ------------------------------------------------------------------------------------------------
 
@@ -229,7 +194,7 @@ describe('fake Sequence', () => {
   });
 
   it('registers a policy and delivers signed webhooks (with a retry) on helper mutations', async () => {
-    const rx = await receiver();
+    const rx = await startReceiver();
     try {
       const created = await call(`${seq.url}/notifications/policies`, {
         method: 'POST', headers: auth,
@@ -481,7 +446,7 @@ describe('fake Rillet', () => {
   });
 
   it('signs webhooks verifiably (incl. rotation and deleted events) and auto-delivers to targets', async () => {
-    const rx = await receiver();
+    const rx = await startReceiver();
     const verify = (token: string, h: http.IncomingHttpHeaders | Record<string, string>, body: string): string =>
       createHmac('sha256', Buffer.from(token, 'base64'))
         .update(`${h['x-rillet-timestamp'] ?? h['X-Rillet-Timestamp']}.${h['x-rillet-id'] ?? h['X-Rillet-Id']}.${h['x-rillet-entity'] ?? h['X-Rillet-Entity']}.${h['x-rillet-event'] ?? h['X-Rillet-Event']}.${body}`)
