@@ -4,17 +4,13 @@
  * where the organization is not registered gives `no_tax` with the reason. Also the admin routes for
  * write-back jobs and events.
  */
-import Koa from 'koa';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeRillet, type FakeRillet } from '../fakes/rillet.ts';
 import { openStore } from '../src/store/index.ts';
 import type { Store } from '../src/store/types.ts';
-import { TaxService } from '../src/tax/service.ts';
-import { createInvoiceTaxRouter } from '../src/server/webhooks-api.ts';
-import { ADMIN_TOKEN, connection, makeOrganization, sharedTaxData, spec, startHarness, type Harness, type TestConnection } from './fixtures/webhooks/harness.ts';
+import { ADMIN_TOKEN, connection, makeOrganization, spec, startHarness, type Harness, type TestConnection } from './fixtures/webhooks/harness.ts';
+import { startInvoiceTaxApi, type InvoiceTaxApi } from './helpers/invoice-tax-api.ts';
 
 describe('calculate_invoice_tax and the write-back admin routes', () => {
   let rillet: FakeRillet;
@@ -22,7 +18,7 @@ describe('calculate_invoice_tax and the write-back admin routes', () => {
   let h: Harness;
   let conn: TestConnection;
   let apiKey: string;
-  let server: http.Server;
+  let api: InvoiceTaxApi;
   let origin: string;
 
   beforeAll(async () => {
@@ -31,26 +27,12 @@ describe('calculate_invoice_tax and the write-back admin routes', () => {
     const org = await makeOrganization(store, { states: ['TX'] });
     conn = connection(spec('rillet'), org.id, { connection_id: 'conn_api', base_url: rillet.url, settings: { subsidiary_id: 'sub_us' }, credentials: { api_key: rillet.apiKey } });
     h = await startHarness({ store, connections: [conn] });
-    const tax = await TaxService.open({ store, data: sharedTaxData() });
-    apiKey = (await tax.createApiKey(org.id)).key;
-    const app = new Koa();
-    app.use(
-      createInvoiceTaxRouter({
-        service: tax,
-        writebacks: h.runtime.writebacks!,
-        records: h.runtime.records,
-        findConnection: async (orgId, connector) => (orgId === org.id && connector === 'rillet' ? conn : undefined),
-      }).routes(),
-    );
-    server = http.createServer(app.callback());
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    api = await startInvoiceTaxApi({ store, harness: h, conn, connector: 'rillet' });
+    apiKey = api.apiKey;
+    origin = api.origin;
   });
   afterAll(async () => {
-    await new Promise<void>((r) => {
-      server.close(() => r());
-      server.closeAllConnections();
-    });
+    await api.close();
     await h.close();
     await rillet.close();
     await store.close();
