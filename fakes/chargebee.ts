@@ -10,10 +10,10 @@
  * loopback in tests), else it is the configured site. Another site answers 404 site_not_found.
  * See /work/shared/research/chargebee-api.md.
  */
-import Koa from 'koa';
+import type Koa from 'koa';
 import { Router } from '@koa/router';
 import { FaultController, RateLimiter, controlMiddleware, createRequestLog, type Faults, type RateLimit, type RequestLog } from './faults.ts';
-import { ApiError, listen, readRawBody } from './http.ts';
+import { ApiError, listen, quietApp, readRawBody } from './http.ts';
 import { FormError, canonicalForm, decodeForm, formIdempotency, isFormRequest, isFormTree, type FormTree } from './stripe-form.ts';
 import {
   CB_INVOICE_STATUSES, CHARGEBEE_DEFAULT_COUNTS, ChargebeeFactory, unixS,
@@ -417,9 +417,7 @@ export async function startFakeChargebee(opts: FakeChargebeeOptions = {}): Promi
   };
 
   // ---- HTTP ------------------------------------------------------------------------------------------
-  const app = new Koa();
-  app.silent = true;
-  app.on('error', () => {});
+  const app = quietApp();
 
   // site emulation first, so the request log records the rewritten path
   app.use(async (ctx, next) => {

@@ -1,7 +1,7 @@
-/** Small HTTP plumbing shared by the fakes: errors, raw body reading, listening and closing. */
+/** Small HTTP plumbing shared by the fakes: errors, raw body reading, the koa app, listening and closing. */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type Koa from 'koa';
+import Koa from 'koa';
 
 /**
  * An API error; each fake renders it in its own error format. `details` carries format-specific
@@ -63,6 +63,14 @@ export function queryList(ctx: Koa.Context, name: string): string[] | undefined 
   if (v === undefined) return undefined;
   const arr = Array.isArray(v) ? v : [v];
   return arr.flatMap((s) => s.split(',')).map((s) => s.trim()).filter((s) => s !== '');
+}
+
+/** A koa app that prints nothing on errors: the fakes answer them in their own format. */
+export function quietApp(): Koa {
+  const app = new Koa();
+  app.silent = true;
+  app.on('error', () => {});
+  return app;
 }
 
 export interface Listening {

@@ -8,11 +8,11 @@
  * See /work/shared/research/oauth2.md.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import Koa from 'koa';
+import type Koa from 'koa';
 import { request } from 'undici';
 import { Router } from '@koa/router';
 import { FaultController, RateLimiter, controlMiddleware, createRequestLog, type Faults, type RateLimit, type RequestLog } from './faults.ts';
-import { isPlainObject, listen, readRawBody } from './http.ts';
+import { isPlainObject, listen, quietApp, readRawBody } from './http.ts';
 
 export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post';
 
@@ -429,9 +429,7 @@ export async function startFakeOAuth(opts: FakeOAuthOptions = {}): Promise<FakeO
   }
 
   // ---- HTTP ----
-  const app = new Koa();
-  app.silent = true;
-  app.on('error', () => {});
+  const app = quietApp();
   app.use(controlMiddleware({
     log: requests,
     logLimit: opts.requestLogLimit ?? 10_000,

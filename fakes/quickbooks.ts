@@ -11,10 +11,10 @@
  * See /work/shared/research/quickbooks-api.md and fakes/README.md.
  */
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
-import Koa from 'koa';
+import type Koa from 'koa';
 import { Router } from '@koa/router';
 import { FaultController, RateLimiter, controlMiddleware, createRequestLog, type Faults, type RateLimit, type RequestLog } from './faults.ts';
-import { isPlainObject, listen, readRawBody } from './http.ts';
+import { isPlainObject, listen, quietApp, readRawBody } from './http.ts';
 import { startFakeOAuth, type FakeOAuth, type OAuthGrant, type TokenResponse } from './oauth.ts';
 import { QBO_DEFAULT_COUNTS, QboFactory, cents, qboTime, recomputeTotals, type CompanySeed, type QboCompany, type QboCounts, type QboCreditMemo, type QboCustomer, type QboEntityName, type QboInvoice, type QboItem, type QboRecord, type QboTxnTaxDetail, type Table } from './quickbooks-data.ts';
 import { QboFault, authFault, faultBody, forbidden, missing, notFound, throttled, validation } from './quickbooks-faults.ts';
@@ -326,9 +326,7 @@ export async function startFakeQuickBooks(opts: FakeQuickBooksOptions = {}): Pro
   }
 
   // ---- HTTP ----
-  const app = new Koa();
-  app.silent = true;
-  app.on('error', () => {});
+  const app = quietApp();
   app.use(controlMiddleware({
     log: requests,
     logLimit: opts.requestLogLimit ?? 10_000,

@@ -3,11 +3,11 @@
  * See /work/shared/research/rillet-api.md.
  */
 import { randomUUID } from 'node:crypto';
-import Koa from 'koa';
+import type Koa from 'koa';
 import { Router } from '@koa/router';
 import { isoTime } from './data.ts';
 import { FaultController, RateLimiter, controlMiddleware, createRequestLog, type Faults, type RateLimit, type RequestLog } from './faults.ts';
-import { ApiError, isPlainObject, listen, queryList, queryParam, readJson } from './http.ts';
+import { ApiError, isPlainObject, listen, queryList, queryParam, quietApp, readJson } from './http.ts';
 import { IdempotencyStore, idempotencyMiddleware } from './idempotency.ts';
 import { currencyDigits, formatUnits, isUnsignedDecimalString, normalizeDecimal, scaleOf, toUnitsExact } from './money.ts';
 import {
@@ -311,9 +311,7 @@ export async function startFakeRillet(opts: FakeRilletOptions = {}): Promise<Fak
   }
 
   // ---- HTTP ----
-  const app = new Koa();
-  app.silent = true;
-  app.on('error', () => {});
+  const app = quietApp();
   app.use(controlMiddleware({
     log: requests,
     logLimit: opts.requestLogLimit ?? 10_000,

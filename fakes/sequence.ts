@@ -2,11 +2,11 @@
  * A fake Sequence API (version 2024-07-30) as a real koa HTTP server on 127.0.0.1.
  * Base URL includes `/api`, like the real hosts. See /work/shared/research/sequence-api.md.
  */
-import Koa from 'koa';
+import type Koa from 'koa';
 import { Router } from '@koa/router';
 import { UUID_RE, isoTime } from './data.ts';
 import { FaultController, RateLimiter, controlMiddleware, createRequestLog, type ControlOptions, type Faults, type RateLimit, type RequestLog } from './faults.ts';
-import { ApiError, isPlainObject, listen, queryList, queryParam, readJson } from './http.ts';
+import { ApiError, isPlainObject, listen, queryList, queryParam, quietApp, readJson } from './http.ts';
 import { IdempotencyStore, idempotencyMiddleware } from './idempotency.ts';
 import { compareDecimals, isUnsignedDecimalString } from './money.ts';
 import {
@@ -397,9 +397,7 @@ export async function startFakeSequence(opts: FakeSequenceOptions = {}): Promise
   };
 
   // ---- HTTP ------------------------------------------------------------------------------------------
-  const app = new Koa();
-  app.silent = true;
-  app.on('error', () => {});
+  const app = quietApp();
 
   const control: ControlOptions = {
     log: requests,

@@ -7,10 +7,10 @@
  * See /work/shared/research/stripe-api.md.
  */
 import { createHmac } from 'node:crypto';
-import Koa from 'koa';
+import type Koa from 'koa';
 import { Router } from '@koa/router';
 import { FaultController, RateLimiter, controlMiddleware, createRequestLog, type Faults, type RateLimit, type RequestLog } from './faults.ts';
-import { ApiError, listen, readRawBody } from './http.ts';
+import { ApiError, listen, quietApp, readRawBody } from './http.ts';
 import { FormError, canonicalForm, decodeForm, formIdempotency, isFormRequest, isFormTree, type FormTree } from './stripe-form.ts';
 import {
   EMBEDDED_LINES, EVENT_RE, INT_RE, P, address, allow, bad, bool, errorBody, expandOf, int, list, metadata, missing, readTaxAmounts, render, reqStr, str,
@@ -412,9 +412,7 @@ export async function startFakeStripe(opts: FakeStripeOptions = {}): Promise<Fak
   }
 
   // ---- HTTP ------------------------------------------------------------------------------------------
-  const app = new Koa();
-  app.silent = true;
-  app.on('error', () => {});
+  const app = quietApp();
 
   app.use(controlMiddleware({
     log: requests,
