@@ -104,7 +104,10 @@ interface Place {
   param: string;
   /** Per-request cache: the lines of one invoice usually share the place. null = looked up, none found. */
   lookup?: UsLookup | null;
-  taxability?: Map<string, Taxability>;
+  /** Per-request cache of the last tax code's taxability and plan (an invoice's lines usually share one code). */
+  code?: string;
+  codeTaxability?: Taxability;
+  codePlan?: LocalPlan;
 }
 
 const rationalCache = new Map<string, Rational>();
@@ -306,10 +309,18 @@ function taxLine(
       throw locationError(`${place.param}.postal_code`, `${place.param}.postal_code ${place.zip} is not a ZIP code in ${st}`);
     }
     if (found.local !== 'complete') noteLocalPrecision(view, place, found, warnings);
-    const byCode = (place.taxability ??= new Map());
-    let t = byCode.get(taxCode);
-    if (!t) byCode.set(taxCode, (t = usTaxability(data, st, taxCode, date)));
-    const plan = productExempt ? undefined : localPlan(data, st, place, found, taxCode, date, t);
+    let t: Taxability;
+    let plan: LocalPlan | undefined;
+    if (place.code === taxCode) {
+      t = place.codeTaxability!;
+      plan = place.codePlan;
+    } else {
+      t = usTaxability(data, st, taxCode, date);
+      plan = productExempt ? undefined : localPlan(data, st, place, found, taxCode, date, t);
+      place.code = taxCode;
+      place.codeTaxability = t;
+      place.codePlan = plan;
+    }
     jurs = plan ? plan.jurs : found.jurs;
     if (!productExempt && jurs.length > 0) {
       if (plan!.local) return mixedLine(base, jurs, plan!.local, line, t);
