@@ -63,6 +63,9 @@ interface Pending {
   reject(e: unknown): void;
 }
 
+/** One shared handler (not a closure per commit) for the rejections nobody may be waiting for. */
+const ignore = (): undefined => undefined;
+
 function restoreMeta(meta: Record<string, unknown>, undo: Array<[string, boolean, unknown]>): void {
   for (const [k, had, v] of undo) {
     if (had) meta[k] = v;
@@ -168,7 +171,7 @@ export class Table {
     });
     p.promise = promise;
     // Nobody may be waiting (a probe, a caller that only reads): rejections are delivered, not unhandled.
-    promise.catch(() => undefined);
+    promise.catch(ignore);
     for (let i = 0; i < ops.length; i++) {
       const op = ops[i]!;
       const prev = data.rows.get(op.k);
