@@ -306,10 +306,6 @@ export class TaxService {
     u.bytes += size;
     const write = this.store.put(TAX_CALCULATIONS, id, doc);
     this.retention.add(id, now, size);
-    const settled = (): void => {
-      u.count--;
-      u.bytes -= size;
-    };
     if (this.opts.recordMode === 'durable' || this.recordFailed) {
       try {
         await write;
@@ -319,17 +315,17 @@ export class TaxService {
         if (isTaxbridgeError(e) && e.code === 'STORE_IO') throw new TaxApiError(503, 'storage_unavailable', 'the calculation could not be recorded because storage is unavailable; retry shortly', { headers: { 'Retry-After': '5' } });
         throw new TaxApiError(500, 'internal_server_error', 'the calculation could not be recorded; try again');
       } finally {
-        settled();
+        this.settled(size);
       }
     } else {
       this.pending.set(id, doc);
       write.then(
         () => {
-          settled();
+          this.settled(size);
           this.pending.delete(id);
         },
         (e) => {
-          settled();
+          this.settled(size);
           this.pending.delete(id);
           this.recordFailed = true;
           this.report(`recording calculation ${id} failed`, e);
@@ -337,6 +333,12 @@ export class TaxService {
       );
     }
     return { json, doc, result };
+  }
+
+  /** A record left the back-pressure queue (durable, or its write failed). */
+  private settled(size: number): void {
+    this.unsynced.count--;
+    this.unsynced.bytes -= size;
   }
 
   /** Records waiting for the disk: how many and their approximate bytes. */
