@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeStripe, type FakeStripe } from '../fakes/index.ts';
-import { freePort, waitFor } from './helpers/e2e.ts';
+import { adminClient, childServeEnv, freePort, waitFor } from './helpers/e2e.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 
@@ -25,15 +25,7 @@ let child: ChildProcess | undefined;
 const output: string[] = [];
 const ADMIN = `adm_${randomBytes(18).toString('base64url')}`;
 
-async function call(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const res = await request(base + path, {
-    method: method as 'GET',
-    headers: { authorization: `Bearer ${ADMIN}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    body: body !== undefined ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.body.text();
-  return { status: res.statusCode, json: text ? JSON.parse(text) : undefined };
-}
+const call = adminClient(() => base, ADMIN);
 
 /** A form POST to the fake Stripe, as a Stripe user (dashboard or their own code) would make it. */
 async function stripePost(path: string, fields: Record<string, string>): Promise<any> {
@@ -69,17 +61,7 @@ beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'tb-e2e-stripe-'));
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  const env = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    TAXBRIDGE_PORT: String(port),
-    TAXBRIDGE_HOST: '127.0.0.1',
-    TAXBRIDGE_DATA_DIR: dataDir,
-    TAXBRIDGE_ADMIN_TOKEN: ADMIN,
-    TAXBRIDGE_MASTER_KEY: randomBytes(32).toString('base64'),
-    TAXBRIDGE_CONNECTORS_DIR: join(ROOT, 'connectors'),
-    TAXBRIDGE_LOG_LEVEL: 'debug',
-  };
+  const env = childServeEnv({ port, dataDir, adminToken: ADMIN, masterKey: randomBytes(32).toString('base64') });
   child = spawn(process.execPath, [join(ROOT, 'bin', 'taxbridge.js'), 'serve'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout!.setEncoding('utf8').on('data', (d: string) => output.push(d));
   child.stderr!.setEncoding('utf8').on('data', (d: string) => output.push(d));

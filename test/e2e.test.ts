@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeRillet, startFakeSequence, type FakeRillet, type FakeSequence } from '../fakes/index.ts';
-import { freePort, waitFor } from './helpers/e2e.ts';
+import { childServeEnv, freePort, waitFor } from './helpers/e2e.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 
@@ -82,17 +82,7 @@ beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'tb-e2e-'));
   port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  env = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    TAXBRIDGE_PORT: String(port),
-    TAXBRIDGE_HOST: '127.0.0.1',
-    TAXBRIDGE_DATA_DIR: dataDir,
-    TAXBRIDGE_ADMIN_TOKEN: ADMIN,
-    TAXBRIDGE_MASTER_KEY: MASTER,
-    TAXBRIDGE_CONNECTORS_DIR: join(ROOT, 'connectors'),
-    TAXBRIDGE_LOG_LEVEL: 'debug',
-  };
+  env = childServeEnv({ port, dataDir, adminToken: ADMIN, masterKey: MASTER });
   proc = startServe();
   await ready();
 }, 40_000);

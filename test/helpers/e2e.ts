@@ -1,9 +1,13 @@
 /**
  * Harness pieces the end-to-end tests share: a free loopback port, polling until something holds (the
- * caller asserts on what it returns; the timeout only stops a hung test), and an admin API client.
+ * caller asserts on what it returns; the timeout only stops a hung test), an admin API client, and the
+ * environment of `taxbridge serve` as a child process.
  */
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { request } from 'undici';
+
+const ROOT = join(import.meta.dirname, '..', '..');
 
 /** A port free on 127.0.0.1 right now (for a child process that must be told its port). */
 export async function freePort(): Promise<number> {
@@ -62,5 +66,20 @@ export function adminClient(base: () => string, token: string): (method: string,
     });
     const text = await res.body.text();
     return { status: res.statusCode, json: text ? JSON.parse(text) : undefined };
+  };
+}
+
+/** The whole environment of a `taxbridge serve` child on 127.0.0.1:`port` (of this process only PATH and HOME), debug logs. */
+export function childServeEnv(o: { port: number; dataDir: string; adminToken: string; masterKey: string }): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    TAXBRIDGE_PORT: String(o.port),
+    TAXBRIDGE_HOST: '127.0.0.1',
+    TAXBRIDGE_DATA_DIR: o.dataDir,
+    TAXBRIDGE_ADMIN_TOKEN: o.adminToken,
+    TAXBRIDGE_MASTER_KEY: o.masterKey,
+    TAXBRIDGE_CONNECTORS_DIR: join(ROOT, 'connectors'),
+    TAXBRIDGE_LOG_LEVEL: 'debug',
   };
 }
