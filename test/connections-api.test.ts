@@ -8,11 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeRillet, startFakeSequence, type FakeRillet, type FakeSequence } from '../fakes/index.ts';
-import { loadConfig } from '../src/config/index.ts';
-import { startServer, type RunningServer } from '../src/server/serve.ts';
-import { adminClient, until } from './helpers/e2e.ts';
+import type { RunningServer } from '../src/server/serve.ts';
+import { adminClient, inProcessConfig, startTestServer, until } from './helpers/e2e.ts';
 
-const ROOT = join(import.meta.dirname, '..');
 const TOKEN = `t_${randomBytes(16).toString('hex')}`;
 let seq: FakeSequence;
 let ril: FakeRillet;
@@ -27,8 +25,8 @@ const admin = adminClient(() => server.url, TOKEN);
 beforeAll(async () => {
   [seq, ril] = await Promise.all([startFakeSequence({ counts: { customers: 4, products: 2, invoices: 3, creditNotes: 1 } }), startFakeRillet({ counts: { customers: 4, products: 2, invoices: 4, creditNotes: 1 } })]);
   dataDir = mkdtempSync(join(tmpdir(), 'tb-conn-api-'));
-  const config = loadConfig({ data: dataDir, port: '0', connectors: join(ROOT, 'connectors') }, { TAXBRIDGE_MASTER_KEY: randomBytes(32).toString('base64'), TAXBRIDGE_ADMIN_TOKEN: TOKEN, TAXBRIDGE_LOG_LEVEL: 'debug' }, ROOT);
-  server = await startServer(config, { writeLog: (l) => logs.push(l), notice: () => undefined });
+  const config = inProcessConfig({ dataDir, env: { TAXBRIDGE_ADMIN_TOKEN: TOKEN, TAXBRIDGE_LOG_LEVEL: 'debug' } });
+  server = await startTestServer(config, { writeLog: (l) => logs.push(l) });
   testOrg = (await admin('POST', '/admin/organizations', { name: 'API Test', mode: 'test' })).json.data.id;
   liveOrg = (await admin('POST', '/admin/organizations', { name: 'API Live', mode: 'live' })).json.data.id;
 });

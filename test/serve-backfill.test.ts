@@ -2,19 +2,17 @@
  * A backfill interrupted by a shutdown resumes when the server starts again on the same data folder, and
  * ends with exactly the source's records.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeRillet, type FakeRillet } from '../fakes/index.ts';
-import { loadConfig, type ServeConfig } from '../src/config/index.ts';
+import type { ServeConfig } from '../src/config/index.ts';
 import type { ConnectionDoc } from '../src/connections/model.ts';
-import { startServer, type RunningServer } from '../src/server/serve.ts';
+import type { RunningServer } from '../src/server/serve.ts';
 import { createOrganization } from '../src/tax/orgs.ts';
-import { until } from './helpers/e2e.ts';
+import { inProcessConfig, startTestServer, until } from './helpers/e2e.ts';
 
-const ROOT = join(import.meta.dirname, '..');
 let ril: FakeRillet;
 let dataDir: string;
 let config: ServeConfig;
@@ -23,7 +21,7 @@ const logs: string[] = [];
 beforeAll(async () => {
   ril = await startFakeRillet({ counts: { customers: 250, products: 5, invoices: 20, creditNotes: 0 } });
   dataDir = mkdtempSync(join(tmpdir(), 'tb-backfill-'));
-  config = loadConfig({ data: dataDir, port: '0', connectors: join(ROOT, 'connectors') }, { TAXBRIDGE_MASTER_KEY: randomBytes(32).toString('base64'), TAXBRIDGE_ADMIN_TOKEN: 'x'.repeat(24), TAXBRIDGE_SCHEDULES: 'false' }, ROOT);
+  config = inProcessConfig({ dataDir, env: { TAXBRIDGE_ADMIN_TOKEN: 'x'.repeat(24), TAXBRIDGE_SCHEDULES: 'false' } });
 });
 afterAll(async () => {
   await ril?.close();
@@ -32,7 +30,7 @@ afterAll(async () => {
 
 describe('backfill across a restart', () => {
   it('stops at a page boundary on shutdown and resumes at the next start', async () => {
-    let server: RunningServer = await startServer(config, { writeLog: (l) => logs.push(l), notice: () => undefined });
+    let server: RunningServer = await startTestServer(config, { writeLog: (l) => logs.push(l) });
     const org = await createOrganization(server.store, { name: 'Resume Co', mode: 'test' });
     ril.setLatency(150);
     const sub = [...ril.data.subsidiaries.values()][0]!.id;
@@ -45,7 +43,7 @@ describe('backfill across a restart', () => {
     expect(mid).not.toBeNull();
 
     ril.setLatency(0);
-    server = await startServer(config, { writeLog: (l) => logs.push(l), notice: () => undefined });
+    server = await startTestServer(config, { writeLog: (l) => logs.push(l) });
     try {
       const interrupted = await server.store.get<ConnectionDoc>('connections', id);
       expect(interrupted?.backfill?.status).toBe('running');

@@ -6,22 +6,20 @@
  * works, the re-send is then stored as a first delivery, and after a restart every acknowledged event is
  * there and no refused one appears from nowhere.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeRillet, type FakeRillet } from '../fakes/index.ts';
-import { loadConfig, type ServeConfig } from '../src/config/index.ts';
-import { startServer, type RunningServer } from '../src/server/serve.ts';
+import type { ServeConfig } from '../src/config/index.ts';
+import type { RunningServer } from '../src/server/serve.ts';
 import { openStore } from '../src/store/index.ts';
 import { createOrganization } from '../src/tax/orgs.ts';
 import { eventDocId, EVENTS, type WebhookEventDoc } from '../src/webhooks/inbox.ts';
 import { faultyFs } from './helpers/faulty-fs.ts';
-import { until } from './helpers/e2e.ts';
+import { inProcessConfig, startTestServer, until } from './helpers/e2e.ts';
 
-const ROOT = join(import.meta.dirname, '..');
 let ril: FakeRillet;
 let dataDir: string;
 let config: ServeConfig;
@@ -29,7 +27,7 @@ let config: ServeConfig;
 beforeAll(async () => {
   ril = await startFakeRillet({ seed: 5, counts: { customers: 1, products: 1, invoices: 1, creditNotes: 0 } });
   dataDir = mkdtempSync(join(tmpdir(), 'tb-durable-'));
-  config = loadConfig({ data: dataDir, port: '0', connectors: join(ROOT, 'connectors') }, { TAXBRIDGE_MASTER_KEY: randomBytes(32).toString('base64'), TAXBRIDGE_ADMIN_TOKEN: 'x'.repeat(24), TAXBRIDGE_SCHEDULES: 'false' }, ROOT);
+  config = inProcessConfig({ dataDir, env: { TAXBRIDGE_ADMIN_TOKEN: 'x'.repeat(24), TAXBRIDGE_SCHEDULES: 'false' } });
 });
 afterAll(async () => {
   await ril?.close();
@@ -39,7 +37,7 @@ afterAll(async () => {
 describe('webhooks on a failing disk', () => {
   it('503 + Retry-After while the disk fails, no duplicate for what is not stored, /readyz follows the disk, every ack survives a restart', async () => {
     const fs = faultyFs();
-    const server: RunningServer = await startServer(config, { writeLog: () => undefined, notice: () => undefined, storeFileOps: fs.ops });
+    const server: RunningServer = await startTestServer(config, { storeFileOps: fs.ops });
     let connectionId: string;
     const acked = new Set<string>();
     const refused = new Set<string>();

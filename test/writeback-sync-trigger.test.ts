@@ -12,9 +12,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
 import { startFakeRillet, type FakeRillet } from '../fakes/index.ts';
-import { loadConfig } from '../src/config/index.ts';
-import { startServer, type RunningServer } from '../src/server/serve.ts';
-import { adminClient } from './helpers/e2e.ts';
+import type { RunningServer } from '../src/server/serve.ts';
+import { adminClient, inProcessConfig, startTestServer } from './helpers/e2e.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const TOKEN = `t_${randomBytes(16).toString('hex')}`;
@@ -56,8 +55,8 @@ beforeAll(async () => {
   writeFileSync(join(connectorsDir, 'rillet.yaml'), doc.toString());
   copyFileSync(join(ROOT, 'connectors', 'sequence.yaml'), join(connectorsDir, 'sequence.yaml'));
   dataDir = mkdtempSync(join(tmpdir(), 'tb-wb-sync-'));
-  const config = loadConfig({ data: dataDir, port: '0', connectors: connectorsDir }, { TAXBRIDGE_MASTER_KEY: randomBytes(32).toString('base64'), TAXBRIDGE_ADMIN_TOKEN: TOKEN, TAXBRIDGE_LOG_LEVEL: 'warn' }, ROOT);
-  server = await startServer(config, { writeLog: () => undefined, notice: () => undefined });
+  const config = inProcessConfig({ dataDir, connectors: connectorsDir, env: { TAXBRIDGE_ADMIN_TOKEN: TOKEN, TAXBRIDGE_LOG_LEVEL: 'warn' } });
+  server = await startTestServer(config);
   const org = (await admin('POST', '/admin/organizations', { name: 'Sync WB', mode: 'test', origin_address: { country: 'US', state: 'TX', postal_code: '78701', city: 'Austin' }, default_product_tax_code: 'general' })).json.data.id;
   expect((await admin('POST', `/admin/organizations/${org}/registrations`, { country: 'US', state: 'TX', tax_calculation: true, effective_from: '2020-01-01' })).status).toBe(201);
   const usd = [...ril.data.subsidiaries.values()].find((s) => s.currency === 'USD')!;

@@ -1,11 +1,14 @@
 /**
  * Harness pieces the end-to-end tests share: a free loopback port, polling until something holds (the
- * caller asserts on what it returns; the timeout only stops a hung test), an admin API client, and the
- * environment of `taxbridge serve` as a child process.
+ * caller asserts on what it returns; the timeout only stops a hung test), an admin API client, the server
+ * in process (startServer) and the environment of `taxbridge serve` as a child process.
  */
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { request } from 'undici';
+import { loadConfig, type ServeConfig } from '../../src/config/index.ts';
+import { startServer, type RunningServer } from '../../src/server/serve.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -82,4 +85,14 @@ export function childServeEnv(o: { port: number; dataDir: string; adminToken: st
     TAXBRIDGE_CONNECTORS_DIR: join(ROOT, 'connectors'),
     TAXBRIDGE_LOG_LEVEL: 'debug',
   };
+}
+
+/** The config of an in-process server on 127.0.0.1 (port 0 unless `port`): a fresh master key, the shipped connectors unless `connectors`. */
+export function inProcessConfig(o: { dataDir: string; connectors?: string; port?: number; env?: NodeJS.ProcessEnv }): ServeConfig {
+  return loadConfig({ data: o.dataDir, port: String(o.port ?? 0), connectors: o.connectors ?? join(ROOT, 'connectors') }, { TAXBRIDGE_MASTER_KEY: randomBytes(32).toString('base64'), ...o.env }, ROOT);
+}
+
+/** startServer with logs and notices dropped unless `io` says otherwise. */
+export function startTestServer(config: ServeConfig, io: Parameters<typeof startServer>[1] = {}): Promise<RunningServer> {
+  return startServer(config, { writeLog: () => undefined, notice: () => undefined, ...io });
 }
