@@ -71,12 +71,30 @@ export function normalizeCountry(input: unknown): string | undefined {
   return COUNTRY_ALIASES.get(fold(t));
 }
 
+/**
+ * A region by the exact spelling sent, remembered: folding (NFD + two regexes) runs once per distinct
+ * spelling instead of on every request. Bounded: short spellings only, at most 1,000 of them per table.
+ */
+const REGION_SPELLINGS_MAX = 1_000;
+function regionBySpelling(byName: Map<string, string>, spellings: Map<string, string | undefined>, input: string): string | undefined {
+  if (input.length > 64) return byName.get(fold(input));
+  let code = spellings.get(input);
+  if (code === undefined && !spellings.has(input)) {
+    code = byName.get(fold(input));
+    if (spellings.size >= REGION_SPELLINGS_MAX) spellings.clear();
+    spellings.set(input, code);
+  }
+  return code;
+}
+const US_SPELLINGS = new Map<string, string | undefined>();
+const CA_SPELLINGS = new Map<string, string | undefined>();
+
 export function normalizeUsState(input: unknown): string | undefined {
-  return typeof input === 'string' ? US_BY_NAME.get(fold(input)) : undefined;
+  return typeof input === 'string' ? regionBySpelling(US_BY_NAME, US_SPELLINGS, input) : undefined;
 }
 
 export function normalizeCaProvince(input: unknown): string | undefined {
-  return typeof input === 'string' ? CA_BY_NAME.get(fold(input)) : undefined;
+  return typeof input === 'string' ? regionBySpelling(CA_BY_NAME, CA_SPELLINGS, input) : undefined;
 }
 
 /** The region code for a country that has them (US state, Canadian province), undefined when unknown. */
