@@ -17,12 +17,11 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeQuickBooks, type FakeQuickBooks } from '../fakes/quickbooks.ts';
 import { US_PLACES } from '../fakes/quickbooks-data.ts';
-import { loadConfig, type ServeConfig } from '../src/config/index.ts';
+import type { ServeConfig } from '../src/config/index.ts';
 import type { ConnectionDoc } from '../src/connections/model.ts';
-import { startServer, type RunningServer } from '../src/server/serve.ts';
-import { adminClient, freePort, until } from './helpers/e2e.ts';
+import type { RunningServer } from '../src/server/serve.ts';
+import { adminClient, freePort, inProcessConfig, startTestServer, until } from './helpers/e2e.ts';
 
-const ROOT = join(import.meta.dirname, '..');
 const TOKEN = `t_${randomBytes(16).toString('hex')}`;
 const VERIFIER = `verifier-${randomBytes(8).toString('hex')}`;
 const COUNTS = { customers: 6, items: 4, invoices: 12, creditMemos: 2 };
@@ -63,10 +62,10 @@ beforeAll(async () => {
   [realmA, realmB] = qb.realmIds as [string, string];
   dataDir = mkdtempSync(join(tmpdir(), 'tb-qbo-'));
   const port = await freePort();
-  config = loadConfig(
-    { data: join(dataDir, 'data'), port: String(port), connectors: join(ROOT, 'connectors') },
-    {
-      TAXBRIDGE_MASTER_KEY: randomBytes(32).toString('base64'),
+  config = inProcessConfig({
+    dataDir: join(dataDir, 'data'),
+    port,
+    env: {
       TAXBRIDGE_ADMIN_TOKEN: TOKEN,
       TAXBRIDGE_ALLOW_LOOPBACK_HTTP: 'true',
       TAXBRIDGE_OAUTH_QUICKBOOKS_CLIENT_ID: qb.clientId,
@@ -77,10 +76,9 @@ beforeAll(async () => {
       TAXBRIDGE_WEBHOOK_QUICKBOOKS_SECRET: VERIFIER,
       TAXBRIDGE_LOG_LEVEL: 'error',
     },
-    ROOT,
-  );
+  });
   qb.addRedirectUri(`${config.publicUrl}/oauth/callback`);
-  server = await startServer(config, { writeLog: () => undefined, notice: () => undefined });
+  server = await startTestServer(config);
   qb.setWebhook({ url: `${server.url}/webhooks/connectors/quickbooks`, verifierToken: VERIFIER, hold: true });
   orgId = (await admin('POST', '/admin/organizations', { name: 'QBO Test', mode: 'test', origin_address: { line1: '100 Congress Ave', city: 'Austin', state: 'TX', postal_code: '78701', country: 'US' }, default_product_tax_code: 'general' })).json.data.id;
   for (const state of new Set(US_PLACES.map((p) => p.state!))) {

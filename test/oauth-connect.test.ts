@@ -20,12 +20,12 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeOAuth, type FakeOAuth } from '../fakes/oauth.ts';
-import { loadConfig, type ServeConfig } from '../src/config/index.ts';
+import type { ServeConfig } from '../src/config/index.ts';
 import type { ConnectionDoc } from '../src/connections/model.ts';
 import { createHttpClient } from '../src/http/index.ts';
-import { startServer, type RunningServer } from '../src/server/serve.ts';
+import type { RunningServer } from '../src/server/serve.ts';
 import type { StartSchedules } from '../src/server/connection-runtime.ts';
-import { adminClient, freePort, until as pollUntil } from './helpers/e2e.ts';
+import { adminClient, freePort, inProcessConfig, startTestServer, until as pollUntil } from './helpers/e2e.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const TOKEN = `t_${randomBytes(16).toString('hex')}`;
@@ -108,7 +108,7 @@ streams:
 }
 
 async function start(): Promise<void> {
-  server = await startServer(config, { writeLog: () => undefined, notice: () => undefined, startSchedules });
+  server = await startTestServer(config, { startSchedules });
 }
 
 beforeAll(async () => {
@@ -144,18 +144,18 @@ beforeAll(async () => {
   mkdirSync(connectors);
   writeFileSync(join(connectors, 'acme.yaml'), specYaml());
   const port = await freePort();
-  config = loadConfig(
-    { data: join(dataDir, 'data'), port: String(port), connectors },
-    {
-      TAXBRIDGE_MASTER_KEY: randomBytes(32).toString('base64'),
+  config = inProcessConfig({
+    dataDir: join(dataDir, 'data'),
+    port,
+    connectors,
+    env: {
       TAXBRIDGE_ADMIN_TOKEN: TOKEN,
       TAXBRIDGE_ALLOW_LOOPBACK_HTTP: 'true',
       TAXBRIDGE_OAUTH_ACME_CLIENT_ID: CLIENT_ID,
       TAXBRIDGE_OAUTH_ACME_CLIENT_SECRET: CLIENT_SECRET,
       TAXBRIDGE_LOG_LEVEL: 'error',
     },
-    ROOT,
-  );
+  });
   as.clients[0]!.redirectUris.push(`${config.publicUrl}/oauth/callback`);
   await start();
   orgId = (await admin('POST', '/admin/organizations', { name: 'OAuth Test', mode: 'test' })).json.data.id;
