@@ -53,6 +53,7 @@ export interface TableOptions {
 /** A commit applied to memory and not yet on disk, with what it replaced (to undo it if its write fails). */
 interface Pending {
   seq: number;
+  text: string;
   /** [key, row before this op (undefined: absent)] in op order. */
   undo: Array<[string, Row | undefined]>;
   /** [meta key, had it, value before]. */
@@ -93,8 +94,6 @@ function errorCode(e: unknown): string {
 export class Table {
   private readonly db: Low<TableData>;
   private queued: Pending[] = [];
-  /** The journal text of `queued`, in order. */
-  private queuedText = '';
   private inFlight: Pending[] = [];
   private running?: Promise<void>;
   private durableSeq: number;
@@ -168,7 +167,7 @@ export class Table {
     const undo: Array<[string, Row | undefined]> = new Array(ops.length);
     let p!: Pending;
     const promise = new Promise<void>((resolve, reject) => {
-      p = { seq, undo, promise: undefined!, resolve, reject };
+      p = { seq, text, undo, promise: undefined!, resolve, reject };
     });
     p.promise = promise;
     // Nobody may be waiting (a probe, a caller that only reads): rejections are delivered, not unhandled.
@@ -186,7 +185,6 @@ export class Table {
     }
     data.seq = p.seq;
     this.queued.push(p);
-    this.queuedText += text; // a rope: joined once, when the batch is written
     this.running ??= this.drain();
     return promise;
   }
@@ -209,12 +207,10 @@ export class Table {
     try {
       while (this.queued.length) {
         const batch = this.queued;
-        const text = this.queuedText;
         this.queued = [];
-        this.queuedText = '';
         this.inFlight = batch;
         try {
-          await this.file.append(text);
+          await this.file.append(batch.length === 1 ? batch[0]!.text : batch.map((p) => p.text).join(''));
         } catch (e) {
           this.rollBack(e);
           continue;
@@ -236,7 +232,6 @@ export class Table {
     const undone = [...this.inFlight, ...this.queued];
     this.inFlight = [];
     this.queued = [];
-    this.queuedText = '';
     const data = this.db.data;
     for (let i = undone.length - 1; i >= 0; i--) {
       const p = undone[i]!;
