@@ -1,39 +1,94 @@
-import { readdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
 import { isTaxbridgeError, errorMessage } from '../errors.ts';
+import { own } from '../own.ts';
 
 /**
  * `taxbridge <command> [args]`. Each command is one module in ./commands/<name>.ts exporting
- * `summary` (one line for help) and `run(args): Promise<number>` (the exit code), so parts add
- * commands without touching this file.
+ * `run(args): Promise<number>` (the exit code) and optionally `usage`. Its one-line summary lives in the
+ * table below, so `taxbridge --help` and every command load only the module they need (start time).
  */
 export interface CommandModule {
-  summary: string;
   usage?: string;
   run(args: string[]): Promise<number>;
 }
 
-const commandsDir = join(dirname(fileURLToPath(import.meta.url)), 'commands');
-
-function commandNames(): string[] {
-  return readdirSync(commandsDir)
-    .filter((f) => f.endsWith('.ts') && !f.startsWith('_'))
-    .map((f) => f.slice(0, -3))
-    .sort();
+export interface CommandEntry {
+  /** One line for `taxbridge --help`. */
+  summary: string;
+  /** Imported only when this command runs or its `--help` is asked for. */
+  load: () => Promise<CommandModule>;
 }
 
-async function loadCommand(name: string): Promise<CommandModule | undefined> {
-  if (!/^[a-z][a-z-]*$/.test(name) || !commandNames().includes(name)) return undefined;
-  return (await import(join(commandsDir, `${name}.ts`))) as CommandModule;
-}
+/** The commands, in help order. A new command: one module in ./commands/ and one entry here. */
+export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
+  connect: {
+    summary: 'Connect a system (Sequence, Rillet, ...) to an organization, or continue a pending connection',
+    load: () => import('./commands/connect.ts'),
+  },
+  connections: {
+    summary: 'List connections, or show one with its syncs, counts, webhooks, write-backs and errors',
+    load: () => import('./commands/connections.ts'),
+  },
+  demo: {
+    summary: 'See the whole product work: fake Sequence and Rillet, connections, backfill, webhooks, tax written back, a live tax call',
+    load: () => import('./commands/demo.ts'),
+  },
+  disconnect: {
+    summary: 'Disconnect a connection: stop its schedules and webhooks, revoke its tax key, erase its credentials',
+    load: () => import('./commands/disconnect.ts'),
+  },
+  events: {
+    summary: 'List received webhook events and what processing did with them; replay one',
+    load: () => import('./commands/events.ts'),
+  },
+  key: {
+    summary: 'Manage tax API keys: create (shown once), list, revoke',
+    load: () => import('./commands/key.ts'),
+  },
+  map: {
+    summary: 'Map one raw record through a stream\'s mapping and print the canonical entity',
+    load: () => import('./commands/map.ts'),
+  },
+  org: {
+    summary: 'Manage organizations: test or live, origin address, default and per-product tax codes',
+    load: () => import('./commands/org.ts'),
+  },
+  region: {
+    summary: 'Manage where an organization collects tax: registrations with tax calculation on or off',
+    load: () => import('./commands/region.ts'),
+  },
+  serve: {
+    summary: 'Run the server: tax API, admin API, webhook receiver, syncs and write-back in one process',
+    load: () => import('./commands/serve.ts'),
+  },
+  store: {
+    summary: 'Check the data folder offline: every table read and verified (exit 1 on damage)',
+    load: () => import('./commands/store.ts'),
+  },
+  sync: {
+    summary: 'Import customers, products, invoices and credit notes from a connected system into the store',
+    load: () => import('./commands/sync.ts'),
+  },
+  tax: {
+    summary: 'Tax work: export transactions for filing (taxbridge tax export)',
+    load: () => import('./commands/tax.ts'),
+  },
+  test: {
+    summary: 'Run connector spec tests (*.test.yaml) offline against recorded responses',
+    load: () => import('./commands/test.ts'),
+  },
+  validate: {
+    summary: 'Check connector specs: YAML syntax, schema, expressions and references (exit 1 on any error)',
+    load: () => import('./commands/validate.ts'),
+  },
+  writebacks: {
+    summary: 'List tax write-back jobs (applied, pending, dead letters with their reasons); replay one',
+    load: () => import('./commands/writebacks.ts'),
+  },
+};
 
-async function printHelp(): Promise<void> {
+function printHelp(): void {
   const lines = ['Usage: taxbridge <command> [options]', '', 'Commands:'];
-  for (const name of commandNames()) {
-    const mod = await loadCommand(name);
-    lines.push(`  ${name.padEnd(12)} ${mod?.summary ?? ''}`);
-  }
+  for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(12)} ${c.summary}`);
   lines.push('', 'Run `taxbridge <command> --help` for a command\'s options.');
   process.stdout.write(lines.join('\n') + '\n');
 }
@@ -41,16 +96,17 @@ async function printHelp(): Promise<void> {
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
-    await printHelp();
+    printHelp();
     return name ? 0 : 2;
   }
-  const mod = await loadCommand(name);
-  if (!mod) {
-    process.stderr.write(`taxbridge: unknown command \`${name}\`. Commands: ${commandNames().join(', ')}\n`);
+  const entry = own(COMMANDS, name);
+  if (!entry) {
+    process.stderr.write(`taxbridge: unknown command \`${name}\`. Commands: ${Object.keys(COMMANDS).join(', ')}\n`);
     return 2;
   }
+  const mod = await entry.load();
   if (rest.includes('--help') || rest.includes('-h')) {
-    process.stdout.write(`${mod.summary}\n\n${mod.usage ?? `Usage: taxbridge ${name}`}\n`);
+    process.stdout.write(`${entry.summary}\n\n${mod.usage ?? `Usage: taxbridge ${name}`}\n`);
     return 0;
   }
   try {

@@ -11,6 +11,8 @@ import { request } from 'undici';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 export const BIN = join(ROOT, 'bin', 'taxbridge.js');
+/** Node arguments that run the CLI from the TypeScript sources (no build needed): spawn(process.execPath, [...CLI, 'validate', ...]). */
+export const CLI: readonly string[] = ['--import', 'tsx', join(ROOT, 'src', 'cli', 'bin.ts')];
 export const ADMIN_TOKEN = 'a'.repeat(32);
 
 export function serveEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {

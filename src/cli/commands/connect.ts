@@ -5,7 +5,6 @@ import type { ConnectionView } from '../../connections/view.ts';
 import type { EnvironmentName } from '../../spec/types.ts';
 import { parseCommandArgs } from '../args.ts';
 
-export const summary = 'Connect a system (Sequence, Rillet, ...) to an organization, or continue a pending connection';
 
 export const usage = `Usage: taxbridge connect <connector> --org <organization id> [options]
        taxbridge connect --connection <id> [--setting k=v] [--credential k=v]

@@ -4,7 +4,6 @@ import { connectionStatus, type ConnectionStatusReport } from '../../connections
 import type { ConnectionView } from '../../connections/view.ts';
 import { parseCommandArgs } from '../args.ts';
 
-export const summary = 'List connections, or show one with its syncs, counts, webhooks, write-backs and errors';
 
 export const usage = `Usage: taxbridge connections [--org <id>] [--status pending|active|needs_reauthorization|disconnected] [--json]
        taxbridge connections <connection id> [--json]

@@ -1,7 +1,6 @@
 import { runDemo } from '../../demo/run.ts';
 import { parseCommandArgs } from '../args.ts';
 
-export const summary = 'See the whole product work: fake Sequence and Rillet, connections, backfill, webhooks, tax written back, a live tax call';
 export const usage = `Usage: taxbridge demo [--keep] [--data <dir>]
 
 Starts fake Sequence and Rillet APIs and a real taxbridge server on 127.0.0.1, then connects both systems,

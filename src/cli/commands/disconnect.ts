@@ -3,7 +3,6 @@ import { COMMON_OPTIONS, COMMON_USAGE, openConnections } from '../../connections
 import type { ConnectionView } from '../../connections/view.ts';
 import { parseCommandArgs } from '../args.ts';
 
-export const summary = 'Disconnect a connection: stop its schedules and webhooks, revoke its tax key, erase its credentials';
 
 export const usage = `Usage: taxbridge disconnect <connection id> [--json]
 

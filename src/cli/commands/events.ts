@@ -4,7 +4,6 @@ import { formatEvents, localRuntime, openForListing, type EventRow } from '../..
 import { eventSummary, getEvent, listEvents, type EventStatus } from '../../webhooks/inbox.ts';
 import { parseCommandArgs } from '../args.ts';
 
-export const summary = 'List received webhook events and what processing did with them; replay one';
 
 export const usage = `Usage: taxbridge events [--connection <id>] [--status <status>] [--type <event type>] [--limit <n>] [--json]
        taxbridge events --replay <event id>

@@ -2,7 +2,6 @@ import { TaxbridgeError } from '../../errors.ts';
 import { COMMON_OPTIONS, COMMON_USAGE, print, table, withTaxAdmin } from '../../tax/cli-support.ts';
 import { parseCommandArgs } from '../args.ts';
 
-export const summary = 'Manage tax API keys: create (shown once), list, revoke';
 
 export const usage = `Usage: taxbridge key create <organization id> [--name <label>] [--rate-limit <requests per second>]
        taxbridge key list [<organization id>]

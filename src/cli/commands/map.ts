@@ -5,7 +5,6 @@ import { mapRecord } from '../../sync/index.ts';
 import { parseCommandArgs } from '../args.ts';
 import { own } from '../../own.ts';
 
-export const summary = 'Map one raw record through a stream\'s mapping and print the canonical entity';
 export const usage = `Usage: taxbridge map <connector.yaml> <stream> <record.json | -> [--setting k=v ...] [--raw-output]
 
 Reads one record as the system's API returns it (children attached, e.g. "lines"), applies the stream's

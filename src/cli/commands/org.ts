@@ -3,7 +3,6 @@ import { COMMON_OPTIONS, COMMON_USAGE, formatAddress, formatOrganization, print,
 import { TAX_CODES } from '../../tax/tax-codes.ts';
 import { parseCommandArgs } from '../args.ts';
 
-export const summary = 'Manage organizations: test or live, origin address, default and per-product tax codes';
 
 export const usage = `Usage: taxbridge org create --name <name> --mode test|live [origin options] [--default-tax-code <code>]
        taxbridge org list

@@ -2,7 +2,6 @@ import { TaxbridgeError } from '../../errors.ts';
 import { COMMON_OPTIONS, COMMON_USAGE, print, regionName, table, withTaxAdmin } from '../../tax/cli-support.ts';
 import { parseCommandArgs } from '../args.ts';
 
-export const summary = 'Manage where an organization collects tax: registrations with tax calculation on or off';
 
 export const usage = `Usage: taxbridge region add <organization id> --country <CC> [--state <ST>] [--effective-from YYYY-MM-DD] [--disabled]
        taxbridge region list <organization id>

@@ -2,7 +2,6 @@ import { loadConfig } from '../../config/index.ts';
 import { startServer, stopOnSignals } from '../../server/serve.ts';
 import { parseCommandArgs } from '../args.ts';
 
-export const summary = 'Run the server: tax API, admin API, webhook receiver, syncs and write-back in one process';
 
 export const usage = `Usage: taxbridge serve [options]
 

@@ -4,7 +4,6 @@ import { loadConfig } from '../../config/index.ts';
 import { checkDataDir, type CheckReport } from '../../store/check.ts';
 import { parseCommandArgs } from '../args.ts';
 
-export const summary = 'Check the data folder offline: every table read and verified (exit 1 on damage)';
 
 export const usage = `Usage: taxbridge store check [--data <dir>] [--config <file>] [--json]
 

@@ -6,7 +6,6 @@ import type { Store } from '../../store/types.ts';
 import { runSync, type SyncProgress, type SyncSummary } from '../../sync/index.ts';
 import { parseCommandArgs } from '../args.ts';
 
-export const summary = 'Import customers, products, invoices and credit notes from a connected system into the store';
 export const usage = `Usage: taxbridge sync --connection <id> [--stream <name>] [--full] [--json]
        taxbridge sync --connector <spec.yaml> [options]
 

@@ -12,7 +12,6 @@ import { createExport, exportView, type TaxExportDoc } from '../../tax/exports/j
 import { configuredServerUrl } from '../admin-api-client.ts';
 import { parseCommandArgs } from '../args.ts';
 
-export const summary = 'Tax work: export transactions for filing (taxbridge tax export)';
 
 export const usage = `Usage: taxbridge tax export --org <organization id> --from <YYYY-MM-DD> --to <YYYY-MM-DD>
            [--countries DE,FR] [--statuses committed,refunded] [--period day|month|quarter|year]

@@ -3,7 +3,6 @@ import { findSpecTestFiles } from '../../spec/index.ts';
 import { formatFileResult, runSpecTestFile } from '../../spectest/run.ts';
 import { parseCommandArgs } from '../args.ts';
 
-export const summary = 'Run connector spec tests (*.test.yaml) offline against recorded responses';
 export const usage = `Usage: taxbridge test [files or folders...] [--json]
 
 Runs every *.test.yaml under the given paths (default: connectors/). Each case serves recorded API

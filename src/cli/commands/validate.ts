@@ -2,7 +2,6 @@ import { existsSync } from 'node:fs';
 import { checkSpecFile, findSpecFiles, formatGithub, formatText, hasErrors, type Diagnostic } from '../../spec/index.ts';
 import { parseCommandArgs } from '../args.ts';
 
-export const summary = 'Check connector specs: YAML syntax, schema, expressions and references (exit 1 on any error)';
 export const usage = `Usage: taxbridge validate [files or folders...] [--format text|json|github]
 
 Checks every *.yaml under the given paths (default: connectors/), spec test files excepted.

@@ -4,7 +4,6 @@ import { formatJobs, localRuntime, openForListing, type JobRow } from '../../web
 import { getJob, jobSummary, listJobs, type JobStatus } from '../../writeback/jobs.ts';
 import { parseCommandArgs } from '../args.ts';
 
-export const summary = 'List tax write-back jobs (applied, pending, dead letters with their reasons); replay one';
 
 export const usage = `Usage: taxbridge writebacks [--dead] [--connection <id>] [--status <status>] [--document <id>] [--limit <n>] [--json]
        taxbridge writebacks --replay <job id>
