@@ -6,9 +6,14 @@ import { JournaledFile, type Row, type StoreWarning, type TableOp, type WriteFil
 import { mkdirPrivate } from './modes.ts';
 import { safeFileName } from './names.ts';
 import { MemoryFile, Table, type TableProblem } from './table.ts';
-import type { Collection, EntityWrite, Store, StoredEntity, StoreHealth, UpsertResult } from './types.ts';
+import type { ClaimQuery, Collection, EntityWrite, FindPage, FindQuery, Store, StoredEntity, StoreHealth, UpsertResult, Where } from './types.ts';
+import { IndexedRows } from './indexes.ts';
+import { findIn, LocalCoordination } from './embedded-query.ts';
 
 type Checkpoints = Record<string, Record<string, unknown>>;
+
+/** Where claimTick keeps the last claimed tick of each schedule. */
+export const TICKS = 'store_ticks';
 
 function requireId(kind: string, id: string): void {
   if (typeof id !== 'string' || id === '') throw new TaxbridgeError('STORE_BAD_ID', `${kind} must be a non-empty string`);
@@ -21,6 +26,9 @@ function requireId(kind: string, id: string): void {
  * The stream's checkpoint lives in the stream's own table, so a page and its checkpoint commit together.
  */
 export class EmbeddedStore implements Store {
+  readonly kind = 'embedded' as const;
+  /** Claims, leases and topics: one process owns the folder, so memory is the whole truth (ticks are stored). */
+  private readonly local = new LocalCoordination();
   private readonly tables = new Map<string, Promise<Table>>();
   /** Tables that cannot write at the moment, by key (kept by the tables themselves through onHealth). */
   private readonly failing = new Map<string, TableProblem>();
@@ -199,7 +207,9 @@ export class EmbeddedStore implements Store {
   async put<T extends object>(collection: Collection, id: string, doc: T): Promise<void> {
     requireId('id', id);
     const t = await this.collection(collection);
-    await t.commit([{ t: 'p', k: id, row: { json: JSON.stringify(doc) } }]);
+    const row = { json: JSON.stringify(doc) };
+    if (t.data.rows instanceof IndexedRows) t.data.rows.hint(row, doc);
+    await t.commit([{ t: 'p', k: id, row }]);
   }
 
   async insertIfAbsent<T extends object>(collection: Collection, id: string, doc: T): Promise<boolean> {
@@ -209,6 +219,7 @@ export class EmbeddedStore implements Store {
     for (;;) {
       // Checked and applied in one synchronous step after the await: a racing insert sees this one.
       if (!t.data.rows.has(id)) {
+        if (t.data.rows instanceof IndexedRows) t.data.rows.hint(row, doc);
         await t.commit([{ t: 'p', k: id, row }]);
         return true;
       }
@@ -237,6 +248,98 @@ export class EmbeddedStore implements Store {
     for (const row of (await this.collection(collection)).data.rows.values()) {
       const doc = JSON.parse(row.json) as T;
       if (!filter || filter(doc)) out.push(doc);
+    }
+    return out;
+  }
+
+  /** The collection's rows with query indexes (wrapped on the first query; later writes keep them). */
+  private async indexed(collection: Collection): Promise<IndexedRows> {
+    const t = await this.collection(collection);
+    if (!(t.data.rows instanceof IndexedRows)) t.data.rows = IndexedRows.wrap(t.data.rows);
+    return t.data.rows as IndexedRows;
+  }
+
+  async find<T = Record<string, unknown>>(collection: Collection, query: FindQuery = {}): Promise<FindPage<T>> {
+    const rows = await this.indexed(collection);
+    const { ids, next } = findIn(rows, query);
+    return { docs: ids.map((id) => JSON.parse(rows.get(id)!.json) as T), ...(next ? { next } : {}) };
+  }
+
+  async count(collection: Collection, where?: Where): Promise<number> {
+    if (!where || Object.keys(where).length === 0) return (await this.collection(collection)).data.rows.size;
+    return findIn(await this.indexed(collection), { where }, { countOnly: true }).count;
+  }
+
+  async scan<T = Record<string, unknown>>(collection: Collection, fn: (doc: T) => void | Promise<void>, opts: { where?: Where } = {}): Promise<number> {
+    const rows = opts.where ? await this.indexed(collection) : (await this.collection(collection)).data.rows;
+    // Ids first (a snapshot of the keys), each document parsed only when its turn comes.
+    const ids = opts.where ? findIn(rows as IndexedRows, { where: opts.where }).ids : [...rows.keys()];
+    let n = 0;
+    for (const id of ids) {
+      const row = rows.get(id);
+      if (!row) continue; // deleted meanwhile
+      await fn(JSON.parse(row.json) as T);
+      n++;
+    }
+    return n;
+  }
+
+  async claimNext<T = Record<string, unknown>>(collection: Collection, query: ClaimQuery): Promise<T | undefined> {
+    const rows = await this.indexed(collection);
+    const { ids } = findIn(rows, { where: query.where, orderBy: query.orderBy });
+    const id = this.local.claimFirst(collection, ids, query);
+    return id === undefined ? undefined : (JSON.parse(rows.get(id)!.json) as T);
+  }
+
+  async renewClaim(collection: Collection, id: string, owner: string, leaseMs: number): Promise<boolean> {
+    return this.local.renewClaim(collection, id, owner, leaseMs);
+  }
+
+  async releaseClaim(collection: Collection, id: string, owner: string): Promise<boolean> {
+    return this.local.releaseClaim(collection, id, owner);
+  }
+
+  async tryAcquireLease(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    return this.local.tryAcquireLease(name, owner, ttlMs);
+  }
+
+  async releaseLease(name: string, owner: string): Promise<boolean> {
+    return this.local.releaseLease(name, owner);
+  }
+
+  async claimTick(schedule: string, tick: string): Promise<boolean> {
+    requireId('schedule', schedule);
+    requireId('tick', tick);
+    const t = await this.collection(TICKS);
+    // Read and written in one synchronous step after the await: two callers cannot both win.
+    const last = t.data.rows.get(schedule);
+    if (last && (JSON.parse(last.json) as { tick: string }).tick >= tick) return false;
+    await t.commit([{ t: 'p', k: schedule, row: { json: JSON.stringify({ id: schedule, tick, claimed_at: new Date().toISOString() }) } }]);
+    return true;
+  }
+
+  async publish(topic: string, message: string): Promise<void> {
+    this.local.publish(topic, message);
+  }
+
+  async subscribe(topic: string, fn: (message: string) => void): Promise<() => Promise<void>> {
+    return this.local.subscribe(topic, fn);
+  }
+
+  async pageEntities(connectionId: string, stream: string, opts: { after?: string; limit: number; includeDeleted?: boolean }): Promise<StoredEntity[]> {
+    const rows = (await this.stream(connectionId, stream)).data.rows;
+    const keys: string[] = [];
+    for (const [k, row] of rows) if ((opts.after === undefined || k > opts.after) && (opts.includeDeleted || !row.d)) keys.push(k);
+    keys.sort();
+    return keys.slice(0, Math.max(1, opts.limit)).map((k) => JSON.parse(rows.get(k)!.json) as StoredEntity);
+  }
+
+  async entityHashes(connectionId: string, stream: string, externalIds: string[]): Promise<Map<string, string>> {
+    const rows = (await this.stream(connectionId, stream)).data.rows;
+    const out = new Map<string, string>();
+    for (const id of externalIds) {
+      const h = rows.get(id)?.h;
+      if (h !== undefined) out.set(id, h);
     }
     return out;
   }

@@ -2,12 +2,16 @@
  * A tiny in-memory Store for the tax tests (the real one lives in src/store). Writes resolve on the next
  * macrotask, as a group-committing store would, and documents are cloned so callers can't alias them.
  */
-import type { Collection, EntityWrite, Store, StoredEntity, StoreHealth, UpsertResult } from '../../src/store/types.ts';
+import type { ClaimQuery, Collection, EntityWrite, FindPage, FindQuery, Store, StoredEntity, StoreHealth, UpsertResult, Where } from '../../src/store/types.ts';
+import { findInDocs } from '../../src/store/query.ts';
+import { LocalCoordination } from '../../src/store/embedded-query.ts';
 
 export class MemoryStore implements Store {
   readonly collections = new Map<string, Map<string, unknown>>();
   readonly entities = new Map<string, StoredEntity>();
   writes = 0;
+  private readonly local = new LocalCoordination();
+  private readonly ticks = new Map<string, string>();
 
   private coll(name: string): Map<string, unknown> {
     let c = this.collections.get(name);
@@ -102,6 +106,76 @@ export class MemoryStore implements Store {
     for (const d of this.coll(collection).values()) {
       const c = structuredClone(d) as T;
       if (!filter || filter(c)) out.push(c);
+    }
+    return out;
+  }
+
+  async find<T = Record<string, unknown>>(collection: Collection, query: FindQuery = {}): Promise<FindPage<T>> {
+    const { docs, next } = findInDocs([...this.coll(collection)] as Array<[string, T]>, query);
+    return { docs: docs.map((d) => structuredClone(d)), ...(next ? { next } : {}) };
+  }
+
+  async count(collection: Collection, where?: Where): Promise<number> {
+    return findInDocs([...this.coll(collection)], { where }).count;
+  }
+
+  async scan<T = Record<string, unknown>>(collection: Collection, fn: (doc: T) => void | Promise<void>, opts: { where?: Where } = {}): Promise<number> {
+    const { docs } = findInDocs([...this.coll(collection)] as Array<[string, T]>, { where: opts.where });
+    for (const d of docs) await fn(structuredClone(d));
+    return docs.length;
+  }
+
+  async claimNext<T = Record<string, unknown>>(collection: Collection, query: ClaimQuery): Promise<T | undefined> {
+    const entries = [...this.coll(collection)];
+    const ids = findInDocs(entries.map(([id, d]) => [id, { ...(d as object), __id: id }]), { where: query.where, orderBy: query.orderBy }).docs.map((d) => d.__id);
+    const id = this.local.claimFirst(collection, ids, query);
+    return id === undefined ? undefined : ((await this.get<T>(collection, id)) as T);
+  }
+
+  async renewClaim(collection: Collection, id: string, owner: string, leaseMs: number): Promise<boolean> {
+    return this.local.renewClaim(collection, id, owner, leaseMs);
+  }
+
+  async releaseClaim(collection: Collection, id: string, owner: string): Promise<boolean> {
+    return this.local.releaseClaim(collection, id, owner);
+  }
+
+  async tryAcquireLease(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    return this.local.tryAcquireLease(name, owner, ttlMs);
+  }
+
+  async releaseLease(name: string, owner: string): Promise<boolean> {
+    return this.local.releaseLease(name, owner);
+  }
+
+  async claimTick(schedule: string, tick: string): Promise<boolean> {
+    const last = this.ticks.get(schedule);
+    if (last !== undefined && last >= tick) return false;
+    this.ticks.set(schedule, tick);
+    return true;
+  }
+
+  async publish(topic: string, message: string): Promise<void> {
+    this.local.publish(topic, message);
+  }
+
+  async subscribe(topic: string, fn: (message: string) => void): Promise<() => Promise<void>> {
+    return this.local.subscribe(topic, fn);
+  }
+
+  async pageEntities(connectionId: string, stream: string, opts: { after?: string; limit: number; includeDeleted?: boolean }): Promise<StoredEntity[]> {
+    const all = await this.listEntities(connectionId, stream, opts);
+    return all
+      .filter((e) => opts.after === undefined || e.external_id > opts.after)
+      .sort((a, b) => (a.external_id < b.external_id ? -1 : 1))
+      .slice(0, opts.limit);
+  }
+
+  async entityHashes(connectionId: string, stream: string, externalIds: string[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for (const id of externalIds) {
+      const e = this.entities.get(`${connectionId}\u0000${stream}\u0000${id}`);
+      if (e) out.set(id, e.hash);
     }
     return out;
   }
