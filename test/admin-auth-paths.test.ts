@@ -94,14 +94,14 @@ async function openApiRoutes(): Promise<Array<{ method: string; path: string }>>
 }
 
 describe('every admin and tax API route, every spelling', () => {
-  it('answers 401 or 404 without a token and with a wrong one, never 2xx or 5xx', async () => {
+  it('answers 401 or 404 without a token, with a wrong one and with a forged console session, never 2xx or 5xx', async () => {
     const routes = (await openApiRoutes()).filter((r) => r.path.startsWith('/admin') || r.path.startsWith('/tax_api'));
     expect(routes.length).toBeGreaterThan(25);
     let tried = 0;
     const leaks: string[] = [];
     for (const r of routes) {
       for (const p of variants(r.path)) {
-        const attempts: Array<Record<string, string>> = [{}, { authorization: 'Bearer wrong-token-0123456789', 'x-api-key': 'tb_test_wrong' }, { authorization: `Bearer ${ADMIN_TOKEN.toUpperCase()}` }];
+        const attempts: Array<Record<string, string>> = [{}, { authorization: 'Bearer wrong-token-0123456789', 'x-api-key': 'tb_test_wrong' }, { authorization: `Bearer ${ADMIN_TOKEN.toUpperCase()}` }, { cookie: `tb_console=${'A'.repeat(43)}`, 'x-csrf-token': 'A'.repeat(43) }];
         for (const headers of attempts) {
           const res = await raw(r.method, p, headers);
           tried++;

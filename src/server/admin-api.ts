@@ -25,14 +25,14 @@ import type { Context } from 'koa';
 import { TaxbridgeError, isTaxbridgeError } from '../errors.ts';
 import { publicKeyView } from '../tax/keys.ts';
 import type { TaxService } from '../tax/service.ts';
-import type { AdminTokenCheck } from './admin-bearer.ts';
+import type { AdminCredential } from './admin-bearer.ts';
 import { BodyError, readJsonBody } from './raw-body.ts';
 import { createAdminRouter } from './routing.ts';
 
 export interface AdminApiRouterOptions {
   service: TaxService;
   /** The admin token (at least 16 characters), or a check of presented tokens (the server's stored-hash check). */
-  adminToken: string | AdminTokenCheck;
+  adminToken: AdminCredential;
   /** Default 1 MiB. */
   maxBodyBytes?: number;
   onError?: (err: unknown, ctx: Context) => void;

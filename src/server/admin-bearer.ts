@@ -2,9 +2,13 @@
  * `Authorization: Bearer <admin token>` for every admin router. A router is given an AdminTokenCheck: the
  * server passes its stored-hash check (src/server/admin-auth.ts), tests and embedders a plain token through
  * `tokenCheck`. Comparisons are constant-time over SHA-256 digests; refusals are 401 in the admin API's shape.
+ *
+ * `taxbridge serve` gives its routers an AdminGate instead: the bearer token, or else the web console's
+ * signed-in session cookie (with its CSRF header on every change, src/console/session-auth.ts). A request
+ * with an Authorization header is judged by the token alone.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { Middleware } from 'koa';
+import type { Context, Middleware } from 'koa';
 import { TaxbridgeError } from '../errors.ts';
 
 /** True when the presented bearer token is the admin token. */
@@ -21,8 +25,21 @@ export function tokenCheck(adminToken: string): AdminTokenCheck {
   return (presented) => timingSafeEqual(sha256(presented), expected);
 }
 
+/** What a second way in (the console session) says about a request without an Authorization header. */
+export type SessionVerdict = { ok: true } | { ok: false; status: number; code: string; message: string; hint?: string };
+
+export interface AdminGate {
+  token: AdminTokenCheck;
+  /** undefined: the request carries no session at all (answered as a missing bearer token). */
+  session?: (ctx: Context) => SessionVerdict | undefined;
+}
+
+/** How the routers' options take the admin credential: a token, a check, or a gate with sessions. */
+export type AdminCredential = string | AdminTokenCheck | AdminGate;
+
 /** A token or a check, as the routers' options take it. */
-export function toTokenCheck(admin: string | AdminTokenCheck): AdminTokenCheck {
+export function toTokenCheck(admin: AdminCredential): AdminTokenCheck {
+  if (typeof admin === 'object') return admin.token;
   return typeof admin === 'function' ? admin : tokenCheck(admin);
 }
 
@@ -40,10 +57,22 @@ export function adminRefusal(authorization: string, check: AdminTokenCheck): str
   return 'admin API: the admin token is not valid (it was replaced, or this is another server\'s token)';
 }
 
-export function adminBearerAuth(admin: string | AdminTokenCheck): Middleware {
+export function adminBearerAuth(admin: AdminCredential): Middleware {
   const check = toTokenCheck(admin);
+  const session = typeof admin === 'object' ? admin.session : undefined;
   return async (ctx, next) => {
-    const refusal = adminRefusal(ctx.get('authorization'), check);
+    const authorization = ctx.get('authorization');
+    if (!authorization && session) {
+      const verdict = session(ctx);
+      if (verdict?.ok) return next();
+      if (verdict) {
+        ctx.status = verdict.status;
+        ctx.type = 'application/json';
+        ctx.body = JSON.stringify({ type: 'api_error', code: verdict.code, message: verdict.message, ...(verdict.hint ? { hint: verdict.hint } : {}) });
+        return;
+      }
+    }
+    const refusal = adminRefusal(authorization, check);
     if (refusal) {
       ctx.status = 401;
       ctx.set('WWW-Authenticate', 'Bearer');

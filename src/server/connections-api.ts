@@ -24,7 +24,7 @@ import type { ConnectionService, ConnectInput, UpdateInput } from '../connection
 import { connectionStatus } from '../connections/status.ts';
 import type { ConnectorSpec } from '../spec/types.ts';
 import { sendError, sendJson } from './http-errors.ts';
-import type { AdminTokenCheck } from './admin-bearer.ts';
+import type { AdminCredential } from './admin-bearer.ts';
 import { BodyError, isJsonContentType, readJsonBody, readRawBody } from './raw-body.ts';
 import { createAdminRouter } from './routing.ts';
 import { own } from '../own.ts';
@@ -42,7 +42,7 @@ export interface SyncRunner {
 export interface ConnectionsApiOptions {
   connections: ConnectionService;
   /** The admin token, or a check of presented tokens (the server's stored-hash check). */
-  adminToken: string | AdminTokenCheck;
+  adminToken: AdminCredential;
   runner?: SyncRunner;
   log?: Logger;
   maxBodyBytes?: number;
@@ -62,6 +62,7 @@ export function connectorSummary(spec: ConnectorSpec, path: string): Record<stri
     title: spec.title,
     ...(spec.category ? { category: spec.category } : {}),
     ...(spec.description ? { description: spec.description } : {}),
+    ...(spec.docs_url ? { docs_url: spec.docs_url } : {}),
     spec_path: path,
     environments: Object.keys(spec.environments),
     auth: spec.auth.type,

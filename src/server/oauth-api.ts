@@ -16,7 +16,7 @@ import type { Context } from 'koa';
 import type { Logger } from '../log/index.ts';
 import type { AuthorizationOutcome, ConnectionService } from '../connections/service.ts';
 import { STATE_PATTERN } from '../connections/oauth-flow.ts';
-import type { AdminTokenCheck } from './admin-bearer.ts';
+import type { AdminCredential } from './admin-bearer.ts';
 import { sendError, sendJson } from './http-errors.ts';
 import { createAdminRouter, createRouter } from './routing.ts';
 
@@ -24,7 +24,7 @@ export const CALLBACK_LIMITS = { queryBytes: 8192, params: 32, state: 64, code: 
 
 export interface OAuthApiOptions {
   connections: ConnectionService;
-  adminToken: string | AdminTokenCheck;
+  adminToken: AdminCredential;
   log?: Logger;
 }
 

@@ -22,7 +22,8 @@ const adminErrors = {
   '401': errorResponse('Missing or wrong admin token (`unauthorized_access`).'),
   '400': errorResponse('Invalid input: the `code` says what (e.g. `validation_errors`, `CONNECTION_INPUT`) and `param` where.'),
 };
-const admin = (op: Op): Op => ({ security: [{ adminToken: [] }], ...op, responses: { ...adminErrors, ...(op.responses as object) } });
+// The bearer token, or a web console session: its cookie, plus X-CSRF-Token on every method that changes something.
+const admin = (op: Op): Op => ({ security: [{ adminToken: [] }, { consoleSession: [], consoleCsrf: [] }], ...op, responses: { ...adminErrors, ...(op.responses as object) } });
 const taxKey = (op: Op): Op => ({
   security: [{ apiKey: [] }, { apiKeyBearer: [] }],
   ...op,
@@ -74,6 +75,8 @@ const schemas: Record<string, Schema> = {
       name: { type: 'string' },
       title: { type: 'string' },
       category: { type: 'string' },
+      description: { type: 'string' },
+      docs_url: { type: 'string', description: 'The system’s API documentation (the spec’s docs_url).' },
       environments: { type: 'array', items: { type: 'string' } },
       credentials: { type: 'array', items: { type: 'object' } },
       settings: { type: 'array', items: { type: 'object' } },
@@ -339,6 +342,50 @@ const paths: Record<string, Record<string, Op>> = {
     },
   },
 
+  '/console': {
+    get: {
+      tags: ['console'],
+      summary: 'The web console (a single-page app; its pages are after "#")',
+      description: 'Served with a strict Content-Security-Policy (scripts, styles and requests from this origin only, nothing inline, no frames). Answers 503 with a plain-text explanation when the console was not built (`npm run build:console`).',
+      responses: { '200': { description: 'index.html', content: { 'text/html': { schema: { type: 'string' } } } }, '503': { description: 'Not built.', content: { 'text/plain': { schema: { type: 'string' } } } } },
+    },
+  },
+  '/console/assets/{file}': {
+    get: {
+      tags: ['console'],
+      summary: 'A bundled script or style of the console (content-hashed name, cached for a year)',
+      parameters: [pathParam('file', 'File name from the build, e.g. index-3f2a1b.js.')],
+      responses: { '200': { description: 'The file.' }, '404': errorResponse('No such file in the build.') },
+    },
+  },
+  '/console/session': {
+    post: {
+      tags: ['console'],
+      summary: 'Sign in to the console with the admin token',
+      description: 'Answers a new session in an HttpOnly, SameSite=Strict cookie `tb_console` (a fresh id at every sign-in) and the session\'s CSRF token, which the console sends as X-CSRF-Token on every change. Refused from another origin (Origin / Sec-Fetch-Site). At most 20 failed sign-ins a minute.',
+      requestBody: body({ type: 'object', required: ['token'], properties: { token: { type: 'string', maxLength: 512 } } }),
+      responses: {
+        '201': json(data({ type: 'object', properties: { signed_in: { const: true }, csrf_token: { type: 'string' }, csrf_header: { type: 'string' }, expires_in: { type: 'integer' } } }), 'Signed in; Set-Cookie carries the session.'),
+        '400': errorResponse('No token in the body.'),
+        '401': errorResponse('Not the admin token.'),
+        '403': errorResponse('Cross-site sign-in (`csrf_refused`).'),
+        '429': errorResponse('Too many failed sign-ins.'),
+      },
+    },
+    get: {
+      tags: ['console'],
+      summary: 'The signed-in session (its CSRF token, e.g. after a reload)',
+      security: [{ consoleSession: [] }],
+      responses: { '200': json(data({ type: 'object', properties: { signed_in: { const: true }, csrf_token: { type: 'string' }, csrf_header: { type: 'string' } } }), 'Signed in.'), '401': errorResponse('No live session.') },
+    },
+    delete: {
+      tags: ['console'],
+      summary: 'Sign out (needs X-CSRF-Token)',
+      security: [{ consoleSession: [], consoleCsrf: [] }],
+      responses: { '204': { description: 'Signed out; the cookie is cleared.' }, '403': errorResponse('Missing CSRF token or cross-site.') },
+    },
+  },
+
   '/admin/organizations': {
     get: admin({ tags: ['admin: organizations'], summary: 'List organizations', responses: { '200': json(list(ref('Organization')), 'Organizations.') } }),
     post: admin({
@@ -532,6 +579,7 @@ export function openApiDocument(opts: { version: string; serverUrl?: string }): 
       { name: 'tax', description: 'Called by billing systems with a tax API key.' },
       { name: 'webhooks', description: 'Signed deliveries from connected systems.' },
       { name: 'oauth', description: 'The redirect back from a system after OAuth consent (public, authenticated by its single-use state).' },
+      { name: 'console', description: 'The web console and its sign-in session.' },
       { name: 'admin: organizations' },
       { name: 'admin: connections' },
       { name: 'admin: webhooks', description: 'Events and tax write-back.' },
@@ -543,6 +591,8 @@ export function openApiDocument(opts: { version: string; serverUrl?: string }): 
         apiKey: { type: 'apiKey', in: 'header', name: 'X-API-KEY', description: 'A tax API key (tb_test_… / tb_live_…).' },
         apiKeyBearer: { type: 'http', scheme: 'bearer', description: 'The tax API key as a bearer token.' },
         adminToken: { type: 'http', scheme: 'bearer', description: 'The admin token (TAXBRIDGE_ADMIN_TOKEN, or the one printed at first start).' },
+        consoleSession: { type: 'apiKey', in: 'cookie', name: 'tb_console', description: 'A web console session (POST /console/session); HttpOnly, SameSite=Strict.' },
+        consoleCsrf: { type: 'apiKey', in: 'header', name: 'X-CSRF-Token', description: 'The session’s CSRF token, required with the session cookie on POST, PUT, PATCH and DELETE; such requests from another origin are refused (403 csrf_refused).' },
       },
     },
   };

@@ -12,7 +12,7 @@
  */
 import Router from '@koa/router';
 import type { Middleware } from 'koa';
-import { adminBearerAuth, type AdminTokenCheck } from './admin-bearer.ts';
+import { adminBearerAuth, type AdminCredential } from './admin-bearer.ts';
 import { sendJson } from './http-errors.ts';
 
 /** A canonical path: "/" or segments of unreserved URL characters (RFC 3986 without "%"), none "." or "..". */
@@ -44,8 +44,8 @@ export function createRouter(opts: { prefix?: string } = {}): Router {
   return new Router({ ...opts, sensitive: true, strict: true });
 }
 
-/** A router under /admin whose every route requires the admin bearer token. */
-export function createAdminRouter(admin: string | AdminTokenCheck): Router {
+/** A router under /admin whose every route requires the admin bearer token (or, given a gate, a console session). */
+export function createAdminRouter(admin: AdminCredential): Router {
   const router = createRouter({ prefix: '/admin' });
   router.use(adminBearerAuth(admin));
   return router;

@@ -37,6 +37,10 @@ import { sharedWebhookUrls } from './shared-webhooks.ts';
 import { createWebhookRuntime, type WebhookRuntime } from '../webhooks/runtime.ts';
 import { createWritebackTaxEngine } from '../writeback/tax-engine.ts';
 import { createAdminApiRouter } from './admin-api.ts';
+import type { AdminGate } from './admin-bearer.ts';
+import { createConsoleRouter } from '../console/router.ts';
+import { consoleSessionVerdict } from '../console/session-auth.ts';
+import { ConsoleSessions, type SessionOptions } from '../console/sessions.ts';
 import { resolveAdminAuth } from './admin-auth.ts';
 import { createApp } from './app.ts';
 import { storeCheck } from './health.ts';
@@ -58,6 +62,10 @@ export interface ServeIO {
   startSchedules?: StartSchedules;
   /** The store's write-path file operations (tests inject a failing disk). Default node:fs. */
   storeFileOps?: WriteFileOps;
+  /** Web console session lifetimes and clock (tests make sessions expire). */
+  consoleSessions?: SessionOptions;
+  /** The built console (default console/dist of the package). */
+  consoleDir?: string;
 }
 
 export interface RunningServer {
@@ -128,6 +136,10 @@ export async function startServer(config: ServeConfig, io: ServeIO = {}): Promis
       );
       log.warn('admin token generated and printed once on stderr', { source: 'stored hash' });
     }
+
+    // The admin routers accept the bearer token or a signed-in web console session (src/console/).
+    const consoleSessions = new ConsoleSessions(io.consoleSessions);
+    const adminGate: AdminGate = { token: adminAuth.verify, session: consoleSessionVerdict(consoleSessions, { publicUrl: config.publicUrl }) };
 
     const taxData = loadTaxData();
     const tax = await TaxService.open({
@@ -218,9 +230,10 @@ export async function startServer(config: ServeConfig, io: ServeIO = {}): Promis
           log: logFn(log.child({ part: 'webhooks' })),
         })],
       routers: [
-        createConnectionsApiRouter({ connections, adminToken: adminAuth.verify, runner: runtime, log }),
-        createOAuthAdminRouter({ connections, adminToken: adminAuth.verify, log }),
-        createWebhookAdminRouter({ store, adminToken: adminAuth.verify, events: webhooks.events, writebacks: webhooks.writebacks }),
+        createConsoleRouter({ sessions: consoleSessions, adminToken: adminAuth.verify, publicUrl: config.publicUrl, dir: io.consoleDir, now: io.consoleSessions?.now }),
+        createConnectionsApiRouter({ connections, adminToken: adminGate, runner: runtime, log }),
+        createOAuthAdminRouter({ connections, adminToken: adminGate, log }),
+        createWebhookAdminRouter({ store, adminToken: adminGate, events: webhooks.events, writebacks: webhooks.writebacks }),
         createInvoiceTaxRouter({
           service: tax,
           writebacks: webhooks.writebacks!,
@@ -229,7 +242,7 @@ export async function startServer(config: ServeConfig, io: ServeIO = {}): Promis
           onError: (e) => log.error('calculate_invoice_tax failed', { error: e }),
         }),
         createTaxApiRouter({ service: tax, maxBodyBytes: config.taxMaxBodyBytes, onError: (e, ctx) => log.error('tax API request failed', { path: ctx.path, error: e }) }),
-        createAdminApiRouter({ service: tax, adminToken: adminAuth.verify, onError: (e, ctx) => log.error('admin API request failed', { path: ctx.path, error: e }) }),
+        createAdminApiRouter({ service: tax, adminToken: adminGate, onError: (e, ctx) => log.error('admin API request failed', { path: ctx.path, error: e }) }),
       ],
     });
 

@@ -51,7 +51,7 @@ import { writebackKindOf } from '../writeback/evaluate.ts';
 import { getJob, jobSummary, listJobs, type JobStatus } from '../writeback/jobs.ts';
 import type { WritebackService } from '../writeback/service.ts';
 import { triggerRefusal } from '../writeback/triggers.ts';
-import type { AdminTokenCheck } from './admin-bearer.ts';
+import type { AdminCredential } from './admin-bearer.ts';
 import { BodyError, readJsonBody, readRawBody } from './raw-body.ts';
 import { createAdminRouter, createRouter } from './routing.ts';
 import { own } from '../own.ts';
@@ -182,7 +182,7 @@ function receiverError(e: unknown): [number, string, string] {
 export interface WebhookAdminOptions {
   store: Store;
   /** The admin token, or a check of presented tokens (the server's stored-hash check). */
-  adminToken: string | AdminTokenCheck;
+  adminToken: AdminCredential;
   events?: Pick<EventService, 'replay'>;
   writebacks?: Pick<WritebackService, 'replay'>;
 }

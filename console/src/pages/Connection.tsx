@@ -1,0 +1,232 @@
+/** One connection: status, live backfill and sync progress (polled), counts per stream, webhooks, write-backs with Replay, errors, disconnect. */
+import { useState } from 'preact/hooks';
+import { api, get } from '../api.ts';
+import { href } from '../route.ts';
+import { count, when } from '../format.ts';
+import { Badge, Empty, ErrorBox, Loading, useLoad } from '../ui.tsx';
+import type { ConnectorInfo } from './Connections.tsx';
+import { NextStep } from './Connect.tsx';
+
+export function Connection(props: { id: string }) {
+  const [fast, setFast] = useState(true);
+  const status = useLoad(() => get<{ data: any }>(`/admin/connections/${props.id}`).then((r) => r.data), [props.id], fast ? 1000 : 5000);
+  const events = useLoad(() => get<{ data: any[] }>('/admin/events', { connection: props.id, limit: 20 }).then((r) => r.data), [props.id], 3000);
+  const jobs = useLoad(() => get<{ data: any[] }>('/admin/writebacks', { connection: props.id, limit: 20 }).then((r) => r.data), [props.id], 3000);
+  const connectors = useLoad(() => get<{ data: ConnectorInfo[] }>('/admin/connectors').then((r) => r.data), []);
+  const [actionError, setActionError] = useState<unknown>();
+  const [confirming, setConfirming] = useState(false);
+  const [notice, setNotice] = useState('');
+
+  if (status.error && !status.data) return <ErrorBox error={status.error} />;
+  const c = status.data;
+  if (!c) return <Loading />;
+  const running = c.backfill?.status === 'running' || c.backfill?.status === 'pending' || Object.values<any>(c.sync ?? {}).some((s) => s.running);
+  if (fast !== running) setFast(running);
+  const spec = connectors.data?.find((x) => x.name === c.connector);
+
+  const act = async (what: string, fn: () => Promise<unknown>) => {
+    setActionError(undefined);
+    setNotice('');
+    try {
+      await fn();
+      setNotice(what);
+      status.reload();
+      jobs.reload();
+      events.reload();
+    } catch (e) {
+      setActionError(e);
+    }
+  };
+
+  return (
+    <section>
+      <p class="crumbs">
+        <a href={href('connections')}>Connections</a> / {c.connector_title ?? c.connector}
+      </p>
+      <h1>
+        {c.connector_title ?? c.connector} <Badge status={c.status} />
+      </h1>
+      <dl class="facts">
+        <dt>Connection</dt>
+        <dd class="mono">{c.id}</dd>
+        <dt>Organization</dt>
+        <dd>
+          <a href={href('organizations', c.organization_id)}>{c.organization_id}</a>
+        </dd>
+        <dt>Environment</dt>
+        <dd>{c.environment}</dd>
+        <dt>Webhooks</dt>
+        <dd>{c.webhook?.mode === 'api' ? `registered by API ${when(c.webhook.registered_at)}` : c.webhook?.mode === 'manual' ? 'created by you in the system' : 'none'}</dd>
+        {c.tax_api_key ? (
+          <>
+            <dt>Tax API key</dt>
+            <dd class="mono">{c.tax_api_key.prefix}…</dd>
+          </>
+        ) : null}
+      </dl>
+      {notice ? <p class="alert alert-ok" role="status">{notice}</p> : null}
+      <ErrorBox error={actionError} />
+      {c.status === 'pending' && spec ? <NextStep spec={spec} result={{ connection: c, webhook_url: c.webhook_url }} onResult={() => status.reload()} /> : null}
+
+      <h2>Backfill and sync</h2>
+      <p data-testid="backfill-status">
+        Backfill: <Badge status={c.backfill?.status ?? 'not_started'} />
+        {c.backfill?.finished_at ? ` finished ${when(c.backfill.finished_at)}` : c.backfill?.started_at ? ` started ${when(c.backfill.started_at)}` : ''}
+      </p>
+      {c.sync && Object.keys(c.sync).length ? (
+        <div class="table-wrap">
+          <table>
+            <caption class="sr-only">Records per stream</caption>
+            <thead>
+              <tr>
+                <th scope="col">Stream</th>
+                <th scope="col" class="num">Records</th>
+                <th scope="col" class="num">Deleted</th>
+                <th scope="col">Last sync</th>
+                <th scope="col">Next run</th>
+              </tr>
+            </thead>
+            <tbody>
+              {Object.entries<any>(c.sync).map(([name, s]) => (
+                <tr key={name} data-stream={name}>
+                  <td>
+                    <a href={href('data', c.id, s.entity)}>{name}</a>
+                  </td>
+                  <td class="num">{count(s.counts?.active)}</td>
+                  <td class="num">{count(s.counts?.deleted)}</td>
+                  <td>{s.running ? 'running…' : s.last_sync ? `${s.last_sync.status} ${when(s.last_sync.finished_at)}` : '—'}</td>
+                  <td>{when(s.schedule?.next_run)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      ) : (
+        <Empty title="Nothing synced yet." />
+      )}
+      {c.status === 'active' ? (
+        <button type="button" class="secondary" onClick={() => act('Sync started.', () => api('POST', `/admin/connections/${c.id}/sync`, {}))}>
+          Sync now
+        </button>
+      ) : null}
+
+      <h2>Errors</h2>
+      {c.errors?.length ? (
+        <ul class="errors">
+          {c.errors.map((e: any, i: number) => (
+            <li key={i}>
+              <span class="tag">{e.source}</span> <code>{e.code}</code> {e.message} <span class="muted">{when(e.at)}</span>
+            </li>
+          ))}
+        </ul>
+      ) : (
+        <p class="muted">No errors.</p>
+      )}
+
+      <h2>Write-backs</h2>
+      <p>
+        {count(c.writebacks?.applied)} applied · {count(c.writebacks?.pending)} pending · <span data-testid="dead-count">{count(c.writebacks?.dead)}</span> dead
+      </p>
+      {jobs.data?.length ? (
+        <div class="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Document</th>
+                <th scope="col">Kind</th>
+                <th scope="col">Status</th>
+                <th scope="col" class="num">Attempts</th>
+                <th scope="col">Last error</th>
+                <th scope="col">Action</th>
+              </tr>
+            </thead>
+            <tbody>
+              {jobs.data.map((j) => (
+                <tr key={j.id} data-job={j.id} data-status={j.status}>
+                  <td class="mono">{j.document_id}</td>
+                  <td>{j.kind}</td>
+                  <td>
+                    <Badge status={j.status} />
+                  </td>
+                  <td class="num">{j.attempts ?? 0}</td>
+                  <td>{j.last_error ? `${j.last_error.code}: ${j.last_error.message}` : '—'}</td>
+                  <td>
+                    {j.status === 'dead' ? (
+                      <button type="button" onClick={() => act(`Write-back ${j.id} run again.`, () => api('POST', `/admin/writebacks/${j.id}/replay`))} aria-label={`Replay write-back of ${j.document_id}`}>
+                        Replay
+                      </button>
+                    ) : null}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      ) : (
+        <p class="muted">No write-backs yet: they appear when {c.connector_title ?? 'the system'} sends an invoice to tax.</p>
+      )}
+
+      <h2>Recent webhook deliveries</h2>
+      <p>
+        {count(c.webhooks?.received)} received · {count(c.webhooks?.failed)} failed · {count(c.webhooks?.pending)} pending
+      </p>
+      {events.data?.length ? (
+        <div class="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Received</th>
+                <th scope="col">Type</th>
+                <th scope="col">Status</th>
+                <th scope="col">Error</th>
+              </tr>
+            </thead>
+            <tbody>
+              {events.data.map((e) => (
+                <tr key={e.id}>
+                  <td>{when(e.received_at)}</td>
+                  <td>{e.event_type}</td>
+                  <td>
+                    <Badge status={e.status} />
+                  </td>
+                  <td>{e.last_error ? `${e.last_error.code}: ${e.last_error.message}` : '—'}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      ) : (
+        <p class="muted">No webhook deliveries yet.</p>
+      )}
+
+      <h2>Manage</h2>
+      <div class="row">
+        {c.status === 'needs_reauthorization' || spec?.auth.startsWith('oauth2') ? (
+          <button type="button" class="secondary" onClick={() => act('A new consent link was made.', async () => {
+            const r = await api('POST', `/admin/connections/${c.id}/reauthorize`);
+            if (r.data?.authorization_url) location.assign(r.data.authorization_url);
+          })}>
+            Re-authorize
+          </button>
+        ) : null}
+        {c.status !== 'disconnected' ? (
+          confirming ? (
+            <div class="confirm" role="group" aria-label="Confirm disconnect">
+              <p>Disconnect stops schedules and webhooks, revokes its tax API key and erases the stored credentials. The data stays.</p>
+              <button type="button" class="danger" onClick={() => act('Disconnected.', () => api('DELETE', `/admin/connections/${c.id}`)).then(() => setConfirming(false))}>
+                Yes, disconnect
+              </button>
+              <button type="button" class="secondary" onClick={() => setConfirming(false)}>
+                Cancel
+              </button>
+            </div>
+          ) : (
+            <button type="button" class="danger" onClick={() => setConfirming(true)}>
+              Disconnect…
+            </button>
+          )
+        ) : null}
+      </div>
+    </section>
+  );
+}
