@@ -90,7 +90,7 @@ describe('signing in', () => {
   });
 
   it('refuses a cross-site sign-in (login CSRF)', async () => {
-    for (const headers of [{ origin: 'https://evil.example' }, { 'sec-fetch-site': 'cross-site' }, { origin: 'null' }]) {
+    for (const headers of [{ origin: 'https://evil.example' }, { 'sec-fetch-site': 'cross-site' }, { origin: 'null' }] as Array<Record<string, string>>) {
       const r = await call('POST', '/console/session', { body: { token: ADMIN_TOKEN }, headers });
       expect(r.status, JSON.stringify(headers)).toBe(403);
       expect(r.json.code).toBe('csrf_refused');
