@@ -33,6 +33,8 @@ export class EmbeddedStore implements Store {
   /** Tables that cannot write at the moment, by key (kept by the tables themselves through onHealth). */
   private readonly failing = new Map<string, TableProblem>();
   private closed = false;
+  /** Commits apply to the table in memory before their write (src/store/table.ts), in call order. */
+  readonly readsWritesAtOnce = true;
   /** Entity tables verify() has read whole (keys as in `tables`). */
   private readonly verified = new Set<string>();
 

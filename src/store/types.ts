@@ -142,6 +142,12 @@ export interface Store {
    */
   getCheckpoint?(connectionId: string, stream: string, id: string): Promise<Record<string, unknown> | undefined>;
 
+  /**
+   * True when a write is visible to every get/list called after it (before it is durable), as the embedded
+   * store's in-memory tables are; callers then need no copy of their own of writes in flight.
+   */
+  readonly readsWritesAtOnce?: boolean;
+
   get<T = Record<string, unknown>>(collection: Collection, id: string): Promise<T | undefined>;
   put<T extends object>(collection: Collection, id: string, doc: T): Promise<void>;
   /**

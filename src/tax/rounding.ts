@@ -53,43 +53,72 @@ function shareOf(line: EngineLine, data: TaxData, date: string): Rational {
   return share;
 }
 
-interface Part {
-  line: EngineLine;
-  jt: JurisdictionTax;
-  share: Rational;
+/**
+ * The exclusive lines' taxes of one jurisdiction at one rate, as parallel arrays (no object per line). A
+ * jurisdiction object is shared by the lines of a place; the rate tells overrides apart.
+ */
+interface Group {
+  j: Jurisdiction;
+  rate: string;
+  jts: JurisdictionTax[];
+  nets: bigint[];
+  shares: Rational[];
+}
+
+/** Groups are searched linearly (an invoice has a few); past this many a Map by jurisdiction takes over. */
+const LINEAR_GROUPS = 8;
+
+function groupFor(groups: Group[], byJ: Map<Jurisdiction, Group[]> | undefined, jt: JurisdictionTax): Group | undefined {
+  if (byJ) {
+    const list = byJ.get(jt.jurisdiction);
+    if (list) for (let i = 0; i < list.length; i++) if (list[i]!.rate === jt.rate) return list[i];
+    return undefined;
+  }
+  for (let i = 0; i < groups.length; i++) {
+    const g = groups[i]!;
+    if (g.j === jt.jurisdiction && g.rate === jt.rate) return g;
+  }
+  return undefined;
 }
 
 /**
  * Re-rounds `result` in place at document level for the jurisdictions that take it. A result with one
  * line, or no document-level jurisdiction, is left as it is (line and document level agree on one line).
- * Hot path (a Texas invoice on every call): no string keys, fractions cached, BigInt only on the amounts.
+ * Hot path (a Texas invoice on every call): no string keys and no object per line, fractions cached, and
+ * amounts stay Numbers (a BigInt is made only for an amount that changes) where they are exact.
  */
 export function applyRounding(result: EngineResult, policy: RoundingPolicy, data: TaxData, date: string): void {
   if (result.lines.length < 2) return;
-  // Jurisdiction objects are shared by the lines of a place; the rate tells overrides apart.
-  let groups: Map<Jurisdiction, Map<string, Part[]>> | undefined;
+  let groups: Group[] | undefined;
+  let byJ: Map<Jurisdiction, Group[]> | undefined;
   for (const line of result.lines) {
     if (line.line.inclusive) continue;
     let share: Rational | undefined;
     for (const jt of line.jurisdictions) {
       if (jt.rate === '0' || !documentLevel(policy, jt.jurisdiction)) continue;
       share ??= shareOf(line, data, date);
-      groups ??= new Map();
-      let byRate = groups.get(jt.jurisdiction);
-      if (!byRate) groups.set(jt.jurisdiction, (byRate = new Map()));
-      let g = byRate.get(jt.rate);
-      if (!g) byRate.set(jt.rate, (g = []));
-      g.push({ line, jt, share });
+      groups ??= [];
+      let g = groupFor(groups, byJ, jt);
+      if (!g) {
+        g = { j: jt.jurisdiction, rate: jt.rate, jts: [], nets: [], shares: [] };
+        groups.push(g);
+        if (byJ) addToIndex(byJ, g);
+        else if (groups.length > LINEAR_GROUPS) {
+          byJ = new Map();
+          for (const x of groups) addToIndex(byJ, x);
+        }
+      }
+      g.jts.push(jt);
+      g.nets.push(line.net);
+      g.shares.push(share);
     }
   }
   if (!groups) return;
   let changed = false;
-  for (const byRate of groups.values()) {
-    for (const [rateText, parts] of byRate) {
-      if (parts.length < 2) continue;
-      const rate = fraction(rateText);
-      if (roundGroupFast(parts, rate) ?? roundGroup(parts, rate)) changed = true;
-    }
+  for (const g of groups) {
+    if (g.jts.length < 2) continue;
+    const rate = fraction(g.rate);
+    if (roundGroupFast(g, rate) ?? roundGroup(g, rate)) changed = true;
   }
   if (!changed) return;
   let total = 0n;
@@ -105,12 +134,31 @@ export function applyRounding(result: EngineResult, policy: RoundingPolicy, data
   result.taxTotal = total;
 }
 
+function addToIndex(byJ: Map<Jurisdiction, Group[]>, g: Group): void {
+  const list = byJ.get(g.j);
+  if (list) list.push(g);
+  else byJ.set(g.j, [g]);
+}
+
 const SAFE = 2 ** 53;
 
-function assign(parts: Part[], taxes: ArrayLike<bigint>, taxables: ArrayLike<bigint>): boolean {
+/** Exact in BigInt: the exact taxable amounts (net x share) on a common denominator as integer weights. */
+function roundGroup(g: Group, rate: Rational): boolean {
+  const n = g.jts.length;
+  let den = g.shares[0]!.d;
+  for (const s of g.shares) if (s.d !== den) den = lcm(den, s.d);
+  const weights: bigint[] = new Array(n);
+  let sumW = 0n;
+  for (let i = 0; i < n; i++) {
+    const s = g.shares[i]!;
+    weights[i] = g.nets[i]! * s.n * (den / s.d);
+    sumW += weights[i]!;
+  }
+  const taxes = allocate(halfUp(sumW * rate.n, den * rate.d), weights);
+  const taxables = allocate(halfUp(sumW, den), weights);
   let changed = false;
-  for (let i = 0; i < parts.length; i++) {
-    const jt = parts[i]!.jt;
+  for (let i = 0; i < n; i++) {
+    const jt = g.jts[i]!;
     if (jt.amount !== taxes[i] || jt.taxable !== taxables[i]) changed = true;
     jt.amount = taxes[i]!;
     jt.taxable = taxables[i]!;
@@ -118,43 +166,52 @@ function assign(parts: Part[], taxes: ArrayLike<bigint>, taxables: ArrayLike<big
   return changed;
 }
 
-/** Exact in BigInt: the exact taxable amounts (net x share) on a common denominator as integer weights. */
-function roundGroup(parts: Part[], rate: Rational): boolean {
-  let den = parts[0]!.share.d;
-  for (const p of parts) if (p.share.d !== den) den = lcm(den, p.share.d);
-  const weights: bigint[] = new Array(parts.length);
-  let sumW = 0n;
-  for (let i = 0; i < parts.length; i++) {
-    const p = parts[i]!;
-    weights[i] = p.line.net * p.share.n * (den / p.share.d);
-    sumW += weights[i]!;
-  }
-  return assign(parts, allocate(halfUp(sumW * rate.n, den * rate.d), weights), allocate(halfUp(sumW, den), weights));
-}
+// Scratch arrays of the Number path (reused: the engine runs one calculation at a time).
+const W: number[] = [];
+const Q: number[] = [];
+const R: number[] = [];
 
 /**
- * The same in Number arithmetic, exact because every product is an integer below 2^53 (checked): the usual invoice, without BigInt division per part. Shares of one group have
- * one denominator here (one tax code per state: Texas SaaS 4/5), else undefined and the BigInt path runs.
+ * The same in Number arithmetic, exact because every product is an integer below 2^53 (checked): the usual
+ * invoice, without BigInt division per part. Shares of one group have one denominator here (one tax code per
+ * state: Texas SaaS 4/5), else undefined and the BigInt path runs.
  */
-function roundGroupFast(parts: Part[], rate: Rational): boolean | undefined {
-  const d0 = parts[0]!.share.d;
+function roundGroupFast(g: Group, rate: Rational): boolean | undefined {
+  const n = g.jts.length;
+  const d0 = g.shares[0]!.d;
   const rn = Number(rate.n);
   const rd = Number(rate.d);
   const den = Number(d0);
-  const n = parts.length;
-  const w = new Array<number>(n);
   let sumW = 0;
   for (let i = 0; i < n; i++) {
-    const p = parts[i]!;
-    if (p.share.d !== d0) return undefined;
-    w[i] = Number(p.line.net) * Number(p.share.n);
-    sumW += w[i]!;
+    const s = g.shares[i]!;
+    if (s.d !== d0) return undefined;
+    const w = Number(g.nets[i]!) * Number(s.n);
+    W[i] = w;
+    sumW += w;
   }
   if (sumW * rn >= SAFE || den * rd >= SAFE || !Number.isSafeInteger(sumW)) return undefined;
   const tax = halfUpNum(sumW * rn, den * rd);
   const taxable = halfUpNum(sumW, den);
   if (tax * sumW >= SAFE || taxable * sumW >= SAFE) return undefined;
-  return assign(parts, splitNum(tax, w, sumW), splitNum(taxable, w, sumW));
+  let changed = false;
+  splitNum(tax, n, sumW);
+  for (let i = 0; i < n; i++) {
+    const jt = g.jts[i]!;
+    if (Number(jt.amount) !== Q[i]) {
+      jt.amount = BigInt(Q[i]!);
+      changed = true;
+    }
+  }
+  splitNum(taxable, n, sumW);
+  for (let i = 0; i < n; i++) {
+    const jt = g.jts[i]!;
+    if (Number(jt.taxable) !== Q[i]) {
+      jt.taxable = BigInt(Q[i]!);
+      changed = true;
+    }
+  }
+  return changed;
 }
 
 /** floor(a / b) for non-negative integers below 2^53, corrected for division rounding; the remainder in `rest`. */
@@ -178,31 +235,25 @@ function halfUpNum(a: number, b: number): number {
   return rest * 2 >= b ? q + 1 : q;
 }
 
-/** Largest remainder, ties to the earlier part (as src/money/allocate.ts). */
-function splitNum(total: number, w: number[], sumW: number): bigint[] {
-  const n = w.length;
-  const parts: bigint[] = new Array(n);
-  const rem = new Array<number>(n);
-  const q = new Array<number>(n);
+/** Largest remainder over W[0..n) into Q, ties to the earlier part (as src/money/allocate.ts). */
+function splitNum(total: number, n: number, sumW: number): void {
   let given = 0;
   for (let i = 0; i < n; i++) {
     if (sumW === 0) {
-      q[i] = i === 0 ? total : 0;
-      rem[i] = 0;
+      Q[i] = i === 0 ? total : 0;
+      R[i] = 0;
     } else {
-      q[i] = divNum(total * w[i]!, sumW);
-      rem[i] = rest;
+      Q[i] = divNum(total * W[i]!, sumW);
+      R[i] = rest;
     }
-    given += q[i]!;
+    given += Q[i]!;
   }
   for (let left = total - given; left > 0; left--) {
     let best = -1;
-    for (let i = 0; i < n; i++) if (rem[i]! >= 0 && (best < 0 || rem[i]! > rem[best]!)) best = i;
-    q[best] = q[best]! + 1;
-    rem[best] = -1;
+    for (let i = 0; i < n; i++) if (R[i]! >= 0 && (best < 0 || R[i]! > R[best]!)) best = i;
+    Q[best] = Q[best]! + 1;
+    R[best] = -1;
   }
-  for (let i = 0; i < n; i++) parts[i] = BigInt(q[i]!);
-  return parts;
 }
 
 function halfUp(n: bigint, d: bigint): bigint {

@@ -237,6 +237,17 @@ export class TaxService {
 
   // ------------------------------------------------------------------------------------- calculation
 
+  private iso = { ms: NaN, text: '' };
+  /** The ISO time of a clock reading; calculations under load share milliseconds, so the last one is kept. */
+  private isoTime(ms: number): string {
+    const c = this.iso;
+    if (c.ms !== ms) {
+      c.ms = ms;
+      c.text = new Date(ms).toISOString();
+    }
+    return c.text;
+  }
+
   /** Today's UTC date for a clock reading, recomputed only when the day changes. */
   private today(ms: number): string {
     const d = this.day;
@@ -280,7 +291,7 @@ export class TaxService {
         organization_id: view.org.id,
         mode: view.org.mode,
         api_key_id: auth.key.id,
-        created_at: new Date(now).toISOString(),
+        created_at: this.isoTime(now),
         tax_date: taxDate,
         currency: req.currency,
         include_taxability_reason: req.include_taxability_reason,
@@ -318,15 +329,18 @@ export class TaxService {
         this.settled(size);
       }
     } else {
-      this.pending.set(id, doc);
+      // A store that reads its writes at once needs no copy here (and the document then dies young instead
+      // of surviving garbage collections until its fsync).
+      const keep = !this.store.readsWritesAtOnce;
+      if (keep) this.pending.set(id, doc);
       write.then(
         () => {
           this.settled(size);
-          this.pending.delete(id);
+          if (keep) this.pending.delete(id);
         },
         (e) => {
           this.settled(size);
-          this.pending.delete(id);
+          if (keep) this.pending.delete(id);
           this.recordFailed = true;
           this.report(`recording calculation ${id} failed`, e);
         },
