@@ -53,9 +53,11 @@ export interface TableOptions {
 /** A commit applied to memory and not yet on disk, with what it replaced (to undo it if its write fails). */
 interface Pending {
   seq: number;
-  text: string;
-  /** [key, row before this op (undefined: absent)] in op order. */
-  undo: Array<[string, Row | undefined]>;
+  /** The first op's key and the row it replaced (undefined: absent): most commits have one op. */
+  k0: string | undefined;
+  prev0: Row | undefined;
+  /** [key, row before this op (undefined: absent)] of the ops after the first, in op order. */
+  undo?: Array<[string, Row | undefined]>;
   /** [meta key, had it, value before]. */
   metaUndo?: Array<[string, boolean, unknown]>;
   promise: Promise<void>;
@@ -65,6 +67,23 @@ interface Pending {
 
 /** One shared handler (not a closure per commit) for the rejections nobody may be waiting for. */
 const ignore = (): undefined => undefined;
+
+/** Calls `fn(key, row before)` for each op of `p`, newest first. */
+function undoNewestFirst(p: Pending, fn: (k: string, prev: Row | undefined) => boolean | void): boolean {
+  if (p.undo) {
+    for (let j = p.undo.length - 1; j >= 0; j--) {
+      const u = p.undo[j]!;
+      if (fn(u[0], u[1]) === true) return true;
+    }
+  }
+  return p.k0 !== undefined && fn(p.k0, p.prev0) === true;
+}
+
+/** Puts back in `rows` what one op replaced. */
+function restoreRow(rows: Map<string, Row>, k: string, prev: Row | undefined): void {
+  if (prev === undefined) rows.delete(k);
+  else rows.set(k, prev);
+}
 
 function restoreMeta(meta: Record<string, unknown>, undo: Array<[string, boolean, unknown]>): void {
   for (const [k, had, v] of undo) {
@@ -94,6 +113,8 @@ function errorCode(e: unknown): string {
 export class Table {
   private readonly db: Low<TableData>;
   private queued: Pending[] = [];
+  /** The journal text of `queued`, in order: a string built as commits arrive, written once per batch. */
+  private queuedText = '';
   private inFlight: Pending[] = [];
   private running?: Promise<void>;
   private durableSeq: number;
@@ -149,10 +170,7 @@ export class Table {
     for (const list of [this.queued, this.inFlight]) {
       for (let i = list.length - 1; i >= 0; i--) {
         const p = list[i]!;
-        for (let j = p.undo.length - 1; j >= 0; j--) {
-          const [k, prev] = p.undo[j]!;
-          if (k === key && prev === undefined) return p.promise;
-        }
+        if (undoNewestFirst(p, (k, prev) => k === key && prev === undefined)) return p.promise;
       }
     }
     return undefined;
@@ -164,10 +182,9 @@ export class Table {
     const data = this.db.data;
     const seq = data.seq + 1;
     const text = encodeCommit(ops, seq, metaPatch);
-    const undo: Array<[string, Row | undefined]> = new Array(ops.length);
     let p!: Pending;
     const promise = new Promise<void>((resolve, reject) => {
-      p = { seq, text, undo, promise: undefined!, resolve, reject };
+      p = { seq, k0: undefined, prev0: undefined, promise: undefined!, resolve, reject };
     });
     p.promise = promise;
     // Nobody may be waiting (a probe, a caller that only reads): rejections are delivered, not unhandled.
@@ -175,7 +192,10 @@ export class Table {
     for (let i = 0; i < ops.length; i++) {
       const op = ops[i]!;
       const prev = data.rows.get(op.k);
-      undo[i] = [op.k, prev];
+      if (i === 0) {
+        p.k0 = op.k;
+        p.prev0 = prev;
+      } else (p.undo ??= []).push([op.k, prev]);
       if (op.t === 'p') data.rows.set(op.k, op.row);
       else data.rows.delete(op.k);
     }
@@ -185,6 +205,7 @@ export class Table {
     }
     data.seq = p.seq;
     this.queued.push(p);
+    this.queuedText += text; // joined once, when the batch is written
     this.running ??= this.drain();
     return promise;
   }
@@ -207,10 +228,12 @@ export class Table {
     try {
       while (this.queued.length) {
         const batch = this.queued;
+        const text = this.queuedText;
         this.queued = [];
+        this.queuedText = '';
         this.inFlight = batch;
         try {
-          await this.file.append(batch.length === 1 ? batch[0]!.text : batch.map((p) => p.text).join(''));
+          await this.file.append(text);
         } catch (e) {
           this.rollBack(e);
           continue;
@@ -232,14 +255,12 @@ export class Table {
     const undone = [...this.inFlight, ...this.queued];
     this.inFlight = [];
     this.queued = [];
+    this.queuedText = '';
     const data = this.db.data;
+    const rows = data.rows;
     for (let i = undone.length - 1; i >= 0; i--) {
       const p = undone[i]!;
-      for (let j = p.undo.length - 1; j >= 0; j--) {
-        const [k, prev] = p.undo[j]!;
-        if (prev === undefined) data.rows.delete(k);
-        else data.rows.set(k, prev);
-      }
+      undoNewestFirst(p, (k, prev) => restoreRow(rows, k, prev));
       if (p.metaUndo) restoreMeta(data.meta, p.metaUndo);
     }
     data.seq = this.durableSeq;
@@ -309,11 +330,7 @@ export class Table {
     const meta = { ...data.meta };
     for (let i = this.queued.length - 1; i >= 0; i--) {
       const p = this.queued[i]!;
-      for (let j = p.undo.length - 1; j >= 0; j--) {
-        const [k, prev] = p.undo[j]!;
-        if (prev === undefined) rows.delete(k);
-        else rows.set(k, prev);
-      }
+      undoNewestFirst(p, (k, prev) => restoreRow(rows, k, prev));
       if (p.metaUndo) restoreMeta(meta, p.metaUndo);
     }
     return { rows, meta, seq: this.durableSeq };

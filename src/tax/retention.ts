@@ -13,7 +13,7 @@
  *   twice the retained bytes plus the store's compaction threshold.
  * - Records written before this process started are indexed by one scan of the table a second after start
  *   (start-up and the first requests do not wait for it; the scan parses each record once, ~1 s per
- *   100-200 MB); pruning waits for it.
+ *   100-200 MB, in chunks of 500 records between which requests are served); pruning waits for it.
  *
  * Memory: the store holds each record as its JSON text plus ~150 bytes (map entry, row, key, this index). A
  * typical record (5-line invoice, Sphere's fields) is ~0.8 KB of JSON; the largest the request caps allow
@@ -52,6 +52,8 @@ export const DEFAULT_RETENTION: Readonly<RetentionOptions> = Object.freeze({
 });
 
 const DAY_MS = 86_400_000;
+/** Records indexed between two turns of the event loop while loading (~1-2 ms of parsing). */
+const LOAD_CHUNK = 500;
 /** Deletes issued at once (they share group commits). */
 const DELETE_CHUNK = 512;
 
@@ -158,13 +160,15 @@ export class CalculationRetention {
 
   private async load(): Promise<void> {
     const found: Array<{ id: string; at: number; size: number }> = [];
-    // A filter that keeps nothing: each document is parsed, measured and dropped, never all held at once.
-    await this.store.list<TaxCalculationDoc>(this.collection, (d) => {
+    // Each document is parsed, measured and dropped (never all held at once), and every LOAD_CHUNK of them
+    // the event loop gets a turn: a large table is indexed without stalling the requests arriving meanwhile.
+    let n = 0;
+    await this.store.scan<TaxCalculationDoc>(this.collection, (d) => {
       if (!this.early.has(d.id)) {
         const at = Date.parse(d.created_at);
         found.push({ id: d.id, at: Number.isFinite(at) ? at : 0, size: recordBytes(d) });
       }
-      return false;
+      if (++n % LOAD_CHUNK === 0) return new Promise<void>((r) => setImmediate(r));
     });
     found.sort((a, b) => a.at - b.at);
     const ids: string[] = [];
