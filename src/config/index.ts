@@ -21,6 +21,8 @@
  * | shutdown timeout |                   | TAXBRIDGE_SHUTDOWN_TIMEOUT_MS | shutdown_timeout_ms | 10000                          |
  * | backfill at connect |                | TAXBRIDGE_BACKFILL          | backfill           | true                             |
  * | schedules        |                   | TAXBRIDGE_SCHEDULES         | schedules          | true (cron syncs per connection) |
+ * | replica lease    |                   | TAXBRIDGE_LEASE_MS          | lease_ms           | 30000 (PostgreSQL: job claim visibility timeout, sync lease TTL) |
+ * | replica polling  |                   | TAXBRIDGE_POLL_MS           | poll_ms            | 1000 (PostgreSQL: how often due jobs of other replicas are looked for) |
  * | tax rate limit   |                   | TAXBRIDGE_TAX_RATE_LIMIT    | tax_rate_limit_per_second | 100 (per API key)         |
  * | tax body limit   |                   | TAXBRIDGE_TAX_MAX_BODY_BYTES | tax_max_body_bytes | 1048576 (1 MiB; 413 above)       |
  * | tax line items   |                   | TAXBRIDGE_TAX_MAX_LINE_ITEMS | tax_max_line_items | 1000 per calculation             |
@@ -66,6 +68,10 @@ export interface ServeConfig {
   backfill: boolean;
   /** Run the specs' cron schedules for active connections. */
   schedules: boolean;
+  /** Replicas on PostgreSQL: visibility timeout of job claims and time-to-live of sync leases (src/coordination). */
+  leaseMs: number;
+  /** Replicas on PostgreSQL: how often due jobs and syncs left by a dead replica are looked for. */
+  pollMs: number;
   taxRateLimitPerSecond: number;
   /** Tax API bounds (src/tax/request-schema.ts): body bytes, line items, nesting depth, free-text length. */
   taxMaxBodyBytes: number;
@@ -100,6 +106,8 @@ export const DEFAULTS = {
   shutdownTimeoutMs: 10_000,
   backfill: true,
   schedules: true,
+  leaseMs: 30_000,
+  pollMs: 1000,
   taxRateLimitPerSecond: 100,
   taxMaxBodyBytes: DEFAULT_TAX_API_LIMITS.maxBodyBytes,
   taxMaxLineItems: DEFAULT_TAX_API_LIMITS.maxLineItems,
@@ -125,6 +133,8 @@ const FILE_KEYS: Record<string, keyof ServeConfig> = {
   shutdown_timeout_ms: 'shutdownTimeoutMs',
   backfill: 'backfill',
   schedules: 'schedules',
+  lease_ms: 'leaseMs',
+  poll_ms: 'pollMs',
   tax_rate_limit_per_second: 'taxRateLimitPerSecond',
   tax_max_body_bytes: 'taxMaxBodyBytes',
   tax_max_line_items: 'taxMaxLineItems',
@@ -269,6 +279,10 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
   const backfill = b ? parseBool(b.value, b.source) : DEFAULTS.backfill;
   const sc = pick(undefined, 'TAXBRIDGE_SCHEDULES', 'schedules');
   const schedules = sc ? parseBool(sc.value, sc.source) : DEFAULTS.schedules;
+  const le = pick(undefined, 'TAXBRIDGE_LEASE_MS', 'lease_ms');
+  const leaseMs = le ? parsePositiveInt(le.value, le.source) : DEFAULTS.leaseMs;
+  const po = pick(undefined, 'TAXBRIDGE_POLL_MS', 'poll_ms');
+  const pollMs = po ? parsePositiveInt(po.value, po.source) : DEFAULTS.pollMs;
   const r = pick(undefined, 'TAXBRIDGE_TAX_RATE_LIMIT', 'tax_rate_limit_per_second');
   const taxRateLimitPerSecond = r ? parsePositiveInt(r.value, r.source) : DEFAULTS.taxRateLimitPerSecond;
   const taxInts = {} as Record<(typeof TAX_INT_SETTINGS)[number][0], number>;
@@ -304,6 +318,8 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     shutdownTimeoutMs,
     backfill,
     schedules,
+    leaseMs,
+    pollMs,
     taxRateLimitPerSecond,
     ...taxInts,
     allowInsecureLoopback,

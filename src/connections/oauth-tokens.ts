@@ -8,7 +8,9 @@
  * after re-reading the stored token (a rotation race is not a dead grant); then the connection needs
  * re-authorization (./service.ts stops its schedules and write-backs wait).
  *
- * One process owns a data folder (its LOCK), so the in-process single flight is enough.
+ * Across replicas sharing a store, a refresh also runs under a lease of the connection (`exclusive`): a replica
+ * that waited for another's refresh re-reads the stored token and uses it (its version moved on), so the
+ * refresh token is spent once. With the embedded store one process owns the folder: the single flight is enough.
  */
 import { TaxbridgeError } from '../errors.ts';
 import { fullMatch, renderUrlTemplate } from '../http/base-url.ts';
@@ -49,6 +51,8 @@ export interface OAuthTokensOptions {
   write(id: string, fn: (doc: ConnectionDoc) => ConnectionDoc | undefined): Promise<ConnectionDoc | undefined>;
   /** The grant is dead: mark the connection (idempotent; must not wait for runs of the connection). */
   onDeadGrant(id: string, why: string): Promise<void>;
+  /** Runs a refresh alone across replicas (a lease named after the connection). Default: in process only. */
+  exclusive?: <T>(name: string, fn: () => Promise<T>) => Promise<T>;
 }
 
 /** OAuthState for a token response; a refresh without a new refresh token keeps the previous one. */
@@ -140,7 +144,9 @@ export class OAuthTokens {
     let p = this.inflight.get(connectionId);
     if (!p) {
       // Shared by every waiting caller: not tied to one caller's signal (the token call has its own timeout).
-      p = this.refresh(connectionId, spec, doc.oauth!.version).finally(() => this.inflight.delete(connectionId));
+      const version = doc.oauth!.version;
+      const refresh = () => this.refresh(connectionId, spec, version);
+      p = (this.o.exclusive ? this.o.exclusive(`oauth-refresh:${connectionId}`, refresh) : refresh()).finally(() => this.inflight.delete(connectionId));
       this.inflight.set(connectionId, p);
     }
     if (!signal) return p;

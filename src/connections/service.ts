@@ -94,6 +94,11 @@ export interface ConnectionServiceOptions {
    * the demo). Default: TAXBRIDGE_ALLOW_LOOPBACK_HTTP.
    */
   allowLoopbackHttp?: boolean;
+  /**
+   * Runs `fn` alone across replicas sharing the store (src/coordination `exclusive`): writes of a connection
+   * and OAuth token refreshes. Default: in this process only.
+   */
+  exclusive?: <T>(name: string, fn: () => Promise<T>) => Promise<T>;
 }
 
 /** What the system's redirect to GET /oauth/callback carried (bounded by the route). */
@@ -210,6 +215,7 @@ export class ConnectionService {
       allowLoopbackHttp: this.allowLoopbackHttp,
       write: (id, fn) => this.writeDoc(id, fn),
       onDeadGrant: (id, why) => this.markNeedsReauthorization(id, why),
+      ...(opts.exclusive ? { exclusive: opts.exclusive } : {}),
     });
     this.flows = new OAuthFlows({ store: this.store, box: this.box, now: nowMs, allowLoopbackHttp: this.allowLoopbackHttp, redirectUri: () => this.redirectUri() });
   }
@@ -221,13 +227,16 @@ export class ConnectionService {
 
   /** Read-modify-write of one stored connection, serialized per connection; fn returns undefined to write nothing. */
   private writeDoc(id: string, fn: (doc: ConnectionDoc) => ConnectionDoc | undefined): Promise<ConnectionDoc | undefined> {
-    return serialized(this.writeLocks, id, async () => {
+    const write = async () => {
       const cur = await this.store.get<ConnectionDoc>(CONNECTIONS, id);
       if (!cur) return undefined;
       const next = fn(cur);
       if (next) await this.store.put(CONNECTIONS, id, next);
       return next;
-    });
+    };
+    // Across replicas too (a lease), so a token refresh elsewhere is never overwritten by a stale copy.
+    const exclusive = this.opts.exclusive;
+    return serialized(this.writeLocks, id, exclusive ? () => exclusive(`connection:${id}`, write) : write);
   }
 
   /**

@@ -17,6 +17,11 @@ export interface StartSchedulerOptions {
   /** Runs one stream (usually runSync with streams: [stream]); its promise ends the run. */
   run: (stream: string, mode: ScheduledMode) => Promise<unknown>;
   logger?: SchedulerLogger;
+  /**
+   * Several replicas: each tick runs on the one replica `shouldRun` elects (node-cron's distributed mode,
+   * keyed by task name and tick time; src/coordination). Default: every tick runs here.
+   */
+  ticks?: { shouldRun(key: string, ttlMs: number): boolean | Promise<boolean> };
 }
 
 /** One cron schedule of a stream (a stream may have several, each with its mode). */
@@ -62,13 +67,14 @@ export function startScheduler(opts: StartSchedulerOptions): Scheduler {
   let stopped = false;
   const fields = (stream: string) => ({ connection_id: opts.conn.connection_id, connector: opts.spec.name, stream });
 
-  function trigger(stream: string, mode: ScheduledMode, reason: 'scheduled' | 'manual'): Promise<void> | undefined {
+  function trigger(stream: string, mode: ScheduledMode, reason: 'scheduled' | 'manual', tick?: { key: string; at: Date }): Promise<void> | undefined {
     if (stopped) return undefined;
+    const tickFields = tick ? { schedule: tick.key, tick: tick.at.toISOString() } : {};
     if (running.has(stream)) {
-      logger.warn(`${stream}: previous run still in progress, ${reason} run skipped (${mode})`, fields(stream));
+      logger.warn(`${stream}: previous run still in progress, ${reason} run skipped (${mode})`, { ...fields(stream), ...tickFields });
       return undefined;
     }
-    logger.info(`${stream}: ${mode} run started (${reason})`, fields(stream));
+    logger.info(`${stream}: ${mode} run started (${reason})`, { ...fields(stream), ...tickFields });
     const started = Date.now();
     const done = (async () => {
       try {
@@ -114,11 +120,13 @@ export function startScheduler(opts: StartSchedulerOptions): Scheduler {
   for (const p of planned) {
     let task: ScheduledTask;
     try {
-      task = createTask(p.cron, () => void trigger(p.stream, p.mode, 'scheduled'), {
-        name: `${opts.conn.connection_id}:${p.stream}:${p.index}`,
+      const name = `${opts.conn.connection_id}:${p.stream}:${p.index}`;
+      task = createTask(p.cron, (ctx) => void trigger(p.stream, p.mode, 'scheduled', { key: name, at: ctx.date }), {
+        name,
         timezone: p.timezone,
         unref: true,
         logger: cronLogger,
+        ...(opts.ticks ? { distributed: true, runCoordinator: opts.ticks } : {}),
       });
     } catch (e) {
       for (const t of tasks) void t.destroy();

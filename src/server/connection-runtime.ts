@@ -20,6 +20,9 @@ import type { ChangedRecord, RunSyncOptions, SyncSummary } from '../sync/index.t
 import type { DocumentKind } from '../writeback/jobs.ts';
 import type { WritebackService } from '../writeback/service.ts';
 import type { SyncRunner } from './connections-api.ts';
+import type { Coordinator } from '../coordination/types.ts';
+import { backfillLeaseName, holdSyncLease, syncLeaseName } from '../coordination/sync-leases.ts';
+import { loadStreamState } from '../sync/state.ts';
 
 /** A started set of cron tasks for one connection. */
 export interface ScheduleHandle {
@@ -34,6 +37,8 @@ export type StartSchedules = (opts: {
   conn: ConnectionContext;
   run: (stream: string, mode: 'incremental' | 'full') => Promise<unknown>;
   log: Logger;
+  /** Several replicas: elects the replica that runs each tick (src/coordination). */
+  ticks?: Coordinator['ticks'];
 }) => ScheduleHandle | undefined;
 
 export interface ConnectionRuntimeOptions {
@@ -50,7 +55,15 @@ export interface ConnectionRuntimeOptions {
   schedules?: boolean;
   /** Write-back for documents a sync stores new or changed (kinds with `trigger` including `sync`). */
   writeback?: Pick<WritebackService, 'request'>;
+  /**
+   * Several replicas on one store (src/coordination): each stream syncs under a lease, a backfill runs on one
+   * replica, cron ticks are elected, syncs a dead replica left are resumed here, and connections changed by
+   * another replica are started, restarted or stopped here too. Default: this process only.
+   */
+  coordinator?: Coordinator;
 }
+
+type Trigger = 'backfill' | 'schedule' | 'api' | 'resume';
 
 /** A stream's schedules as connection status shows them: the first at the top (older clients), all in `schedules`. */
 export interface StreamSchedules {
@@ -75,16 +88,90 @@ export class ConnectionRuntime implements SyncRunner {
   private readonly all = new Set<Promise<unknown>>();
   private stopping = false;
   private readonly log: Logger;
+  private orphanTimer: NodeJS.Timeout | undefined;
+  private orphanCheck: Promise<void> | undefined;
+  private unsubscribe: (() => void) | undefined;
 
   constructor(private readonly opts: ConnectionRuntimeOptions) {
     this.log = opts.log;
+  }
+
+  private get shared(): Coordinator | undefined {
+    return this.opts.coordinator?.shared ? this.opts.coordinator : undefined;
   }
 
   /** Activates every active connection in the store (after a restart: schedules, unfinished backfills). */
   async start(): Promise<number> {
     const docs = await this.opts.connections.list({ status: 'active' });
     for (const d of docs) await this.activate(d);
+    const co = this.shared;
+    if (co) {
+      this.unsubscribe = co.onChange((topic, id, origin) => {
+        if (topic === 'connections' && origin === 'remote') void this.remoteChange(id).catch((e: unknown) => this.log.warn('a connection changed by another replica was not applied here', { connection_id: id, error: e }));
+      });
+      // Twice the lease: a dead replica's lease has expired by the second look.
+      this.orphanTimer = setInterval(() => {
+        this.orphanCheck ??= this.resumeOrphans()
+          .catch((e: unknown) => this.log.warn('looking for syncs left by other replicas failed', { error: e }))
+          .finally(() => (this.orphanCheck = undefined));
+      }, Math.max(co.pollMs, 250) * 2);
+      this.orphanTimer.unref();
+    }
     return docs.length;
+  }
+
+  /** Another replica changed a connection: start, restart or stop it here as well. */
+  private async remoteChange(id: string): Promise<void> {
+    if (this.stopping) return;
+    if (id === '*') {
+      for (const d of await this.opts.connections.list({ status: 'active' })) await this.remoteChange(d.id);
+      return;
+    }
+    const doc = await this.opts.connections.store.get<ConnectionDoc>('connections', id);
+    const entry = this.active.get(id);
+    if (!doc || doc.status !== 'active') {
+      if (entry) await this.deactivate({ id });
+      return;
+    }
+    if (!entry) return this.activate(doc);
+    // Backfill progress and token refreshes rewrite the document too: restart schedules only when they would change.
+    if (scheduleInputs(entry.doc) !== scheduleInputs(doc)) await this.changed(doc);
+    else entry.doc = doc;
+  }
+
+  /**
+   * Syncs another replica left unfinished (it died: its lease expired): a stream whose checkpoint shows a
+   * run in progress and whose lease is free resumes here from that checkpoint; a backfill still `running`
+   * whose lease is free is taken over.
+   */
+  private async resumeOrphans(): Promise<void> {
+    const co = this.shared;
+    if (!co || this.stopping) return;
+    for (const entry of this.active.values()) {
+      if (entry.queued > 0 || entry.abort.signal.aborted) continue;
+      const doc = entry.doc;
+      const b = doc.backfill?.status;
+      if (this.opts.backfill !== false && (b === 'running' || b === 'pending')) {
+        const l = await co.lease(backfillLeaseName(doc.id));
+        if (l) {
+          await l.release();
+          this.log.info('taking over a backfill no replica is running', { connection_id: doc.id });
+          void this.enqueue(entry, 'backfill', { full: true }).catch(() => undefined);
+          continue;
+        }
+      }
+      const spec = this.opts.connections.registry.find(doc.connector)?.spec;
+      if (!spec) continue;
+      for (const stream of Object.keys(spec.streams)) {
+        const state = await loadStreamState(this.opts.store, doc.id, stream);
+        if (!state?.run) continue;
+        const l = await co.lease(syncLeaseName(doc.id, stream));
+        if (!l) continue;
+        await l.release();
+        this.log.info('resuming a sync no replica is running, from its checkpoint', { connection_id: doc.id, stream, page: state.run.page, run_id: state.run.id });
+        void this.enqueue(entry, 'resume', { streams: [stream], full: false }).catch(() => undefined);
+      }
+    }
   }
 
   get size(): number {
@@ -108,6 +195,7 @@ export class ConnectionRuntime implements SyncRunner {
           conn: this.opts.connections.context(doc),
           log,
           run: (stream, mode) => this.enqueue(entry, 'schedule', { streams: [stream], full: mode === 'full' }),
+          ...(this.shared ? { ticks: this.shared.ticks } : {}),
         });
       } catch (e) {
         log.error('schedules not started', { error: e });
@@ -133,6 +221,7 @@ export class ConnectionRuntime implements SyncRunner {
         conn: this.opts.connections.context(doc),
         log: this.log.child({ connection_id: doc.id, connector: doc.connector }),
         run: (stream, mode) => this.enqueue(entry, 'schedule', { streams: [stream], full: mode === 'full' }),
+        ...(this.shared ? { ticks: this.shared.ticks } : {}),
       });
     }
   }
@@ -175,7 +264,7 @@ export class ConnectionRuntime implements SyncRunner {
   }
 
   /** Queues a run on the connection's line; resolves with its summaries. */
-  private enqueue(entry: Active, trigger: 'backfill' | 'schedule' | 'api', o: { streams?: string[]; full: boolean }): Promise<SyncSummary[] | undefined> {
+  private enqueue(entry: Active, trigger: Trigger, o: { streams?: string[]; full: boolean }): Promise<SyncSummary[] | undefined> {
     entry.queued++;
     const run = entry.tail.then(() => this.runOnce(entry, trigger, o)).finally(() => entry.queued--);
     entry.tail = run.catch(() => undefined);
@@ -184,12 +273,32 @@ export class ConnectionRuntime implements SyncRunner {
     return run;
   }
 
-  private async runOnce(entry: Active, trigger: 'backfill' | 'schedule' | 'api', o: { streams?: string[]; full: boolean }): Promise<SyncSummary[] | undefined> {
+  private async runOnce(entry: Active, trigger: Trigger, o: { streams?: string[]; full: boolean }): Promise<SyncSummary[] | undefined> {
     if (this.stopping || entry.abort.signal.aborted) return undefined;
     const { connections } = this.opts;
     // Read the connection again: credentials may have changed since it was queued.
     const doc = await connections.store.get<ConnectionDoc>('connections', entry.doc.id);
     if (!doc || doc.status !== 'active') return undefined;
+    const co = this.shared;
+    if (co && trigger === 'backfill') {
+      // One replica backfills; the others (all activate the connection) find it done or taken.
+      if (doc.backfill?.status !== 'pending' && doc.backfill?.status !== 'running') return undefined;
+      const lease = await co.lease(backfillLeaseName(doc.id));
+      if (!lease) {
+        this.log.debug('backfill runs on another replica', { connection_id: doc.id });
+        return undefined;
+      }
+      try {
+        return await this.runLeased(entry, trigger, o, doc, co);
+      } finally {
+        await lease.release();
+      }
+    }
+    return this.runLeased(entry, trigger, o, doc, co);
+  }
+
+  private async runLeased(entry: Active, trigger: Trigger, o: { streams?: string[]; full: boolean }, doc: ConnectionDoc, co: Coordinator | undefined): Promise<SyncSummary[] | undefined> {
+    const { connections } = this.opts;
     const spec = connections.specOf(doc);
     const conn = connections.context(doc);
     const log = this.log.child({ connection_id: doc.id, connector: doc.connector, trigger });
@@ -210,6 +319,7 @@ export class ConnectionRuntime implements SyncRunner {
         ...(o.streams ? { streams: o.streams } : {}),
         full: o.full,
         signal: entry.abort.signal,
+        ...(co ? { leases: resumeOnly(holdSyncLease(co, doc.id), trigger === 'resume', this.opts.store, doc.id) } : {}),
         logger: log,
         ...this.syncWriteback(doc, spec, conn, log),
         onProgress: (p) => {
@@ -231,6 +341,10 @@ export class ConnectionRuntime implements SyncRunner {
     }
     entry.running.clear();
     for (const s of summaries) {
+      if (s.error?.code === 'SYNC_RUNNING_ELSEWHERE' || s.error?.code === 'SYNC_NOTHING_TO_RESUME') {
+        log.debug(`stream not synced here: ${s.error.message}`, { stream: s.stream });
+        continue;
+      }
       const fields = { stream: s.stream, mode: s.mode, status: s.status, pages: s.pages, records: s.records, created: s.created, updated: s.updated, unchanged: s.unchanged, failed: s.failed, deleted: s.deleted, duration_ms: s.duration_ms };
       if (s.status === 'failed') log.warn('stream sync failed', { ...fields, error: s.error });
       else log.info('stream synced', fields);
@@ -300,10 +414,35 @@ export class ConnectionRuntime implements SyncRunner {
   /** Stops schedules, aborts runs (they resume from checkpoints next start) and waits for them. */
   async stop(): Promise<void> {
     this.stopping = true;
+    if (this.orphanTimer) clearInterval(this.orphanTimer);
+    this.unsubscribe?.();
+    await this.orphanCheck;
     const entries = [...this.active.values()];
     this.active.clear();
     await Promise.allSettled(entries.map((e) => e.schedules?.stop()));
     for (const e of entries) e.abort.abort(new TaxbridgeError('SHUTTING_DOWN', 'the server is shutting down'));
     await this.idle();
   }
+}
+
+/** What the schedules of a connection are made from: a change elsewhere restarts them only when this changes. */
+function scheduleInputs(d: ConnectionDoc): string {
+  return JSON.stringify([d.status, d.connector, d.environment, d.base_url ?? null, d.settings, d.credentials]);
+}
+
+/**
+ * Leases for a resumed run: once the lease is held, the stream must still show a run in progress (the replica
+ * we thought dead may have finished it meanwhile); otherwise nothing runs.
+ */
+function resumeOnly(leases: ReturnType<typeof holdSyncLease>, only: boolean, store: Store, connectionId: string): NonNullable<RunSyncOptions['leases']> {
+  if (!only) return leases;
+  return {
+    async claimStream(stream) {
+      const l = await leases.claimStream(stream);
+      if (!l) return undefined;
+      if ((await loadStreamState(store, connectionId, stream))?.run) return l;
+      await l.release();
+      return undefined;
+    },
+  };
 }

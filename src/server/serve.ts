@@ -50,6 +50,7 @@ import { createOAuthAdminRouter, createOAuthCallbackRouter } from './oauth-api.t
 import { oauthAppsFrom } from '../connections/oauth-apps.ts';
 import { createTaxApiRouter } from './tax-api.ts';
 import { createInvoiceTaxRouter, createWebhookAdminRouter, createWebhookReceiverRouter } from './webhooks-api.ts';
+import { announceChanges, createCoordinator } from '../coordination/index.ts';
 
 export interface ServeIO {
   /** Where JSON log lines go. Default stdout. */
@@ -116,13 +117,22 @@ export async function startServer(config: ServeConfig, io: ServeIO = {}): Promis
   // verified, so a damaged table stops the start here, before anything listens.
   const storeLog = log.child({ part: 'store' });
   const opened = Date.now();
-  const store = await openStore({ dir: config.dataDir, verify: true, fileOps: io.storeFileOps, onWarning: ({ message, code, ...fields }) => storeLog.warn(message, { code, ...fields }) }).catch((e: unknown) => {
+  const openedStore = await openStore({ dir: config.dataDir, verify: true, fileOps: io.storeFileOps, onWarning: ({ message, code, ...fields }) => storeLog.warn(message, { code, ...fields }) }).catch((e: unknown) => {
     storeLog.error('data folder refused', { error: e });
     throw e;
   });
   log.info('store verified', { data_dir: config.dataDir, ms: Date.now() - opened });
+  // Replicas sharing the store claim jobs, lease syncs, elect cron ticks and announce cache changes (src/coordination).
+  const coordLog = log.child({ part: 'coordination' });
+  const coordinator = createCoordinator(openedStore, { leaseMs: config.leaseMs, pollMs: config.pollMs, warn: (m, f) => coordLog.warn(m, f) });
+  const store: Store = coordinator.shared ? announceChanges(openedStore, coordinator, (m, f) => coordLog.warn(m, f)) : openedStore;
+  const exclusive = coordinator.shared ? <T>(name: string, fn: () => Promise<T>) => coordinator.exclusive(name, fn) : undefined;
   const cleanups: Array<() => Promise<void>> = [];
   try {
+    // Listening before anything is cached, so no change announced from here on is missed.
+    await coordinator.start();
+    cleanups.push(() => coordinator.stop());
+    if (coordinator.shared) coordLog.info('replica coordination on the shared store', { replica: coordinator.replicaId, lease_ms: coordinator.leaseMs, poll_ms: coordinator.pollMs });
     const ring = loadKeyring({ env: config.keyEnv, dataDir: config.dataDir, initKey: config.initKey, keyFile: config.masterKeyFile });
     if (ring.created) log.warn('master key created: back it up; without it the stored credentials cannot be read', { file: ring.created });
     log.info('master key loaded', { key_id: ring.current.id, source: ring.source });
@@ -151,8 +161,11 @@ export async function startServer(config: ServeConfig, io: ServeIO = {}): Promis
       retention: { maxAgeDays: config.taxRetentionDays, maxCount: config.taxRetentionCount, maxBytes: config.taxRetentionBytes },
       taxIds: taxIdVerifierFromEnv(),
       onError: (m, e) => log.error(m, { error: e }),
+      ...(exclusive ? { exclusive } : {}),
     });
     cleanups.push(() => tax.close());
+    // A key revoked, an organization or connection changed (here or on another replica): cached copies go.
+    coordinator.onChange((topic, id) => tax.forget(topic, id));
 
     let runtime!: ConnectionRuntime;
     const connections = new ConnectionService({
@@ -163,6 +176,7 @@ export async function startServer(config: ServeConfig, io: ServeIO = {}): Promis
       log,
       oauthApps: oauthAppsFrom(config.oauthEnv, config.oauth),
       allowLoopbackHttp: config.allowInsecureLoopback,
+      ...(exclusive ? { exclusive } : {}),
       registrar: webhookRegistrar(store),
       taxKeys: {
         async create(orgId, name) {
@@ -192,6 +206,7 @@ export async function startServer(config: ServeConfig, io: ServeIO = {}): Promis
       loadConnection: lookup.loadConnection,
       engine: createWritebackTaxEngine({ data: taxData, organizations: { organization: async (id) => tax.organization(id) ?? (await tax.getOrganization(id).catch(() => undefined)) } }),
       log: logFn(log.child({ part: 'webhooks' })),
+      coordinator,
     });
     cleanups.push(() => webhooks.stop());
 
@@ -200,11 +215,12 @@ export async function startServer(config: ServeConfig, io: ServeIO = {}): Promis
       store,
       runSync,
       client: (doc, spec, conn) => webhooks.clients.get({ spec, conn, organizationId: doc.organization_id }),
-      startSchedules: io.startSchedules ?? ((o) => startScheduler({ spec: o.spec, conn: o.conn, run: o.run, logger: o.log })),
+      startSchedules: io.startSchedules ?? ((o) => startScheduler({ spec: o.spec, conn: o.conn, run: o.run, logger: o.log, ...(o.ticks ? { ticks: o.ticks } : {}) })),
       log: log.child({ part: 'sync' }),
       backfill: config.backfill,
       schedules: config.schedules,
       writeback: webhooks.writebacks,
+      coordinator,
     });
     cleanups.push(() => runtime.stop());
 
@@ -272,7 +288,7 @@ export async function startServer(config: ServeConfig, io: ServeIO = {}): Promis
     const resumed = await webhooks.start();
     const active = await runtime.start();
     workersRunning = true;
-    log.info('listening', { url, public_url: config.publicUrl, data_dir: config.dataDir, connections_active: active, resumed });
+    log.info('listening', { url, public_url: config.publicUrl, data_dir: config.dataDir, connections_active: active, resumed, replica: coordinator.replicaId });
 
     let closing: Promise<void> | undefined;
     let resolveClosed!: () => void;
@@ -294,6 +310,7 @@ export async function startServer(config: ServeConfig, io: ServeIO = {}): Promis
         await runtime.stop().catch((e) => log.error('stopping syncs failed', { error: e }));
         await webhooks.stop().catch((e) => log.error('stopping webhook workers failed', { error: e }));
         await tax.close().catch((e) => log.error('closing the tax service failed', { error: e }));
+        await coordinator.stop().catch((e) => log.error('stopping replica coordination failed', { error: e }));
         await serverClosed;
         clearTimeout(force);
         await store.flush();

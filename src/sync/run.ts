@@ -36,14 +36,22 @@ export async function runSync(opts: RunSyncOptions): Promise<SyncSummary[]> {
         summaries.push(skipped(opts, name, stop));
         continue;
       }
+      const lease = opts.leases ? await opts.leases.claimStream(name) : undefined;
+      if (opts.leases && !lease) {
+        summaries.push(skipped(opts, name, { code: 'SYNC_RUNNING_ELSEWHERE', message: 'another replica is syncing this stream' }));
+        continue;
+      }
       try {
-        summaries.push(await runStream({ ...opts, conn, http: client }, name));
+        const signal = lease ? (opts.signal ? AbortSignal.any([opts.signal, lease.signal]) : lease.signal) : opts.signal;
+        summaries.push(await runStream({ ...opts, conn, http: client, signal }, name));
       } catch (e) {
-        if (opts.signal?.aborted) throw e;
+        if (opts.signal?.aborted || lease?.signal.aborted) throw e;
         const failed = (e as { syncSummary?: SyncSummary }).syncSummary;
         if (!failed) throw e;
         summaries.push(failed);
         if (failed.error?.code === 'HTTP_BAD_CREDENTIALS') stop = failed.error;
+      } finally {
+        await lease?.release();
       }
     }
   } finally {
@@ -58,7 +66,7 @@ function skipped(opts: RunSyncOptions, stream: string, cause: NonNullable<SyncSu
     ...emptySummary(opts, stream, 'full', now),
     status: 'skipped',
     finished_at: now,
-    error: { code: 'SYNC_SKIPPED', message: `not run after ${cause.code}`, hint: cause.hint },
+    error: cause.code === 'SYNC_RUNNING_ELSEWHERE' ? cause : { code: 'SYNC_SKIPPED', message: `not run after ${cause.code}`, hint: cause.hint },
   };
 }
 

@@ -85,6 +85,12 @@ export interface RunSyncOptions {
   logger?: SyncLogger;
   /** Told, after each committed page, which records of these streams were stored new or changed (not deleted). */
   changes?: { streams: readonly string[]; onChanged(stream: string, changed: ChangedRecord[]): Promise<void> };
+  /**
+   * Several replicas: a stream runs only under its lease (src/coordination/sync-leases.ts). Undefined from
+   * `claimStream` means another replica syncs it now: the stream is skipped (SYNC_RUNNING_ELSEWHERE). A lost
+   * lease stops the stream (it resumes from its checkpoint wherever the lease is taken next).
+   */
+  leases?: { claimStream(stream: string): Promise<{ signal: AbortSignal; release(): Promise<void> } | undefined> };
 }
 
 /** A record whose stored entity a sync created or changed. */

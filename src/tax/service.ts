@@ -83,6 +83,11 @@ export interface TaxServiceOptions {
   taxIds?: TaxIdVerifier;
   /** Where background failures go (a failed last-used write, a failed background record). Default: stderr. */
   onError?: (message: string, err: unknown) => void;
+  /**
+   * Runs a read-modify-write of a key document alone across replicas (src/coordination `exclusive`), so a
+   * last-used update never writes back a key another replica revoked meanwhile. Default: in process only.
+   */
+  exclusive?: <T>(name: string, fn: () => Promise<T>) => Promise<T>;
 }
 
 export interface AuthContext {
@@ -121,6 +126,10 @@ export class TaxService {
   private lastRefresh = 0;
   private recordFailed = false;
   private refreshing: Promise<void> | undefined;
+  /** Documents forgotten while a reload was reading: the reload's copies of them may predate the change. */
+  private forgottenDuringReload: Array<[string, string]> | undefined;
+  /** Counts forget() calls, so a read that raced with one is not cached. */
+  private forgets = 0;
 
   private constructor(opts: TaxServiceOptions) {
     this.opts = opts;
@@ -145,14 +154,46 @@ export class TaxService {
 
   /** Re-reads organizations and keys from the store into the indexes. */
   async reload(): Promise<void> {
-    const [orgList, keyList] = await Promise.all([this.store.list<Organization>(orgs.ORGS), this.store.list<ApiKeyDoc>(API_KEYS)]);
+    const forgotten: Array<[string, string]> = [];
+    this.forgottenDuringReload = forgotten;
+    let orgList: Organization[];
+    let keyList: ApiKeyDoc[];
+    try {
+      [orgList, keyList] = await Promise.all([this.store.list<Organization>(orgs.ORGS), this.store.list<ApiKeyDoc>(API_KEYS)]);
+    } finally {
+      if (this.forgottenDuringReload === forgotten) this.forgottenDuringReload = undefined;
+    }
     const views = new Map<string, OrgTaxView>();
     for (const o of orgList) views.set(o.id, buildOrgView(o));
     const keys = new Map<string, ApiKeyDoc>();
     for (const k of keyList) keys.set(k.id, k);
     this.views = views;
     this.keys = keys;
+    // A change announced while we read: what we read may be older than it, so read it again on use.
+    for (const [topic, id] of forgotten) this.forget(topic, id);
     this.lastRefresh = Date.now();
+  }
+
+  /**
+   * Drops a cached document another replica (or this one) changed: the next request reads it from the store.
+   * `id` '*' drops the whole collection's cache (notices may have been missed).
+   */
+  forget(topic: string, id: string): void {
+    this.forgets++;
+    this.forgottenDuringReload?.push([topic, id]);
+    if (topic === API_KEYS) {
+      if (id === '*') this.keys = new Map();
+      else this.keys.delete(id);
+    } else if (topic === orgs.ORGS) {
+      if (id === '*') this.views = new Map();
+      else this.views.delete(id);
+    } else if (topic === 'connections') {
+      this.connCache.clear();
+    }
+  }
+
+  private exclusive<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    return this.opts.exclusive ? this.opts.exclusive(name, fn) : fn();
   }
 
   private maybeRefresh(): void {
@@ -187,17 +228,20 @@ export class TaxService {
     let key = this.keys.get(parsed.id);
     if (!key) {
       // Created elsewhere (another process on a shared store) since the last refresh.
+      const gen = this.forgets;
       key = await this.store.get<ApiKeyDoc>(API_KEYS, parsed.id);
       if (!key) return undefined;
-      this.keys.set(key.id, key);
+      // Not cached when a change was announced during the read (what we read may predate it).
+      if (gen === this.forgets) this.keys.set(key.id, key);
     }
     if (!verifyApiKey(raw, key.hash) || key.revoked_at || key.mode !== parsed.mode) return undefined;
     let view = this.views.get(key.organization_id);
     if (!view) {
+      const gen = this.forgets;
       const org = await this.store.get<Organization>(orgs.ORGS, key.organization_id);
       if (!org) return undefined;
       view = buildOrgView(org);
-      this.views.set(org.id, view);
+      if (gen === this.forgets) this.views.set(org.id, view);
     }
     if (view.org.mode !== key.mode) return undefined; // a test key never reaches a live organization
     this.touch(key);
@@ -221,10 +265,14 @@ export class TaxService {
   }
 
   private async writeLastUsed(id: string, at: number): Promise<void> {
-    const cur = await this.store.get<ApiKeyDoc>(API_KEYS, id);
-    if (!cur) return;
-    const next = { ...cur, last_used_at: new Date(at).toISOString() };
-    await this.store.put(API_KEYS, id, next);
+    const next = await this.exclusive(`api_key:${id}`, async () => {
+      const cur = await this.store.get<ApiKeyDoc>(API_KEYS, id);
+      if (!cur) return undefined;
+      const n = { ...cur, last_used_at: new Date(at).toISOString() };
+      await this.store.put(API_KEYS, id, n);
+      return n;
+    });
+    if (!next) return;
     const mem = this.keys.get(id);
     if (mem) this.keys.set(id, { ...mem, last_used_at: next.last_used_at });
   }
@@ -596,7 +644,7 @@ export class TaxService {
   }
 
   async revokeApiKey(ref: string): Promise<ApiKeyDoc> {
-    const doc = await revokeApiKey(this.store, ref);
+    const doc = await this.exclusive(`api_key:${keyIdFromRef(ref)}`, () => revokeApiKey(this.store, ref));
     this.keys.set(doc.id, doc);
     return doc;
   }

@@ -19,6 +19,17 @@ import type { RecordChange, RecordSync } from './record-sync.ts';
 import { compileRouter, type RoutableDelivery, type RoutedEvent, type WebhookRouter } from './route.ts';
 import { own } from '../own.ts';
 import { parseWebhookBody } from './body.ts';
+import { ClaimedRuns } from '../coordination/claimed-runs.ts';
+import { LOCAL_CLAIMS } from '../coordination/embedded.ts';
+import type { JobClaims, QueueSpec } from '../coordination/types.ts';
+
+/** The inbox as a queue shared by replicas: events waiting, and retries whose time came. */
+export const EVENT_QUEUE: QueueSpec = {
+  collection: 'webhook_events',
+  due: (now) => [{ status: 'pending' }, { status: 'retrying', next_attempt_at: { lte: now } }],
+  partition: (d) => String(d.connection_id),
+  orderBy: 'received_at',
+};
 
 export interface EventServiceOptions {
   store: Store;
@@ -36,6 +47,9 @@ export interface EventServiceOptions {
   run?: boolean;
   now?: () => Date;
   log?: LogFn;
+  /** Several replicas: events run under a claim and due ones are polled for (src/coordination). Default: this process only. */
+  claims?: JobClaims;
+  pollMs?: number;
 }
 
 const routers = new WeakMap<WebhooksSpec, WebhookRouter>();
@@ -62,6 +76,8 @@ export class EventService {
   private readonly log: LogFn;
   private readonly maxAttempts: number;
   private readonly backoff: { initialMs: number; maxMs: number };
+  private readonly claimed: ClaimedRuns;
+  private readonly concurrency: number;
 
   constructor(opts: EventServiceOptions) {
     this.opts = opts;
@@ -69,10 +85,22 @@ export class EventService {
     this.log = opts.log ?? silentLog;
     this.maxAttempts = Math.max(1, opts.maxAttempts ?? 8);
     this.backoff = opts.backoff ?? { initialMs: 1000, maxMs: 300_000 };
+    this.concurrency = Math.max(1, opts.concurrency ?? 4);
     this.queue = new JobQueue({
-      concurrency: opts.concurrency ?? 4,
-      handle: (id) => this.process(id),
+      concurrency: this.concurrency,
+      handle: async (id) => (await this.claimed.run(id, () => this.process(id))) ?? undefined,
       onCrash: (id, e) => this.log('error', 'event processing crashed', { event: id, error: errorMessage(e) }),
+    });
+    this.claimed = new ClaimedRuns({
+      name: 'webhook events',
+      claims: opts.claims ?? LOCAL_CLAIMS,
+      pollMs: opts.pollMs ?? 1000,
+      room: () => {
+        const s = this.queue.size;
+        return this.concurrency * 2 - s.queued - s.running;
+      },
+      enqueue: (id, partition) => this.queue.enqueue(id, partition),
+      warn: (m, f) => this.log('warn', m, f),
     });
     if (opts.run === false) this.queue.pause();
   }
@@ -88,6 +116,12 @@ export class EventService {
 
   /** Recovery: queues every event left pending or retrying (oldest first), then processes. */
   async start(): Promise<number> {
+    if (this.claimed.polls) {
+      // Shared store: open events are claimed by polling (this replica's and, once their claim expired, a dead one's).
+      this.queue.resume();
+      this.claimed.start();
+      return 0;
+    }
     const open = await listEvents(this.store, { status: ['pending', 'retrying'] });
     open.reverse();
     for (const e of open) this.queue.enqueue(e.id, e.connection_id, e.status === 'retrying' && e.next_attempt_at ? Date.parse(e.next_attempt_at) : undefined);
@@ -96,6 +130,7 @@ export class EventService {
   }
 
   async stop(): Promise<void> {
+    await this.claimed.stop();
     await this.queue.stop();
   }
 

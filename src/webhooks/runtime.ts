@@ -12,6 +12,9 @@ import { EventService } from './event-service.ts';
 import { silentLog, type LogFn } from './log.ts';
 import type { RecordSync } from './record-sync.ts';
 import { createSyncRecords, type FetchOne } from './sync-records.ts';
+import type { Coordinator } from '../coordination/types.ts';
+import { EVENT_QUEUE } from './event-service.ts';
+import { WRITEBACK_QUEUE } from '../writeback/service.ts';
 
 export interface WebhookRuntimeOptions extends ConnectionLookup {
   store: Store;
@@ -25,6 +28,8 @@ export interface WebhookRuntimeOptions extends ConnectionLookup {
   writeback?: { concurrency?: number; maxAttempts?: number; backoff?: { initialMs: number; maxMs: number } };
   log?: LogFn;
   now?: () => Date;
+  /** Several replicas on one store: events and jobs are claimed (src/coordination). Default: this process only. */
+  coordinator?: Coordinator;
 }
 
 export interface WebhookRuntime {
@@ -47,10 +52,12 @@ export function createWebhookRuntime(o: WebhookRuntimeOptions): WebhookRuntime {
   const log = o.log ?? silentLog;
   const clients = new ConnectionClients(o.http);
   const records = o.records ?? createSyncRecords({ store: o.store, clients, fetchOne: o.fetchOne });
+  const co = o.coordinator;
+  const shared = (q: typeof EVENT_QUEUE) => (co ? { claims: co.jobs(q), pollMs: co.pollMs } : {});
   const writebacks = o.engine
-    ? new WritebackService({ store: o.store, engine: o.engine, loadConnection: o.loadConnection, clients, records, run: false, log, now: o.now, ...o.writeback })
+    ? new WritebackService({ store: o.store, engine: o.engine, loadConnection: o.loadConnection, clients, records, run: false, log, now: o.now, ...shared(WRITEBACK_QUEUE), ...o.writeback })
     : undefined;
-  const events = new EventService({ store: o.store, loadConnection: o.loadConnection, records, writeback: writebacks, run: false, log, now: o.now, ...o.events });
+  const events = new EventService({ store: o.store, loadConnection: o.loadConnection, records, writeback: writebacks, run: false, log, now: o.now, ...shared(EVENT_QUEUE), ...o.events });
   return {
     store: o.store,
     clients,

@@ -19,6 +19,20 @@ import { executeWriteback } from './execute.ts';
 import { triggerRefusal } from './triggers.ts';
 import type { WritebackTrigger } from '../spec/types.ts';
 import type { WritebackTaxEngine } from './tax-engine.ts';
+import { ClaimedRuns, type RunResult } from '../coordination/claimed-runs.ts';
+import { LOCAL_CLAIMS } from '../coordination/embedded.ts';
+import type { JobClaims, QueueSpec } from '../coordination/types.ts';
+
+/**
+ * The write-back queue shared by replicas: jobs waiting, jobs left `running` by a replica that died (their
+ * claim expired), and retries whose time came.
+ */
+export const WRITEBACK_QUEUE: QueueSpec = {
+  collection: WRITEBACK_JOBS,
+  due: (now) => [{ status: 'pending' }, { status: 'running' }, { status: 'retrying', next_attempt_at: { lte: now } }],
+  partition: (d) => partition(d as unknown as WritebackJobDoc),
+  orderBy: 'created_at',
+};
 
 export interface WritebackServiceOptions {
   store: Store;
@@ -37,6 +51,9 @@ export interface WritebackServiceOptions {
   run?: boolean;
   now?: () => Date;
   log?: LogFn;
+  /** Several replicas: jobs run under a claim and due ones are polled for (src/coordination). Default: this process only. */
+  claims?: JobClaims;
+  pollMs?: number;
 }
 
 /** What a write-back request decided, as the calculate_invoice_tax API reports it. */
@@ -51,7 +68,9 @@ export class WritebackService {
   readonly store: Store;
   private readonly opts: WritebackServiceOptions;
   private readonly queue: JobQueue;
-  private readonly inflight = new Map<string, Promise<{ retryAt?: number }>>();
+  private readonly inflight = new Map<string, Promise<RunResult>>();
+  private readonly claimed: ClaimedRuns;
+  private readonly concurrency: number;
   private readonly log: LogFn;
   private readonly maxAttempts: number;
   private readonly backoff: { initialMs: number; maxMs: number };
@@ -64,10 +83,22 @@ export class WritebackService {
     this.maxAttempts = Math.max(1, opts.maxAttempts ?? 6);
     this.backoff = opts.backoff ?? { initialMs: 2000, maxMs: 600_000 };
     this.running = opts.run !== false;
+    this.concurrency = Math.max(1, opts.concurrency ?? 4);
     this.queue = new JobQueue({
-      concurrency: opts.concurrency ?? 4,
+      concurrency: this.concurrency,
       handle: (id) => this.run(id),
       onCrash: (id, e) => this.log('error', 'write-back job crashed', { job_id: id, error: errorMessage(e) }),
+    });
+    this.claimed = new ClaimedRuns({
+      name: 'write-back jobs',
+      claims: opts.claims ?? LOCAL_CLAIMS,
+      pollMs: opts.pollMs ?? 1000,
+      room: () => {
+        const s = this.queue.size;
+        return this.concurrency * 2 - s.queued - s.running;
+      },
+      enqueue: (id, p) => this.queue.enqueue(id, p),
+      warn: (m, f) => this.log('warn', m, f),
     });
     if (!this.running) this.queue.pause();
   }
@@ -78,6 +109,13 @@ export class WritebackService {
 
   /** Re-queues jobs a previous process left pending, running or waiting for a retry; starts running jobs. */
   async start(): Promise<number> {
+    if (this.claimed.polls) {
+      // Shared store: open jobs are claimed by polling (a dead replica's once their claim expired).
+      this.running = true;
+      this.queue.resume();
+      this.claimed.start();
+      return 0;
+    }
     const open = await listJobs(this.store, { status: ['pending', 'running', 'retrying'] });
     for (const j of open.reverse()) this.queue.enqueue(j.id, partition(j), j.status === 'retrying' && j.next_attempt_at ? Date.parse(j.next_attempt_at) : undefined);
     this.running = true;
@@ -86,6 +124,7 @@ export class WritebackService {
   }
 
   async stop(): Promise<void> {
+    await this.claimed.stop();
     await this.queue.stop();
     await Promise.allSettled([...this.inflight.values()]);
   }
@@ -209,11 +248,22 @@ export class WritebackService {
   /** Runs a job now (waiting for a run already in progress); a failed attempt is scheduled for retry. */
   async runNow(id: string): Promise<WritebackJobDoc | undefined> {
     const r = await this.run(id);
+    if (r === CLAIMED_ELSEWHERE) return this.whenFinal(id);
     if (r.retryAt !== undefined) {
       const job = await getJob(this.store, id);
       if (job) this.queue.enqueue(id, partition(job), r.retryAt);
     }
     return getJob(this.store, id);
+  }
+
+  /** Another replica claimed the job first: its outcome, once it has one (or the job as it is after a while). */
+  private async whenFinal(id: string, waitMs = 15_000): Promise<WritebackJobDoc | undefined> {
+    const end = Date.now() + waitMs;
+    for (;;) {
+      const job = await getJob(this.store, id);
+      if (!job || FINAL_STATUSES.has(job.status) || job.status === 'retrying' || Date.now() > end) return job;
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 
   /** Operator replay of a dead (or any final) job: attempts reset, run again from the current document. */
@@ -225,15 +275,18 @@ export class WritebackService {
     return this.runNow(id);
   }
 
-  private run(id: string): Promise<{ retryAt?: number }> {
+  private run(id: string): Promise<RunResult> {
     const cur = this.inflight.get(id);
     if (cur) return cur;
-    const p = this.runOnce(id).finally(() => this.inflight.delete(id));
+    const p = this.claimed
+      .run(id, () => this.runOnce(id))
+      .then((r) => r ?? CLAIMED_ELSEWHERE)
+      .finally(() => this.inflight.delete(id));
     this.inflight.set(id, p);
     return p;
   }
 
-  private async runOnce(id: string): Promise<{ retryAt?: number }> {
+  private async runOnce(id: string): Promise<RunResult> {
     let job = await getJob(this.store, id);
     if (!job || FINAL_STATUSES.has(job.status)) return {};
     const connection = await this.opts.loadConnection(job.connection_id);
@@ -241,8 +294,9 @@ export class WritebackService {
       await this.finish(job, 'dead', `connection ${job.connection_id} no longer exists`);
       return {};
     }
-    // A connection waiting for re-authorization: the job stays pending (no attempt spent) until resumeConnection.
-    if (connection.waiting) return {};
+    // A connection waiting for re-authorization: the job stays pending (no attempt spent) until resumeConnection;
+    // its claim is kept till it expires, so other replicas do not spin on it meanwhile.
+    if (connection.waiting) return { hold: true };
     job = { ...job, status: 'running', attempts: job.attempts + 1, updated_at: this.nowIso() };
     await saveJob(this.store, job);
     try {
@@ -312,6 +366,9 @@ export class WritebackService {
     await saveJob(this.store, { ...job, ...extra, status, reason, next_attempt_at: undefined, updated_at: this.nowIso() });
   }
 }
+
+/** run() found the job claimed by another replica: it ran nothing. */
+const CLAIMED_ELSEWHERE: RunResult = Object.freeze({});
 
 function partition(j: Pick<WritebackJobDoc, 'connection_id' | 'document_id'>): string {
   return `${j.connection_id}\u0000${j.document_id}`;
