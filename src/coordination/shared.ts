@@ -5,19 +5,11 @@
  * leaves nothing stuck: its jobs are claimed again and its syncs resumed once their time runs out.
  */
 import { TaxbridgeError, errorMessage } from '../errors.ts';
-import { CHANGE_TOPICS, type ChangeListener, type ChangeTopic, type Coordinator, type DueWhere, type HeldLease, type JobClaims, type QueueSpec, type TickCoordinator } from './types.ts';
+import type { Store, Where } from '../store/types.ts';
+import { CHANGE_TOPICS, type ChangeListener, type ChangeTopic, type Coordinator, type HeldLease, type JobClaims, type QueueSpec, type TickCoordinator } from './types.ts';
 
-/** The store operations coordination needs (src/store/types.ts Store; PostgresStore implements them in SQL). */
-export interface CoordinationStore {
-  claimNext<T = Record<string, unknown>>(collection: string, query: { where?: DueWhere; orderBy?: { field: string; desc?: boolean }; now?: string; leaseMs: number; owner: string }): Promise<T | undefined>;
-  renewClaim(collection: string, id: string, owner: string, leaseMs: number): Promise<boolean>;
-  releaseClaim(collection: string, id: string, owner: string): Promise<boolean>;
-  tryAcquireLease(name: string, owner: string, ttlMs: number): Promise<boolean>;
-  releaseLease(name: string, owner: string): Promise<boolean>;
-  claimTick(schedule: string, tick: string): Promise<boolean>;
-  publish(topic: string, message: string): Promise<void>;
-  subscribe(topic: string, fn: (message: string) => void): Promise<() => Promise<void>>;
-}
+/** The store operations coordination needs (src/store/types.ts; PostgresStore implements them in SQL). */
+export type CoordinationStore = Pick<Store, 'claimNext' | 'renewClaim' | 'releaseClaim' | 'tryAcquireLease' | 'releaseLease' | 'claimTick' | 'publish' | 'subscribe'>;
 
 export function isCoordinationStore(s: unknown): s is CoordinationStore {
   const o = s as Record<string, unknown>;
@@ -84,10 +76,11 @@ export class SharedCoordinator implements Coordinator {
     const mine = new Set<string>();
     const orderBy = q.orderBy ? { field: q.orderBy } : undefined;
     const warn = this.warn;
-    const claimOne = async (extra: DueWhere): Promise<Record<string, unknown> | undefined> => {
+    const claimOne = async (extra: Where): Promise<Record<string, unknown> | undefined> => {
       const now = new Date().toISOString();
       for (const where of q.due(now)) {
-        const doc = await store.claimNext<Record<string, unknown>>(q.collection, { where: { ...where, ...extra }, ...(orderBy ? { orderBy } : {}), now, leaseMs, owner });
+        // Claims expire by the store's clock (the database's); `now` only says which retries are due.
+        const doc = await store.claimNext<Record<string, unknown>>(q.collection, { where: { ...where, ...extra }, ...(orderBy ? { orderBy } : {}), leaseMs, owner });
         if (doc) return doc;
       }
       return undefined;

@@ -17,8 +17,10 @@
 export type ChangeTopic = 'api_keys' | 'organizations' | 'connections';
 export const CHANGE_TOPICS: readonly ChangeTopic[] = ['api_keys', 'organizations', 'connections'];
 
-/** A condition on one document field, as the store's queries take it (src/store/types.ts Where). */
-export type DueWhere = Record<string, unknown>;
+import type { Where } from '../store/types.ts';
+
+/** Conditions on document fields, as the store's queries take them. */
+export type DueWhere = Where;
 
 /** Which jobs of a queue are due: each entry is one query (its conditions ANDed); the queries are ORed. */
 export interface QueueSpec {

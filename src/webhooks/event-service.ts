@@ -21,12 +21,12 @@ import { own } from '../own.ts';
 import { parseWebhookBody } from './body.ts';
 import { ClaimedRuns } from '../coordination/claimed-runs.ts';
 import { LOCAL_CLAIMS } from '../coordination/embedded.ts';
-import type { JobClaims, QueueSpec } from '../coordination/types.ts';
+import type { DueWhere, JobClaims, QueueSpec } from '../coordination/types.ts';
 
 /** The inbox as a queue shared by replicas: events waiting, and retries whose time came. */
 export const EVENT_QUEUE: QueueSpec = {
   collection: 'webhook_events',
-  due: (now) => [{ status: 'pending' }, { status: 'retrying', next_attempt_at: { lte: now } }],
+  due: (now): DueWhere[] => [{ status: 'pending' }, { status: 'retrying', next_attempt_at: { lte: now } }],
   partition: (d) => String(d.connection_id),
   orderBy: 'received_at',
 };

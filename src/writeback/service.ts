@@ -21,7 +21,7 @@ import type { WritebackTrigger } from '../spec/types.ts';
 import type { WritebackTaxEngine } from './tax-engine.ts';
 import { ClaimedRuns, type RunResult } from '../coordination/claimed-runs.ts';
 import { LOCAL_CLAIMS } from '../coordination/embedded.ts';
-import type { JobClaims, QueueSpec } from '../coordination/types.ts';
+import type { DueWhere, JobClaims, QueueSpec } from '../coordination/types.ts';
 
 /**
  * The write-back queue shared by replicas: jobs waiting, jobs left `running` by a replica that died (their
@@ -29,7 +29,7 @@ import type { JobClaims, QueueSpec } from '../coordination/types.ts';
  */
 export const WRITEBACK_QUEUE: QueueSpec = {
   collection: WRITEBACK_JOBS,
-  due: (now) => [{ status: 'pending' }, { status: 'running' }, { status: 'retrying', next_attempt_at: { lte: now } }],
+  due: (now): DueWhere[] => [{ status: 'pending' }, { status: 'running' }, { status: 'retrying', next_attempt_at: { lte: now } }],
   partition: (d) => partition(d as unknown as WritebackJobDoc),
   orderBy: 'created_at',
 };
