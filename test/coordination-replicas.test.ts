@@ -8,12 +8,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { openStore } from '../src/store/index.ts';
 import type { Store } from '../src/store/types.ts';
 import { CHANGES_TOPIC, SharedCoordinator } from '../src/coordination/index.ts';
-import type { QueueSpec } from '../src/coordination/index.ts';
+import type { DueWhere, QueueSpec } from '../src/coordination/index.ts';
 import { waitFor } from './helpers/e2e.ts';
 
 const QUEUE: QueueSpec = {
   collection: 'jobs',
-  due: (now) => [{ status: 'pending' }, { status: 'retrying', next_attempt_at: { lte: now } }],
+  due: (now): DueWhere[] => [{ status: 'pending' }, { status: 'retrying', next_attempt_at: { lte: now } }],
   partition: (d) => String(d.part),
   orderBy: 'created_at',
 };
