@@ -114,7 +114,7 @@ function CredentialsStep(props: { spec: ConnectorInfo; orgs: any[]; onResult: (r
 
 /** Messages of a connect answer meant for a person (those addressed to API callers are rephrased by the steps). */
 function peopleMessages(r: ConnectResult): string[] {
-  return (r.messages ?? []).filter((m) => !/settings\.|credentials\.|--/.test(m));
+  return (r.messages ?? []).filter((m) => !/\b(settings|credentials)\.[a-z_]|--/.test(m));
 }
 
 export function NextStep(props: { spec: ConnectorInfo; result: ConnectResult; onResult: (r: ConnectResult) => void }) {
@@ -142,7 +142,7 @@ export function NextStep(props: { spec: ConnectorInfo; result: ConnectResult; on
       setBusy(false);
     }
   };
-  const messages = peopleMessages(result);
+  const messages = peopleMessages(result).filter((m) => !(result.webhook_url && m.includes(result.webhook_url)));
   const checked = messages.length ? (
     <div class="alert alert-ok" role="status" data-testid="connect-messages">
       <ul>
@@ -215,12 +215,10 @@ export function NextStep(props: { spec: ConnectorInfo; result: ConnectResult; on
             Copy this webhook URL:
             <CopyValue label={`${spec.title} webhook URL`} name="webhook-url" value={url} />
           </li>
-          <li>
-            In {spec.title}, create a webhook for it{cred?.description ? ` (${cred.description.replace(/\.$/, '')})` : ''}: paste the URL into its URL field, subscribe it to invoices and credit notes (created, updated, deleted, payment updated), and create it.
-          </li>
-          <li>Copy the webhook's signing token from {spec.title} and paste it here.</li>
+          <li>In {spec.title}, create a webhook with this URL in its URL field, subscribed to the invoice and credit note events (created, updated, deleted, payment updated), and save it.</li>
+          <li>Copy the webhook's signing token that {spec.title} shows and paste it below.</li>
         </ol>
-        <Field label={step.title} name={step.credential} type="password" autoComplete="new-password" required value={value} onInput={setValue} error={errorFor(error, `credentials.${step.credential}`) ?? errorFor(error, step.credential)} />
+        <Field label={step.title} name={step.credential} type="password" autoComplete="new-password" required value={value} onInput={setValue} hint={cred?.description} error={errorFor(error, `credentials.${step.credential}`) ?? errorFor(error, step.credential)} />
         <ErrorBox error={error} fields={[`credentials.${step.credential}`, step.credential]} />
         <button type="submit" disabled={busy || !value.trim()}>
           {busy ? 'Saving…' : 'Save and finish'}

@@ -1,0 +1,213 @@
+/**
+ * The web console in real Chromium against `taxbridge serve` and the fake Sequence and Rillet: a person signs
+ * in, creates a test organization with a subscribed region, connects Sequence and Rillet through the forms
+ * exactly as the seeds describe, watches the backfills finish, switches a region's tax calculation off and
+ * on, sees an invoice created in Rillet get its tax, makes a write-back fail, sees it dead and replays it.
+ * Every page is checked with axe-core (no serious violation) and for CSP violations; full-page screenshots go
+ * to test-artifacts/. One browser and one page for the whole file; the steps run in order.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { request } from 'undici';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startFakeRillet, startFakeSequence, type FakeRillet, type FakeSequence } from '../fakes/index.ts';
+import type { RunningServer } from '../src/server/serve.ts';
+import { ensureConsoleBuilt, launchChromium, screenshot, seriousA11yViolations, watchPage } from './helpers/browser.ts';
+import { adminClient, freePort, inProcessConfig, startTestServer, until } from './helpers/e2e.ts';
+
+const ADMIN_TOKEN = 'adm_browser_' + 'c'.repeat(32);
+let dir: string;
+let server: RunningServer;
+let seq: FakeSequence;
+let ril: FakeRillet;
+let browser: Browser;
+let page: Page;
+let watched: { problems: string[] };
+const admin = adminClient(() => server.url, ADMIN_TOKEN);
+const started = Date.now();
+let orgId = '';
+let rilletConnection = '';
+
+beforeAll(async () => {
+  const consoleDir = ensureConsoleBuilt();
+  dir = mkdtempSync(join(tmpdir(), 'tb-console-browser-'));
+  const counts = { customers: 6, products: 3, invoices: 6, creditNotes: 1 };
+  [seq, ril] = await Promise.all([startFakeSequence({ seed: 11, counts }), startFakeRillet({ seed: 11, counts })]);
+  const port = await freePort();
+  server = await startTestServer(inProcessConfig({ dataDir: join(dir, 'data'), port, env: { TAXBRIDGE_ADMIN_TOKEN: ADMIN_TOKEN, TAXBRIDGE_SCHEDULES: 'false', TAXBRIDGE_PUBLIC_URL: `http://127.0.0.1:${port}` } }), { consoleDir });
+  browser = await launchChromium();
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  page = await context.newPage();
+  watched = watchPage(page);
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+  await Promise.all([seq?.close(), ril?.close()]);
+  if (dir) rmSync(dir, { recursive: true, force: true });
+  process.stderr.write(`console-browser: ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+});
+
+// A failing step leaves its page behind as a screenshot.
+afterEach(async (ctx) => {
+  if (ctx.task.result?.state === 'fail' && page) await screenshot(page, `failed-${ctx.task.name.slice(0, 40).replace(/[^A-Za-z0-9]+/g, '-')}`).catch(() => undefined);
+});
+
+/** axe on the current page and no CSP violation or page error so far. */
+async function pageIsClean(name: string): Promise<void> {
+  expect(await seriousA11yViolations(page), `axe on ${name}`).toEqual([]);
+  expect(watched.problems, `CSP or errors on ${name}`).toEqual([]);
+}
+
+describe('the console in Chromium', () => {
+  it('signs in with the admin token into an HttpOnly session cookie; a wrong token is refused next to the field', async () => {
+    await page.goto(`${server.url}/console`);
+    await page.getByRole('heading', { name: 'taxbridge console' }).waitFor();
+    await pageIsClean('sign-in');
+    await screenshot(page, 'sign-in');
+    await page.getByLabel('Admin token').fill('not-the-token-0123456789');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect.poll(() => page.locator('.field.has-error .error').textContent()).toMatch(/not the admin token/);
+    await page.getByLabel('Admin token').fill(ADMIN_TOKEN);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Connections', level: 1 }).waitFor();
+    const cookies = await page.context().cookies();
+    expect(cookies.map((c) => ({ name: c.name, httpOnly: c.httpOnly, sameSite: c.sameSite }))).toEqual([{ name: 'tb_console', httpOnly: true, sameSite: 'Strict' }]);
+    expect(await page.evaluate('JSON.stringify({ l: Object.keys(localStorage), s: Object.keys(sessionStorage), c: document.cookie })')).toBe('{"l":[],"s":[],"c":""}');
+    // A tile per connector spec, and an empty state for the connections.
+    for (const name of ['Sequence', 'Rillet', 'Stripe', 'Chargebee', 'QuickBooks Online']) await page.getByRole('link', { name: `Connect ${name}` }).waitFor();
+    await page.getByText('Nothing is connected yet.').waitFor();
+    await pageIsClean('connections');
+  });
+
+  it('creates a test organization and a subscribed region', async () => {
+    await page.getByRole('navigation').getByRole('link', { name: 'Organizations' }).click();
+    await page.getByText('No organizations yet.').waitFor();
+    const form = page.getByRole('form', { name: 'Create an organization' });
+    await form.getByRole('button', { name: 'Create organization' }).isDisabled();
+    await form.getByLabel('Name').fill('Acme SaaS (test)');
+    await form.getByLabel('Street').fill('100 Congress Ave');
+    await form.getByLabel('City').fill('Austin');
+    await form.getByLabel('State or province').fill('TX');
+    await form.getByLabel('Postal code').fill('78701');
+    await pageIsClean('organizations');
+    await form.getByRole('button', { name: 'Create organization' }).click();
+    await page.getByRole('heading', { name: /Acme SaaS \(test\)/ }).waitFor();
+    orgId = decodeURIComponent(new URL(page.url()).hash.split('/').pop()!);
+    expect(orgId).toMatch(/^org_test_/);
+    await page.getByText('No subscribed regions').waitFor();
+    // An error from the server appears next to its field.
+    const add = page.getByRole('form', { name: 'Add a subscribed region' });
+    await add.getByLabel('Country').fill('US');
+    await add.getByRole('button', { name: 'Add region' }).click();
+    await expect.poll(async () => (await page.locator('[role=alert]').allTextContents()).join(' ')).toMatch(/state/i);
+    await add.getByLabel('State or province').fill('TX');
+    await add.getByLabel('Effective from').fill('2020-01-01');
+    await add.getByRole('button', { name: 'Add region' }).click();
+    await page.getByRole('switch', { name: 'Tax calculations in US-TX' }).waitFor();
+    expect(await page.getByRole('switch', { name: 'Tax calculations in US-TX' }).getAttribute('aria-checked')).toBe('true');
+    await pageIsClean('organization');
+  });
+
+  it('connects Sequence as its seed describes: client id and secret, Test credentials, a tax API key to paste back', async () => {
+    await page.getByRole('navigation').getByRole('link', { name: 'Connections' }).click();
+    await page.getByRole('link', { name: 'Connect Sequence' }).click();
+    await page.getByRole('heading', { name: 'Connect Sequence' }).waitFor();
+    expect(await page.getByLabel('Client secret').getAttribute('type')).toBe('password');
+    await page.getByLabel('Client ID').fill(seq.clientId);
+    await page.getByLabel('Client secret').fill('wrong-secret');
+    await page.getByText('Advanced').click();
+    await page.getByLabel('API base URL').fill(seq.url);
+    await pageIsClean('connect sequence');
+    await page.getByRole('button', { name: 'Test credentials and connect' }).click();
+    await expect.poll(async () => (await page.locator('[role=alert]').allTextContents()).join(' ')).toMatch(/credentials|refused|401/i);
+    await page.getByLabel('Client secret').fill(seq.clientSecret);
+    await page.getByRole('button', { name: 'Test credentials and connect' }).click();
+    await page.getByTestId('connected').waitFor();
+    expect(await page.getByTestId('connect-messages').textContent()).toContain('Sequence accepted the credentials.');
+    const key = await page.getByTestId('tax-api-key').inputValue();
+    expect(key).toMatch(/^tb_test_/);
+    await pageIsClean('sequence connected');
+    await screenshot(page, 'connect-sequence-key');
+    // The key works where Sequence's "Test credentials" button sends it.
+    const test = await request(`${server.url}/tax_api/test_credentials`, { headers: { 'x-api-key': key } });
+    await test.body.text();
+    expect(test.statusCode).toBe(200);
+    await page.getByRole('link', { name: 'Open the connection' }).click();
+    await until(async () => ((await page.getByTestId('backfill-status').textContent())?.includes('succeeded') ? true : undefined), 'the Sequence backfill in the page', 25_000, 200);
+    expect(await page.locator('tr[data-stream=invoices] td.num').first().textContent()).toBe('6');
+    await pageIsClean('sequence connection');
+  });
+
+  it('connects Rillet as its seed describes: API key, subsidiary, webhook URL to copy, signing token to paste', async () => {
+    await page.getByRole('navigation').getByRole('link', { name: 'Connections' }).click();
+    await page.getByRole('link', { name: 'Connect Rillet' }).click();
+    await page.getByLabel('API key').fill(ril.apiKey);
+    await page.getByText('Advanced').click();
+    await page.getByLabel('API base URL').fill(ril.url);
+    await page.getByRole('button', { name: 'Test credentials and connect' }).click();
+    const usd = [...ril.data.subsidiaries.values()].find((s) => s.currency === 'USD')!;
+    await page.getByLabel('Subsidiary', { exact: true }).selectOption({ label: usd.trade_name });
+    expect(await page.getByTestId('connect-messages').textContent()).toContain('Rillet accepted the credentials.');
+    await pageIsClean('rillet subsidiary');
+    await page.getByRole('button', { name: 'Next' }).click();
+    const url = await page.getByTestId('webhook-url').inputValue();
+    expect(url).toMatch(new RegExp(`^${server.url}/webhooks/whk_`));
+    await pageIsClean('rillet webhook');
+    await screenshot(page, 'connect-rillet-webhook');
+    // In Rillet: Webhooks > Create webhook with that URL; its signing token comes back here.
+    ril.webhookTargets = [{ url }];
+    await page.getByLabel('Webhook signing token').fill(ril.signingToken);
+    await page.getByRole('button', { name: 'Save and finish' }).click();
+    await page.getByTestId('connected').waitFor();
+    await page.getByRole('link', { name: 'Open the connection' }).click();
+    rilletConnection = decodeURIComponent(new URL(page.url()).hash.split('/').pop()!);
+    await until(async () => ((await page.getByTestId('backfill-status').textContent())?.includes('succeeded') ? true : undefined), 'the Rillet backfill in the page', 25_000, 200);
+    const status = (await admin('GET', `/admin/connections/${rilletConnection}`)).json.data;
+    expect(status).toMatchObject({ status: 'active', settings: { subsidiary_id: usd.id } });
+    await screenshot(page, 'rillet-connection');
+  });
+
+  it("switches a region's tax calculation off and on", async () => {
+    await page.goto(`${server.url}/console#/organizations/${orgId}`);
+    const sw = page.getByRole('switch', { name: 'Tax calculations in US-TX' });
+    await sw.click();
+    await expect.poll(() => sw.getAttribute('aria-checked')).toBe('false');
+    expect((await admin('GET', `/admin/organizations/${orgId}/registrations`)).json.data[0].tax_calculation).toBe(false);
+    await sw.click();
+    await expect.poll(() => sw.getAttribute('aria-checked')).toBe('true');
+    expect((await admin('GET', `/admin/organizations/${orgId}/registrations`)).json.data[0].tax_calculation).toBe(true);
+  });
+
+  it('shows a failed write-back as dead and replays it', async () => {
+    const texan = ril.createCustomer({ address: { line1: '100 Congress Ave', city: 'Austin', state: 'TX', zip_code: '78701', country: 'US' } });
+    const usd = [...ril.data.subsidiaries.values()].find((s) => s.currency === 'USD')!;
+    ril.setReadOnly(true);
+    const inv = ril.createInvoice({ customer_id: texan.id, subsidiary_id: usd.id, status: 'UNPAID', itemCount: 1 });
+    await page.goto(`${server.url}/console#/connections/${rilletConnection}`);
+    const row = page.locator(`tr[data-status=dead]`, { hasText: inv.id });
+    await row.waitFor({ timeout: 20_000 }).catch(async (e) => {
+      throw new Error(`${e.message}\njobs: ${JSON.stringify((await admin('GET', '/admin/writebacks')).json.data).slice(0, 1500)}\nevents: ${JSON.stringify((await admin('GET', '/admin/events')).json.data).slice(0, 1500)}`);
+    });
+    await pageIsClean('connection with a dead write-back');
+    ril.setReadOnly(false);
+    await row.getByRole('button', { name: /Replay/ }).click();
+    await page.locator('tr[data-status=applied]', { hasText: inv.id }).waitFor({ timeout: 20_000 });
+    expect(ril.data.invoices.get(inv.id)!.taxes_calculated_at).toBeTruthy();
+  });
+
+  it('works on a narrow screen', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    for (const hash of ['#/connections', `#/organizations/${orgId}`, `#/connections/${rilletConnection}`]) {
+      await page.goto(`${server.url}/console${hash}`);
+      await page.locator('main h1').waitFor();
+      const overflow = await page.evaluate('document.documentElement.scrollWidth - window.innerWidth');
+      expect(overflow, hash).toBeLessThanOrEqual(0);
+    }
+    await screenshot(page, 'narrow-connection');
+    await page.setViewportSize({ width: 1280, height: 900 });
+  });
+});
