@@ -182,6 +182,32 @@ describe('the console in Chromium', () => {
     expect((await admin('GET', `/admin/organizations/${orgId}/registrations`)).json.data[0].tax_calculation).toBe(true);
   });
 
+  it('shows an invoice created in Rillet with the tax taxbridge added, its jurisdictions and write-back history', async () => {
+    const texan = ril.createCustomer({ address: { line1: '200 Congress Ave', city: 'Austin', state: 'TX', zip_code: '78701', country: 'US' } });
+    const usd = [...ril.data.subsidiaries.values()].find((s) => s.currency === 'USD')!;
+    const inv = ril.createInvoice({ customer_id: texan.id, subsidiary_id: usd.id, status: 'UNPAID', itemCount: 2 });
+    await until(() => (ril.data.invoices.get(inv.id)!.taxes_calculated_at ? true : undefined), 'Rillet to get the tax', 20_000);
+    await page.getByRole('navigation').getByRole('link', { name: 'Data' }).click();
+    await page.getByLabel('Connection').selectOption({ value: rilletConnection });
+    await page.getByRole('link', { name: /^invoices/ }).click();
+    await page.getByLabel('Search invoices').fill(inv.invoice_number);
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.locator(`tr[data-record="${inv.id}"]`).waitFor();
+    expect(await page.locator('tbody tr').count()).toBe(1);
+    await pageIsClean('invoices');
+    await page.locator(`tr[data-record="${inv.id}"] a`).click();
+    const detail = page.getByTestId('tax-detail');
+    await detail.waitFor({ timeout: 20_000 });
+    // The tax Rillet now has on its invoice, formatted as US dollars.
+    const taxed = ril.data.invoices.get(inv.id)!;
+    const expected = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD' }).format(taxed.taxed_amount.amount as unknown as number);
+    expect(await page.getByTestId('calculated-tax').textContent()).toBe(expected);
+    expect(await detail.textContent()).toMatch(/TX State Sales Tax \(state\) 6.25%.*taxable_basis_reduced/);
+    await page.locator('tr[data-status=applied]').first().waitFor();
+    await pageIsClean('invoice');
+    await screenshot(page, 'invoice-tax');
+  });
+
   it('shows a failed write-back as dead and replays it', async () => {
     const texan = ril.createCustomer({ address: { line1: '100 Congress Ave', city: 'Austin', state: 'TX', zip_code: '78701', country: 'US' } });
     const usd = [...ril.data.subsidiaries.values()].find((s) => s.currency === 'USD')!;

@@ -8,11 +8,13 @@ import { Connections } from './pages/Connections.tsx';
 import { Connect } from './pages/Connect.tsx';
 import { Connection } from './pages/Connection.tsx';
 import { Organizations, Organization } from './pages/Organizations.tsx';
+import { Data, Record as RecordPage } from './pages/Data.tsx';
 import './styles.css';
 
 const NAV: Array<[string, string]> = [
   ['connections', 'Connections'],
   ['organizations', 'Organizations'],
+  ['data', 'Data'],
 ];
 
 function App() {
@@ -68,7 +70,7 @@ function App() {
 }
 
 function Page({ route }: { route: string[] }) {
-  const [section = 'connections', a] = route;
+  const [section = 'connections', a, b, c] = route;
   switch (section) {
     case 'connections':
       return a ? <Connection id={a} /> : <Connections />;
@@ -76,6 +78,8 @@ function Page({ route }: { route: string[] }) {
       return <Connect connector={a ?? ''} />;
     case 'organizations':
       return a ? <Organization id={a} /> : <Organizations />;
+    case 'data':
+      return b && c ? <RecordPage connection={a!} entity={b} id={c} /> : <Data connection={a} entity={b} />;
     default:
       return (
         <section>

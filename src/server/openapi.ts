@@ -170,6 +170,18 @@ const schemas: Record<string, Schema> = {
       base_url: { type: ['string', 'null'] },
     },
   },
+  SyncedRecord: {
+    type: 'object',
+    properties: {
+      external_id: { type: 'string' },
+      entity: { type: 'string', description: 'customer, product, invoice, credit_note, …' },
+      stream: { type: 'string' },
+      deleted: { type: 'boolean' },
+      first_seen_at: { type: 'string' },
+      updated_at: { type: 'string' },
+      data: { type: 'object', description: 'The mapped record, as schemas/entities/<entity>.schema.json describes it.' },
+    },
+  },
   WebhookEvent: { type: 'object', description: 'An inbox event: id, connection_id, event_type, action, status, attempts, outcome, last_error, received_at.' },
   WritebackJob: { type: 'object', description: 'A write-back job: id, connection_id, kind, document_id, status, reason, attempts, last_error, sent.' },
 };
@@ -498,6 +510,26 @@ const paths: Record<string, Record<string, Op>> = {
       responses: { '200': json(data(ref('ConnectResult')), 'Updated.'), '404': errorResponse('Not found.'), '409': errorResponse('Disconnected.'), '422': errorResponse('Credentials refused.') },
     }),
     delete: admin({ tags: ['admin: connections'], summary: 'Disconnect: stop schedules and webhooks, revoke the tax key, erase credentials', parameters: [connParam], responses: { '200': json(data(ref('Connection')), 'Disconnected.'), '404': errorResponse('Not found.') } }),
+  },
+  '/admin/connections/{id}/records/{stream}': {
+    get: admin({
+      tags: ['admin: connections'],
+      summary: 'Synced records of a stream (customers, products, invoices, credit notes…), paged and searchable',
+      description: 'In external id order. `q` keeps records whose id or mapped data contains it (case-insensitive); a search reads at most 5000 records per request and answers `next_after` to continue. Only the mapped (canonical) record, never the upstream raw one.',
+      parameters: [connParam, pathParam('stream', 'Stream name of the connector spec, e.g. invoices.'), queryParam('q', 'Search text (at most 200 characters).'), queryParam('after', 'Continue after this external id (the previous answer’s next_after).'), queryParam('limit', 'Records per page, 1 to 100 (default 25).', { type: 'integer', minimum: 1, maximum: 100 }), queryParam('deleted', 'true: include records deleted upstream.', { enum: ['true', 'false'] })],
+      responses: {
+        '200': json({ type: 'object', required: ['data'], properties: { data: { type: 'array', items: ref('SyncedRecord') }, next_after: { type: 'string' }, scanned: { type: 'integer' }, counts: { type: 'object', properties: { active: { type: 'integer' }, deleted: { type: 'integer' } } } } }, 'A page of records.'),
+        '404': errorResponse('No such connection, or the connection has no such stream.'),
+      },
+    }),
+  },
+  '/admin/connections/{id}/records/{stream}/{record}': {
+    get: admin({
+      tags: ['admin: connections'],
+      summary: 'One synced record',
+      parameters: [connParam, pathParam('stream', 'Stream name, e.g. invoices.'), pathParam('record', 'The record’s id in the system (external id).')],
+      responses: { '200': json(data(ref('SyncedRecord')), 'The record.'), '404': errorResponse('Not found.') },
+    }),
   },
   '/admin/connections/{id}/choices/{setting}': {
     get: admin({

@@ -46,6 +46,7 @@ import { createApp } from './app.ts';
 import { storeCheck } from './health.ts';
 import { ConnectionRuntime, type StartSchedules } from './connection-runtime.ts';
 import { createConnectionsApiRouter } from './connections-api.ts';
+import { createRecordsApiRouter } from './records-api.ts';
 import { createOAuthAdminRouter, createOAuthCallbackRouter } from './oauth-api.ts';
 import { oauthAppsFrom } from '../connections/oauth-apps.ts';
 import { createTaxApiRouter } from './tax-api.ts';
@@ -249,6 +250,7 @@ export async function startServer(config: ServeConfig, io: ServeIO = {}): Promis
         createConsoleRouter({ sessions: consoleSessions, adminToken: adminAuth.verify, publicUrl: config.publicUrl, dir: io.consoleDir, now: io.consoleSessions?.now }),
         createConnectionsApiRouter({ connections, adminToken: adminGate, runner: runtime, log }),
         createOAuthAdminRouter({ connections, adminToken: adminGate, log }),
+        createRecordsApiRouter({ connections, store, adminToken: adminGate, log }),
         createWebhookAdminRouter({ store, adminToken: adminGate, events: webhooks.events, writebacks: webhooks.writebacks }),
         createInvoiceTaxRouter({
           service: tax,

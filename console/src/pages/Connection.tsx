@@ -90,7 +90,7 @@ export function Connection(props: { id: string }) {
               {Object.entries<any>(c.sync).map(([name, s]) => (
                 <tr key={name} data-stream={name}>
                   <td>
-                    <a href={href('data', c.id, s.entity)}>{name}</a>
+                    <a href={href('data', c.id, name)}>{name}</a>
                   </td>
                   <td class="num">{count(s.counts?.active)}</td>
                   <td class="num">{count(s.counts?.deleted)}</td>
