@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { credentialInputs, parseAssignmentsWithSources } from '../src/connections/cli-support.ts';
+import { credentialInputs, parseAssignmentsWithSources } from '../src/cli/credential-inputs.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'tb-cred-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

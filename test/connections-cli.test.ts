@@ -139,7 +139,12 @@ describe('taxbridge connect (CLI)', () => {
     expect(list.code, list.stderr).toBe(0);
     expect(JSON.parse(list.stdout).map((c: { id: string; status: string }) => [c.id, c.status]).sort()).toEqual([[rilId, 'active'], [seqId, 'active']].sort());
     const text = await cli(['connections']);
-    expect(text.stdout.split('\n')[0]).toMatch(/^ID\s+CONNECTOR\s+ENV\s+STATUS\s+ORGANIZATION\s+BACKFILL\s+CREATED$/);
+    expect(text.stdout.split('\n')[0]).toMatch(/^ID\s+CONNECTOR\s+ENV\s+STATUS\s+ORGANIZATION\s+LAST SYNC\s+RECORDS\s+WEBHOOKS\s+WRITE-BACKS$/);
+    // The list says what each connection did: Sequence was synced above (when, how many records stored).
+    const seqRow = text.stdout.split('\n').find((l) => l.startsWith(seqId))!;
+    const [, records] = /active\s+org_\S+\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+(\d+)\s+0\s+0$/.exec(seqRow) ?? [];
+    expect(Number(records), seqRow).toBeGreaterThanOrEqual(seq.data.invoices.size + seq.data.customers.size);
+    expect(text.stdout.split('\n').find((l) => l.startsWith(rilId))).toMatch(/active\s+org_\S+\s+never\s+0\s+0\s+0$/);
     const one = await cli(['connections', rilId]);
     expect(one.code, one.stderr).toBe(0);
     expect(one.stdout).toContain('webhook URL: http://127.0.0.1:8999/webhooks/whk_');

@@ -23,6 +23,7 @@ import type { SyncRunner } from './connections-api.ts';
 import type { Coordinator } from '../coordination/types.ts';
 import { backfillLeaseName, holdSyncLease, syncLeaseName } from '../coordination/sync-leases.ts';
 import { loadStreamState } from '../sync/state.ts';
+import { SyncRuns, type SyncRunView } from './sync-runs.ts';
 
 /** A started set of cron tasks for one connection. */
 export interface ScheduleHandle {
@@ -86,6 +87,7 @@ interface Active {
 export class ConnectionRuntime implements SyncRunner {
   private readonly active = new Map<string, Active>();
   private readonly all = new Set<Promise<unknown>>();
+  private readonly apiRuns = new SyncRuns();
   private stopping = false;
   private readonly log: Logger;
   private orphanTimer: NodeJS.Timeout | undefined;
@@ -250,7 +252,7 @@ export class ConnectionRuntime implements SyncRunner {
     return Object.fromEntries(out);
   }
 
-  syncNow(doc: ConnectionDoc, o: { streams?: string[]; full?: boolean }): { streams: string[]; full: boolean; started_at: string } {
+  syncNow(doc: ConnectionDoc, o: { streams?: string[]; full?: boolean }): { run_id: string; streams: string[]; full: boolean; started_at: string } {
     if (this.stopping) throw new TaxbridgeError('SHUTTING_DOWN', 'the server is shutting down');
     const entry = this.active.get(doc.id);
     if (!entry || doc.status !== 'active') {
@@ -259,21 +261,38 @@ export class ConnectionRuntime implements SyncRunner {
     if (entry.queued > 0) throw new TaxbridgeError('SYNC_ALREADY_RUNNING', `a sync of connection ${doc.id} is already running or waiting (${[...entry.running].join(', ') || 'queued'})`, { hint: 'wait for it to finish; follow it with GET /admin/connections/:id' });
     const spec = this.opts.connections.specOf(doc);
     const streams = o.streams?.length ? o.streams : Object.keys(spec.streams);
-    void this.enqueue(entry, 'api', { streams, full: !!o.full }).catch(() => undefined);
-    return { streams, full: !!o.full, started_at: new Date().toISOString() };
+    const run = this.apiRuns.create(doc.id, streams, !!o.full);
+    void this.enqueue(entry, 'api', { streams, full: !!o.full }, run).catch(() => undefined);
+    return { run_id: run.id, streams, full: !!o.full, started_at: run.queued_at };
+  }
+
+  syncRun(connectionId: string, runId: string): SyncRunView | undefined {
+    return this.apiRuns.get(connectionId, runId);
   }
 
   /** Queues a run on the connection's line; resolves with its summaries. */
-  private enqueue(entry: Active, trigger: Trigger, o: { streams?: string[]; full: boolean }): Promise<SyncSummary[] | undefined> {
+  private enqueue(entry: Active, trigger: Trigger, o: { streams?: string[]; full: boolean }, followed?: SyncRunView): Promise<SyncSummary[] | undefined> {
     entry.queued++;
-    const run = entry.tail.then(() => this.runOnce(entry, trigger, o)).finally(() => entry.queued--);
+    const run = entry.tail
+      .then(() => this.runOnce(entry, trigger, o, followed))
+      .then(
+        (summaries) => {
+          if (followed) this.apiRuns.finished(followed, summaries);
+          return summaries;
+        },
+        (e) => {
+          if (followed) this.apiRuns.finished(followed, undefined, { code: (e as { code?: string }).code ?? 'SYNC_FAILED', message: errorMessage(e) });
+          throw e;
+        },
+      )
+      .finally(() => entry.queued--);
     entry.tail = run.catch(() => undefined);
     this.all.add(run);
     run.finally(() => this.all.delete(run)).catch(() => undefined);
     return run;
   }
 
-  private async runOnce(entry: Active, trigger: Trigger, o: { streams?: string[]; full: boolean }): Promise<SyncSummary[] | undefined> {
+  private async runOnce(entry: Active, trigger: Trigger, o: { streams?: string[]; full: boolean }, followed?: SyncRunView): Promise<SyncSummary[] | undefined> {
     if (this.stopping || entry.abort.signal.aborted) return undefined;
     const { connections } = this.opts;
     // Read the connection again: credentials may have changed since it was queued.
@@ -289,20 +308,21 @@ export class ConnectionRuntime implements SyncRunner {
         return undefined;
       }
       try {
-        return await this.runLeased(entry, trigger, o, doc, co);
+        return await this.runLeased(entry, trigger, o, doc, co, followed);
       } finally {
         await lease.release();
       }
     }
-    return this.runLeased(entry, trigger, o, doc, co);
+    return this.runLeased(entry, trigger, o, doc, co, followed);
   }
 
-  private async runLeased(entry: Active, trigger: Trigger, o: { streams?: string[]; full: boolean }, doc: ConnectionDoc, co: Coordinator | undefined): Promise<SyncSummary[] | undefined> {
+  private async runLeased(entry: Active, trigger: Trigger, o: { streams?: string[]; full: boolean }, doc: ConnectionDoc, co: Coordinator | undefined, followed?: SyncRunView): Promise<SyncSummary[] | undefined> {
     const { connections } = this.opts;
     const spec = connections.specOf(doc);
     const conn = connections.context(doc);
     const log = this.log.child({ connection_id: doc.id, connector: doc.connector, trigger });
     const startedAt = new Date().toISOString();
+    if (followed) this.apiRuns.started(followed);
     if (trigger === 'backfill') {
       await connections.recordBackfill(doc.id, { status: 'running', started_at: doc.backfill?.started_at ?? startedAt });
       log.info('backfill started', { streams: Object.keys(spec.streams) });
@@ -325,6 +345,7 @@ export class ConnectionRuntime implements SyncRunner {
         onProgress: (p) => {
           entry.running.clear();
           entry.running.add(p.stream);
+          if (followed) this.apiRuns.progress(followed, p);
         },
       });
     } catch (e) {

@@ -11,6 +11,7 @@
  *                                                     a pending connection (Rillet: subsidiary + signing token) or a change
  *   GET    /admin/connections/:id/choices/:setting   the choices of a `choices_from` setting, read now
  *   POST   /admin/connections/:id/sync               {streams?, full?} -> 202: a sync run in the background
+ *   GET    /admin/connections/:id/syncs/:run         that run: queued, running (with progress), then its summaries
  *   DELETE /admin/connections/:id                    disconnect
  *
  * Answers are `{"data": ...}`; errors `{"type":"api_error","code","message","param"?,"hint"?}` (./http-errors.ts).
@@ -26,13 +27,16 @@ import type { ConnectorSpec } from '../spec/types.ts';
 import { sendError, sendJson } from './http-errors.ts';
 import type { AdminCredential } from './admin-bearer.ts';
 import { BodyError, isJsonContentType, readJsonBody, readRawBody } from './raw-body.ts';
+import type { SyncRunView } from './sync-runs.ts';
 import { createAdminRouter } from './routing.ts';
 import { own } from '../own.ts';
 
 /** What the API asks of the process running syncs (./connection-runtime.ts). */
 export interface SyncRunner {
   /** Starts a run in the background; throws SYNC_ALREADY_RUNNING / CONNECTION_NOT_ACTIVE. */
-  syncNow(doc: ConnectionDoc, opts: { streams?: string[]; full?: boolean }): { streams: string[]; full: boolean; started_at: string };
+  syncNow(doc: ConnectionDoc, opts: { streams?: string[]; full?: boolean }): { run_id: string; streams: string[]; full: boolean; started_at: string };
+  /** A run started by syncNow, while the server remembers it (./sync-runs.ts). */
+  syncRun?(connectionId: string, runId: string): SyncRunView | undefined;
   /** Streams of the connection running now. */
   running(connectionId: string): ReadonlySet<string>;
   /** The connection's cron schedules and their next runs. */
@@ -184,7 +188,17 @@ export function createConnectionsApiRouter(opts: ConnectionsApiOptions): Router 
       }
       if (!opts.runner) throw new TaxbridgeError('CONNECTION_NOT_ACTIVE', 'this process does not run syncs');
       const started = opts.runner.syncNow(doc, { streams: b.streams as string[] | undefined, full: b.full as boolean | undefined });
-      sendJson(ctx, 202, { data: { connection_id: doc.id, ...started }, message: `sync started; follow it with GET /admin/connections/${doc.id}` });
+      sendJson(ctx, 202, { data: { connection_id: doc.id, ...started }, message: `sync started; follow it with GET /admin/connections/${doc.id}/syncs/${started.run_id}` });
+    }),
+  );
+
+  router.get(
+    '/connections/:id/syncs/:run',
+    handle(async (ctx) => {
+      const doc = await connections.get(String(ctx.params.id));
+      const run = opts.runner?.syncRun?.(doc.id, String(ctx.params.run));
+      if (!run) throw new TaxbridgeError('not_found', `no sync run ${String(ctx.params.run).slice(0, 100)} of connection ${doc.id} (the server remembers its last runs per connection until it restarts)`, { hint: `the connection's streams and their last runs: GET /admin/connections/${doc.id}` });
+      sendJson(ctx, 200, { data: run });
     }),
   );
 

@@ -1,9 +1,12 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { TaxbridgeError } from '../../errors.ts';
-import { COMMON_OPTIONS, COMMON_USAGE, credentialInputs, formatConnectResult, openConnections, parseAssignments } from '../../connections/cli-support.ts';
 import type { ConnectResult } from '../../connections/service.ts';
-import type { ConnectionView } from '../../connections/view.ts';
 import type { EnvironmentName } from '../../spec/types.ts';
 import { parseCommandArgs } from '../args.ts';
+import { CONNECTION_OPTIONS, CONNECTION_USAGE, withConnectionsClient, type ConnectionsClient } from '../connections-client.ts';
+import { formatConnectResult } from '../connections-format.ts';
+import { credentialInputs, parseAssignments } from '../credential-inputs.ts';
+import { EXIT_CODES_USAGE } from '../shared-flags.ts';
 
 
 export const usage = `Usage: taxbridge connect <connector> --org <organization id> [options]
@@ -33,12 +36,14 @@ Options:
   --reauthorize            OAuth: a new consent for --connection (after needs_reauthorization)
   --no-wait                OAuth: print the authorization URL and return without waiting
   --wait-timeout <sec>     OAuth: how long to wait for the consent (default 600)
-${COMMON_USAGE}
+${CONNECTION_USAGE}
+
+${EXIT_CODES_USAGE}
 `;
 
 export async function run(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(args, {
-    ...COMMON_OPTIONS,
+    ...CONNECTION_OPTIONS,
     org: { type: 'string' },
     environment: { type: 'string' },
     credential: { type: 'string', multiple: true },
@@ -60,98 +65,61 @@ export async function run(args: string[]): Promise<number> {
   if (values.environment !== undefined && values.environment !== 'sandbox' && values.environment !== 'production') {
     throw new TaxbridgeError('CLI_USAGE', `--environment must be sandbox or production, got ${JSON.stringify(values.environment)}`);
   }
+  if (!values.reauthorize && !values.connection && !values.org) throw new TaxbridgeError('CLI_USAGE', '--org <organization id> is required', { hint: 'list organizations with `taxbridge org list`' });
   const settings = parseAssignments(values.setting, 'setting');
   const env = values.environment as EnvironmentName | undefined;
-  const h = await openConnections(values);
-  const declared = await declaredCredentials(h, connector, values.connection);
-  const { credentials, warnings } = credentialInputs(values.credential, declared);
-  for (const w of warnings) process.stderr.write(`taxbridge connect: warning: ${w}\n`);
 
-  let result: ConnectResult;
-  let continued = false;
-  if (values.reauthorize) {
-    try {
-      result = h.mode === 'local' ? await h.connections.reauthorize(values.connection!) : await h.api<ConnectResult>('POST', `/admin/connections/${encodeURIComponent(values.connection!)}/reauthorize`);
-    } finally {
-      if (h.mode === 'local') await h.close();
-    }
-    continued = true;
-  } else if (h.mode === 'local') {
-    try {
-      let id = values.connection;
-      if (!id && connector && values.org) {
-        // A pending connection of this system for the organization: continue it (the wizard's next step).
-        const org = await h.store.get<{ mode: string }>('organizations', values.org);
-        const wantEnv = env ?? (org?.mode === 'live' ? 'production' : 'sandbox');
-        id = (await h.connections.list({ organizationId: values.org, status: 'pending' })).find((c) => c.connector === connector && c.environment === wantEnv)?.id;
-      }
-      if (id) {
-        continued = true;
-        const update = { credentials, settings, ...(values['skip-webhooks'] ? { skip_webhooks: true } : {}), ...(values['base-url'] ? { base_url: values['base-url'] } : {}) };
-        result = await h.connections.update(id, update);
-      } else {
-        if (!values.org) throw new TaxbridgeError('CLI_USAGE', '--org <organization id> is required', { hint: 'list organizations with `taxbridge org list` or GET /admin/organizations' });
-        result = await h.connections.connect({
-          connector: connector!,
-          organization_id: values.org,
-          ...(env ? { environment: env } : {}),
-          credentials,
-          settings,
-          ...(values['base-url'] ? { base_url: values['base-url'] } : {}),
-          ...(values['skip-webhooks'] ? { skip_webhooks: true } : {}),
-        });
-      }
-    } finally {
-      await h.close();
-    }
-  } else {
-    let id = values.connection;
-    if (!id && connector && values.org) {
-      const pending = await h.api<ConnectionView[]>('GET', `/admin/connections?organization_id=${encodeURIComponent(values.org)}&status=pending`);
-      id = pending.find((c) => c.connector === connector && (!env || c.environment === env))?.id;
-    }
-    if (id) {
-      continued = true;
-      result = await h.api<ConnectResult>('PATCH', `/admin/connections/${encodeURIComponent(id)}`, {
-        credentials,
-        settings,
-        ...(values['skip-webhooks'] ? { skip_webhooks: true } : {}),
-        ...(values['base-url'] ? { base_url: values['base-url'] } : {}),
-      });
+  return withConnectionsClient(values, async (client) => {
+    const declared = await declaredCredentials(client, connector, values.connection);
+    const { credentials, warnings } = credentialInputs(values.credential, declared);
+    for (const w of warnings) process.stderr.write(`taxbridge connect: warning: ${w}\n`);
+    const optional = { ...(values['skip-webhooks'] ? { skip_webhooks: true } : {}), ...(values['base-url'] ? { base_url: values['base-url'] } : {}) };
+
+    let result: ConnectResult;
+    let continued = true;
+    if (values.reauthorize) {
+      result = await client.reauthorize(values.connection!);
     } else {
-      if (!values.org) throw new TaxbridgeError('CLI_USAGE', '--org <organization id> is required');
-      result = await h.api<ConnectResult>('POST', '/admin/connections', {
-        connector,
-        organization_id: values.org,
-        ...(env ? { environment: env } : {}),
-        credentials,
-        settings,
-        ...(values['base-url'] ? { base_url: values['base-url'] } : {}),
-        ...(values['skip-webhooks'] ? { skip_webhooks: true } : {}),
-      });
+      // A pending connection of this system for the organization is continued (the wizard's next step).
+      const id = values.connection ?? (await pendingConnection(client, values.org!, connector!, env));
+      if (id) {
+        result = await client.update(id, { credentials, settings, ...optional });
+      } else {
+        continued = false;
+        result = await client.connect({ connector: connector!, organization_id: values.org!, ...(env ? { environment: env } : {}), credentials, settings, ...optional });
+      }
     }
-  }
 
-  if (values.json) {
-    process.stdout.write(JSON.stringify(result, null, 2) + '\n');
-  } else {
-    const again = `taxbridge connect --connection ${result.connection.id}`;
-    process.stdout.write((continued ? 'Updated: ' : result.connection.status === 'active' ? 'Connected: ' : 'Started: ') + formatConnectResult(result, { command: again }));
-  }
-  if (!result.authorization_url || values['no-wait']) return 0;
-  if (h.mode === 'local') {
-    process.stderr.write('taxbridge connect: the consent completes at the running server (GET /oauth/callback): start `taxbridge serve` on this data folder before opening the URL.\n');
-    return 0;
-  }
-  return waitForAuthorization(h, result.connection.id, result.connection.updated_at, waitTimeoutS * 1000, !!values.json);
+    if (values.json) {
+      process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+    } else {
+      const again = `taxbridge connect --connection ${result.connection.id}`;
+      process.stdout.write((continued ? 'Updated: ' : result.connection.status === 'active' ? 'Connected: ' : 'Started: ') + formatConnectResult(result, { command: again }));
+    }
+    if (!result.authorization_url || values['no-wait']) return 0;
+    if (client.mode === 'local') {
+      process.stderr.write('taxbridge connect: the consent completes at the running server (GET /oauth/callback): start `taxbridge serve` on this data folder before opening the URL.\n');
+      return 0;
+    }
+    return waitForAuthorization(client, result.connection.id, result.connection.updated_at, waitTimeoutS * 1000, !!values.json);
+  });
+}
+
+/** The organization's pending connection of this connector, in the environment asked for or matching its mode. */
+async function pendingConnection(client: ConnectionsClient, org: string, connector: string, env: EnvironmentName | undefined): Promise<string | undefined> {
+  const pending = await client.list({ organizationId: org, status: 'pending' });
+  if (!pending.length) return undefined;
+  const mode = env ? undefined : await client.organizationMode(org);
+  const want = env ?? (mode === 'live' ? 'production' : 'sandbox');
+  return pending.find((c) => c.connector === connector && c.environment === want)?.id;
 }
 
 /** Polls the server until the consent completed (active, or the next step), was refused, or the time is up. */
-async function waitForAuthorization(h: Extract<Awaited<ReturnType<typeof openConnections>>, { mode: 'remote' }>, id: string, since: string, timeoutMs: number, json: boolean): Promise<number> {
+async function waitForAuthorization(client: ConnectionsClient, id: string, since: string, timeoutMs: number, json: boolean): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   if (!json) process.stderr.write('Waiting for the consent in the browser (Ctrl-C to stop waiting; the link stays valid until it expires)...\n');
   for (;;) {
-    const c = await h.api<ConnectionView>('GET', `/admin/connections/${encodeURIComponent(id)}`);
+    const c = await client.get(id);
     if (c.authorization && c.authorization.authorized_at >= since && c.next_step?.step !== 'authorize' && c.status !== 'needs_reauthorization') {
       process.stdout.write(json ? JSON.stringify({ connection: c }, null, 2) + '\n' : `Authorized: ${c.connector_title ?? c.connector} ${c.id} [${c.status}]${c.next_step ? `, next: ${c.next_step.step}` : ''}\n`);
       return 0;
@@ -168,20 +136,15 @@ async function waitForAuthorization(h: Extract<Awaited<ReturnType<typeof openCon
       process.stderr.write(`taxbridge connect: no consent within ${Math.round(timeoutMs / 1000)} s; the connection stays ${c.status}. Run again with --reauthorize for a new link.\n`);
       return 1;
     }
-    await new Promise((r) => setTimeout(r, 1000));
+    await sleep(1000);
   }
 }
 
 /** The credentials the connector declares (to read TAXBRIDGE_CREDENTIAL_<NAME> and to know which are secret). */
-async function declaredCredentials(h: Awaited<ReturnType<typeof openConnections>>, connector: string | undefined, connectionId: string | undefined): Promise<Array<{ name: string; secret?: boolean }>> {
+async function declaredCredentials(client: ConnectionsClient, connector: string | undefined, connectionId: string | undefined): Promise<Array<{ name: string; secret?: boolean }>> {
   try {
-    if (h.mode === 'local') {
-      const name = connector ?? (connectionId ? (await h.connections.get(connectionId)).connector : undefined);
-      return (name && h.connections.registry.find(name)?.spec.credentials) || [];
-    }
-    const name = connector ?? (connectionId ? (await h.api<ConnectionView>('GET', `/admin/connections/${encodeURIComponent(connectionId)}`)).connector : undefined);
-    const specs = await h.api<Array<{ name: string; credentials: Array<{ name: string; secret: boolean }> }>>('GET', '/admin/connectors');
-    return specs.find((c) => c.name === name)?.credentials ?? [];
+    const name = connector ?? (connectionId ? (await client.get(connectionId)).connector : undefined);
+    return name ? await client.connectorCredentials(name) : [];
   } catch {
     // An unknown connector or connection is reported by the connect call itself, with its own message.
     return [];

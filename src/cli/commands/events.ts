@@ -1,10 +1,9 @@
 import { TaxbridgeError } from '../../errors.ts';
-import { COMMON_OPTIONS, COMMON_USAGE, openConnections } from '../../connections/cli-support.ts';
-import { formatEvents, localRuntime, openForListing, type EventRow } from '../../webhooks/cli-runtime.ts';
-import { eventSummary, getEvent, listEvents, type EventStatus } from '../../webhooks/inbox.ts';
 import { parseCommandArgs } from '../args.ts';
-
-
+import { CONNECTION_OPTIONS, CONNECTION_USAGE, withConnectionsClient } from '../connections-client.ts';
+import { formatEvents } from '../inbox-format.ts';
+import { EXIT_CODES_USAGE } from '../shared-flags.ts';
+import type { EventStatus } from '../../webhooks/inbox.ts';
 export const usage = `Usage: taxbridge events [--connection <id>] [--status <status>] [--type <event type>] [--limit <n>] [--json]
        taxbridge events --replay <event id>
 
@@ -18,7 +17,9 @@ Options:
   --type <type>      only this event type, e.g. INVOICE.CREATED
   --limit <n>        at most n events (default 100)
   --replay <id>      process this event again
-${COMMON_USAGE}
+${CONNECTION_USAGE}
+
+${EXIT_CODES_USAGE}
 `;
 
 const STATUSES: EventStatus[] = ['pending', 'retrying', 'processed', 'ignored', 'failed'];
@@ -26,46 +27,21 @@ const STATUSES: EventStatus[] = ['pending', 'retrying', 'processed', 'ignored', 
 export async function run(args: string[]): Promise<number> {
   const { values } = parseCommandArgs(
     args,
-    { ...COMMON_OPTIONS, connection: { type: 'string' }, status: { type: 'string' }, type: { type: 'string' }, limit: { type: 'string' }, replay: { type: 'string' } },
+    { ...CONNECTION_OPTIONS, connection: { type: 'string' }, status: { type: 'string' }, type: { type: 'string' }, limit: { type: 'string' }, replay: { type: 'string' } },
     false,
   );
   const status = values.status?.split(',').map((s) => s.trim()) as EventStatus[] | undefined;
   if (status?.some((s) => !STATUSES.includes(s))) throw new TaxbridgeError('CLI_USAGE', `--status must be one of ${STATUSES.join(', ')}`);
   const limit = values.limit === undefined ? 100 : Number(values.limit);
   if (!Number.isInteger(limit) || limit < 1) throw new TaxbridgeError('CLI_USAGE', '--limit must be a positive whole number');
-  if (values.replay) {
-    const h = await openConnections(values);
-    let row: EventRow;
-    if (h.mode === 'remote') row = await h.api<EventRow>('POST', `/admin/events/${encodeURIComponent(values.replay)}/replay`);
-    else {
-      const rt = localRuntime(h.store, h.connections);
-      try {
-        const doc = await rt.events.replay(values.replay);
-        if (!doc) throw new TaxbridgeError('not_found', `no webhook event ${values.replay}`);
-        await rt.events.idle();
-        if (rt.writebacks) await rt.writebacks.idle();
-        row = eventSummary((await getEvent(h.store, values.replay)) ?? doc);
-      } finally {
-        await rt.stop();
-        await h.close();
-      }
+  return withConnectionsClient(values, async (client) => {
+    if (values.replay) {
+      const row = await client.replayEvent(values.replay);
+      process.stdout.write(values.json ? JSON.stringify(row, null, 2) + '\n' : formatEvents([row]));
+      return row.status === 'failed' ? 1 : 0;
     }
-    process.stdout.write(values.json ? JSON.stringify(row, null, 2) + '\n' : formatEvents([row]));
-    return row.status === 'failed' ? 1 : 0;
-  }
-
-  const h = await openForListing(values);
-  let rows: EventRow[];
-  if (h.mode === 'remote') {
-    const q = new URLSearchParams({ ...(values.connection ? { connection: values.connection } : {}), ...(values.status ? { status: values.status } : {}), ...(values.type ? { type: values.type } : {}), limit: String(limit) });
-    rows = await h.api<EventRow[]>('GET', `/admin/events?${q}`);
-  } else {
-    try {
-      rows = (await listEvents(h.store, { connectionId: values.connection, status, eventType: values.type, limit })).map(eventSummary);
-    } finally {
-      await h.close();
-    }
-  }
-  process.stdout.write(values.json ? JSON.stringify(rows, null, 2) + '\n' : formatEvents(rows));
-  return 0;
+    const rows = await client.events({ connectionId: values.connection, status, type: values.type, limit });
+    process.stdout.write(values.json ? JSON.stringify(rows, null, 2) + '\n' : formatEvents(rows));
+    return 0;
+  });
 }

@@ -1,5 +1,5 @@
 import { TaxbridgeError } from '../../errors.ts';
-import { COMMON_OPTIONS, COMMON_USAGE, formatAddress, formatOrganization, print, table, withTaxAdmin } from '../../tax/cli-support.ts';
+import { COMMON_OPTIONS, COMMON_USAGE, formatAddress, formatOrganization, print, table, withTaxAdmin } from '../tax-admin-client.ts';
 import { TAX_CODES } from '../../tax/tax-codes.ts';
 import { parseCommandArgs } from '../args.ts';
 

@@ -1,33 +1,37 @@
-import { credentialInputs, openConnections, parseAssignments } from '../../connections/cli-support.ts';
 import { TaxbridgeError } from '../../errors.ts';
-import { loadConnector, type ConnectionContext, type ConnectorSpec, type EnvironmentName } from '../../spec/index.ts';
+import { loadConnector, type ConnectionContext, type EnvironmentName } from '../../spec/index.ts';
 import { openStore } from '../../store/index.ts';
-import type { Store } from '../../store/types.ts';
 import { runSync, type SyncProgress, type SyncSummary } from '../../sync/index.ts';
 import { parseCommandArgs } from '../args.ts';
+import { CONNECTION_OPTIONS, CONNECTION_USAGE, configFrom, withConnectionsClient, type SyncRequest } from '../connections-client.ts';
+import { credentialInputs, parseAssignments } from '../credential-inputs.ts';
+import { EXIT_CODES_USAGE } from '../shared-flags.ts';
 
 export const usage = `Usage: taxbridge sync --connection <id> [--stream <name>] [--full] [--json]
        taxbridge sync --connector <spec.yaml> [options]
 
-The first form syncs a stored connection (made with \`taxbridge connect\`) with its encrypted credentials; when
-\`taxbridge serve\` holds the data folder, the server runs the sync (set TAXBRIDGE_ADMIN_TOKEN). The second
-form syncs with credentials given on the command line, without a stored connection.
+The first form syncs a stored connection (made with \`taxbridge connect\`) with its encrypted credentials:
+in this process when no server holds the data folder, otherwise in the running server (with --server, or
+when \`taxbridge serve\` holds the folder and TAXBRIDGE_ADMIN_TOKEN is set). Either way the command shows
+the progress of each stream as pages commit and the summary, and ends when the run ends. Ctrl-C stops a
+local sync (it resumes from its last committed page next time) or stops following the server's run.
+The second form syncs with credentials given on the command line, without a stored connection (locally).
 
 Options:
+  --connection <id>         a stored connection; with --connector: the id the data is stored under
+                            (default <connector>-<environment>)
+  --stream <name>           sync only this stream (repeat); default all
+  --full                    read everything, not only changes since the last run
   --connector <file>        connector spec (e.g. connectors/sequence.yaml)
   --credential name=@file   a credential of the spec (repeat); name=- reads standard input; or env
                             TAXBRIDGE_CREDENTIAL_<NAME> (inline name=value works, with a warning for secrets)
   --setting name=value      a setting of the spec (repeat), e.g. subsidiary_id=sub_123
   --environment <env>       production (default) or sandbox
   --base-url <url>          override the environment's base URL (fakes, proxies)
-  --connection <id>         a stored connection; with --connector: the id the data is stored under
-                            (default <connector>-<environment>)
-  --data <dir>              data folder (default ./data)
-  --stream <name>           sync only this stream (repeat); default all
-  --full                    read everything, not only changes since the last run
-  --json                    print one JSON object with every stream's summary
+  --json                    print one JSON object with every stream's summary (no progress)
+${CONNECTION_USAGE.replace(/^  --json .*\n/m, '')}
 
-An interrupted sync resumes from its last committed page on the next run. Exit 1 when a stream failed.`;
+${EXIT_CODES_USAGE} A stream that failed makes the exit code 1; 130 after Ctrl-C.`;
 
 const fmt = (n: number) => n.toLocaleString('en-US');
 
@@ -48,21 +52,29 @@ export async function run(args: string[]): Promise<number> {
   const { values } = parseCommandArgs(
     args,
     {
+      ...CONNECTION_OPTIONS,
       connector: { type: 'string' },
       credential: { type: 'string', multiple: true },
       setting: { type: 'string', multiple: true },
       environment: { type: 'string' },
       'base-url': { type: 'string' },
       connection: { type: 'string' },
-      data: { type: 'string' },
       stream: { type: 'string', multiple: true },
       full: { type: 'boolean' },
-      json: { type: 'boolean' },
     },
     false,
   );
-  if (!values.connector && values.connection) return syncStoredConnection(values.connection, values);
-  if (!values.connector) throw new TaxbridgeError('CLI_USAGE', 'sync needs --connection <id> or --connector <spec.yaml>', { hint: usage });
+  const json = values.json === true;
+  if (!values.connector && values.connection) {
+    const id = values.connection;
+    const outcome = await withConnectionsClient(values, (client) =>
+      reporting(json, client.mode === 'remote' ? `following the server's sync of ${id} at ${client.where}` : undefined, (req) => client.sync(id, { ...req, streams: values.stream, full: values.full === true })),
+    );
+    if (outcome === 'interrupted') return 130;
+    return report(outcome.summaries, json, { connector: outcome.connector, connection_id: id, environment: outcome.environment, ...(outcome.run_id ? { run_id: outcome.run_id } : {}) });
+  }
+  if (!values.connector) throw new TaxbridgeError('CLI_USAGE', 'sync needs --connection <id> or --connector <spec.yaml>', { hint: 'taxbridge sync --help' });
+  if (values.server) throw new TaxbridgeError('CLI_USAGE', '--connector syncs in this process without a stored connection; --server needs --connection <id>', { hint: 'connect it first (`taxbridge connect`), then `taxbridge sync --connection <id> --server <url>`' });
   const environment = (values.environment ?? 'production') as EnvironmentName;
   if (environment !== 'production' && environment !== 'sandbox') throw new TaxbridgeError('CLI_USAGE', `--environment must be production or sandbox, not "${environment}"`);
   const spec = loadConnector(values.connector);
@@ -75,78 +87,61 @@ export async function run(args: string[]): Promise<number> {
     credentials,
     settings: parseAssignments(values.setting, 'setting'),
   };
-  const store = await openStore({ dir: values.data ?? 'data' });
-  return syncAndReport({ spec, conn, store, streams: values.stream, full: values.full === true, json: values.json === true });
-}
-
-interface SyncFlags {
-  data?: string;
-  stream?: string[];
-  full?: boolean;
-  json?: boolean;
-}
-
-/** A stored connection: its spec and decrypted credentials from the data folder, or the running server. */
-async function syncStoredConnection(id: string, values: SyncFlags): Promise<number> {
-  const opened = await openConnections({ data: values.data });
-  if (opened.mode === 'remote') {
-    const started = await opened.api<Record<string, unknown>>('POST', `/admin/connections/${encodeURIComponent(id)}/sync`, { ...(values.stream ? { streams: values.stream } : {}), ...(values.full ? { full: true } : {}) });
-    if (values.json) process.stdout.write(`${JSON.stringify({ connection_id: id, started_on_server: true, ...started })}\n`);
-    else process.stdout.write(`the running server started the sync of ${id}; follow it with \`taxbridge connections ${id}\`\n`);
-    return 0;
-  }
+  const store = await openStore({ dir: values.data ?? configFrom(values).dataDir });
+  let outcome;
   try {
-    const doc = await opened.connections.get(id);
-    if (doc.status !== 'active') throw new TaxbridgeError('CONNECTION_INACTIVE', `connection ${id} is ${doc.status}, not active`, { hint: doc.status === 'pending' ? 'finish it with `taxbridge connect --connection ' + id + '`' : 'connect again' });
-    return await syncAndReport({ spec: opened.connections.specOf(doc), conn: opened.connections.context(doc), store: opened.store, streams: values.stream, full: values.full === true, json: values.json === true, keepStoreOpen: true });
+    outcome = await reporting(json, undefined, async (req) => ({ summaries: await runSync({ spec, conn, store, streams: values.stream, full: values.full === true, ...req }) }));
   } finally {
-    await opened.close();
+    await store.close();
   }
+  if (outcome === 'interrupted') return 130;
+  return report(outcome.summaries, json, { connector: spec.name, connection_id: conn.connection_id, environment: conn.environment });
 }
 
-async function syncAndReport(input: { spec: ConnectorSpec; conn: ConnectionContext; store: Store; streams?: string[]; full: boolean; json: boolean; keepStoreOpen?: boolean }): Promise<number> {
-  const { spec, conn, store } = input;
-  const values = { json: input.json };
-  const tty = !input.json && process.stderr.isTTY === true;
+/** How often progress is shown: redrawn on a terminal, a line at most this often otherwise. */
+const TTY_REDRAW_MS = 100;
+const LINE_EVERY_MS = 1000;
+
+/**
+ * Runs a sync with live progress on stderr (a redrawn line on a terminal; otherwise a line per stream and
+ * at most one a second) and Ctrl-C handling; 'interrupted' after Ctrl-C.
+ */
+async function reporting<T>(json: boolean, banner: string | undefined, go: (req: Pick<SyncRequest, 'signal' | 'onProgress'>) => Promise<T>): Promise<T | 'interrupted'> {
+  const tty = process.stderr.isTTY === true;
   const abort = new AbortController();
-  const onSignal = () => abort.abort(new TaxbridgeError('SYNC_INTERRUPTED', 'interrupted; run the same command again to resume from the last committed page'));
+  const onSignal = () => abort.abort(new TaxbridgeError('SYNC_INTERRUPTED', 'interrupted'));
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  if (banner && !json) process.stderr.write(`${banner}\n`);
   let lastDraw = 0;
-  let summaries: SyncSummary[];
+  let lastStream = '';
+  const onProgress = json
+    ? undefined
+    : (p: SyncProgress) => {
+        const now = Date.now();
+        if (p.stream === lastStream && now - lastDraw < (tty ? TTY_REDRAW_MS : LINE_EVERY_MS)) return;
+        lastDraw = now;
+        lastStream = p.stream;
+        process.stderr.write(tty ? `\r\x1b[2K${progressLine(p)}` : `${progressLine(p)}\n`);
+      };
   try {
-    summaries = await runSync({
-      spec,
-      conn,
-      store,
-      streams: input.streams,
-      full: input.full,
-      signal: abort.signal,
-      onProgress: tty
-        ? (p) => {
-            const now = Date.now();
-            if (now - lastDraw < 100) return;
-            lastDraw = now;
-            process.stderr.write(`\r\x1b[2K${progressLine(p)}`);
-          }
-        : undefined,
-    });
+    return await go({ signal: abort.signal, onProgress });
   } catch (e) {
+    if (!abort.signal.aborted) throw e;
     if (tty) process.stderr.write('\r\x1b[2K');
-    if (abort.signal.aborted) {
-      process.stderr.write(`taxbridge sync: ${(abort.signal.reason as Error).message}\n`);
-      return 130;
-    }
-    throw e;
+    process.stderr.write(banner ? 'taxbridge sync: stopped following; the server\'s sync goes on (see `taxbridge connections <id>`)\n' : 'taxbridge sync: interrupted; run the same command again to resume from the last committed page\n');
+    return 'interrupted';
   } finally {
+    if (tty && !abort.signal.aborted) process.stderr.write('\r\x1b[2K');
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    if (!input.keepStoreOpen) await store.close();
   }
-  if (tty) process.stderr.write('\r\x1b[2K');
+}
+
+function report(summaries: SyncSummary[], json: boolean, head: Record<string, unknown>): number {
   const ok = summaries.every((s) => s.status === 'ok');
-  if (values.json) {
-    process.stdout.write(`${JSON.stringify({ connector: spec.name, connection_id: conn.connection_id, environment: conn.environment, ok, streams: summaries })}\n`);
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ ...head, ok, streams: summaries })}\n`);
   } else {
     for (const s of summaries) {
       process.stdout.write(`${summaryLine(s)}\n`);

@@ -1,10 +1,9 @@
 import { TaxbridgeError } from '../../errors.ts';
-import { COMMON_OPTIONS, COMMON_USAGE, openConnections } from '../../connections/cli-support.ts';
-import { formatJobs, localRuntime, openForListing, type JobRow } from '../../webhooks/cli-runtime.ts';
-import { getJob, jobSummary, listJobs, type JobStatus } from '../../writeback/jobs.ts';
 import { parseCommandArgs } from '../args.ts';
-
-
+import { CONNECTION_OPTIONS, CONNECTION_USAGE, withConnectionsClient } from '../connections-client.ts';
+import { formatJobs } from '../inbox-format.ts';
+import { EXIT_CODES_USAGE } from '../shared-flags.ts';
+import type { JobStatus } from '../../writeback/jobs.ts';
 export const usage = `Usage: taxbridge writebacks [--dead] [--connection <id>] [--status <status>] [--document <id>] [--limit <n>] [--json]
        taxbridge writebacks --replay <job id>
 
@@ -19,7 +18,9 @@ Options:
   --document <id>     only jobs for this document (its id in the system)
   --limit <n>         at most n jobs (default 100)
   --replay <id>       run this job again from the current document
-${COMMON_USAGE}
+${CONNECTION_USAGE}
+
+${EXIT_CODES_USAGE}
 `;
 
 const STATUSES: JobStatus[] = ['pending', 'running', 'retrying', 'applied', 'unchanged', 'no_tax', 'superseded', 'dead'];
@@ -27,7 +28,7 @@ const STATUSES: JobStatus[] = ['pending', 'running', 'retrying', 'applied', 'unc
 export async function run(args: string[]): Promise<number> {
   const { values } = parseCommandArgs(
     args,
-    { ...COMMON_OPTIONS, dead: { type: 'boolean' }, connection: { type: 'string' }, status: { type: 'string' }, document: { type: 'string' }, limit: { type: 'string' }, replay: { type: 'string' } },
+    { ...CONNECTION_OPTIONS, dead: { type: 'boolean' }, connection: { type: 'string' }, status: { type: 'string' }, document: { type: 'string' }, limit: { type: 'string' }, replay: { type: 'string' } },
     false,
   );
   let status = values.status?.split(',').map((s) => s.trim()) as JobStatus[] | undefined;
@@ -35,43 +36,14 @@ export async function run(args: string[]): Promise<number> {
   if (values.dead) status = ['dead'];
   const limit = values.limit === undefined ? 100 : Number(values.limit);
   if (!Number.isInteger(limit) || limit < 1) throw new TaxbridgeError('CLI_USAGE', '--limit must be a positive whole number');
-  if (values.replay) {
-    const h = await openConnections(values);
-    let row: JobRow;
-    if (h.mode === 'remote') row = await h.api<JobRow>('POST', `/admin/writebacks/${encodeURIComponent(values.replay)}/replay`);
-    else {
-      const rt = localRuntime(h.store, h.connections);
-      try {
-        const job = await rt.writebacks!.replay(values.replay);
-        if (!job) throw new TaxbridgeError('not_found', `no write-back job ${values.replay}`);
-        await rt.writebacks!.idle();
-        row = jobSummary((await getJob(h.store, values.replay)) ?? job);
-      } finally {
-        await rt.stop();
-        await h.close();
-      }
+  return withConnectionsClient(values, async (client) => {
+    if (values.replay) {
+      const row = await client.replayWriteback(values.replay);
+      process.stdout.write(values.json ? JSON.stringify(row, null, 2) + '\n' : formatJobs([row]));
+      return row.status === 'dead' ? 1 : 0;
     }
-    process.stdout.write(values.json ? JSON.stringify(row, null, 2) + '\n' : formatJobs([row]));
-    return row.status === 'dead' ? 1 : 0;
-  }
-
-  const h = await openForListing(values);
-  let rows: JobRow[];
-  if (h.mode === 'remote') {
-    const q = new URLSearchParams({
-      ...(values.connection ? { connection: values.connection } : {}),
-      ...(status ? { status: status.join(',') } : {}),
-      ...(values.document ? { document: values.document } : {}),
-      limit: String(limit),
-    });
-    rows = await h.api<JobRow[]>('GET', `/admin/writebacks?${q}`);
-  } else {
-    try {
-      rows = (await listJobs(h.store, { connectionId: values.connection, status, documentId: values.document, limit })).map(jobSummary);
-    } finally {
-      await h.close();
-    }
-  }
-  process.stdout.write(values.json ? JSON.stringify(rows, null, 2) + '\n' : formatJobs(rows));
-  return 0;
+    const rows = await client.writebacks({ connectionId: values.connection, status, documentId: values.document, limit });
+    process.stdout.write(values.json ? JSON.stringify(rows, null, 2) + '\n' : formatJobs(rows));
+    return 0;
+  });
 }

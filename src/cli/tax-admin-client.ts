@@ -4,18 +4,18 @@
  * `--server` is given) and an admin token is at hand, the running server's admin API (src/server/admin-api.ts).
  * Both give the same documents, so the commands print the same either way.
  */
-import { adminApiClient, configuredServerUrl } from '../cli/admin-api-client.ts';
-import type { DataFolderValues } from '../cli/data-folder-options.ts';
+import { adminApiClient, configuredServerUrl } from './admin-api-client.ts';
+import type { DataFolderValues } from './data-folder-options.ts';
 import { TaxbridgeError } from '../errors.ts';
 import { loadConfig } from '../config/index.ts';
 import { openStore } from '../store/index.ts';
 import type { Store } from '../store/types.ts';
-import { createApiKey, listApiKeys, publicKeyView, revokeApiKey, type CreateApiKeyInput } from './keys.ts';
-import type { ApiKeyDoc, Organization, Registration } from './model.ts';
-import * as orgs from './orgs.ts';
+import { createApiKey, listApiKeys, publicKeyView, revokeApiKey, type CreateApiKeyInput } from '../tax/keys.ts';
+import type { ApiKeyDoc, Organization, Registration } from '../tax/model.ts';
+import * as orgs from '../tax/orgs.ts';
 
-export { DATA_FOLDER_OPTIONS as COMMON_OPTIONS, DATA_FOLDER_USAGE as COMMON_USAGE } from '../cli/data-folder-options.ts';
-export type { DataFolderValues as CommonValues } from '../cli/data-folder-options.ts';
+export { DATA_FOLDER_OPTIONS as COMMON_OPTIONS, DATA_FOLDER_USAGE as COMMON_USAGE } from './data-folder-options.ts';
+export type { DataFolderValues as CommonValues } from './data-folder-options.ts';
 
 export type PublicKey = Omit<ApiKeyDoc, 'hash'>;
 
