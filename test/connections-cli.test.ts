@@ -124,7 +124,7 @@ describe('taxbridge connect (CLI)', () => {
 
   it('explains usage mistakes', async () => {
     const noOrg = await cli(['connect', 'sequence']);
-    expect(noOrg.code).toBe(1);
+    expect(noOrg.code).toBe(2);
     expect(noOrg.stderr).toContain('--org <organization id> is required');
     const badPair = await cli(['connect', 'sequence', '--org', org, '--credential', 'client_secret']);
     expect(badPair.stderr).toContain('--credential takes name=value');
@@ -155,7 +155,7 @@ describe('taxbridge connect (CLI)', () => {
     const missing = await cli(['disconnect', 'conn_nope']);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('not_found');
-  });
+  }, 90_000);
 
   it('while taxbridge serve holds the folder: a hint, or the admin API when a token is given', async () => {
     const token = `adm_${randomBytes(12).toString('hex')}`;

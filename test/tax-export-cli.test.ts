@@ -73,9 +73,9 @@ describe('taxbridge tax export', () => {
     expect(csv[1]).toContain(',Texas,state,US,TX,sales_tax,6.25,20000,16000,4000,1000');
   }, 60_000);
 
-  it('bad input: exit 1 with a message naming the option; wrong key refused by the server', async () => {
+  it('bad input: exit 2 (usage) with a message naming the option; wrong key refused by the server', async () => {
     const r = await cli(['--data', join(dir, 'data'), '--org', localOrg, '--from', '2026-01-01', '--to', '2028-01-01']);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expect(r.err).toContain('--to');
     expect(r.err).toContain('366 days');
     const noOrg = await cli(['--data', join(dir, 'data'), '--from', '2026-01-01', '--to', '2026-01-02']);

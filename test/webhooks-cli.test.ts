@@ -60,7 +60,7 @@ describe('taxbridge events / writebacks', () => {
     const text = await cli(['events', '--data', dir, '--status', 'processed']);
     expect(text.out).toMatch(/INVOICE\.CREATED\s+processed\s+1\s+upsert inv_\S+ created; write-back pending/);
     expect(text.out).not.toContain('CONTRACT');
-    expect((await cli(['events', '--data', dir, '--status', 'bogus'])).code).toBe(1);
+    expect((await cli(['events', '--data', dir, '--status', 'bogus'])).code).toBe(2);
   });
 
   it('lists dead write-backs with the reason', async () => {

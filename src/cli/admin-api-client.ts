@@ -8,7 +8,7 @@ export type AdminApi = <T = unknown>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE'
  * The admin API of a running `taxbridge serve`, for CLI commands whose data folder the server holds:
  * `{data}` bodies come back unwrapped; error bodies become TaxbridgeErrors with the server's code and hint.
  */
-export function adminApiClient(server: string, token: string | undefined, timeoutMs = 30_000): AdminApi {
+export function adminApiClient(server: string, token: string | undefined, timeoutMs = 30_000, tokenSource = 'TAXBRIDGE_ADMIN_TOKEN'): AdminApi {
   if (!token) throw new TaxbridgeError('CLI_USAGE', '--server needs the admin token', { hint: 'pass --admin-token <token> or set TAXBRIDGE_ADMIN_TOKEN' });
   const base = server.replace(/\/+$/, '');
   return async <T>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<T> => {
@@ -29,6 +29,12 @@ export function adminApiClient(server: string, token: string | undefined, timeou
       json = text ? JSON.parse(text) : undefined;
     } catch {
       json = undefined;
+    }
+    if (res.statusCode === 401) {
+      // A token was sent: say which one was refused, and where the right one comes from.
+      throw new TaxbridgeError('unauthorized_access', `${base} refused the admin token given in ${tokenSource}${json?.message ? ` (${json.message})` : ''}`, {
+        hint: 'use the token `taxbridge serve` printed at its first start (or the TAXBRIDGE_ADMIN_TOKEN it runs with); `taxbridge serve --new-admin-token` replaces a lost one',
+      });
     }
     if (res.statusCode >= 400) {
       throw new TaxbridgeError(json?.code ?? `HTTP_${res.statusCode}`, json?.message ?? `the server answered ${res.statusCode}`, {

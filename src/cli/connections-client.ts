@@ -93,14 +93,15 @@ export function configFrom(v: ConnectionValues, env: NodeJS.ProcessEnv = process
 export async function openConnectionsClient(v: ConnectionValues, env: NodeJS.ProcessEnv = process.env): Promise<ConnectionsClient> {
   const config = configFrom(v, env);
   const token = v['admin-token'] ?? env.TAXBRIDGE_ADMIN_TOKEN;
+  const source = v['admin-token'] ? '--admin-token' : 'TAXBRIDGE_ADMIN_TOKEN';
   const { remoteClient } = await import('./connections-remote.ts');
-  if (v.server) return remoteClient(v.server, token);
+  if (v.server) return remoteClient(v.server, token, source);
   let store: Store;
   try {
     store = await openStore({ dir: config.dataDir });
   } catch (e) {
     if ((e as { code?: string }).code !== 'STORE_LOCKED') throw e;
-    if (token) return remoteClient(configuredServerUrl(config), token);
+    if (token) return remoteClient(configuredServerUrl(config), token, source);
     throw new TaxbridgeError('STORE_LOCKED', (e as Error).message, {
       hint: 'taxbridge serve is using this data folder: go through its admin API (set TAXBRIDGE_ADMIN_TOKEN and run this command again, or pass --server <url> --admin-token <token>), or stop the server first',
     });

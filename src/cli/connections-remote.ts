@@ -14,8 +14,8 @@ import type { ConnectionsClient, DetailedConnection, EventRow, JobRow } from './
 /** How often a followed sync is polled. */
 const FOLLOW_INTERVAL_MS = 250;
 
-export function remoteClient(server: string, token: string | undefined): ConnectionsClient {
-  const api = adminApiClient(server, token, 120_000);
+export function remoteClient(server: string, token: string | undefined, tokenSource?: string): ConnectionsClient {
+  const api = adminApiClient(server, token, 120_000, tokenSource);
   const e = encodeURIComponent;
   const query = (o: Record<string, string | undefined>) => {
     const q = new URLSearchParams(Object.entries(o).filter((kv): kv is [string, string] => kv[1] !== undefined)).toString();

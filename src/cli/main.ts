@@ -1,5 +1,6 @@
 import { isTaxbridgeError, errorMessage } from '../errors.ts';
 import { own } from '../own.ts';
+import { EXIT, EXIT_CODES_USAGE, SHARED_USAGE } from './shared-flags.ts';
 
 /**
  * `taxbridge <command> [args]`. Each command is one module in ./commands/<name>.ts exporting
@@ -89,7 +90,7 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
 function printHelp(): void {
   const lines = ['Usage: taxbridge <command> [options]', '', 'Commands:'];
   for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(12)} ${c.summary}`);
-  lines.push('', 'Run `taxbridge <command> --help` for a command\'s options.');
+  lines.push('', 'Run `taxbridge <command> --help` for a command\'s options.', '', SHARED_USAGE, '', EXIT_CODES_USAGE);
   process.stdout.write(lines.join('\n') + '\n');
 }
 
@@ -106,8 +107,12 @@ export async function main(argv: string[]): Promise<number> {
   }
   const mod = await entry.load();
   if (rest.includes('--help') || rest.includes('-h')) {
-    process.stdout.write(`${entry.summary}\n\n${mod.usage ?? `Usage: taxbridge ${name}`}\n`);
-    return 0;
+    // Every command lists the shared flags and the exit codes, whether or not its usage text spells them out.
+    const usage = (mod.usage ?? `Usage: taxbridge ${name}`).trimEnd();
+    const shared = usage.includes('Shared options') ? '' : `\n\n${SHARED_USAGE}`;
+    const exits = usage.includes('Exit codes:') ? '' : `\n\n${EXIT_CODES_USAGE}`;
+    process.stdout.write(`${entry.summary}\n\n${usage}${shared}${exits}\n`);
+    return EXIT.ok;
   }
   try {
     return await mod.run(rest);
@@ -115,9 +120,10 @@ export async function main(argv: string[]): Promise<number> {
     // Users see a code and an actionable message, never a stack trace.
     if (isTaxbridgeError(e)) {
       process.stderr.write(`taxbridge ${name}: ${e.code}: ${e.message}${e.hint ? `\n  hint: ${e.hint}` : ''}\n`);
-    } else {
-      process.stderr.write(`taxbridge ${name}: ${errorMessage(e)}\n`);
+      // A usage mistake (unknown option, missing or bad value) is exit 2 in every command; any other failure 1.
+      return e.code === 'CLI_USAGE' ? EXIT.usage : EXIT.failure;
     }
-    return 1;
+    process.stderr.write(`taxbridge ${name}: ${errorMessage(e)}\n`);
+    return EXIT.failure;
   }
 }

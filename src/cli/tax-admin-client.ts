@@ -39,13 +39,14 @@ export interface TaxAdmin {
 export async function openTaxAdmin(v: DataFolderValues, env: NodeJS.ProcessEnv = process.env): Promise<TaxAdmin> {
   const config = loadConfig({ data: v.data, config: v.config }, env);
   const token = v['admin-token'] ?? env.TAXBRIDGE_ADMIN_TOKEN;
-  if (v.server) return remote(v.server, token);
+  const source = v['admin-token'] ? '--admin-token' : 'TAXBRIDGE_ADMIN_TOKEN';
+  if (v.server) return remote(v.server, token, source);
   let store: Store;
   try {
     store = await openStore({ dir: config.dataDir });
   } catch (e) {
     if ((e as { code?: string }).code === 'STORE_LOCKED') {
-      if (token) return remote(configuredServerUrl(config), token);
+      if (token) return remote(configuredServerUrl(config), token, source);
       throw new TaxbridgeError('STORE_LOCKED', (e as Error).message, {
         hint: 'taxbridge serve is using this data folder: set TAXBRIDGE_ADMIN_TOKEN (or pass --server <url> --admin-token <token>) to go through its admin API, or stop the server first',
       });
@@ -83,8 +84,8 @@ export function local(store: Store): TaxAdmin {
   };
 }
 
-function remote(server: string, token: string | undefined): TaxAdmin {
-  const api = adminApiClient(server, token);
+function remote(server: string, token: string | undefined, tokenSource: string): TaxAdmin {
+  const api = adminApiClient(server, token, 30_000, tokenSource);
   const o = (id: string) => `/admin/organizations/${encodeURIComponent(id)}`;
   return {
     listOrganizations: () => api('GET', '/admin/organizations'),

@@ -3,12 +3,14 @@ import { TaxbridgeError } from '../../errors.ts';
 import { loadConnector } from '../../spec/index.ts';
 import { mapRecord } from '../../sync/index.ts';
 import { parseCommandArgs } from '../args.ts';
+import { FILES_ONLY_NOTE } from '../shared-flags.ts';
 import { own } from '../../own.ts';
 
 export const usage = `Usage: taxbridge map <connector.yaml> <stream> <record.json | -> [--setting k=v ...] [--raw-output]
 
 Reads one record as the system's API returns it (children attached, e.g. "lines"), applies the stream's
-JSONata mapping and validates the result against its entity schema. Exit 1 when it does not map.`;
+JSONata mapping and validates the result against its entity schema. Exit 1 when it does not map.
+${FILES_ONLY_NOTE}`;
 
 export async function run(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(args, { setting: { type: 'string', multiple: true } });

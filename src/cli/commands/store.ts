@@ -70,7 +70,7 @@ export async function run(args: string[]): Promise<number> {
     }
   } catch (e) {
     if (!isTaxbridgeError(e) || e.code !== 'CLI_USAGE') throw e;
-    process.stderr.write(`taxbridge store: ${e.message}\n\n${usage}\n`);
+    process.stderr.write(`taxbridge store: ${e.code}: ${e.message}\n\n${usage}\n`);
     return 2;
   }
   const dir = resolve(loadConfig({ data: values.data, config: values.config }).dataDir);

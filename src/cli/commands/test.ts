@@ -2,12 +2,14 @@ import { existsSync } from 'node:fs';
 import { findSpecTestFiles } from '../../spec/index.ts';
 import { formatFileResult, runSpecTestFile } from '../../spectest/run.ts';
 import { parseCommandArgs } from '../args.ts';
+import { FILES_ONLY_NOTE } from '../shared-flags.ts';
 
 export const usage = `Usage: taxbridge test [files or folders...] [--json]
 
 Runs every *.test.yaml under the given paths (default: connectors/). Each case serves recorded API
 responses from a local replay server and checks the spec's requests, pagination and mappings, webhook
-verification and routing, or the write-back requests it produces. Exit 1 when any case fails.`;
+verification and routing, or the write-back requests it produces. Exit 1 when any case fails.
+${FILES_ONLY_NOTE}`;
 
 export async function run(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(args, { json: { type: 'boolean', default: false } });

@@ -1,11 +1,13 @@
 import { existsSync } from 'node:fs';
 import { checkSpecFile, findSpecFiles, formatGithub, formatText, hasErrors, type Diagnostic } from '../../spec/index.ts';
 import { parseCommandArgs } from '../args.ts';
+import { FILES_ONLY_NOTE } from '../shared-flags.ts';
 
 export const usage = `Usage: taxbridge validate [files or folders...] [--format text|json|github]
 
 Checks every *.yaml under the given paths (default: connectors/), spec test files excepted.
-Each problem is printed as file:line:column CODE message, with a hint when there is a likely fix.`;
+Each problem is printed as file:line:column CODE message, with a hint when there is a likely fix.
+${FILES_ONLY_NOTE}`;
 
 export async function run(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(args, { format: { type: 'string', default: 'text' } });
