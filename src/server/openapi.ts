@@ -146,6 +146,24 @@ const schemas: Record<string, Schema> = {
       messages: { type: 'array', items: { type: 'string' } },
     },
   },
+  SyncRun: {
+    type: 'object',
+    required: ['id', 'connection_id', 'streams', 'full', 'status', 'queued_at'],
+    description: 'A sync started through POST /admin/connections/{id}/sync, remembered while the server runs (the last 20 per connection).',
+    properties: {
+      id: { type: 'string' },
+      connection_id: { type: 'string' },
+      streams: { type: 'array', items: { type: 'string' } },
+      full: { type: 'boolean' },
+      status: { enum: ['queued', 'running', 'succeeded', 'failed', 'stopped'], description: 'failed: a stream failed (see summaries) or the run did; stopped: the connection was stopped or the server shut down first (it resumes from its checkpoint).' },
+      queued_at: { type: 'string', format: 'date-time' },
+      started_at: { type: 'string', format: 'date-time' },
+      finished_at: { type: 'string', format: 'date-time' },
+      progress: { type: 'object', description: 'While running: the stream being read and its last committed page (page, pages, records, created, updated, failed, elapsed_ms).' },
+      summaries: { type: 'array', items: { type: 'object' }, description: "Once ended: each stream's summary (as stored in sync_runs; its first 5 record failures)." },
+      error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } },
+    },
+  },
   ConnectRequest: {
     type: 'object',
     required: ['connector', 'organization_id'],
@@ -554,7 +572,16 @@ const paths: Record<string, Record<string, Op>> = {
       summary: 'Start a sync now',
       parameters: [connParam],
       requestBody: body({ type: 'object', properties: { streams: { type: 'array', items: { type: 'string' } }, full: { type: 'boolean' } } }, false),
-      responses: { '202': json(data({ type: 'object' }), 'Started in the background.'), '404': errorResponse('Not found.'), '409': errorResponse('Not active, or a sync is already running.') },
+      responses: { '202': json(data({ type: 'object', properties: { run_id: { type: 'string', description: 'Follow it at /admin/connections/{id}/syncs/{run_id}.' }, connection_id: { type: 'string' }, streams: { type: 'array', items: { type: 'string' } }, full: { type: 'boolean' }, started_at: { type: 'string', format: 'date-time' } } }), 'Started in the background.'), '404': errorResponse('Not found.'), '409': errorResponse('Not active, or a sync is already running.') },
+    }),
+  },
+  '/admin/connections/{id}/syncs/{run}': {
+    get: admin({
+      tags: ['admin: connections'],
+      summary: 'A sync started through the API: queued, running with its progress, then its summaries',
+      description: '`taxbridge sync --connection <id>` polls this to show the server\'s run live until it ends.',
+      parameters: [connParam, pathParam('run', 'The run_id POST .../sync answered.')],
+      responses: { '200': json(data(ref('SyncRun')), 'The run.'), '404': errorResponse('No such connection, or no such run remembered (the server forgets runs when it restarts).') },
     }),
   },
 
