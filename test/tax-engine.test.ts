@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildOrgView, calculate } from '../src/tax/engine.ts';
 import { buildCalculationDoc, decodeCalculationLines, renderCalculationResponse, renderResponseJson } from '../src/tax/record.ts';
-import { validateCalculateRequest } from '../src/tax/validate.ts';
+import { validateCalculateRequest } from '../src/tax/calculate-request.ts';
 import type { Organization } from '../src/tax/model.ts';
 import { taxData } from './helpers/tax-server.ts';
 import { Rng } from './helpers/tax-random.ts';

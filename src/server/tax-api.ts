@@ -37,6 +37,8 @@ import type { TaxCalculationDoc } from '../tax/model.ts';
 import { ROW_COLUMNS, SUMMARY_COLUMNS, toCsv } from '../tax/exports/build.ts';
 import { createExport, exportView, getExport } from '../tax/exports/jobs.ts';
 import { createRouter } from './routing.ts';
+import { taxApiValidator } from '../tax/api-schemas.ts';
+import { checkSchema } from '../tax/schema-errors.ts';
 
 export interface TaxApiRouterOptions {
   service: TaxService;
@@ -188,7 +190,7 @@ export function createTaxApiRouter(opts: TaxApiRouterOptions): Router {
     `${PREFIX}/calculations/:id/void`,
     authed(async (ctx, auth) => {
       const b = await optionalBody(ctx);
-      if (b.reason !== undefined && typeof b.reason !== 'string') throw validationError('reason', 'reason must be a string');
+      checkSchema(taxApiValidator('calculation_lifecycle', 'void_request'), b);
       send(ctx, 200, { message: 'Tax calculation voided', data: lifecycleView(await service.voidCalculation(auth, calcId(ctx), b.reason as string | undefined)) });
     }),
   );
@@ -196,18 +198,12 @@ export function createTaxApiRouter(opts: TaxApiRouterOptions): Router {
     `${PREFIX}/calculations/:id/refund`,
     authed(async (ctx, auth) => {
       const b = await optionalBody(ctx);
+      checkSchema(taxApiValidator('calculation_lifecycle', 'refund_request'), b);
       const type = b.type ?? (b.lines === undefined ? 'full' : 'partial');
-      if (type !== 'full' && type !== 'partial') throw validationError('type', 'type must be full or partial');
       let lines: RefundLineInput[] | undefined;
       if (type === 'partial') {
-        if (!Array.isArray(b.lines) || b.lines.length === 0 || b.lines.length > 1000) throw validationError('lines', 'a partial refund needs lines: 1 to 1000 of {id, amount}');
-        lines = b.lines.map((l: unknown, i: number) => {
-          const o = l as Record<string, unknown> | null;
-          if (!o || typeof o !== 'object' || Array.isArray(o)) throw validationError(`lines[${i}]`, `lines[${i}] must be an object {id, amount}`);
-          if (typeof o.id !== 'string' && typeof o.id !== 'number') throw validationError(`lines[${i}].id`, `lines[${i}].id must be the line id`);
-          if (typeof o.amount !== 'number' || !Number.isSafeInteger(o.amount) || o.amount <= 0) throw validationError(`lines[${i}].amount`, `lines[${i}].amount must be a positive integer of minor units (the net amount to refund)`);
-          return { id: o.id, amount: o.amount };
-        });
+        if (b.lines === undefined) throw validationError('lines', 'a partial refund needs lines: 1 to 1000 of {id, amount}');
+        lines = (b.lines as RefundLineInput[]).map((l) => ({ id: l.id, amount: l.amount }));
       } else if (b.lines !== undefined) throw validationError('lines', 'a full refund takes no lines');
       const { refund, original } = await service.refundCalculation(auth, calcId(ctx), lines);
       send(ctx, 201, { message: 'Tax calculation refunded', data: { refund: { ...lifecycleView(refund), response: renderCalculationResponse(refund) }, original: lifecycleView(original) } });

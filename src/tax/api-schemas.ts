@@ -79,18 +79,37 @@ export function openApiEntityComponents(): Record<string, Json> {
 let ajv: Ajv2020 | undefined;
 const validators = new Map<string, ValidateFunction>();
 
+/** One ajv for the tax API's schemas; errors carry the value and schema at fault (`verbose`) for ./schema-errors.ts. */
+function getAjv(): Ajv2020 {
+  if (!ajv) {
+    ajv = new Ajv2020({ allErrors: false, strict: true, strictRequired: false, allowUnionTypes: true, verbose: true });
+    addFormats(ajv);
+    for (const s of TAX_API_SCHEMAS.values()) ajv.addSchema(s as Json);
+  }
+  return ajv;
+}
+
+/**
+ * A compiled validator of a variant of a schema file (the same file with other limits, e.g. a configured
+ * line-item cap): `variant` says what differs and makes the variant's $id; compiled once per variant.
+ */
+export function taxApiVariantValidator(stem: string, variant: string, schema: Readonly<Json>): ValidateFunction {
+  const key = `${stem}?${variant}`;
+  let v = validators.get(key);
+  if (!v) {
+    v = getAjv().compile({ ...schema, $id: `https://taxbridge.dev/schemas/tax-api/${stem}.schema.json?${variant}` });
+    validators.set(key, v);
+  }
+  return v;
+}
+
 /** A compiled validator of a schema file's root or of one of its $defs. */
 export function taxApiValidator(stem: string, def?: string): ValidateFunction {
   const key = `${stem}#${def ?? ''}`;
   let v = validators.get(key);
   if (!v) {
-    if (!ajv) {
-      ajv = new Ajv2020({ allErrors: false, strict: true, strictRequired: false, allowUnionTypes: true });
-      addFormats(ajv);
-      for (const s of TAX_API_SCHEMAS.values()) ajv.addSchema(s as Json);
-    }
     const id = `https://taxbridge.dev/schemas/tax-api/${stem}.schema.json${def ? `#/$defs/${def}` : ''}`;
-    v = ajv.getSchema(id);
+    v = getAjv().getSchema(id);
     if (!v) throw new Error(`no tax API schema ${id}`);
     validators.set(key, v);
   }

@@ -22,7 +22,7 @@ export type CalculateTaxRequest = {
     discount_amount?: number;
     tax_inclusive?: boolean;
     /** What the line is, for people. Checked, not used nor recorded. Free text. */
-    description?: string | null;
+    description?: string | number | null;
     ship_to?: CalculateTaxRequestAddress;
     ship_from?: CalculateTaxRequestAddress;
   }>;
@@ -30,9 +30,9 @@ export type CalculateTaxRequest = {
   /** A customer synced from a connection; its address and tax status are used. Free text. */
   customer_id?: string | number;
   /** Checked, not used nor recorded. Free text. */
-  customer_name?: string | null;
+  customer_name?: string | number | null;
   /** The customer's VAT/GST number: a business customer (reverse charge across borders). */
-  tax_id?: string | null;
+  tax_id?: string | number | null;
   tax_exempt?: boolean | null;
   include_taxability_reason?: boolean | null;
   ship_from?: CalculateTaxRequestAddress;
@@ -48,19 +48,25 @@ export type CalculateTaxRequest = {
   } | null;
 };
 
-/** A postal address: country, and for the US state and postal_code (Canada: the province as state). line1/line2 and zip are accepted as aliases. */
+/** A postal address: country, and for the US state and postal_code (Canada: the province as state). line1/line2 and zip are accepted as aliases. Numbers are taken as their decimal text (a ZIP sent as 78701). */
 export type CalculateTaxRequestAddress = {
   /** Free text. */
-  address1?: string | null;
+  address1?: string | number | null;
+  /** Alias of address1. Free text. */
+  line1?: string | number | null;
   /** Free text. */
-  address2?: string | null;
+  address2?: string | number | null;
+  /** Alias of address2. Free text. */
+  line2?: string | number | null;
   /** Free text. */
-  city?: string | null;
+  city?: string | number | null;
   /** State or province, code or name (required for US and CA). */
-  state?: string | null;
-  postal_code?: string | null;
+  state?: string | number | null;
+  postal_code?: string | number | null;
+  /** Alias of postal_code. */
+  zip?: string | number | null;
   /** ISO 3166-1 alpha-2 (common names accepted). */
-  country?: string | null;
+  country?: string | number | null;
 } | null;
 
 /** The answer of POST /tax_api/calculate_tax (also `response` in GET /tax_api/calculations/{id}): Sphere's documented shape, plus fields Sphere clients ignore (rate_source, warnings, tax_id_status). Amounts are integers in the currency's minor units; percentage is 6.25 for 6.25 %. */

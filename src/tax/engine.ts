@@ -23,7 +23,7 @@
  */
 import { type Rational, mul, mulRound, percentToFraction } from '../money/index.ts';
 import type { Jurisdiction, TaxData, Taxability, UsLookup } from './rates/index.ts';
-import type { TaxabilityReason } from './api-types.ts';
+import type { CalculateTaxResponseTaxabilityReason as TaxabilityReason } from './api-types.generated.ts';
 import { computeLine } from './compute.ts';
 import { TaxApiError, locationError } from './errors.ts';
 import { normalizeCountry, normalizeRegion, normalizeUsZip, usTerritoryOfCountry } from './geo.ts';
@@ -31,7 +31,7 @@ import { TERRITORIES_UNSUPPORTED, TERRITORIES_WITHOUT_SALES_TAX } from './places
 import { type TaxWarning, WarningSet, localRatesUnknown, localRatesEstimated, territoryNotTaxed } from './warnings.ts';
 import type { OrgAddress, Organization, ProductTaxCode, Registration } from './model.ts';
 import { normalizeTaxCode, type TaxCode } from './tax-codes.ts';
-import type { NormalizedLine, NormalizedRequest, RawAddress } from './validate.ts';
+import type { NormalizedLine, NormalizedRequest, RawAddress } from './calculate-request.ts';
 
 /** An organization with the lookups the hot path needs, built once per change (TaxService keeps them). */
 export interface OrgTaxView {

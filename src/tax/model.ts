@@ -3,7 +3,7 @@
  * codes), API keys (hashed) and recorded tax calculations. JSON Schemas: schemas/entities/organization,
  * api_key and tax_calculation.
  */
-import type { RecordedRequest } from './validate.ts';
+import type { RecordedRequest } from './calculate-request.ts';
 
 export type OrgMode = 'test' | 'live';
 
@@ -167,7 +167,7 @@ export interface TaxCalculationDoc {
   /** A refund's lines: the original line index of each (partial refunds leave lines out). */
   refund_line_index?: number[];
   /**
-   * The request's known fields as sent (src/tax/validate.ts RecordedRequest): never unknown fields or the body
+   * The request's known fields as sent (src/tax/calculate-request.ts RecordedRequest): never unknown fields or the body
    * text, so a record's size is bounded by the request schema's caps; line ids and product ids are held once,
    * in `lines`. A string in records written before this rule: the body text as received.
    */

@@ -2,14 +2,19 @@
  * Calculation documents: the engine's result in the compact stored form (src/tax/model.ts), and the Sphere
  * response rendered from it. The response a client receives is rendered from the very document that is
  * stored, so `GET /tax_api/calculations/:id` gives back exactly what was answered. A document keeps what a
- * later reader needs (the result, and the request's known fields: ./validate.ts RecordedRequest), never the
+ * later reader needs (the result, and the request's known fields: ./calculate-request.ts RecordedRequest), never the
  * body as received, so its size follows from the request schema's caps, whatever the client sent.
  */
-import type { SphereCalculateResponse, SphereLineResult, SphereTaxAmount, TaxabilityReason } from './api-types.ts';
+import type {
+  CalculateTaxResponse as SphereCalculateResponse,
+  CalculateTaxResponseLine as SphereLineResult,
+  CalculateTaxResponseTaxAmount as SphereTaxAmount,
+  CalculateTaxResponseTaxabilityReason as TaxabilityReason,
+} from './api-types.generated.ts';
 import type { EngineResult } from './engine.ts';
 import type { Jurisdiction } from './rates/index.ts';
 import type { CalculationLineRecord, StoredJurisdiction, StoredLine, TaxCalculationDoc } from './model.ts';
-import type { RecordedLine, RecordedRequest } from './validate.ts';
+import type { RecordedLine, RecordedRequest } from './calculate-request.ts';
 
 export interface RecordMeta {
   id: string;

@@ -1,6 +1,6 @@
 /**
  * The calculate_tax request schema (schemas/tax-api/calculate_tax_request.schema.json) and the limits taken
- * from it. The schema is the one place the shape and its bounds are written: the validator (./validate.ts)
+ * from it. The schema is the one place the shape and its bounds are written: the validator (./calculate-request.ts)
  * reads maxItems / maxLength from here, and the OpenAPI document is built from the schema files (./api-schemas.ts).
  * Limits that are not shapes (the body size, the nesting depth) are defaults here, configurable in
  * src/config (TAXBRIDGE_TAX_MAX_BODY_BYTES, TAXBRIDGE_TAX_MAX_DEPTH, ...).

@@ -46,7 +46,7 @@ import { API_KEYS, createApiKey, keyIdFromRef, parseApiKey, revokeApiKey, verify
 import type { ApiKeyDoc, Organization, TaxCalculationDoc } from './model.ts';
 import * as orgs from './orgs.ts';
 import { RateLimiter, type RateLimitDecision } from './rate-limit.ts';
-import { validateCalculateRequest, type NormalizedRequest, type RawAddress } from './validate.ts';
+import { validateCalculateRequest, type NormalizedRequest, type RawAddress } from './calculate-request.ts';
 import { applyRounding } from './rounding.ts';
 import { decideTaxId, type TaxIdVerifier } from './vat-ids/index.ts';
 import type { TaxWarning } from './warnings.ts';

@@ -7,12 +7,12 @@
 import { randomUUID } from 'node:crypto';
 import { TaxbridgeError } from '../errors.ts';
 import { percentToFraction, type Rational } from '../money/index.ts';
-import type { SphereCalculateRequest } from '../tax/api-types.ts';
+import type { CalculateTaxRequest as SphereCalculateRequest } from '../tax/api-types.generated.ts';
 import { buildOrgView, calculate, type CustomerInfo, type EngineResult } from '../tax/engine.ts';
 import { todayUtc } from '../tax/geo.ts';
 import type { Organization, ProductTaxCode } from '../tax/model.ts';
 import type { TaxData } from '../tax/rates/index.ts';
-import { validateCalculateRequest } from '../tax/validate.ts';
+import { validateCalculateRequest } from '../tax/calculate-request.ts';
 
 export interface WritebackCalculation {
   calculation_id: string;

@@ -6,7 +6,9 @@
  */
 import { TaxbridgeError } from '../errors.ts';
 import { minorToJson, normalizeCurrency, parseAmount } from '../money/index.ts';
-import type { SphereAddress, SphereCalculateRequest } from '../tax/api-types.ts';
+import type { CalculateTaxRequest as SphereCalculateRequest, CalculateTaxRequestAddress } from '../tax/api-types.generated.ts';
+
+type SphereAddress = NonNullable<CalculateTaxRequestAddress>;
 import type { CustomerInfo } from '../tax/engine.ts';
 import { normalizeTaxCode } from '../tax/tax-codes.ts';
 import type { StoredEntity } from '../store/types.ts';
@@ -25,10 +27,13 @@ function str(v: unknown): string | undefined {
   return typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined;
 }
 
-function sphereAddress(a: unknown): SphereAddress | undefined {
+/** A synced address in the request's field names, every value text (the request also takes numbers). */
+type TextAddress = { [K in keyof SphereAddress]?: string };
+
+function sphereAddress(a: unknown): TextAddress | undefined {
   if (!a || typeof a !== 'object') return undefined;
   const r = a as Rec;
-  const out: SphereAddress = { address1: str(r.line1), address2: str(r.line2), city: str(r.city), state: str(r.state), postal_code: str(r.postal_code), country: str(r.country) };
+  const out: TextAddress = { address1: str(r.line1), address2: str(r.line2), city: str(r.city), state: str(r.state), postal_code: str(r.postal_code), country: str(r.country) };
   return out.country || out.postal_code || out.state ? out : undefined;
 }
 

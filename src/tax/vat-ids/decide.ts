@@ -14,7 +14,7 @@
 import type { CustomerInfo } from '../engine.ts';
 import type { Organization } from '../model.ts';
 import { normalizeCountry } from '../geo.ts';
-import type { NormalizedRequest } from '../validate.ts';
+import type { NormalizedRequest } from '../calculate-request.ts';
 import { TaxIdVerifier, type TaxIdCheck } from './verifier.ts';
 
 export interface TaxIdWarning {
