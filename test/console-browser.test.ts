@@ -225,9 +225,30 @@ describe('the console in Chromium', () => {
     expect(ril.data.invoices.get(inv.id)!.taxes_calculated_at).toBeTruthy();
   });
 
+  it('runs a calculation from the Tax form and finds it in the log', async () => {
+    await page.getByRole('navigation').getByRole('link', { name: 'Tax' }).click();
+    const form = page.getByRole('form', { name: 'Calculate tax' });
+    await form.getByLabel('Street').fill('100 Congress Ave');
+    await form.getByLabel('City').fill('Austin');
+    await form.getByLabel('State').fill('TX');
+    await form.getByLabel('Postal code').fill('78701');
+    await form.getByLabel('Line 1 amount (USD)').fill('12.345');
+    await form.getByRole('button', { name: 'Calculate' }).click();
+    await expect.poll(() => form.locator('.field.has-error .error').textContent()).toMatch(/amount like 100.00/);
+    await form.getByLabel('Line 1 amount (USD)').fill('1200.00');
+    await form.getByRole('button', { name: 'Calculate' }).click();
+    const answer = page.getByTestId('calculation-answer');
+    await answer.waitFor();
+    // Texas taxes SaaS on 80% of the price: 6.25% state on $960.00.
+    expect(await answer.textContent()).toMatch(/TX State Sales Tax 6\.25% on \$960\.00 = \$60\.00/);
+    await page.locator('tr[data-calculation]', { hasText: 'admin' }).first().waitFor();
+    await pageIsClean('tax');
+    await screenshot(page, 'tax');
+  });
+
   it('works on a narrow screen', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
-    for (const hash of ['#/connections', `#/organizations/${orgId}`, `#/connections/${rilletConnection}`]) {
+    for (const hash of ['#/connections', `#/organizations/${orgId}`, `#/connections/${rilletConnection}`, '#/tax', `#/data/${rilletConnection}/invoices`]) {
       await page.goto(`${server.url}/console${hash}`);
       await page.locator('main h1').waitFor();
       const overflow = await page.evaluate('document.documentElement.scrollWidth - window.innerWidth');

@@ -63,3 +63,14 @@ export function percent(rate: string | number | undefined): string {
   if (rate === undefined || rate === null || rate === '') return '—';
   return `${rate}%`;
 }
+
+/** "12.34" in `currency` -> "1234" minor units (string arithmetic); undefined when not a plain decimal with at most the currency's digits. */
+export function decimalToMinor(text: string, currency: string): string | undefined {
+  const m = /^(-?)(\d{1,15})(?:\.(\d*))?$/.exec(text.trim());
+  if (!m) return undefined;
+  const digits = currencyDigits(currency);
+  const frac = m[3] ?? '';
+  if (frac.length > digits) return undefined;
+  const minor = BigInt(m[2]! + frac.padEnd(digits, '0'));
+  return (m[1] && minor !== 0n ? '-' : '') + minor.toString();
+}

@@ -9,12 +9,14 @@ import { Connect } from './pages/Connect.tsx';
 import { Connection } from './pages/Connection.tsx';
 import { Organizations, Organization } from './pages/Organizations.tsx';
 import { Data, Record as RecordPage } from './pages/Data.tsx';
+import { Tax } from './pages/Tax.tsx';
 import './styles.css';
 
 const NAV: Array<[string, string]> = [
   ['connections', 'Connections'],
   ['organizations', 'Organizations'],
   ['data', 'Data'],
+  ['tax', 'Tax'],
 ];
 
 function App() {
@@ -78,6 +80,8 @@ function Page({ route }: { route: string[] }) {
       return <Connect connector={a ?? ''} />;
     case 'organizations':
       return a ? <Organization id={a} /> : <Organizations />;
+    case 'tax':
+      return <Tax />;
     case 'data':
       return b && c ? <RecordPage connection={a!} entity={b} id={c} /> : <Data connection={a} entity={b} />;
     default:

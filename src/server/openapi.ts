@@ -471,6 +471,33 @@ const paths: Record<string, Record<string, Op>> = {
       responses: { '204': { description: 'Removed.' }, '404': errorResponse('Not found.') },
     }),
   },
+  '/admin/organizations/{org}/calculations': {
+    get: admin({
+      tags: ['admin: organizations'],
+      summary: 'The organization’s tax calculation log, newest first',
+      description: 'Recorded calculations of the tax API and of POST /admin/organizations/{org}/calculate, without their recorded requests. Amounts (tax_total, lines, jurisdictions) are integer minor units of `currency`.',
+      parameters: [
+        orgParam,
+        queryParam('status', 'calculated, committed, voided or refunded.', { enum: ['calculated', 'committed', 'voided', 'refunded'] }),
+        queryParam('kind', 'invoice, credit_note or refund.', { enum: ['invoice', 'credit_note', 'refund'] }),
+        queryParam('country', 'Customer country (ISO 3166-1 alpha-2).'),
+        queryParam('from', 'Created on or after this date (YYYY-MM-DD, UTC).', { type: 'string', format: 'date' }),
+        queryParam('to', 'Created on or before this date (YYYY-MM-DD, UTC).', { type: 'string', format: 'date' }),
+        queryParam('limit', '1 to 500 (default 50).', { type: 'integer', minimum: 1, maximum: 500 }),
+      ],
+      responses: { '200': json({ type: 'object', required: ['data', 'total'], properties: { data: { type: 'array', items: { type: 'object' } }, total: { type: 'integer', description: 'Matches before the limit.' } } }, 'Calculations.'), '404': errorResponse('No such organization.') },
+    }),
+  },
+  '/admin/organizations/{org}/calculate': {
+    post: admin({
+      tags: ['admin: organizations'],
+      summary: 'Calculate tax for the organization as POST /tax_api/calculate_tax does (the console’s calculate form)',
+      description: 'The same validation, engine and Sphere-shaped answer as the tax API, recorded in the calculation log with api_key_id "admin"; errors in the tax API’s shape.',
+      parameters: [orgParam],
+      requestBody: body(ref('CalculateTaxRequest')),
+      responses: { '200': json(ref('CalculateTaxResponse'), 'The calculation.'), '404': errorResponse('No such organization.'), '413': errorResponse('Body too large.') },
+    }),
+  },
   '/admin/organizations/{org}/keys': {
     get: admin({ tags: ['admin: organizations'], summary: 'Tax API keys (never their secrets)', parameters: [orgParam], responses: { '200': json(list(ref('ApiKey')), 'Keys.') } }),
     post: admin({

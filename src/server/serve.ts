@@ -47,6 +47,7 @@ import { storeCheck } from './health.ts';
 import { ConnectionRuntime, type StartSchedules } from './connection-runtime.ts';
 import { createConnectionsApiRouter } from './connections-api.ts';
 import { createRecordsApiRouter } from './records-api.ts';
+import { createTaxAdminApiRouter } from './tax-admin-api.ts';
 import { createOAuthAdminRouter, createOAuthCallbackRouter } from './oauth-api.ts';
 import { oauthAppsFrom } from '../connections/oauth-apps.ts';
 import { createTaxApiRouter } from './tax-api.ts';
@@ -260,6 +261,7 @@ export async function startServer(config: ServeConfig, io: ServeIO = {}): Promis
           onError: (e) => log.error('calculate_invoice_tax failed', { error: e }),
         }),
         createTaxApiRouter({ service: tax, maxBodyBytes: config.taxMaxBodyBytes, onError: (e, ctx) => log.error('tax API request failed', { path: ctx.path, error: e }) }),
+        createTaxAdminApiRouter({ service: tax, adminToken: adminGate, maxBodyBytes: config.taxMaxBodyBytes, onError: (e, ctx) => log.error('admin tax request failed', { path: ctx.path, error: e }) }),
         createAdminApiRouter({ service: tax, adminToken: adminGate, onError: (e, ctx) => log.error('admin API request failed', { path: ctx.path, error: e }) }),
       ],
     });
