@@ -39,6 +39,8 @@ export function createRequestLog(): RequestLog {
 export interface FailOptions {
   /** Retry-After header value in seconds (sent with any status when given). */
   retryAfter?: number;
+  /** Only requests with this method (e.g. POST: fail a write, not the read before it). */
+  method?: string;
 }
 
 export interface DropOptions {
@@ -57,7 +59,7 @@ export interface Faults {
 }
 
 type Fault =
-  | { kind: 'fail'; status: number; retryAfter?: number }
+  | { kind: 'fail'; status: number; retryAfter?: number; method?: string }
   | { kind: 'slow'; ms: number }
   | { kind: 'drop'; midBody: boolean };
 
@@ -65,7 +67,7 @@ export class FaultController implements Faults {
   private queue: Fault[] = [];
 
   failNext(n: number, status = 503, opts: FailOptions = {}): void {
-    for (let i = 0; i < n; i++) this.queue.push({ kind: 'fail', status, retryAfter: opts.retryAfter });
+    for (let i = 0; i < n; i++) this.queue.push({ kind: 'fail', status, retryAfter: opts.retryAfter, ...(opts.method ? { method: opts.method.toUpperCase() } : {}) });
   }
 
   slowNext(n: number, ms: number): void {
@@ -80,9 +82,10 @@ export class FaultController implements Faults {
     this.queue.length = 0;
   }
 
-  /** The fault for the request now arriving, if any (faults are used up in the order they were added). */
-  take(): Fault | undefined {
-    return this.queue.shift();
+  /** The fault for the request now arriving, if any (faults are used up in the order they were added; one for another method waits). */
+  take(method?: string): Fault | undefined {
+    const i = this.queue.findIndex((f) => f.kind !== 'fail' || f.method === undefined || f.method === method);
+    return i < 0 ? undefined : this.queue.splice(i, 1)[0];
   }
 
   get pending(): number {
@@ -148,7 +151,7 @@ export function controlMiddleware(o: ControlOptions): Koa.Middleware {
     try {
       const lat = o.latency();
       if (lat > 0) await sleep(lat);
-      const fault = o.faults.take();
+      const fault = o.faults.take(ctx.method);
       if (fault?.kind === 'slow') await sleep(fault.ms);
       if (fault?.kind === 'drop') {
         dropped = true;

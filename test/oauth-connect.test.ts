@@ -26,6 +26,7 @@ import { createHttpClient } from '../src/http/index.ts';
 import type { RunningServer } from '../src/server/serve.ts';
 import type { StartSchedules } from '../src/server/connection-runtime.ts';
 import { adminClient, freePort, inProcessConfig, startTestServer, until as pollUntil } from './helpers/e2e.ts';
+import { startReceiver, type Receiver } from './helpers/webhook-receiver.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const TOKEN = `t_${randomBytes(16).toString('hex')}`;
@@ -62,6 +63,11 @@ async function consent(url: string, accept = 'application/json'): Promise<{ stat
   const text = await res.body.text();
   return { status: res.statusCode, text, headers: res.headers, location: v.location!, ...(accept.includes('json') ? { json: JSON.parse(text) } : {}) };
 }
+
+/** Alert notifications received (src/alerts) for a condition and status. */
+let alerts: Receiver;
+const alertsFor = (condition: string, status: string) =>
+  alerts.got.map((g) => JSON.parse(g.body)).filter((a) => a.data.condition === condition && a.data.status === status && a.data.connection_id === connId);
 
 const until = <T>(fn: () => Promise<T | undefined> | T | undefined, what: string, ms = 15_000): Promise<T> => pollUntil(fn, what, ms);
 
@@ -140,6 +146,7 @@ beforeAll(async () => {
   apiUrl = `http://127.0.0.1:${(api.address() as AddressInfo).port}`;
 
   dataDir = mkdtempSync(join(tmpdir(), 'tb-oauth-'));
+  alerts = await startReceiver('/alerts');
   const connectors = join(dataDir, 'connectors');
   mkdirSync(connectors);
   writeFileSync(join(connectors, 'acme.yaml'), specYaml());
@@ -154,6 +161,8 @@ beforeAll(async () => {
       TAXBRIDGE_OAUTH_ACME_CLIENT_ID: CLIENT_ID,
       TAXBRIDGE_OAUTH_ACME_CLIENT_SECRET: CLIENT_SECRET,
       TAXBRIDGE_LOG_LEVEL: 'error',
+      TAXBRIDGE_ALERT_URLS: alerts.url,
+      TAXBRIDGE_ALERT_SECRET: `whsec_${randomBytes(32).toString('base64')}`,
     },
   });
   as.clients[0]!.redirectUris.push(`${config.publicUrl}/oauth/callback`);
@@ -165,6 +174,7 @@ afterAll(async () => {
   await server?.close();
   await new Promise<void>((r) => (api ? api.close(() => r()) : r()));
   await as?.close();
+  await alerts?.close();
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
@@ -303,6 +313,10 @@ describe('OAuth authorization code connections', () => {
     const st = await admin('GET', `/admin/connections/${connId}`);
     expect(st.json.data.status).toBe('needs_reauthorization');
     expect(st.json.data.next_step).toMatchObject({ step: 'authorize', reauthorize: true });
+    // The operator hears of it: one signed alert (test/metrics-alerts.test.ts checks the signature scheme).
+    const [alert] = await until(() => (alertsFor('connection_needs_reauthorization', 'firing').length ? alertsFor('connection_needs_reauthorization', 'firing') : undefined), 'the re-authorization alert');
+    expect(alert.text).toContain(`--connection ${connId} --reauthorize`);
+    expect(alert.data.summary).toMatch(/invalid_grant/);
   });
 
   it('re-authorization for another company is refused; for the same one the connection is active again and the waiting job proceeds', async () => {
@@ -323,6 +337,8 @@ describe('OAuth authorization code connections', () => {
     const doc = await stored();
     expect(doc.status).toBe('active');
     expect(doc.last_error).toBeUndefined();
+    await until(() => (alertsFor('connection_needs_reauthorization', 'resolved').length ? true : undefined), 'the re-authorization alert resolved');
+    expect(alertsFor('connection_needs_reauthorization', 'firing')).toHaveLength(1);
     expect(scheduleEvents.filter((e) => e === `start ${connId}`).length).toBe(starts + 1);
     const job = await until(async () => {
       const j = await server.store.get<any>('writeback_jobs', 'wb_oauth_waiting_job_000000000001');

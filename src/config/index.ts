@@ -35,6 +35,9 @@
  * | loopback http    |                   | TAXBRIDGE_ALLOW_LOOPBACK_HTTP | allow_insecure_loopback | false (templated hosts and OAuth endpoints may be http://127.0.0.1: tests, demo) |
  * | OAuth apps       |                   | TAXBRIDGE_OAUTH_<NAME>_CLIENT_ID, _CLIENT_SECRET, _CLIENT_SECRET_FILE | oauth.<name>.client_id / client_secret_file | none (src/connections/oauth-apps.ts) |
  * | Webhook app secrets |                | TAXBRIDGE_WEBHOOK_<NAME>_SECRET, _SECRET_FILE, _SECRET_PREVIOUS |                       | none (src/webhooks/app-secrets.ts) |
+ * | metrics          |                   | TAXBRIDGE_METRICS           | metrics            | true (GET /metrics, admin or metrics token) |
+ * | metrics token    |                   | TAXBRIDGE_METRICS_TOKEN, TAXBRIDGE_METRICS_TOKEN_FILE | metrics_token_file | none (only the admin token opens /metrics) |
+ * | alerts           |                   | TAXBRIDGE_ALERT_URLS, _SECRET, _SECRET_FILE, ... | alerts.urls, alerts.secret_file, ... | none (src/alerts/config.ts) |
  *
  * Without TAXBRIDGE_MASTER_KEY, TAXBRIDGE_MASTER_KEY_FILE, master_key_file or an existing <data>/master.key,
  * `serve` refuses to start (MASTER_KEY_MISSING) unless --init-key / init_key asks it to create the file.
@@ -47,6 +50,8 @@ import { parseLogLevel, type LogLevel } from '../log/index.ts';
 import { DEFAULT_TAX_API_LIMITS } from '../tax/request-schema.ts';
 import { DEFAULT_RETENTION } from '../tax/retention.ts';
 import { parseOAuthSection, type OAuthAppFileEntry } from '../connections/oauth-apps.ts';
+import { describeAlerts, parseAlertsConfig, type AlertsConfig } from '../alerts/config.ts';
+import { knownSecrets } from '../log/index.ts';
 
 export interface ServeConfig {
   port: number;
@@ -92,6 +97,12 @@ export interface ServeConfig {
   oauthEnv: Record<string, string>;
   /** The TAXBRIDGE_WEBHOOK_* variables (app-level webhook secrets of per_connector connectors; never logged). */
   webhookEnv: Record<string, string>;
+  /** Serve GET /metrics (src/server/metrics-api.ts). */
+  metrics: boolean;
+  /** A bearer token that opens /metrics only (besides the admin token). Never logged. */
+  metricsToken?: string;
+  /** Alert notifications (src/alerts/config.ts). */
+  alerts: AlertsConfig;
   /** The configuration file read, if any. */
   configFile?: string;
 }
@@ -146,6 +157,9 @@ const FILE_KEYS: Record<string, keyof ServeConfig> = {
   tax_retention_bytes: 'taxRetentionBytes',
   allow_insecure_loopback: 'allowInsecureLoopback',
   oauth: 'oauth',
+  metrics: 'metrics',
+  metrics_token_file: 'metricsToken',
+  alerts: 'alerts',
 };
 
 /** The tax settings that are positive whole numbers: field, environment variable, file key. */
@@ -232,8 +246,8 @@ function readConfigFile(path: string): Record<string, unknown> {
   const obj = parsed as Record<string, unknown>;
   for (const k of Object.keys(obj)) {
     if (k === '$schema' || k === '$comment') continue;
-    if (k === 'admin_token' || k === 'master_key') {
-      throw configError(`${path}: "${k}" does not belong in a configuration file`, k === 'admin_token' ? 'set TAXBRIDGE_ADMIN_TOKEN in the environment' : 'use TAXBRIDGE_MASTER_KEY or master_key_file');
+    if (k === 'admin_token' || k === 'master_key' || k === 'metrics_token') {
+      throw configError(`${path}: "${k}" does not belong in a configuration file`, k === 'admin_token' ? 'set TAXBRIDGE_ADMIN_TOKEN in the environment' : k === 'metrics_token' ? 'set TAXBRIDGE_METRICS_TOKEN, or metrics_token_file' : 'use TAXBRIDGE_MASTER_KEY or master_key_file');
     }
     if (!Object.hasOwn(FILE_KEYS, k)) throw configError(`${path}: unknown key "${k}"`, `known keys: ${Object.keys(FILE_KEYS).join(', ')}`);
   }
@@ -295,6 +309,11 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
   const allowInsecureLoopback = lb ? parseBool(lb.value, lb.source) : false;
   const oauth = parseOAuthSection(f('oauth'), `${filePath}: oauth`);
 
+  const me = pick(undefined, 'TAXBRIDGE_METRICS', 'metrics');
+  const metrics = me ? parseBool(me.value, me.source) : true;
+  const metricsToken = readMetricsToken(env, pick(undefined, 'TAXBRIDGE_METRICS_TOKEN_FILE', 'metrics_token_file'), cwd);
+  const alerts = parseAlertsConfig(f('alerts'), env, `${filePath}: alerts`, cwd);
+
   const adminToken = env.TAXBRIDGE_ADMIN_TOKEN?.trim() || undefined;
   if (adminToken !== undefined && adminToken.length < 16) {
     throw configError('TAXBRIDGE_ADMIN_TOKEN must be at least 16 characters', 'use a long random value, e.g. `openssl rand -base64 32`, or unset it to have one generated');
@@ -327,12 +346,34 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     oauthEnv: Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[0].startsWith('TAXBRIDGE_OAUTH_') && typeof e[1] === 'string')),
     // App-level webhook secrets (src/webhooks/app-secrets.ts); _FILE paths resolved against cwd.
     webhookEnv: Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[0].startsWith('TAXBRIDGE_WEBHOOK_') && typeof e[1] === 'string').map(([k, v]) => [k, k.endsWith('_FILE') ? resolve(cwd, v) : v])),
+    metrics,
+    ...(metricsToken ? { metricsToken } : {}),
+    alerts,
     ...(existsSync(filePath) ? { configFile: filePath } : {}),
   };
 }
 
+/** TAXBRIDGE_METRICS_TOKEN, or the file TAXBRIDGE_METRICS_TOKEN_FILE / metrics_token_file names (at least 16 characters). */
+function readMetricsToken(env: NodeJS.ProcessEnv, file: { value: unknown; source: string } | undefined, cwd: string): string | undefined {
+  let token = env.TAXBRIDGE_METRICS_TOKEN?.trim() || undefined;
+  let source = 'TAXBRIDGE_METRICS_TOKEN';
+  if (!token && file) {
+    const path = resolve(cwd, str(file.value, file.source));
+    try {
+      token = readFileSync(path, 'utf8').trim();
+    } catch (e) {
+      throw configError(`cannot read the metrics token file ${path} (${file.source}): ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+    }
+    source = path;
+  }
+  if (token === undefined) return undefined;
+  if (token.length < 16 || /\s/.test(token)) throw configError(`the metrics token (${source}) must be at least 16 characters without spaces`, 'use a long random value, e.g. `openssl rand -base64 32`');
+  knownSecrets.add(token);
+  return token;
+}
+
 /** The configuration as it may be logged or shown: secrets reduced to whether they are set. */
 export function describeConfig(c: ServeConfig): Record<string, unknown> {
-  const { adminToken, keyEnv, oauthEnv, webhookEnv, ...rest } = c;
-  return { ...rest, oauth_env: Object.keys(oauthEnv), webhook_env: Object.keys(webhookEnv), master_key_from: keyEnv.TAXBRIDGE_MASTER_KEY ? 'TAXBRIDGE_MASTER_KEY' : (keyEnv.TAXBRIDGE_MASTER_KEY_FILE ?? c.masterKeyFile ?? 'data folder'), admin_auth: adminToken ? 'TAXBRIDGE_ADMIN_TOKEN' : 'stored hash (generated at first start)' };
+  const { adminToken, keyEnv, oauthEnv, webhookEnv, metricsToken, alerts, ...rest } = c;
+  return { ...rest, metrics_auth: metricsToken ? 'admin token or metrics token' : 'admin token', alerts: describeAlerts(alerts), oauth_env: Object.keys(oauthEnv), webhook_env: Object.keys(webhookEnv), master_key_from: keyEnv.TAXBRIDGE_MASTER_KEY ? 'TAXBRIDGE_MASTER_KEY' : (keyEnv.TAXBRIDGE_MASTER_KEY_FILE ?? c.masterKeyFile ?? 'data folder'), admin_auth: adminToken ? 'TAXBRIDGE_ADMIN_TOKEN' : 'stored hash (generated at first start)' };
 }

@@ -11,6 +11,7 @@ import { buildUrl, compileRequest, compileShared, renderRequest, type RenderedRe
 import { flattenHeaders, parseBody, type HttpResponse } from './response.ts';
 import { backoffDelay, parseRetryAfter, retryPolicy } from './retry.ts';
 import { own } from '../own.ts';
+import { observeUpstreamAttempt, observeUpstreamRetry } from '../metrics/hooks.ts';
 
 export interface HttpClientOptions {
   userAgent?: string;
@@ -146,6 +147,7 @@ export function createHttpClient(spec: ConnectorSpec, conn: ConnectionContext, o
       } finally {
         release();
       }
+      observeUpstreamAttempt(spec.name, outcome.kind === 'response' ? outcome.status : outcome.timeout ? 'timeout' : 'network_error');
       if (outcome.kind === 'response') {
         const { status, headers: resHeaders, text } = outcome;
         const parsed = parseBody(text, resHeaders);
@@ -181,6 +183,7 @@ export function createHttpClient(spec: ConnectorSpec, conn: ConnectionContext, o
 
   async function backOff(attempt: number, failure: Failure, target: RequestTarget, retryAfterMs: number | undefined, signal?: AbortSignal): Promise<void> {
     const delayMs = backoffDelay(policy, attempt, retryAfterMs, opts.random);
+    observeUpstreamRetry(spec.name, failure.kind === 'status' ? failure.status : failure.timeout ? 'timeout' : 'network_error');
     opts.onRetry?.({ attempt, delayMs, status: failure.kind === 'status' ? failure.status : undefined, reason: failure.reason, path: target.path });
     await sleep(delayMs, signal);
   }

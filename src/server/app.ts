@@ -16,6 +16,7 @@ import { createHealthRouter, type ReadinessChecks } from './health.ts';
 import { errorBoundary, notFoundFallback, safePath, sendJson } from './http-errors.ts';
 import { openApiDocument } from './openapi.ts';
 import { canonicalPaths } from './routing.ts';
+import { observeHttpRequest } from '../metrics/hooks.ts';
 
 export interface AppOptions {
   log: Logger;
@@ -59,6 +60,7 @@ export function createApp(opts: AppOptions): App {
       inFlight--;
       const quiet = ctx.path === '/healthz' || ctx.path === '/readyz';
       const fields = { method: ctx.method, path: safePath(ctx.path).slice(0, 300), status: ctx.status, duration_ms: Number(process.hrtime.bigint() - started) / 1e6, request_id: requestId };
+      observeHttpRequest(ctx, fields.duration_ms / 1000);
       if (ctx.status >= 500) log.warn('request', fields);
       else if (quiet) log.debug('request', fields);
       else log.info('request', fields);

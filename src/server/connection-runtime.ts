@@ -8,6 +8,7 @@
  * change is written once; a document already carrying its tax is `unchanged`, which stops the loop of the
  * system's own update after our write).
  */
+import { observeSyncFailure, observeSyncStream } from '../metrics/hooks.ts';
 import { TaxbridgeError, errorMessage } from '../errors.ts';
 import type { HttpClient } from '../http/index.ts';
 import type { Logger } from '../log/index.ts';
@@ -355,6 +356,7 @@ export class ConnectionRuntime implements SyncRunner {
         return undefined;
       }
       log.error(`${trigger === 'backfill' ? 'backfill' : 'sync'} failed`, { error: e });
+      observeSyncFailure(doc, e);
       if (trigger === 'backfill') {
         await connections.recordBackfill(doc.id, { status: 'failed', started_at: startedAt, finished_at: new Date().toISOString(), error: { code: (e as { code?: string }).code ?? 'SYNC_FAILED', message: errorMessage(e), at: new Date().toISOString() } });
       }
@@ -366,6 +368,7 @@ export class ConnectionRuntime implements SyncRunner {
         log.debug(`stream not synced here: ${s.error.message}`, { stream: s.stream });
         continue;
       }
+      observeSyncStream(s);
       const fields = { stream: s.stream, mode: s.mode, status: s.status, pages: s.pages, records: s.records, created: s.created, updated: s.updated, unchanged: s.unchanged, failed: s.failed, deleted: s.deleted, duration_ms: s.duration_ms };
       if (s.status === 'failed') log.warn('stream sync failed', { ...fields, error: s.error });
       else log.info('stream synced', fields);

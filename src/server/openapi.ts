@@ -220,6 +220,20 @@ const paths: Record<string, Record<string, Op>> = {
     },
   },
   '/openapi.json': { get: { tags: ['health'], summary: 'This document', responses: { '200': json({ type: 'object' }, 'OpenAPI 3.1.') } } },
+  '/metrics': {
+    get: {
+      tags: ['operations'],
+      summary: 'Prometheus metrics',
+      description:
+        'Prometheus text exposition format (text/plain; version=0.0.4): HTTP requests and latency by route template and status, tax calculations by result and reason, webhook deliveries by connector and outcome, queue depth and oldest-item age, write-backs by outcome, sync runs, records and duration by connector and stream, upstream requests and retries by connector and status, store write latency, alert deliveries, process metrics. Labels never carry ids. Requires the admin token or the metrics token (TAXBRIDGE_METRICS_TOKEN); absent (404) when the configuration sets metrics: false.',
+      security: [{ adminToken: [] }, { metricsToken: [] }],
+      responses: {
+        '200': { description: 'The metrics.', content: { 'text/plain': { schema: { type: 'string' } } } },
+        '401': errorResponse('Missing or wrong token (`unauthorized_access`).'),
+        '503': errorResponse('The queues could not be read from the store (`metrics_unavailable`); retry.'),
+      },
+    },
+  },
 
   '/tax_api/calculate_tax': {
     post: taxKey({
@@ -662,6 +676,7 @@ export function openApiDocument(opts: { version: string; serverUrl?: string }): 
     ...(opts.serverUrl ? { servers: [{ url: opts.serverUrl }] } : {}),
     tags: [
       { name: 'health' },
+      { name: 'operations', description: 'Metrics for monitoring (admin or metrics token).' },
       { name: 'tax', description: 'Called by billing systems with a tax API key.' },
       { name: 'webhooks', description: 'Signed deliveries from connected systems.' },
       { name: 'oauth', description: 'The redirect back from a system after OAuth consent (public, authenticated by its single-use state).' },
@@ -679,6 +694,7 @@ export function openApiDocument(opts: { version: string; serverUrl?: string }): 
         adminToken: { type: 'http', scheme: 'bearer', description: 'The admin token (TAXBRIDGE_ADMIN_TOKEN, or the one printed at first start).' },
         consoleSession: { type: 'apiKey', in: 'cookie', name: 'tb_console', description: 'A web console session (POST /console/session); HttpOnly, SameSite=Strict.' },
         consoleCsrf: { type: 'apiKey', in: 'header', name: 'X-CSRF-Token', description: 'The session’s CSRF token, required with the session cookie on POST, PUT, PATCH and DELETE; such requests from another origin are refused (403 csrf_refused).' },
+        metricsToken: { type: 'http', scheme: 'bearer', description: 'The metrics token (TAXBRIDGE_METRICS_TOKEN or metrics_token_file): opens GET /metrics only.' },
       },
     },
   };

@@ -53,6 +53,9 @@ import { oauthAppsFrom } from '../connections/oauth-apps.ts';
 import { createTaxApiRouter } from './tax-api.ts';
 import { createInvoiceTaxRouter, createWebhookAdminRouter, createWebhookReceiverRouter } from './webhooks-api.ts';
 import { announceChanges, createCoordinator } from '../coordination/index.ts';
+import { createMetricsRouter } from './metrics-api.ts';
+import { instrumentStore, observeConnectionActive, observeNeedsReauthorization, reportListenerErrors } from '../metrics/index.ts';
+import { describeAlerts, startAlerts, type RunningAlerts } from '../alerts/index.ts';
 
 export interface ServeIO {
   /** Where JSON log lines go. Default stdout. */
@@ -81,6 +84,8 @@ export interface RunningServer {
   connections: ConnectionService;
   runtime: ConnectionRuntime;
   webhooks: WebhookRuntime;
+  /** Alert notifications, when alert URLs are configured. */
+  alerts?: RunningAlerts;
   /** Graceful stop; resolves when everything is closed. Safe to call twice. */
   close(reason?: string): Promise<void>;
   /** Resolves when the server has stopped (by close() or a signal). */
@@ -119,10 +124,10 @@ export async function startServer(config: ServeConfig, io: ServeIO = {}): Promis
   // verified, so a damaged table stops the start here, before anything listens.
   const storeLog = log.child({ part: 'store' });
   const opened = Date.now();
-  const openedStore = await openStore({ dir: config.dataDir, verify: true, fileOps: io.storeFileOps, onWarning: ({ message, code, ...fields }) => storeLog.warn(message, { code, ...fields }) }).catch((e: unknown) => {
+  const openedStore = instrumentStore(await openStore({ dir: config.dataDir, verify: true, fileOps: io.storeFileOps, onWarning: ({ message, code, ...fields }) => storeLog.warn(message, { code, ...fields }) }).catch((e: unknown) => {
     storeLog.error('data folder refused', { error: e });
     throw e;
-  });
+  }));
   log.info('store verified', { data_dir: config.dataDir, ms: Date.now() - opened });
   // Replicas sharing the store claim jobs, lease syncs, elect cron ticks and announce cache changes (src/coordination).
   const coordLog = log.child({ part: 'coordination' });
@@ -191,13 +196,21 @@ export async function startServer(config: ServeConfig, io: ServeIO = {}): Promis
       },
       hooks: {
         activated: async (doc: ConnectionDoc) => {
+          observeConnectionActive(doc);
           await runtime.activate(doc);
           // Write-backs that waited for a re-authorization proceed.
           webhooks.writebacks?.resumeConnection(doc.id);
         },
-        changed: (doc: ConnectionDoc) => runtime.changed(doc),
+        changed: (doc: ConnectionDoc) => {
+          observeConnectionActive(doc);
+          return runtime.changed(doc);
+        },
         deactivated: (doc: ConnectionDoc) => runtime.deactivate(doc),
-        paused: (doc: ConnectionDoc) => runtime.deactivate(doc),
+        // Paused only when the system refused the grant (ConnectionService.markNeedsReauthorization).
+        paused: (doc: ConnectionDoc) => {
+          observeNeedsReauthorization(doc, doc.last_error?.message ?? 'the system refused the authorization');
+          return runtime.deactivate(doc);
+        },
       },
     });
     const lookup = connectionLookup(connections);
@@ -211,6 +224,15 @@ export async function startServer(config: ServeConfig, io: ServeIO = {}): Promis
       coordinator,
     });
     cleanups.push(() => webhooks.stop());
+
+    // Alerts listen to the operational events the parts raise (src/metrics/events.ts).
+    const alertLog = log.child({ part: 'alerts' });
+    reportListenerErrors((e) => alertLog.error('alert condition failed', { error: e }));
+    const alerts = startAlerts({ config: config.alerts, store, log: logFn(alertLog), userAgent: `taxbridge/${version}` });
+    if (alerts) {
+      cleanups.push(() => alerts.stop());
+      log.info('alerts on', describeAlerts(config.alerts));
+    }
 
     runtime = new ConnectionRuntime({
       connections,
@@ -248,6 +270,7 @@ export async function startServer(config: ServeConfig, io: ServeIO = {}): Promis
           log: logFn(log.child({ part: 'webhooks' })),
         })],
       routers: [
+        ...(config.metrics ? [createMetricsRouter({ store, adminToken: adminAuth.verify, metricsToken: config.metricsToken, onError: (e) => log.error('metrics not read', { error: e }) })] : []),
         createConsoleRouter({ sessions: consoleSessions, adminToken: adminAuth.verify, publicUrl: config.publicUrl, dir: io.consoleDir, now: io.consoleSessions?.now }),
         createConnectionsApiRouter({ connections, adminToken: adminGate, runner: runtime, log }),
         createOAuthAdminRouter({ connections, adminToken: adminGate, log }),
@@ -315,6 +338,7 @@ export async function startServer(config: ServeConfig, io: ServeIO = {}): Promis
         await webhooks.stop().catch((e) => log.error('stopping webhook workers failed', { error: e }));
         await tax.close().catch((e) => log.error('closing the tax service failed', { error: e }));
         await coordinator.stop().catch((e) => log.error('stopping replica coordination failed', { error: e }));
+        await alerts?.stop().catch((e) => log.error('stopping alerts failed', { error: e }));
         await serverClosed;
         clearTimeout(force);
         await store.flush();
@@ -324,7 +348,7 @@ export async function startServer(config: ServeConfig, io: ServeIO = {}): Promis
       })();
       return closing;
     };
-    return { url, port, log, store, connections, runtime, webhooks, close, closed, routes: app.routes };
+    return { url, port, log, store, connections, runtime, webhooks, ...(alerts ? { alerts } : {}), close, closed, routes: app.routes };
   } catch (e) {
     log.error('start failed', { error: e });
     for (const c of cleanups.reverse()) await c().catch(() => undefined);

@@ -55,6 +55,7 @@ import type { AdminCredential } from './admin-bearer.ts';
 import { BodyError, readJsonBody, readRawBody } from './raw-body.ts';
 import { createAdminRouter, createRouter } from './routing.ts';
 import { own } from '../own.ts';
+import { observeWebhookDelivery } from '../metrics/hooks.ts';
 
 function sendJson(ctx: Context, status: number, body: unknown): void {
   ctx.status = status;
@@ -105,14 +106,17 @@ export function createWebhookReceiverRouter(opts: WebhookReceiverOptions): Route
     url: `${(opts.publicUrl || `${ctx.protocol}://${ctx.host}`).replace(/\/+$/, '')}${ctx.path}${ctx.querystring ? `?${ctx.querystring}` : ''}`,
     query: new URLSearchParams(ctx.querystring),
   });
-  const answer = (ctx: Context, r: AcceptedDelivery, connector: string) => {
+  const answer = (ctx: Context, r: AcceptedDelivery, connector: string, connectionId?: string) => {
     for (const e of r.events) if (e.inserted && e.doc.status === 'pending') opts.events?.accept(e.doc);
     if (r.unrouted > 0) log('warn', 'webhook events for no active connection acknowledged and not applied', { connector, unrouted: r.unrouted, tenants: r.unroutedTenants.slice(0, 20) });
     const first = r.events[0];
+    observeWebhookDelivery({ connector, connectionId, status: 200, duplicate: first !== undefined && !first.inserted });
     sendJson(ctx, 200, { received: true, ...(first ? { id: first.doc.id, duplicate: !first.inserted } : {}), events: r.events.length, unrouted: r.unrouted });
   };
-  const refuse = (ctx: Context, e: unknown, fields: Record<string, unknown>, basic: boolean) => {
+  /** `known`: the connector, once the URL named a loaded one (metric labels stay bounded). */
+  const refuse = (ctx: Context, e: unknown, fields: Record<string, unknown>, basic: boolean, known: { connector?: string; connectionId?: string }) => {
     const [status, code, message] = receiverError(e);
+    observeWebhookDelivery({ ...known, status, code });
     if (status === 413) ctx.set('Connection', 'close');
     if (code === 'WEBHOOK_STORE_UNAVAILABLE') ctx.set('Retry-After', String(STORE_RETRY_AFTER_S));
     if (basic && status === 401) ctx.set('WWW-Authenticate', 'Basic realm="taxbridge webhooks", charset="UTF-8"');
@@ -124,27 +128,31 @@ export function createWebhookReceiverRouter(opts: WebhookReceiverOptions): Route
   router.post(opts.path ?? '/webhooks/:token', async (ctx) => {
     const token = String(ctx.params.token ?? '');
     let connectionId: string | undefined;
+    let connector: string | undefined;
     let basic = false;
     try {
       const c = TOKEN_RE.test(token) ? await opts.resolveConnection(token) : undefined;
       if (!c) throw new WebhookRequestError(404, 'WEBHOOK_TOKEN_UNKNOWN', 'no connection has this webhook URL');
       connectionId = c.conn.connection_id;
+      connector = c.spec.name;
       if (!c.spec.webhooks) throw new WebhookRequestError(404, 'WEBHOOK_NOT_CONFIGURED', `the ${c.spec.name} connector does not receive webhooks`);
       if (c.spec.webhooks.url === 'per_connector') throw new WebhookRequestError(404, 'WEBHOOK_NOT_CONFIGURED', `the ${c.spec.name} connector receives webhooks at /webhooks/connectors/${c.spec.name}, not at a connection's URL`);
       basic = c.spec.webhooks.authentication?.type === 'basic';
       const rawBody = await readRawBody(ctx.req, compiledWebhooks(c.spec.webhooks).maxBodyBytes);
-      answer(ctx, await acceptDelivery({ store: opts.store, connection: c, ...incoming(ctx, rawBody) }), c.spec.name);
+      answer(ctx, await acceptDelivery({ store: opts.store, connection: c, ...incoming(ctx, rawBody) }), c.spec.name, connectionId);
     } catch (e) {
-      refuse(ctx, e, { connection_id: connectionId }, basic);
+      refuse(ctx, e, { connection_id: connectionId }, basic, { connector, connectionId });
     }
   });
 
   router.post('/webhooks/connectors/:connector', async (ctx) => {
     const connector = String(ctx.params.connector ?? '');
+    let known: string | undefined;
     let basic = false;
     try {
       const spec = CONNECTOR_RE.test(connector) ? opts.connectors?.spec(connector) : undefined;
       if (!spec) throw new WebhookRequestError(404, 'WEBHOOK_CONNECTOR_UNKNOWN', 'no connector receives webhooks at this URL');
+      known = connector;
       basic = spec.authentication?.type === 'basic';
       const rawBody = await readRawBody(ctx.req, compiledWebhooks(spec).maxBodyBytes);
       const r = await acceptConnectorDelivery({
@@ -157,7 +165,7 @@ export function createWebhookReceiverRouter(opts: WebhookReceiverOptions): Route
       });
       answer(ctx, r, connector);
     } catch (e) {
-      refuse(ctx, e, { connector: CONNECTOR_RE.test(connector) ? connector : undefined }, basic);
+      refuse(ctx, e, { connector: CONNECTOR_RE.test(connector) ? connector : undefined }, basic, { connector: known });
     }
   });
   return router;

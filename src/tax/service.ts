@@ -31,6 +31,7 @@
  * key. Admin changes made through this service update the indexes at once; changes made by another process
  * sharing the store are picked up by a refresh every `refreshIntervalMs` (5 s).
  */
+import { observeTaxCalculation } from '../metrics/hooks.ts';
 import { randomFillSync } from 'node:crypto';
 import type { Store, StoredEntity } from '../store/types.ts';
 import type { TaxData } from './rates/index.ts';
@@ -309,7 +310,11 @@ export class TaxService {
    * Validates, computes and records one calculation. `body` is the parsed request; `_bodyText` (its text as
    * received) is accepted for callers that have it but never recorded. `json` is the response body text.
    */
-  async calculate(auth: AuthContext, body: unknown, _bodyText?: string): Promise<{ json: string; doc: TaxCalculationDoc; result: EngineResult }> {
+  calculate(auth: AuthContext, body: unknown, bodyText?: string): Promise<{ json: string; doc: TaxCalculationDoc; result: EngineResult }> {
+    return observeTaxCalculation(this.calculateOnce(auth, body, bodyText));
+  }
+
+  private async calculateOnce(auth: AuthContext, body: unknown, _bodyText?: string): Promise<{ json: string; doc: TaxCalculationDoc; result: EngineResult }> {
     this.checkBacklog();
     // Before anything recursive sees the body.
     const deep = tooDeepPath(body, this.maxDepth);

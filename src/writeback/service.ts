@@ -33,6 +33,7 @@ export const WRITEBACK_QUEUE: QueueSpec = {
   partition: (d) => partition(d as unknown as WritebackJobDoc),
   orderBy: 'created_at',
 };
+import { observeWriteback } from '../metrics/hooks.ts';
 
 export interface WritebackServiceOptions {
   store: Store;
@@ -169,6 +170,7 @@ export class WritebackService {
     const base = this.newJob(connection, kind, documentId, ev, trigger, now);
     const inserted = await this.store.insertIfAbsent(WRITEBACK_JOBS, base.id, base);
     let job = inserted ? base : ((await getJob(this.store, base.id)) ?? base);
+    if (inserted && base.status !== 'pending') observeWriteback(base);
     if (base.status !== 'pending') return outcomeOf(job);
     if (!inserted && (await this.displaced(job))) job = await this.reopen(job, trigger);
     if (opts.wait) {
@@ -357,6 +359,7 @@ export class WritebackService {
       }
       const retryAt = Date.now() + retryDelayMs(job.attempts, this.backoff);
       await saveJob(this.store, { ...job, status: 'retrying', last_error, next_attempt_at: new Date(retryAt).toISOString(), updated_at: at });
+      observeWriteback({ ...job, status: 'retrying', last_error });
       this.log('warn', 'write-back attempt failed; retrying', { job_id: job.id, code: last_error.code, reason: last_error.message, attempt: job.attempts, retry_at: new Date(retryAt).toISOString() });
       return { retryAt };
     }
@@ -364,6 +367,7 @@ export class WritebackService {
 
   private async finish(job: WritebackJobDoc, status: JobStatus, reason: string | undefined, extra: Partial<WritebackJobDoc> = {}): Promise<void> {
     await saveJob(this.store, { ...job, ...extra, status, reason, next_attempt_at: undefined, updated_at: this.nowIso() });
+    observeWriteback({ ...job, ...extra, status });
   }
 }
 

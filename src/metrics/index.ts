@@ -1,0 +1,10 @@
+/**
+ * Prometheus metrics: the families (./registry.ts), the hooks parts call where things happen (./hooks.ts),
+ * the operational events alerts listen to (./events.ts), store write timing (./store.ts), queue gauges
+ * (./queues.ts). Served by src/server/metrics-api.ts at GET /metrics.
+ */
+export * from './hooks.ts';
+export { emitOpsEvent, onOpsEvent, reportListenerErrors, type OpsEvent } from './events.ts';
+export { instrumentStore } from './store.ts';
+export { queueStats, refreshQueueGauges, type QueueName, type QueueStats } from './queues.ts';
+export { enableProcessMetrics, registry } from './registry.ts';
