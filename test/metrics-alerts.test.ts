@@ -91,8 +91,10 @@ function value(text: string, name: string, labels: Record<string, string> = {}):
   return sum;
 }
 
+/** Syncs, webhook events and the write-backs they queued, all finished (so injected faults meet only the next request). */
 async function settled(): Promise<void> {
   await server.runtime.idle();
+  await server.webhooks.events.idle();
   await server.webhooks.writebacks!.idle();
 }
 
@@ -308,8 +310,8 @@ describe('alerts', () => {
 
   it("a queue's oldest item over the threshold fires; resolved once the queue moves", async () => {
     const inv = await texasInvoice();
-    // Both attempts of the write fail (503): the job waits for its retry (2 s) in the write-back queue.
-    ril.faults.failNext(2, 503, { method: 'POST' });
+    // Every write fails (503) until the faults are cleared: the job waits for its retries in the write-back queue.
+    ril.faults.failNext(50, 503, { method: 'POST' });
     const r = await invoiceTax(inv);
     expect(r.status, JSON.stringify(r.json)).toBe(202);
     await until(async () => {
@@ -321,8 +323,11 @@ describe('alerts', () => {
     const fired = await waitAlert('queue_oldest_age', 'firing');
     expect(fired).toHaveLength(1);
     expect(fired[0]!.data).toMatchObject({ queue: 'writeback', threshold: 1 });
-    // The retry succeeds; the queue empties.
-    await until(async () => ((await admin('GET', `/admin/writebacks/${r.json.job_id}`)).json.data.status === 'applied' ? true : undefined), 'the retried job to apply', 20_000);
+    // The system works again; the operator replays the job; the queue empties.
+    ril.faults.clear();
+    const replay = await admin('POST', `/admin/writebacks/${r.json.job_id}/replay`);
+    expect(replay.status, JSON.stringify(replay.json)).toBe(200);
+    await until(async () => ((await admin('GET', `/admin/writebacks/${r.json.job_id}`)).json.data.status === 'applied' ? true : undefined), 'the replayed job to apply', 20_000);
     await server.alerts!.check();
     await waitAlert('queue_oldest_age', 'resolved');
     const { text } = await scrape();

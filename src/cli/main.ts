@@ -21,6 +21,10 @@ export interface CommandEntry {
 
 /** The commands, in help order. A new command: one module in ./commands/ and one entry here. */
 export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
+  alerts: {
+    summary: 'Alert notifications: send a signed test to every configured alert URL',
+    load: () => import('./commands/alerts.ts'),
+  },
   connect: {
     summary: 'Connect a system (Sequence, Rillet, ...) to an organization, or continue a pending connection',
     load: () => import('./commands/connect.ts'),

@@ -3,8 +3,6 @@ import { loadConfig } from '../../config/index.ts';
 import { TaxbridgeError } from '../../errors.ts';
 import { parseCommandArgs } from '../args.ts';
 
-export const summary = 'Alert notifications: send a test to every configured URL';
-
 export const usage = `Usage: taxbridge alerts test [--config <file>] [--json]
 
 Sends one signed "alert.test" notification to every alert URL of the configuration (the configuration file's
