@@ -115,7 +115,7 @@ describe('taxbridge alerts test', () => {
     expect(body.text).toMatch(/^taxbridge \[TEST\] test notification: /);
   });
 
-  it('exits 1 when a URL refuses (400: not retried), fails on usage errors, and says when nothing is configured', async () => {
+  it('exits 1 when a URL refuses (400: not retried), 2 on usage errors, and says when nothing is configured', async () => {
     receiver.got.length = 0;
     receiver.statuses.push(400);
     const refused = await alertsCli(['test', '--json'], { TAXBRIDGE_ALERT_URLS: receiver.url, TAXBRIDGE_ALERT_SECRET: SECRET });
@@ -126,7 +126,7 @@ describe('taxbridge alerts test', () => {
     expect(none.code).toBe(1);
     expect(none.stderr).toMatch(/ALERTS_NOT_CONFIGURED: no alert URL is configured/);
     const usage = await alertsCli(['send'], {});
-    expect(usage.code).not.toBe(0); // the usage exit code (2) is the CLI's convention, set in src/cli/main.ts
+    expect(usage.code).toBe(2);
     expect(usage.stderr).toMatch(/unknown subcommand `alerts send`/);
   });
 });

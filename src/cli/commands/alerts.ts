@@ -12,12 +12,14 @@ webhook-timestamp, webhook-signature), retried up to 3 times on network errors, 
 Prints each URL's result; exit code 0 when every URL accepted it (2xx), 1 otherwise.
 
 Options:
-  --config <file>   configuration file (default taxbridge.config.json here, or TAXBRIDGE_CONFIG)
   --json            print the results as JSON
+
+The test is sent from this process with the configuration read here (--config): --data and --server do not
+apply to it.
 `;
 
 export async function run(args: string[]): Promise<number> {
-  const { values, positionals } = parseCommandArgs(args, { config: { type: 'string' }, json: { type: 'boolean' } });
+  const { values, positionals } = parseCommandArgs(args, { json: { type: 'boolean' } });
   if (positionals[0] !== 'test' || positionals.length > 1) {
     throw new TaxbridgeError('CLI_USAGE', positionals[0] ? `unknown subcommand \`alerts ${positionals.slice(0, 2).join(' ')}\`` : 'give a subcommand: test', { hint: 'see taxbridge alerts --help' });
   }
