@@ -93,6 +93,7 @@ export class ConnectionRuntime implements SyncRunner {
   private readonly log: Logger;
   private orphanTimer: NodeJS.Timeout | undefined;
   private orphanCheck: Promise<void> | undefined;
+  private checks = 0;
   private unsubscribe: (() => void) | undefined;
 
   constructor(private readonly opts: ConnectionRuntimeOptions) {
@@ -126,10 +127,7 @@ export class ConnectionRuntime implements SyncRunner {
   /** Another replica changed a connection: start, restart or stop it here as well. */
   private async remoteChange(id: string): Promise<void> {
     if (this.stopping) return;
-    if (id === '*') {
-      for (const d of await this.opts.connections.list({ status: 'active' })) await this.remoteChange(d.id);
-      return;
-    }
+    if (id === '*') return this.reconcile();
     const doc = await this.opts.connections.store.get<ConnectionDoc>('connections', id);
     const entry = this.active.get(id);
     if (!doc || doc.status !== 'active') {
@@ -147,9 +145,22 @@ export class ConnectionRuntime implements SyncRunner {
    * run in progress and whose lease is free resumes here from that checkpoint; a backfill still `running`
    * whose lease is free is taken over.
    */
+  /**
+   * Runs here exactly the connections that are active in the store (a notice lost with a dropped LISTEN
+   * connection would otherwise leave a connection started or stopped elsewhere unknown here until a restart).
+   */
+  private async reconcile(): Promise<void> {
+    const active = await this.opts.connections.list({ status: 'active' });
+    const ids = new Set(active.map((d) => d.id));
+    for (const id of [...this.active.keys()]) if (!ids.has(id)) await this.deactivate({ id });
+    for (const d of active) await this.remoteChange(d.id);
+  }
+
   private async resumeOrphans(): Promise<void> {
     const co = this.shared;
     if (!co || this.stopping) return;
+    // About every 30 s: the set of running connections is checked against the store.
+    if (++this.checks % 15 === 0) await this.reconcile();
     for (const entry of this.active.values()) {
       if (entry.queued > 0 || entry.abort.signal.aborted) continue;
       const doc = entry.doc;
