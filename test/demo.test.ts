@@ -1,3 +1,4 @@
+import { existsSync, rmSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { runDemo } from '../src/demo/run.ts';
 
@@ -26,5 +27,12 @@ describe('taxbridge demo', () => {
     expect(text).toMatch(/Chargebee: succeeded — customers 12, items 4, item_prices \d+, invoices 30, credit_notes 3/);
     expect(text).toMatch(/invoice \d+ \(\w+\) arrived by the Basic-auth webhook: sub_total \d+ -> \d+\.\d\d/);
     expect(text).toMatch(/(\d+) webhook events stored, \1 processed; \d+ write-back jobs \(\d+ applied, 0 dead\)/);
+    // Texas rates shown on documents are of the full price; the demo says why they differ from 6.25%.
+    expect(text).toMatch(/TX State Sales Tax 5%[\s\S]*Texas taxes SaaS on 80% of it, so its 6\.25% state and 1% local rates show as 5% and 0\.8%/);
+    expect(text).toMatch(/TX State Sales Tax 6\.25% on \d+[\s\S]*taxable_amount is 80% of the line/);
+    // The server log it names is still there after the demo removed its temporary data folder.
+    const log = /server log: (\S+), kept after the demo ends/.exec(text)?.[1];
+    expect(log && existsSync(log), text.slice(0, 800)).toBe(true);
+    rmSync(log!, { force: true });
   }, 60_000);
 });

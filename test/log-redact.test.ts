@@ -68,6 +68,17 @@ describe('structured logs', () => {
 
   it('recognises secret key names', () => {
     for (const k of ['password', 'client_secret', 'X-API-KEY', 'signing_token', 'webhookSecret', 'adminToken', 'master_key']) expect(isSecretKey(k), k).toBe(true);
-    for (const k of ['connection_id', 'api_key_id', 'key_prefix', 'records', 'secret_credential_name', 'tokens_count']) expect(isSecretKey(k), k).toBe(false);
+    for (const k of ['connection_id', 'api_key_id', 'key_prefix', 'records', 'secret_credential_name', 'tokens_count', 'master_key_from']) expect(isSecretKey(k), k).toBe(false);
+  });
+
+  it('shows where the master key comes from (not a secret), while a known key value is still cut out of it', () => {
+    const secrets = new SecretValues();
+    secrets.add('bWFzdGVyLWtleS1ieXRlcw==');
+    const { log, lines } = capture('info', secrets);
+    log.info('taxbridge started', { master_key_from: 'TAXBRIDGE_MASTER_KEY_FILE', master_key: 'bWFzdGVyLWtleS1ieXRlcw==', leaked_from: 'key bWFzdGVyLWtleS1ieXRlcw==' });
+    const out = JSON.parse(lines[0]!);
+    expect(out.master_key_from).toBe('TAXBRIDGE_MASTER_KEY_FILE');
+    expect(out.master_key).toBe(REDACTED);
+    expect(out.leaked_from).toBe(`key ${REDACTED}`);
   });
 });

@@ -5,7 +5,8 @@
  * (./connections-remote.ts). Commands are written once against this interface; which adapter they get is
  * decided here, the same way for all of them:
  *
- * - `--server <url>`: the server (its admin token from --admin-token or TAXBRIDGE_ADMIN_TOKEN);
+ * - `--server <url>` (or TAXBRIDGE_SERVER): the server (its admin token from --admin-token or
+ *   TAXBRIDGE_ADMIN_TOKEN);
  * - otherwise the data folder, unless `taxbridge serve` holds it (STORE_LOCKED): then the server
  *   configured for the folder when an admin token is at hand, else an error saying how to go through it.
  */
@@ -95,7 +96,8 @@ export async function openConnectionsClient(v: ConnectionValues, env: NodeJS.Pro
   const token = v['admin-token'] ?? env.TAXBRIDGE_ADMIN_TOKEN;
   const source = v['admin-token'] ? '--admin-token' : 'TAXBRIDGE_ADMIN_TOKEN';
   const { remoteClient } = await import('./connections-remote.ts');
-  if (v.server) return remoteClient(v.server, token, source);
+  const server = v.server ?? (env.TAXBRIDGE_SERVER || undefined);
+  if (server) return remoteClient(server, token, source);
   let store: Store;
   try {
     store = await openStore({ dir: config.dataDir });

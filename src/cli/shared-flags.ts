@@ -15,6 +15,7 @@ export const SHARED_USAGE = `Shared options (every command):
   --data <dir>          data folder (default ./data, or TAXBRIDGE_DATA_DIR)
   --config <file>       configuration file (default ./taxbridge.config.json when present, or TAXBRIDGE_CONFIG)
   --server <url>        go through a running \`taxbridge serve\` (its admin API) instead of the data folder
+                        (default TAXBRIDGE_SERVER)
   --admin-token <t>     admin token for --server (default TAXBRIDGE_ADMIN_TOKEN)`;
 
 export interface SharedValues {

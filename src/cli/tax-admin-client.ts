@@ -40,7 +40,8 @@ export async function openTaxAdmin(v: DataFolderValues, env: NodeJS.ProcessEnv =
   const config = loadConfig({ data: v.data, config: v.config }, env);
   const token = v['admin-token'] ?? env.TAXBRIDGE_ADMIN_TOKEN;
   const source = v['admin-token'] ? '--admin-token' : 'TAXBRIDGE_ADMIN_TOKEN';
-  if (v.server) return remote(v.server, token, source);
+  const server = v.server ?? (env.TAXBRIDGE_SERVER || undefined);
+  if (server) return remote(server, token, source);
   let store: Store;
   try {
     store = await openStore({ dir: config.dataDir });

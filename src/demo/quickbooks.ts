@@ -76,6 +76,7 @@ export async function startQuickBooksDemo(): Promise<QuickBooksDemo> {
         return events.every((e) => e.status !== 'pending' && e.status !== 'retrying') ? true : undefined;
       }, 20_000);
       say(`     TotalTax ${taxed.TxnTaxDetail.TotalTax.toFixed(2)} spread by QuickBooks over ${taxed.TxnTaxDetail.TaxLine.map((l) => `${l.TaxLineDetail.TaxPercent}% = ${l.Amount.toFixed(2)}`).join(' + ')}; TotalAmt ${taxed.TotalAmt.toFixed(2)}`);
+      if (customer.ShipAddr?.CountrySubDivisionCode === 'TX') say('     (Texas taxes SaaS on 80% of the price: these are its own rates, applied to 80% of the amount)');
     },
     close: () => fake.close(),
   };

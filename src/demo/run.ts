@@ -17,6 +17,7 @@ import { startServer } from '../server/serve.ts';
 import { startQuickBooksDemo } from './quickbooks.ts';
 import { startStripeDemo } from './stripe.ts';
 import { startChargebeeDemo } from './chargebee.ts';
+import { writeTour, type Tour } from './tour.ts';
 
 export interface DemoOptions {
   /** Keep everything running after the tour until interrupted. */
@@ -50,7 +51,8 @@ export async function runDemo(opts: DemoOptions = {}): Promise<void> {
   const dataDir = opts.dataDir ?? tempDir!;
   const port = await freePort();
   const admin = `adm_${randomBytes(18).toString('base64url')}`;
-  const logFile = join(dataDir, 'demo-server.log');
+  // The server log outlives a temporary data folder (it is what to read when a step fails); it holds no secrets.
+  const logFile = opts.dataDir ? join(dataDir, 'demo-server.log') : join(tmpdir(), `taxbridge-demo-server-${new Date().toISOString().replace(/[:.]/g, '-')}.log`);
   const log = createWriteStream(logFile, { flags: 'a' });
   const config = loadConfig(
     { port: String(port), host: '127.0.0.1', data: dataDir, 'log-level': 'info' } as never,
@@ -59,7 +61,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<void> {
   step(2, 'Starting taxbridge serve: tax API, admin API, webhook receiver, scheduler');
   const server = await startServer(config, { writeLog: (l) => void log.write(l.endsWith('\n') ? l : `${l}\n`), notice: () => {} });
   const base = server.url;
-  say(`   ${base}  (server log: ${logFile})`);
+  say(`   ${base}  (server log: ${logFile}, kept after the demo ends)`);
   qbo.attach(base, config.publicUrl);
 
   const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Json> => {
@@ -74,6 +76,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<void> {
     return json;
   };
   const adminCall = (method: string, path: string, body?: unknown) => call(method, path, body, { authorization: `Bearer ${admin}` });
+  let tour: Tour | undefined;
 
   try {
     step(3, 'A test organization in Austin, TX, registered in Texas, New York, Germany and the UK');
@@ -131,6 +134,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<void> {
       say(`     ${item.description.padEnd(28)} ${item.total_amount.amount.padStart(10)} ${item.total_amount.currency}  tax ${item.taxed_amount.amount}  (${(item.tax_rates ?? []).map((t) => `${t.description} ${t.percentage}%`).join(' + ') || 'no tax'})`);
     }
     say(`     total tax ${taxed.taxed_amount.amount}, total ${taxed.total.amount} ${taxed.total.currency}`);
+    if (austin.address?.state === 'TX') say(TEXAS_NOTE);
 
     step(8, 'Sequence: a DRAFT invoice -> webhook -> the computed rate put on each line');
     const texan = [...seq.data.customers.values()].find((c) => c.address?.state === 'TX' && c.taxStatus === 'TAXED') ?? [...seq.data.customers.values()].find((c) => c.taxStatus === 'TAXED')!;
@@ -144,6 +148,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<void> {
     say(`   draft invoice for ${texan.legalName} (${texan.address?.town}, ${texan.address?.state}) rated in ${Date.now() - t1} ms:`);
     for (const l of lines) say(`     ${l.title.padEnd(28)} net ${l.netTotal.padStart(10)}  taxRate ${l.taxRate}  totalTax ${l.totalTax}`);
     say(`     Sequence recomputed totalTax ${after.totalTax}, grossTotal ${after.grossTotal}`);
+    if (texan.address?.state === 'TX') say('     (taxRate is of the full price: Texas taxes SaaS on 80% of it, so 6.25% state + 1% city + 1% transit on 80% = 0.066)');
 
     step('8b', 'QuickBooks: an invoice is created -> the app\'s one webhook, routed by realmId -> TotalTax written with the current SyncToken');
     await qbo.invoiceRoundTrip({ adminCall, say, waitFor });
@@ -169,7 +174,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<void> {
       const parts = (line.tax_amounts as Json[]).map((t) => `${t.tax_rate.display_name} ${t.tax_rate.percentage}% on ${t.taxable_amount} = ${t.amount}`);
       say(`   ${line.id}: ${parts.join('; ') || 'no tax'}`);
     }
-    say(`   calculation ${calc.sphere_tax_calculation_id} (amounts in cents; Texas taxes SaaS on 80% of the charge)`);
+    say(`   calculation ${calc.sphere_tax_calculation_id} (amounts in cents; Texas taxes SaaS on 80% of the charge: taxable_amount is 80% of the line, and the rates are Texas's own, 6.25% state + 1% city + 1% transit)`);
     const de = (await call('POST', '/tax_api/calculate_tax', { currency: 'eur', customer_address: { city: 'Berlin', postal_code: '10117', country: 'DE' }, include_taxability_reason: true, line_items: [{ id: 'de', amount: 10000, product_id: 'platform' }] }, { 'x-api-key': taxKey })).data;
     const fr = (await call('POST', '/tax_api/calculate_tax', { currency: 'eur', tax_id: 'FR40303265045', customer_address: { city: 'Paris', postal_code: '75001', country: 'FR' }, include_taxability_reason: true, line_items: [{ id: 'fr', amount: 10000, product_id: 'platform' }] }, { 'x-api-key': taxKey })).data;
     say(`   Berlin consumer, 100.00 EUR: ${(de.lines[0].tax_amounts as Json[]).map((t) => `${t.tax_rate.display_name} ${t.tax_rate.percentage}% = ${t.amount}`).join('; ') || 'no tax'}`);
@@ -181,6 +186,20 @@ export async function runDemo(opts: DemoOptions = {}): Promise<void> {
     say(`   ${events.length} webhook events stored, ${events.filter((e) => e.status === 'processed').length} processed; ${jobs.length} write-back jobs (${jobs.filter((j) => j.status === 'applied').length} applied, ${jobs.filter((j) => j.status === 'dead').length} dead)`);
     say(`\nDone in ${((Date.now() - started) / 1000).toFixed(1)} s. Everything above went over real HTTP on 127.0.0.1.`);
     if (opts.keep) {
+      const tourOrg = (await adminCall('POST', '/admin/organizations', { name: 'Your tour (test)', mode: 'test', origin_address: { line1: '100 Congress Ave', city: 'Austin', state: 'TX', postal_code: '78701', country: 'US' }, default_product_tax_code: 'saas' })).data;
+      await adminCall('POST', `/admin/organizations/${tourOrg.id}/registrations`, { country: 'US', state: 'TX', tax_calculation: true, effective_from: '2020-01-01' });
+      tour = writeTour({
+        server: base,
+        adminToken: admin,
+        organizationId: tourOrg.id,
+        sequence: { url: seq.url, clientId: seq.clientId, clientSecret: seq.clientSecret },
+        rillet: { url: ril.url, apiKey: ril.apiKey, signingToken: ril.signingToken, subsidiaryId: usd.id },
+        demoConnectionId: s.connection.id,
+      });
+      say(`\nYour turn: connect the same fakes to a second test organization (${tourOrg.id}) with the CLI, as the README's`);
+      say(`"Connect a system" shows. Their credentials are files in ${tour.dir} (0700; removed when the demo ends).`);
+      say(`In a second terminal, in this folder:\n  . ${tour.envFile}    # TAXBRIDGE_SERVER, TAXBRIDGE_ADMIN_TOKEN, TOUR_ORG, the fakes' URLs`);
+      for (const c of tour.commands) say(`  ${c}`);
       say(`\nStill running. Try:\n  curl -s ${base}/openapi.json | head\n  curl -s -H 'authorization: Bearer ${admin}' ${base}/admin/connections\n  curl -s -X POST ${base}/tax_api/calculate_tax -H 'x-api-key: ${taxKey}' -H 'content-type: application/json' -d '${JSON.stringify(calcBody)}'\nPress Ctrl-C to stop.`);
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
@@ -188,12 +207,16 @@ export async function runDemo(opts: DemoOptions = {}): Promise<void> {
       });
     }
   } finally {
+    tour?.remove();
     await server.close('demo finished');
     await Promise.all([seq.close(), ril.close(), qbo.close(), stripe.close(), chargebee.close()]);
     await new Promise((r) => log.end(r));
     if (tempDir) rmSync(tempDir, { recursive: true, force: true });
   }
 }
+
+/** Rates written onto a document are of its full price; Texas taxes SaaS on 80% of it. */
+const TEXAS_NOTE = '     (these rates are of the full price: Texas taxes SaaS on 80% of it, so its 6.25% state and 1% local rates show as 5% and 0.8%)';
 
 async function waitFor<T>(fn: () => Promise<T | undefined> | T | undefined, timeoutMs: number): Promise<T> {
   const end = Date.now() + timeoutMs;
