@@ -1,6 +1,7 @@
 /**
  * The tax API's answers over a socket match the JSON Schemas they are documented by (schemas/tax-api/, compiled
- * by ajv): calculate_tax (with warnings, tax_id_status, rate_source), lifecycle answers and exports, so the one
+ * by ajv): calculate_tax (with warnings, tax_id_status, rate_source), recorded calculations read back, test_credentials,
+ * lifecycle answers and exports, so the one
  * schema that /openapi.json and the generated types come from cannot drift from the wire.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -38,6 +39,14 @@ it('calculate_tax, lifecycle and export answers validate against their schemas',
     valid('calculate_tax_request', undefined, { tax_date: '2026-03-01', ...b });
     ids.push(r.json.data.sphere_tax_calculation_id);
   }
+  for (const id of ids) {
+    const rec = await s.get(`/tax_api/calculations/${id}`, H);
+    expect(rec.status).toBe(200);
+    valid('calculation_record', undefined, rec.json);
+    valid('calculate_tax_request', undefined, rec.json.data.request);
+  }
+  const tc = await s.get('/tax_api/test_credentials', H);
+  valid('test_credentials', undefined, tc.json);
   const c = await s.post(`/tax_api/calculations/${ids[0]}/commit`, undefined, H);
   valid('calculation_lifecycle', 'status_response', c.json);
   const rf = await s.post(`/tax_api/calculations/${ids[0]}/refund`, { lines: [{ id: 'a', amount: 1000 }] }, H);

@@ -254,7 +254,7 @@ const paths: Record<string, Record<string, Op>> = {
       tags: ['tax'],
       summary: 'A recorded calculation of the key’s organization',
       parameters: [pathParam('id', 'sphere_tax_calculation_id')],
-      responses: { '200': json({ type: 'object' }, 'The calculation.'), '404': errorResponse('No such calculation for this key.') },
+      responses: { '200': json(ref('CalculationRecord'), 'The calculation.'), '404': errorResponse('No such calculation for this key.') },
     }),
   },
   '/tax_api/calculations/{id}/commit': {
@@ -309,8 +309,8 @@ const paths: Record<string, Record<string, Op>> = {
     get: taxKey({ tags: ['tax'], summary: 'An export\'s summary as CSV', parameters: [pathParam('id', 'Export id.')], responses: { '200': { description: 'CSV, one row per period, currency and jurisdiction.', content: { 'text/csv': { schema: { type: 'string' } } } }, '404': errorResponse('No such export.') } }),
   },
   '/tax_api/test_credentials': {
-    get: taxKey({ tags: ['tax'], summary: '"Test credentials": 200 when the key is valid', responses: { '200': json({ type: 'object' }, 'Valid; names the organization and mode.') } }),
-    post: taxKey({ tags: ['tax'], summary: '"Test credentials" (POST)', responses: { '200': json({ type: 'object' }, 'Valid.') } }),
+    get: taxKey({ tags: ['tax'], summary: '"Test credentials": 200 when the key is valid', responses: { '200': json(ref('TestCredentials'), 'Valid; names the organization and mode.') } }),
+    post: taxKey({ tags: ['tax'], summary: '"Test credentials" (POST)', responses: { '200': json(ref('TestCredentials'), 'Valid.') } }),
   },
   '/tax_api/v1/{connector}/calculate_invoice_tax': {
     post: taxKey({

@@ -39,6 +39,7 @@ import { createExport, exportView, getExport } from '../tax/exports/jobs.ts';
 import { createRouter } from './routing.ts';
 import { taxApiValidator } from '../tax/api-schemas.ts';
 import { checkSchema } from '../tax/schema-errors.ts';
+import type { CalculationRecord, CalculationRecordLine, TestCredentials } from '../tax/api-types.generated.ts';
 
 export interface TaxApiRouterOptions {
   service: TaxService;
@@ -124,7 +125,7 @@ export function createTaxApiRouter(opts: TaxApiRouterOptions): Router {
     authed(async (ctx, auth) => {
       const doc = await service.getCalculation(auth, String(ctx.params.id));
       if (!doc) throw new TaxApiError(404, 'not_found', service.missingCalculationMessage(String(ctx.params.id)));
-      send(ctx, 200, {
+      const answer: CalculationRecord = {
         message: 'Tax calculation retrieved',
         data: {
           sphere_tax_calculation_id: doc.id,
@@ -141,12 +142,13 @@ export function createTaxApiRouter(opts: TaxApiRouterOptions): Router {
             tax_inclusive: l.tax_inclusive,
             net_amount: l.net_amount,
             tax_amount: l.tax_amount,
-            taxability_reason: l.taxability_reason,
+            taxability_reason: l.taxability_reason as CalculationRecordLine['taxability_reason'],
           })),
           request: typeof doc.request === 'string' ? legacyRequest(doc.request, service.maxDepth) : requestForReader(doc.request, doc.lines),
           response: renderCalculationResponse(doc),
         },
-      });
+      };
+      send(ctx, 200, answer);
     }),
   );
 
@@ -252,10 +254,11 @@ export function createTaxApiRouter(opts: TaxApiRouterOptions): Router {
   }
 
   const testCredentials = authed(async (ctx, auth) => {
-    send(ctx, 200, {
+    const answer: TestCredentials = {
       message: 'Credentials are valid',
       data: { organization_id: auth.view.org.id, organization_name: auth.view.org.name, mode: auth.view.org.mode, key_prefix: auth.key.prefix },
-    });
+    };
+    send(ctx, 200, answer);
   });
   router.get(`${PREFIX}/test_credentials`, testCredentials);
   router.post(`${PREFIX}/test_credentials`, testCredentials);
@@ -286,14 +289,15 @@ export function createTaxApiRouter(opts: TaxApiRouterOptions): Router {
  * A record written before records kept only known fields holds the body text: given back parsed when it is
  * shallow enough to serialize, else null (a body nested 5,000 deep once made this read answer 500).
  */
-function legacyRequest(text: string, maxDepth: number): unknown {
+function legacyRequest(text: string, maxDepth: number): Record<string, unknown> | null {
   let v: unknown;
   try {
     v = JSON.parse(text);
   } catch {
     return null;
   }
-  return tooDeepPath(v, maxDepth) === undefined ? v : null;
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return null;
+  return tooDeepPath(v, maxDepth) === undefined ? (v as Record<string, unknown>) : null;
 }
 
 function bearer(h: string): string | undefined {

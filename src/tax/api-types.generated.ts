@@ -167,6 +167,41 @@ export type CalculationLifecycleRefundResponse = {
   };
 };
 
+/** The answer of GET /tax_api/calculations/{id}: a recorded calculation of the key's organization, with its lines, the request's known fields as sent and the response exactly as answered. 404 not_found once retention pruned it. */
+export type CalculationRecord = {
+  message: "Tax calculation retrieved";
+  data: {
+    sphere_tax_calculation_id: string;
+    created_at: string;
+    /** The date whose rates applied (a credit note's: its invoice's). */
+    tax_date: string;
+    /** ISO 4217, upper case. */
+    currency: string;
+    customer_country: string | null;
+    customer_state: string | null;
+    /** Minor units. */
+    tax_total: number;
+    lines: CalculationRecordLine[];
+    /** The request's known fields as sent (calculate_tax_request.schema.json); unknown fields and descriptions are never kept. null for an old record whose body cannot be shown. */
+    request: Record<string, unknown> | null;
+    response: CalculateTaxResponse;
+  };
+};
+
+export type CalculationRecordLine = {
+  /** The line id as sent (the product id when none was). */
+  id: string | number;
+  product_id: string | number;
+  /** The product tax code applied (saas, general, exempt, ...). */
+  tax_code: string;
+  tax_inclusive: boolean;
+  /** Minor units, net of tax and discount. */
+  net_amount: number;
+  /** Minor units, the line's tax. */
+  tax_amount: number;
+  taxability_reason: CalculateTaxResponseTaxabilityReason;
+};
+
 export type ExportRequest = {
   /** First filing date, inclusive. */
   from: string;
@@ -242,4 +277,16 @@ export type ExportJob = {
 export type ExportResponse = {
   message: string;
   data: ExportJob;
+};
+
+/** The answer of GET or POST /tax_api/test_credentials (a billing system's "Test credentials" button): 200 when the key is valid, naming its organization. */
+export type TestCredentials = {
+  message: "Credentials are valid";
+  data: {
+    organization_id: string;
+    organization_name: string;
+    mode: "test" | "live";
+    /** The visible start of the key (tb_test_AbCd1234). */
+    key_prefix: string;
+  };
 };
