@@ -19,6 +19,7 @@ import { loadTaxData } from '../tax/rates/index.ts';
 import { eventSummary, getEvent, listEvents } from '../webhooks/inbox.ts';
 import { webhookRegistrar } from '../webhooks/registration.ts';
 import { createWebhookRuntime, type WebhookRuntime } from '../webhooks/runtime.ts';
+import { createCoordinator } from '../coordination/index.ts';
 import { getJob, jobSummary, listJobs } from '../writeback/jobs.ts';
 import { createWritebackTaxEngine } from '../writeback/tax-engine.ts';
 import type { ConnectionsClient } from './connections-client.ts';
@@ -48,6 +49,8 @@ export function localClient(config: ServeConfig, store: Store): ConnectionsClien
       resolveConnection: lookup.resolveConnection,
       loadConnection: lookup.loadConnection,
       engine: createWritebackTaxEngine({ data: loadTaxData(), organizations: { organization: (id) => store.get<Organization>(ORGS, id) } }),
+      // On a database shared with running replicas the replayed job runs under a claim, like theirs (never twice).
+      coordinator: createCoordinator(store),
     });
     rt.events.resume();
     rt.writebacks?.resume();
