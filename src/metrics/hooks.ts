@@ -45,12 +45,22 @@ export function routeTemplate(ctx: Context): string {
 }
 
 
+// The series of one (method, route, status), looked up once: prom-client hashes a label object per call.
+const httpSeries = new Map<string, { count: { inc(): void }; time: { observe(v: number): void } }>();
+
 /** One answered HTTP request (the access log's middleware). */
 export function observeHttpRequest(ctx: Context, seconds: number): void {
   safely(() => {
-    const labels = { method: ctx.method, route: routeTemplate(ctx), status: String(ctx.status) };
-    m.httpRequests.inc(labels);
-    m.httpDuration.observe(labels, seconds);
+    const route = routeTemplate(ctx);
+    const key = `${ctx.method} ${ctx.status} ${route}`;
+    let series = httpSeries.get(key);
+    if (!series) {
+      const labels = { method: ctx.method, route, status: String(ctx.status) };
+      series = { count: m.httpRequests.labels(labels), time: m.httpDuration.labels(labels) };
+      httpSeries.set(key, series);
+    }
+    series.count.inc();
+    series.time.observe(seconds);
   });
 }
 
@@ -65,8 +75,9 @@ export function observeTaxCalculation<T extends CalculationResult>(p: Promise<T>
   p.then(
     ({ result }) =>
       safely(() => {
-        const reasons = new Set(result.lines.map((l) => l.reason));
-        const reason = reasons.size === 1 ? [...reasons][0]! : reasons.size === 0 ? 'none' : 'mixed';
+        const lines = result.lines;
+        let reason = lines.length === 0 ? 'none' : lines[0]!.reason;
+        for (let i = 1; i < lines.length; i++) if (lines[i]!.reason !== reason) reason = 'mixed';
         m.taxCalculations.inc({ result: result.taxTotal > 0n ? 'taxed' : 'not_taxed', reason: codeLabel(reason) });
       }),
     (e: unknown) => safely(() => m.taxCalculations.inc({ result: 'error', reason: codeLabel(errorOf(e).code) })),
