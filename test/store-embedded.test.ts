@@ -2,8 +2,10 @@ import { mkdtemp, readFile, rm, appendFile, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { postgresStores } from './helpers/pg.ts';
 import { openStore, type EntityWrite } from '../src/store/index.ts';
 
+const pg = postgresStores();
 const dirs: string[] = [];
 async function tempDir(): Promise<string> {
   const d = await mkdtemp(join(tmpdir(), 'tb-store-'));
@@ -23,6 +25,7 @@ const inv = (id: string, total: string, extra: Record<string, unknown> = {}): En
 describe.each([
   ['files', async () => openStore({ dir: await tempDir() })],
   ['memory', async () => openStore({ memory: true })],
+  ['postgres', () => pg.make()],
 ])('store (%s)', (_name, make) => {
   it('documents: put, get, list with a filter, delete; get returns copies', async () => {
     const store = await make();

@@ -15,7 +15,7 @@ import type { ConnectInput, ConnectResult, UpdateInput } from '../connections/se
 import type { ConnectionStatusReport } from '../connections/status.ts';
 import type { ConnectionView } from '../connections/view.ts';
 import { TaxbridgeError } from '../errors.ts';
-import { openStore } from '../store/index.ts';
+import { openConfiguredStore } from '../store/index.ts';
 import type { Store } from '../store/types.ts';
 import type { SyncProgress, SyncSummary } from '../sync/index.ts';
 import type { EventStatus, eventSummary } from '../webhooks/inbox.ts';
@@ -86,7 +86,7 @@ export interface ConnectionValues extends DataFolderValues {
 }
 
 export function configFrom(v: ConnectionValues, env: NodeJS.ProcessEnv = process.env): ServeConfig {
-  const flags: ConfigFlags = { data: v.data, config: v.config, connectors: v.connectors, publicUrl: v['public-url'] };
+  const flags: ConfigFlags = { data: v.data, config: v.config, databaseUrl: v['database-url'], connectors: v.connectors, publicUrl: v['public-url'] };
   return loadConfig(flags, env);
 }
 
@@ -100,7 +100,7 @@ export async function openConnectionsClient(v: ConnectionValues, env: NodeJS.Pro
   if (server) return remoteClient(server, token, source);
   let store: Store;
   try {
-    store = await openStore({ dir: config.dataDir });
+    store = await openConfiguredStore(config);
   } catch (e) {
     if ((e as { code?: string }).code !== 'STORE_LOCKED') throw e;
     if (token) return remoteClient(configuredServerUrl(config), token, source);

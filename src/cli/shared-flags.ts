@@ -6,6 +6,7 @@
  */
 export const SHARED_OPTIONS = {
   data: { type: 'string' },
+  'database-url': { type: 'string' },
   config: { type: 'string' },
   server: { type: 'string' },
   'admin-token': { type: 'string' },
@@ -13,6 +14,7 @@ export const SHARED_OPTIONS = {
 
 export const SHARED_USAGE = `Shared options (every command):
   --data <dir>          data folder (default ./data, or TAXBRIDGE_DATA_DIR)
+  --database-url <url>  PostgreSQL instead of the data folder's store (default TAXBRIDGE_DATABASE_URL)
   --config <file>       configuration file (default ./taxbridge.config.json when present, or TAXBRIDGE_CONFIG)
   --server <url>        go through a running \`taxbridge serve\` (its admin API) instead of the data folder
                         (default TAXBRIDGE_SERVER)
@@ -20,6 +22,7 @@ export const SHARED_USAGE = `Shared options (every command):
 
 export interface SharedValues {
   data?: string;
+  'database-url'?: string;
   config?: string;
   server?: string;
   'admin-token'?: string;

@@ -8,7 +8,7 @@ import { adminApiClient, configuredServerUrl } from './admin-api-client.ts';
 import type { DataFolderValues } from './data-folder-options.ts';
 import { TaxbridgeError } from '../errors.ts';
 import { loadConfig } from '../config/index.ts';
-import { openStore } from '../store/index.ts';
+import { openConfiguredStore } from '../store/index.ts';
 import type { Store } from '../store/types.ts';
 import { createApiKey, listApiKeys, publicKeyView, revokeApiKey, type CreateApiKeyInput } from '../tax/keys.ts';
 import type { ApiKeyDoc, Organization, Registration } from '../tax/model.ts';
@@ -37,14 +37,14 @@ export interface TaxAdmin {
 }
 
 export async function openTaxAdmin(v: DataFolderValues, env: NodeJS.ProcessEnv = process.env): Promise<TaxAdmin> {
-  const config = loadConfig({ data: v.data, config: v.config }, env);
+  const config = loadConfig({ data: v.data, config: v.config, databaseUrl: v['database-url'] }, env);
   const token = v['admin-token'] ?? env.TAXBRIDGE_ADMIN_TOKEN;
   const source = v['admin-token'] ? '--admin-token' : 'TAXBRIDGE_ADMIN_TOKEN';
   const server = v.server ?? (env.TAXBRIDGE_SERVER || undefined);
   if (server) return remote(server, token, source);
   let store: Store;
   try {
-    store = await openStore({ dir: config.dataDir });
+    store = await openConfiguredStore(config);
   } catch (e) {
     if ((e as { code?: string }).code === 'STORE_LOCKED') {
       if (token) return remote(configuredServerUrl(config), token, source);

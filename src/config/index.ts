@@ -10,6 +10,9 @@
  * | port             | --port            | TAXBRIDGE_PORT              | port               | 8080                             |
  * | host             | --host            | TAXBRIDGE_HOST              | host               | 127.0.0.1 (loopback only)        |
  * | data folder      | --data            | TAXBRIDGE_DATA_DIR          | data_dir           | ./data                           |
+ * | database URL     | --database-url    | TAXBRIDGE_DATABASE_URL      | (never: it holds a password) | none: the embedded store in the data folder |
+ * | database pool    |                   | TAXBRIDGE_DATABASE_POOL_SIZE | database_pool_size | 10 connections per process      |
+ * | statement timeout |                  | TAXBRIDGE_DATABASE_STATEMENT_TIMEOUT_MS | database_statement_timeout_ms | 15000 |
  * | public URL       | --public-url      | TAXBRIDGE_PUBLIC_URL        | public_url         | http://<host>:<port>             |
  * | connectors       | --connectors      | TAXBRIDGE_CONNECTORS_DIR    | connectors_dir     | ./connectors                     |
  * | log level        | --log-level       | TAXBRIDGE_LOG_LEVEL         | log_level          | info (debug|info|warn|error|silent) |
@@ -46,6 +49,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { TaxbridgeError } from '../errors.ts';
+import { checkDatabaseUrl, redactUrl } from '../store/postgres/url.ts';
 import { parseLogLevel, type LogLevel } from '../log/index.ts';
 import { DEFAULT_TAX_API_LIMITS } from '../tax/request-schema.ts';
 import { DEFAULT_RETENTION } from '../tax/retention.ts';
@@ -58,6 +62,10 @@ export interface ServeConfig {
   host: string;
   /** Absolute path of the data folder (store files, master.key, admin token hash). */
   dataDir: string;
+  /** postgres://... : the store is PostgreSQL (src/store/postgres) instead of the data folder's embedded store. Never logged. */
+  databaseUrl?: string;
+  databasePoolSize: number;
+  databaseStatementTimeoutMs: number;
   /** Base of the URLs given to other systems (webhook URLs), without a trailing slash. */
   publicUrl: string;
   connectorsDir: string;
@@ -129,6 +137,8 @@ export const DEFAULTS = {
   taxRetentionCount: DEFAULT_RETENTION.maxCount,
   taxRetentionBytes: DEFAULT_RETENTION.maxBytes,
   configFile: 'taxbridge.config.json',
+  databasePoolSize: 10,
+  databaseStatementTimeoutMs: 15_000,
 } as const;
 
 /** Keys a configuration file may contain, and the config field each sets. */
@@ -160,6 +170,8 @@ const FILE_KEYS: Record<string, keyof ServeConfig> = {
   metrics: 'metrics',
   metrics_token_file: 'metricsToken',
   alerts: 'alerts',
+  database_pool_size: 'databasePoolSize',
+  database_statement_timeout_ms: 'databaseStatementTimeoutMs',
 };
 
 /** The tax settings that are positive whole numbers: field, environment variable, file key. */
@@ -184,6 +196,7 @@ export interface ConfigFlags {
   connectors?: string;
   logLevel?: string;
   initKey?: boolean;
+  databaseUrl?: string;
 }
 
 function configError(message: string, hint?: string): TaxbridgeError {
@@ -305,6 +318,13 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     taxInts[field] = v ? parsePositiveInt(v.value, v.source) : DEFAULTS[field];
   }
 
+  const dbFlag = flags.databaseUrl ?? (env.TAXBRIDGE_DATABASE_URL?.trim() || undefined);
+  if (dbFlag !== undefined) checkDatabaseUrl(dbFlag);
+  const dp = pick(undefined, 'TAXBRIDGE_DATABASE_POOL_SIZE', 'database_pool_size');
+  const databasePoolSize = dp ? parsePositiveInt(dp.value, dp.source) : DEFAULTS.databasePoolSize;
+  const dt = pick(undefined, 'TAXBRIDGE_DATABASE_STATEMENT_TIMEOUT_MS', 'database_statement_timeout_ms');
+  const databaseStatementTimeoutMs = dt ? parsePositiveInt(dt.value, dt.source) : DEFAULTS.databaseStatementTimeoutMs;
+
   const lb = pick(undefined, 'TAXBRIDGE_ALLOW_LOOPBACK_HTTP', 'allow_insecure_loopback');
   const allowInsecureLoopback = lb ? parseBool(lb.value, lb.source) : false;
   const oauth = parseOAuthSection(f('oauth'), `${filePath}: oauth`);
@@ -323,6 +343,9 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     port,
     host,
     dataDir,
+    ...(dbFlag !== undefined ? { databaseUrl: dbFlag } : {}),
+    databasePoolSize,
+    databaseStatementTimeoutMs,
     publicUrl,
     connectorsDir,
     logLevel,
@@ -374,6 +397,6 @@ function readMetricsToken(env: NodeJS.ProcessEnv, file: { value: unknown; source
 
 /** The configuration as it may be logged or shown: secrets reduced to whether they are set. */
 export function describeConfig(c: ServeConfig): Record<string, unknown> {
-  const { adminToken, keyEnv, oauthEnv, webhookEnv, metricsToken, alerts, ...rest } = c;
-  return { ...rest, metrics_auth: metricsToken ? 'admin token or metrics token' : 'admin token', alerts: describeAlerts(alerts), oauth_env: Object.keys(oauthEnv), webhook_env: Object.keys(webhookEnv), master_key_from: keyEnv.TAXBRIDGE_MASTER_KEY ? 'TAXBRIDGE_MASTER_KEY' : (keyEnv.TAXBRIDGE_MASTER_KEY_FILE ?? c.masterKeyFile ?? 'data folder'), admin_auth: adminToken ? 'TAXBRIDGE_ADMIN_TOKEN' : 'stored hash (generated at first start)' };
+  const { adminToken, keyEnv, oauthEnv, webhookEnv, metricsToken, alerts, databaseUrl, ...rest } = c;
+  return { ...rest, store: databaseUrl ? `postgres ${redactUrl(databaseUrl)}` : 'embedded (data folder)', metrics_auth: metricsToken ? 'admin token or metrics token' : 'admin token', alerts: describeAlerts(alerts), oauth_env: Object.keys(oauthEnv), webhook_env: Object.keys(webhookEnv), master_key_from: keyEnv.TAXBRIDGE_MASTER_KEY ? 'TAXBRIDGE_MASTER_KEY' : (keyEnv.TAXBRIDGE_MASTER_KEY_FILE ?? c.masterKeyFile ?? 'data folder'), admin_auth: adminToken ? 'TAXBRIDGE_ADMIN_TOKEN' : 'stored hash (generated at first start)' };
 }

@@ -33,18 +33,18 @@ export function connectionLookup(svc: ConnectionService): RuntimeLookup {
       return resolve(await svc.store.get<ConnectionDoc>(CONNECTIONS, id));
     },
     async connectionsForTenant(connector, setting, tenant) {
-      const docs = await svc.store.list<ConnectionDoc>(
-        CONNECTIONS,
-        (c) => c.connector === connector && (c.status === 'active' || c.status === 'needs_reauthorization') && Object.hasOwn(c.settings, setting) && String(c.settings[setting]) === tenant,
-      );
-      return docs.map(resolve).filter((c): c is ResolvedConnection => c !== undefined);
+      // Narrowed by index (connector, status); the setting is compared as text (a number or a string upstream).
+      const { docs } = await svc.store.find<ConnectionDoc>(CONNECTIONS, { where: { connector, status: { in: ['active', 'needs_reauthorization'] } } });
+      return docs
+        .filter((c) => Object.hasOwn(c.settings, setting) && String(c.settings[setting]) === tenant)
+        .map(resolve)
+        .filter((c): c is ResolvedConnection => c !== undefined);
     },
     async findConnection(organizationId, connector) {
       const org = await svc.store.get<Organization>('organizations', organizationId);
       if (!org) return undefined;
       const env = org.mode === 'test' ? 'sandbox' : 'production';
-      const docs = await svc.store.list<ConnectionDoc>(CONNECTIONS, (c) => c.organization_id === organizationId && c.connector === connector && c.environment === env && c.status === 'active');
-      docs.sort((a, b) => (a.created_at < b.created_at ? 1 : -1));
+      const { docs } = await svc.store.find<ConnectionDoc>(CONNECTIONS, { where: { organization_id: organizationId, connector, environment: env, status: 'active' }, orderBy: { field: 'created_at', desc: true }, limit: 1 });
       return resolve(docs[0]);
     },
   };

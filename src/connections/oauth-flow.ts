@@ -105,7 +105,7 @@ export class OAuthFlows {
 
   /** Deletes the connection's flows that match (all by default). */
   async forget(connectionId: string, which: (f: OAuthFlowDoc) => boolean = () => true): Promise<void> {
-    const flows = await this.o.store.list<OAuthFlowDoc>(OAUTH_FLOWS, (f) => f.connection_id === connectionId);
+    const { docs: flows } = await this.o.store.find<OAuthFlowDoc>(OAUTH_FLOWS, { where: { connection_id: connectionId } });
     for (const f of flows) if (which(f)) await this.o.store.delete(OAUTH_FLOWS, f.id);
   }
 }

@@ -18,7 +18,7 @@ import { TaxbridgeError, errorMessage } from '../errors.ts';
 import type { HttpClientOptions } from '../http/index.ts';
 import { silentLogger, type Logger } from '../log/index.ts';
 import type { ConnectionContext, ConnectorSpec, EnvironmentName } from '../spec/types.ts';
-import type { Store } from '../store/types.ts';
+import type { Store, Where } from '../store/types.ts';
 import { createApiKey, revokeApiKey } from '../tax/keys.ts';
 import type { Organization } from '../tax/model.ts';
 import { generateSecret } from '../webhooks/generated-secret.ts';
@@ -195,8 +195,6 @@ export class ConnectionService {
   private readonly flows: OAuthFlows;
   private readonly apps: OAuthApps;
   private readonly allowLoopbackHttp: boolean;
-  /** webhook token -> connection id, for the webhook receiver (rebuilt lazily). */
-  private tokens: Map<string, string> | undefined;
 
   constructor(opts: ConnectionServiceOptions) {
     this.opts = opts;
@@ -290,11 +288,10 @@ export class ConnectionService {
   }
 
   async list(filter: { organizationId?: string; status?: ConnectionDoc['status'] } = {}): Promise<ConnectionDoc[]> {
-    const docs = await this.store.list<ConnectionDoc>(
-      CONNECTIONS,
-      (c) => (filter.organizationId === undefined || c.organization_id === filter.organizationId) && (filter.status === undefined || c.status === filter.status),
-    );
-    return docs.sort((a, b) => (a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : a.id < b.id ? -1 : 1));
+    const where: Where = {};
+    if (filter.organizationId !== undefined) where.organization_id = filter.organizationId;
+    if (filter.status !== undefined) where.status = filter.status;
+    return (await this.store.find<ConnectionDoc>(CONNECTIONS, { where, orderBy: { field: 'created_at' } })).docs;
   }
 
   view(doc: ConnectionDoc): ConnectionView {
@@ -325,15 +322,9 @@ export class ConnectionService {
   /** The connection whose webhook URL carries `token`, when it is active or pending; else undefined. */
   async byWebhookToken(token: string): Promise<ConnectionDoc | undefined> {
     if (!/^[A-Za-z0-9_]{16,100}$/.test(token)) return undefined;
-    let id = this.tokens?.get(token);
-    if (!id) {
-      // Unknown token: refresh the index once (a connection made by another command since).
-      const all = await this.store.list<ConnectionDoc>(CONNECTIONS, (c) => c.webhook_token !== null);
-      this.tokens = new Map(all.filter((c) => c.webhook_token).map((c) => [c.webhook_token!, c.id]));
-      id = this.tokens.get(token);
-    }
-    if (!id) return undefined;
-    const doc = await this.store.get<ConnectionDoc>(CONNECTIONS, id);
+    // An indexed lookup (every replica sees a connection another one made, without a cache to refresh).
+    const { docs } = await this.store.find<ConnectionDoc>(CONNECTIONS, { where: { webhook_token: token }, limit: 2 });
+    const doc = docs.length === 1 ? docs[0] : undefined;
     if (!doc || doc.webhook_token !== token || doc.status === 'disconnected') return undefined;
     return doc;
   }
@@ -469,7 +460,6 @@ export class ConnectionService {
       messages.push(`Open this URL in a browser and approve access to ${spec.title} (it works once, until ${a.expires_at}): ${a.url}`);
     }
     await this.save(doc, { create: true });
-    this.tokens?.set(token, doc.id);
     this.log.info('connection made', { connection_id: doc.id, connector: spec.name, environment, organization_id: org.id, status: doc.status });
 
     let taxKey: string | undefined;
@@ -856,13 +846,11 @@ export class ConnectionService {
         }
       }
       const now = this.now();
-      const token = doc.webhook_token;
       const next: ConnectionDoc = { ...doc, status: 'disconnected', webhook_token: null, credentials: {}, disconnected_at: now, updated_at: now };
       delete next.next_step;
       delete next.oauth;
       if (warnings.length) next.last_error = { code: 'DISCONNECT_INCOMPLETE', message: warnings.join('; '), at: now };
       await this.save(next, { tokens: true });
-      if (token) this.tokens?.delete(token);
       this.log.info('connection disconnected', { connection_id: id, connector: doc.connector, warnings });
       await this.runHook('deactivated', next);
       return this.view(next);

@@ -62,6 +62,15 @@ export interface ConnectionStatusReport {
 /** A stored sync run (src/sync's SyncSummary) as far as status needs it. */
 type SyncRunDoc = Pick<SyncSummary, 'connection_id' | 'stream'> & LastSync;
 
+/** The write-back counts a status reports, and the job statuses each one counts. */
+const JOB_COUNTS = [
+  ['pending', ['pending', 'running', 'retrying']],
+  ['dead', ['dead']],
+  ['applied', ['applied']],
+  ['no_tax', ['no_tax']],
+  ['unchanged', ['unchanged']],
+] as const satisfies ReadonlyArray<readonly [string, readonly string[]]>;
+
 interface EventDocLite {
   id: string;
   connection_id: string;
@@ -84,11 +93,23 @@ interface JobDocLite {
 const newestFirst = (a: string | undefined, b: string | undefined): number => ((a ?? '') < (b ?? '') ? 1 : (a ?? '') > (b ?? '') ? -1 : 0);
 
 export async function connectionStatus(store: Store, doc: ConnectionDoc, spec: ConnectorSpec | undefined, running: ReadonlySet<string> = new Set()): Promise<ConnectionStatusReport> {
-  const [runs, events, jobs] = await Promise.all([
-    store.list<SyncRunDoc>(SYNC_RUNS, (r) => r.connection_id === doc.id),
-    store.list<EventDocLite>(EVENTS, (e) => e.connection_id === doc.id),
-    store.list<JobDocLite>(JOBS, (j) => j.connection_id === doc.id),
+  // Counts and the few newest documents, each an indexed query: a connection's whole history is never loaded.
+  const mine = { connection_id: doc.id };
+  const newest = (collection: string, field: string, status?: readonly string[]) =>
+    store.find<EventDocLite & JobDocLite>(collection, { where: { ...mine, ...(status ? { status: { in: [...status] } } : {}) }, orderBy: { field, desc: true }, limit: status ? 10 : 1 }).then((p) => p.docs);
+  const countOf = (collection: string, status?: readonly string[]) => store.count(collection, { ...mine, ...(status ? { status: { in: [...status] } } : {}) });
+  const [runsPage, lastEvents, eventErrors, received, failedEvents, pendingEvents, lastJobs, jobErrors, ...jobCounts] = await Promise.all([
+    store.find<SyncRunDoc>(SYNC_RUNS, { where: mine }),
+    newest(EVENTS, 'received_at'),
+    newest(EVENTS, 'received_at', ['failed', 'retrying']),
+    countOf(EVENTS),
+    countOf(EVENTS, ['failed']),
+    countOf(EVENTS, ['pending', 'retrying']),
+    newest(JOBS, 'updated_at'),
+    newest(JOBS, 'updated_at', ['dead', 'retrying']),
+    ...JOB_COUNTS.map(([, s]) => countOf(JOBS, s)),
   ]);
+  const runs = runsPage.docs;
   const errors: StatusError[] = [];
   if (doc.last_error) errors.push({ source: 'connection', ...doc.last_error });
 
@@ -110,18 +131,15 @@ export async function connectionStatus(store: Store, doc: ConnectionDoc, spec: C
     streams[name] = st;
   }
 
-  events.sort((a, b) => newestFirst(a.received_at, b.received_at));
-  const lastEvent = events[0];
-  for (const e of events.filter((x) => x.status === 'failed' || x.status === 'retrying').slice(0, 10)) {
+  const lastEvent = lastEvents[0];
+  for (const e of eventErrors) {
     if (e.last_error) errors.push({ source: 'webhook', code: e.last_error.code, message: e.last_error.message, at: e.last_error.at, ref: e.id });
   }
 
-  jobs.sort((a, b) => newestFirst(a.updated_at, b.updated_at));
-  const count = (s: string[]) => jobs.filter((j) => s.includes(j.status)).length;
-  for (const j of jobs.filter((x) => x.status === 'dead' || x.status === 'retrying').slice(0, 10)) {
+  for (const j of jobErrors) {
     if (j.last_error) errors.push({ source: 'writeback', code: j.last_error.code, message: j.last_error.message, at: j.last_error.at, ref: j.id });
   }
-  const lastJob = jobs[0];
+  const lastJob = lastJobs[0];
 
   errors.sort((a, b) => newestFirst(a.at, b.at));
   return {
@@ -134,17 +152,13 @@ export async function connectionStatus(store: Store, doc: ConnectionDoc, spec: C
     webhooks: {
       mode: doc.webhook.mode,
       ...(doc.webhook.skipped ? { skipped: true } : {}),
-      received: events.length,
-      failed: events.filter((e) => e.status === 'failed').length,
-      pending: events.filter((e) => e.status === 'pending' || e.status === 'retrying').length,
+      received,
+      failed: failedEvents,
+      pending: pendingEvents,
       ...(lastEvent ? { last: { id: lastEvent.id, event_type: lastEvent.event_type, status: lastEvent.status, received_at: lastEvent.received_at } } : {}),
     },
     writebacks: {
-      pending: count(['pending', 'running', 'retrying']),
-      dead: count(['dead']),
-      applied: count(['applied']),
-      no_tax: count(['no_tax']),
-      unchanged: count(['unchanged']),
+      ...(Object.fromEntries(JOB_COUNTS.map(([name], i) => [name, jobCounts[i]])) as Record<(typeof JOB_COUNTS)[number][0], number>),
       ...(lastJob ? { last: { id: lastJob.id, document_id: lastJob.document_id, status: lastJob.status, updated_at: lastJob.updated_at, ...(lastJob.reason ? { reason: lastJob.reason } : {}) } } : {}),
     },
     errors: errors.slice(0, 20),

@@ -24,7 +24,8 @@ import { ConnectorRegistry } from '../connections/registry.ts';
 import { SecretBox, loadKeyring } from '../connections/secrets.ts';
 import { ConnectionService } from '../connections/service.ts';
 import { createLogger, type Logger } from '../log/index.ts';
-import { openStore, type WriteFileOps } from '../store/index.ts';
+import { openConfiguredStore, type WriteFileOps } from '../store/index.ts';
+import { redactUrl } from '../store/postgres/url.ts';
 import type { Store } from '../store/types.ts';
 import { startScheduler } from '../scheduler/index.ts';
 import { runSync } from '../sync/index.ts';
@@ -124,11 +125,11 @@ export async function startServer(config: ServeConfig, io: ServeIO = {}): Promis
   // verified, so a damaged table stops the start here, before anything listens.
   const storeLog = log.child({ part: 'store' });
   const opened = Date.now();
-  const openedStore = instrumentStore(await openStore({ dir: config.dataDir, verify: true, fileOps: io.storeFileOps, onWarning: ({ message, code, ...fields }) => storeLog.warn(message, { code, ...fields }) }).catch((e: unknown) => {
-    storeLog.error('data folder refused', { error: e });
+  const openedStore = instrumentStore(await openConfiguredStore(config, { verify: true, fileOps: io.storeFileOps, onWarning: ({ message, code, ...fields }) => storeLog.warn(message, { code, ...fields }) }).catch((e: unknown) => {
+    storeLog.error(config.databaseUrl ? 'database refused' : 'data folder refused', { error: e });
     throw e;
   }));
-  log.info('store verified', { data_dir: config.dataDir, ms: Date.now() - opened });
+  log.info('store verified', { ...(openedStore.kind === 'postgres' ? { store: 'postgres', database: redactUrl(config.databaseUrl!) } : { data_dir: config.dataDir }), ms: Date.now() - opened });
   // Replicas sharing the store claim jobs, lease syncs, elect cron ticks and announce cache changes (src/coordination).
   const coordLog = log.child({ part: 'coordination' });
   const coordinator = createCoordinator(openedStore, { leaseMs: config.leaseMs, pollMs: config.pollMs, warn: (m, f) => coordLog.warn(m, f) });

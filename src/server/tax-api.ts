@@ -22,6 +22,7 @@
  * too_many_requests with Retry-After (per key), 503 recording_backlog with Retry-After (calculations not yet
  * on disk fill their queue), and 500 internal_server_error without details for anything unexpected. The key may also be sent as `Authorization: Bearer <key>`.
  */
+import { isStoreUnavailable } from '../store/unavailable.ts';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { isTaxbridgeError } from '../errors.ts';
@@ -81,7 +82,7 @@ export function createTaxApiRouter(opts: TaxApiRouterOptions): Router {
     if (opts.onError) opts.onError(e, ctx);
     else process.stderr.write(`taxbridge tax_api: ${ctx.method} ${ctx.path}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
     // The disk refuses writes (full, I/O errors): a condition that passes, as /readyz says; retry later.
-    if (isTaxbridgeError(e) && e.code === 'STORE_IO') {
+    if (isStoreUnavailable(e)) {
       ctx.set('Retry-After', '5');
       return sendError(ctx, 503, { type: 'api_error', code: 'storage_unavailable', message: 'the calculation could not be recorded because storage is unavailable; retry shortly' });
     }

@@ -29,6 +29,8 @@ export class EmbeddedStore implements Store {
   readonly kind = 'embedded' as const;
   /** Claims, leases and topics: one process owns the folder, so memory is the whole truth (ticks are stored). */
   private readonly local = new LocalCoordination();
+  /** Entity keys in order, per table, while its seq is unchanged (pageEntities). */
+  private readonly sortedKeys = new WeakMap<Table, { seq: number; size: number; keys: string[] }>();
   private readonly tables = new Map<string, Promise<Table>>();
   /** Tables that cannot write at the moment, by key (kept by the tables themselves through onHealth). */
   private readonly failing = new Map<string, TableProblem>();
@@ -329,19 +331,39 @@ export class EmbeddedStore implements Store {
   }
 
   async pageEntities(connectionId: string, stream: string, opts: { after?: string; limit: number; includeDeleted?: boolean }): Promise<StoredEntity[]> {
-    const rows = (await this.stream(connectionId, stream)).data.rows;
-    const keys: string[] = [];
-    for (const [k, row] of rows) if ((opts.after === undefined || k > opts.after) && (opts.includeDeleted || !row.d)) keys.push(k);
-    keys.sort();
-    return keys.slice(0, Math.max(1, opts.limit)).map((k) => JSON.parse(rows.get(k)!.json) as StoredEntity);
+    const t = await this.stream(connectionId, stream);
+    const rows = t.data.rows;
+    // The sorted keys are kept while the table does not change, so paging a stream sorts it once.
+    let sorted = this.sortedKeys.get(t);
+    if (!sorted || sorted.seq !== t.data.seq || sorted.size !== rows.size) {
+      sorted = { seq: t.data.seq, size: rows.size, keys: [...rows.keys()].sort() };
+      this.sortedKeys.set(t, sorted);
+    }
+    const keys = sorted.keys;
+    let i = 0;
+    if (opts.after !== undefined) {
+      let hi = keys.length;
+      while (i < hi) {
+        const mid = (i + hi) >>> 1;
+        if (keys[mid]! <= opts.after) i = mid + 1;
+        else hi = mid;
+      }
+    }
+    const out: StoredEntity[] = [];
+    const limit = Math.max(1, opts.limit);
+    for (; i < keys.length && out.length < limit; i++) {
+      const row = rows.get(keys[i]!);
+      if (row && (opts.includeDeleted || !row.d)) out.push(JSON.parse(row.json) as StoredEntity);
+    }
+    return out;
   }
 
-  async entityHashes(connectionId: string, stream: string, externalIds: string[]): Promise<Map<string, string>> {
+  async entityStates(connectionId: string, stream: string, externalIds: string[]): Promise<Map<string, { hash: string; deleted: boolean }>> {
     const rows = (await this.stream(connectionId, stream)).data.rows;
-    const out = new Map<string, string>();
+    const out = new Map<string, { hash: string; deleted: boolean }>();
     for (const id of externalIds) {
-      const h = rows.get(id)?.h;
-      if (h !== undefined) out.set(id, h);
+      const row = rows.get(id);
+      if (row?.h !== undefined) out.set(id, { hash: row.h, deleted: row.d === true });
     }
     return out;
   }

@@ -48,3 +48,25 @@ export async function openStore(opts: OpenStoreOptions | { memory: true }): Prom
   }
   return store;
 }
+
+/** Where a process keeps its data: the settings of src/config that choose and tune the store. */
+export interface StoreChoice {
+  dataDir: string;
+  /** postgres://... (TAXBRIDGE_DATABASE_URL / --database-url): PostgreSQL instead of the data folder. */
+  databaseUrl?: string;
+  databasePoolSize?: number;
+  databaseStatementTimeoutMs?: number;
+}
+
+/**
+ * The store a command or `serve` uses: PostgreSQL when a database URL is configured (schema migrations
+ * applied at open), else the embedded store in the data folder (the default, and the demo's). The
+ * PostgreSQL driver is loaded only then.
+ */
+export async function openConfiguredStore(choice: StoreChoice, embedded: Omit<OpenStoreOptions, 'dir'> = {}): Promise<Store> {
+  if (choice.databaseUrl) {
+    const { PostgresStore } = await import('./postgres/store.ts');
+    return PostgresStore.open({ url: choice.databaseUrl, poolSize: choice.databasePoolSize, statementTimeoutMs: choice.databaseStatementTimeoutMs });
+  }
+  return openStore({ dir: choice.dataDir, ...embedded });
+}

@@ -131,8 +131,8 @@ export interface Store {
    * over a million records holds one page at a time (PostgreSQL never loads the stream whole).
    */
   pageEntities(connectionId: string, stream: string, opts: { after?: string; limit: number; includeDeleted?: boolean }): Promise<StoredEntity[]>;
-  /** The stored content hashes of these entities (absent ones missing), in one read: what a page will change. */
-  entityHashes(connectionId: string, stream: string, externalIds: string[]): Promise<Map<string, string>>;
+  /** The stored content hash and deleted flag of these entities (absent ones missing), in one read: what a page changes. */
+  entityStates(connectionId: string, stream: string, externalIds: string[]): Promise<Map<string, { hash: string; deleted: boolean }>>;
   /** Marks an entity deleted (keeps its data); false when it was not stored. */
   markDeleted(connectionId: string, stream: string, externalId: string): Promise<boolean>;
   countEntities(connectionId: string, stream: string): Promise<{ active: number; deleted: number }>;

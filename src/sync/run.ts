@@ -255,10 +255,16 @@ export async function runStream(opts: RunSyncOptions & { http: HttpClient }, nam
       return;
     }
     let n = 0;
-    for (const e of await store.listEntities(conn.connection_id, name)) {
-      if (a.seen.has(e.external_id)) continue;
-      writes.push({ external_id: e.external_id, data: e.data, raw: e.raw, deleted: true });
-      n++;
+    // Page by page, so a large stream is never read whole (PostgreSQL) into memory.
+    for (let after: string | undefined; ; ) {
+      const page = await store.pageEntities(conn.connection_id, name, { after, limit: 1000 });
+      if (!page.length) break;
+      after = page[page.length - 1]!.external_id;
+      for (const e of page) {
+        if (a.seen.has(e.external_id)) continue;
+        writes.push({ external_id: e.external_id, data: e.data, raw: e.raw, deleted: true });
+        n++;
+      }
     }
     summary.absent_deleted = n;
   }
@@ -266,15 +272,16 @@ export async function runStream(opts: RunSyncOptions & { http: HttpClient }, nam
 
 /** Stored hashes of the entities a page writes, to tell which ones the commit created or changed. */
 async function storedHashes(store: RunSyncOptions['store'], connectionId: string, stream: string, writes: EntityWrite[]): Promise<Map<string, string | undefined>> {
-  const out = new Map<string, string | undefined>();
-  for (const w of writes) if (!out.has(w.external_id)) out.set(w.external_id, (await store.getEntity(connectionId, stream, w.external_id))?.hash);
-  return out;
+  const ids = [...new Set(writes.map((w) => w.external_id))];
+  const stored = await store.entityStates(connectionId, stream, ids);
+  return new Map(ids.map((id) => [id, stored.get(id)?.hash]));
 }
 
 async function reportChanges(opts: RunSyncOptions, tracked: NonNullable<RunSyncOptions['changes']>, stream: string, before: Map<string, string | undefined>): Promise<void> {
   const changed: ChangedRecord[] = [];
+  const after = await opts.store.entityStates(opts.conn.connection_id, stream, [...before.keys()]);
   for (const [externalId, prev] of before) {
-    const now = await opts.store.getEntity(opts.conn.connection_id, stream, externalId);
+    const now = after.get(externalId);
     if (!now || now.deleted || now.hash === prev) continue;
     changed.push({ external_id: externalId, status: prev === undefined ? 'created' : 'updated' });
   }
@@ -309,10 +316,11 @@ function finalState(connectionId: string, stream: string, prev: StreamState | un
 /** Stores the run summary and drops the oldest summaries of the same stream beyond KEEP_RUNS. */
 async function saveRun(store: RunSyncOptions['store'], summary: SyncSummary): Promise<void> {
   await store.put('sync_runs', summary.id, summary);
-  const mine = await store.list<SyncSummary>('sync_runs', (r) => r.connection_id === summary.connection_id && r.stream === summary.stream);
-  if (mine.length <= KEEP_RUNS) return;
-  mine.sort((a, b) => (a.started_at < b.started_at ? -1 : a.started_at > b.started_at ? 1 : 0));
-  for (const old of mine.slice(0, mine.length - KEEP_RUNS)) await store.delete('sync_runs', old.id);
+  const where = { connection_id: summary.connection_id, stream: summary.stream };
+  const n = await store.count('sync_runs', where);
+  if (n <= KEEP_RUNS) return;
+  const { docs: oldest } = await store.find<SyncSummary>('sync_runs', { where, orderBy: { field: 'started_at' }, limit: n - KEEP_RUNS });
+  for (const old of oldest) await store.delete('sync_runs', old.id);
 }
 
 function finish(summary: SyncSummary, failures: RecordFailure[], started: number): void {

@@ -132,8 +132,7 @@ export async function createApiKey(store: Store, orgId: string, input: CreateApi
 }
 
 export async function listApiKeys(store: Store, orgId?: string): Promise<ApiKeyDoc[]> {
-  const keys = await store.list<ApiKeyDoc>(API_KEYS, orgId ? (k) => k.organization_id === orgId : undefined);
-  return keys.sort((a, b) => (a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : a.id < b.id ? -1 : 1));
+  return (await store.find<ApiKeyDoc>(API_KEYS, { ...(orgId ? { where: { organization_id: orgId } } : {}), orderBy: { field: 'created_at' } })).docs;
 }
 
 /** Accepts the doc id ("key_AbCd1234") or the visible prefix ("tb_test_AbCd1234"). */

@@ -115,8 +115,7 @@ export async function getOrganization(store: Store, id: string): Promise<Organiz
 }
 
 export async function listOrganizations(store: Store): Promise<Organization[]> {
-  const orgs = await store.list<Organization>(ORGS);
-  return orgs.sort((a, b) => (a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : a.id < b.id ? -1 : 1));
+  return (await store.find<Organization>(ORGS, { orderBy: { field: 'created_at' } })).docs;
 }
 
 async function mutate(store: Store, id: string, fn: (org: Organization) => void): Promise<Organization> {

@@ -32,6 +32,7 @@
  * sharing the store are picked up by a refresh every `refreshIntervalMs` (5 s).
  */
 import { observeTaxCalculation } from '../metrics/hooks.ts';
+import { isStoreUnavailable } from '../store/unavailable.ts';
 import { randomFillSync } from 'node:crypto';
 import type { Store, StoredEntity } from '../store/types.ts';
 import type { TaxData } from './rates/index.ts';
@@ -376,7 +377,7 @@ export class TaxService {
       } catch (e) {
         this.report(`recording calculation ${id} failed`, e);
         // A disk that refuses writes passes (as /readyz says): 503 + Retry-After, as the webhook receiver answers.
-        if (isTaxbridgeError(e) && e.code === 'STORE_IO') throw new TaxApiError(503, 'storage_unavailable', 'the calculation could not be recorded because storage is unavailable; retry shortly', { headers: { 'Retry-After': '5' } });
+        if (isStoreUnavailable(e)) throw new TaxApiError(503, 'storage_unavailable', 'the calculation could not be recorded because storage is unavailable; retry shortly', { headers: { 'Retry-After': '5' } });
         throw new TaxApiError(500, 'internal_server_error', 'the calculation could not be recorded; try again');
       } finally {
         this.settled(size);
@@ -557,7 +558,8 @@ export class TaxService {
 
   /** The organization's recorded calculations matching `keep` (exports). */
   async listCalculations(orgId: string, mode: Organization['mode'], keep: (d: TaxCalculationDoc) => boolean): Promise<TaxCalculationDoc[]> {
-    const docs = await this.store.list<TaxCalculationDoc>(TAX_CALCULATIONS, (d) => d.organization_id === orgId && d.mode === mode && keep(d));
+    const docs: TaxCalculationDoc[] = [];
+    await this.store.scan<TaxCalculationDoc>(TAX_CALCULATIONS, (d) => void (keep(d) && docs.push(d)), { where: { organization_id: orgId, mode } });
     const seen = new Set(docs.map((d) => d.id));
     for (const d of this.pending.values()) if (!seen.has(d.id) && d.organization_id === orgId && d.mode === mode && keep(d)) docs.push(d);
     return docs;
@@ -567,11 +569,10 @@ export class TaxService {
     const hit = this.connCache.get(org.id);
     if (hit && Date.now() - hit.at < (this.opts.refreshIntervalMs ?? 5000)) return hit.conns;
     const wantEnv = org.mode === 'test' ? 'sandbox' : 'production';
-    const conns = await this.store.list<ConnectionDoc>(
-      'connections',
+    const { docs: conns } = await this.store.find<ConnectionDoc>('connections', {
       // A disconnected system's customers no longer speak for the organization.
-      (c) => c.organization_id === org.id && c.status !== 'disconnected' && (c.environment === undefined || c.environment === wantEnv),
-    );
+      where: { organization_id: org.id, status: { ne: 'disconnected' }, environment: { in: [null, wantEnv] } },
+    });
     this.connCache.set(org.id, { at: Date.now(), conns });
     return conns;
   }
@@ -659,10 +660,8 @@ export class TaxService {
   }
 
   async listApiKeys(orgId?: string): Promise<ApiKeyDoc[]> {
-    const list = await this.store.list<ApiKeyDoc>(API_KEYS, orgId ? (k) => k.organization_id === orgId : undefined);
-    return list
-      .map((k) => ({ ...k, last_used_at: this.lastUsedAt(k.id) ?? k.last_used_at ?? null }))
-      .sort((a, b) => (a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : 0));
+    const { docs } = await this.store.find<ApiKeyDoc>(API_KEYS, { ...(orgId ? { where: { organization_id: orgId } } : {}), orderBy: { field: 'created_at' } });
+    return docs.map((k) => ({ ...k, last_used_at: this.lastUsedAt(k.id) ?? k.last_used_at ?? null }));
   }
 
   /** Waits for background writes (last-used times, calculations recorded in the background). */

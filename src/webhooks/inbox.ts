@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Store } from '../store/types.ts';
+import type { Store, Where } from '../store/types.ts';
 import type { WebhookAction } from '../spec/types.ts';
 
 /**
@@ -98,12 +98,12 @@ export interface EventFilter {
 
 /** Events newest first. */
 export async function listEvents(store: Store, f: EventFilter = {}): Promise<WebhookEventDoc[]> {
-  const statuses = f.status === undefined ? undefined : new Set(Array.isArray(f.status) ? f.status : [f.status]);
-  const docs = await store.list<WebhookEventDoc>(EVENTS, (d) =>
-    (f.connectionId === undefined || d.connection_id === f.connectionId) && (statuses === undefined || statuses.has(d.status)) && (f.eventType === undefined || d.event_type === f.eventType),
-  );
-  docs.sort((a, b) => (a.received_at < b.received_at ? 1 : a.received_at > b.received_at ? -1 : a.id < b.id ? 1 : -1));
-  return f.limit !== undefined ? docs.slice(0, f.limit) : docs;
+  const where: Where = {};
+  if (f.connectionId !== undefined) where.connection_id = f.connectionId;
+  if (f.status !== undefined) where.status = { in: Array.isArray(f.status) ? f.status : [f.status] };
+  if (f.eventType !== undefined) where.event_type = f.eventType;
+  const { docs } = await store.find<WebhookEventDoc>(EVENTS, { where, orderBy: { field: 'received_at', desc: true }, ...(f.limit !== undefined ? { limit: f.limit } : {}) });
+  return docs;
 }
 
 /** An event without its raw body and headers, for listings. */

@@ -40,7 +40,6 @@ export interface UnroutedSummary {
 }
 
 export async function unroutedSummary(store: Store, connector: string, recent = 20): Promise<UnroutedSummary> {
-  const docs = await store.list<UnroutedEventDoc>(UNROUTED, (d) => d.connector === connector);
-  docs.sort((a, b) => (a.received_at < b.received_at ? 1 : a.received_at > b.received_at ? -1 : 0));
-  return { connector, count: docs.length, recent: docs.slice(0, recent) };
+  const [count, { docs }] = await Promise.all([store.count(UNROUTED, { connector }), store.find<UnroutedEventDoc>(UNROUTED, { where: { connector }, orderBy: { field: 'received_at', desc: true }, limit: Math.max(1, recent) })]);
+  return { connector, count, recent: docs.slice(0, recent) };
 }

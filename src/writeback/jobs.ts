@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Store } from '../store/types.ts';
+import type { Store, Where } from '../store/types.ts';
 import type { WritebackTax } from './plan.ts';
 
 /**
@@ -83,12 +83,12 @@ export interface JobFilter {
 
 /** Jobs, newest first. */
 export async function listJobs(store: Store, f: JobFilter = {}): Promise<WritebackJobDoc[]> {
-  const statuses = f.status === undefined ? undefined : new Set(Array.isArray(f.status) ? f.status : [f.status]);
-  const docs = await store.list<WritebackJobDoc>(WRITEBACK_JOBS, (j) =>
-    (f.connectionId === undefined || j.connection_id === f.connectionId) && (statuses === undefined || statuses.has(j.status)) && (f.documentId === undefined || j.document_id === f.documentId),
-  );
-  docs.sort((a, b) => (a.created_at < b.created_at ? 1 : a.created_at > b.created_at ? -1 : a.id < b.id ? 1 : -1));
-  return f.limit !== undefined ? docs.slice(0, f.limit) : docs;
+  const where: Where = {};
+  if (f.connectionId !== undefined) where.connection_id = f.connectionId;
+  if (f.status !== undefined) where.status = { in: Array.isArray(f.status) ? f.status : [f.status] };
+  if (f.documentId !== undefined) where.document_id = f.documentId;
+  const { docs } = await store.find<WritebackJobDoc>(WRITEBACK_JOBS, { where, orderBy: { field: 'created_at', desc: true }, ...(f.limit !== undefined ? { limit: f.limit } : {}) });
+  return docs;
 }
 
 /** A job without the tax detail, for listings. */

@@ -171,11 +171,11 @@ export class MemoryStore implements Store {
       .slice(0, opts.limit);
   }
 
-  async entityHashes(connectionId: string, stream: string, externalIds: string[]): Promise<Map<string, string>> {
-    const out = new Map<string, string>();
+  async entityStates(connectionId: string, stream: string, externalIds: string[]): Promise<Map<string, { hash: string; deleted: boolean }>> {
+    const out = new Map<string, { hash: string; deleted: boolean }>();
     for (const id of externalIds) {
       const e = this.entities.get(`${connectionId}\u0000${stream}\u0000${id}`);
-      if (e) out.set(id, e.hash);
+      if (e) out.set(id, { hash: e.hash, deleted: e.deleted });
     }
     return out;
   }

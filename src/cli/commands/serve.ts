@@ -9,6 +9,8 @@ Options (each also settable by environment variable or in taxbridge.config.json)
   --port <n>            TAXBRIDGE_PORT            default 8080
   --host <addr>         TAXBRIDGE_HOST            default 127.0.0.1
   --data <dir>          TAXBRIDGE_DATA_DIR        default ./data
+  --database-url <url>  TAXBRIDGE_DATABASE_URL    postgres://user:password@host:5432/db: PostgreSQL instead of the
+                                                  data folder's store (several replicas may share it)
   --public-url <url>    TAXBRIDGE_PUBLIC_URL      base of webhook URLs; default http://<host>:<port>
   --connectors <dir>    TAXBRIDGE_CONNECTORS_DIR  default ./connectors
   --log-level <level>   TAXBRIDGE_LOG_LEVEL       debug | info | warn | error | silent; default info
@@ -34,6 +36,7 @@ export async function run(args: string[]): Promise<number> {
       port: { type: 'string' },
       host: { type: 'string' },
       data: { type: 'string' },
+      'database-url': { type: 'string' },
       'public-url': { type: 'string' },
       connectors: { type: 'string' },
       'log-level': { type: 'string' },
@@ -47,6 +50,7 @@ export async function run(args: string[]): Promise<number> {
     port: values.port,
     host: values.host,
     data: values.data,
+    databaseUrl: values['database-url'],
     publicUrl: values['public-url'],
     connectors: values.connectors,
     logLevel: values['log-level'],

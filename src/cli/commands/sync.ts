@@ -1,6 +1,6 @@
 import { TaxbridgeError } from '../../errors.ts';
 import { loadConnector, type ConnectionContext, type EnvironmentName } from '../../spec/index.ts';
-import { openStore } from '../../store/index.ts';
+import { openConfiguredStore } from '../../store/index.ts';
 import { runSync, type SyncProgress, type SyncSummary } from '../../sync/index.ts';
 import { parseCommandArgs } from '../args.ts';
 import { CONNECTION_OPTIONS, CONNECTION_USAGE, configFrom, withConnectionsClient, type SyncRequest } from '../connections-client.ts';
@@ -87,7 +87,7 @@ export async function run(args: string[]): Promise<number> {
     credentials,
     settings: parseAssignments(values.setting, 'setting'),
   };
-  const store = await openStore({ dir: values.data ?? configFrom(values).dataDir });
+  const store = await openConfiguredStore(configFrom(values));
   let outcome;
   try {
     outcome = await reporting(json, undefined, async (req) => ({ summaries: await runSync({ spec, conn, store, streams: values.stream, full: values.full === true, ...req }) }));

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { request } from 'undici';
 import { TaxbridgeError } from '../../errors.ts';
 import { loadConfig } from '../../config/index.ts';
-import { openStore } from '../../store/index.ts';
+import { openConfiguredStore } from '../../store/index.ts';
 import type { Store } from '../../store/types.ts';
 import { TAX_CALCULATIONS } from '../../tax/service.ts';
 import { ORGS } from '../../tax/orgs.ts';
@@ -28,6 +28,7 @@ organization (--api-key or TAXBRIDGE_API_KEY; --server <url> to name the server)
 
 Options:
   --data <dir>          data folder (default ./data, or TAXBRIDGE_DATA_DIR)
+  --database-url <url>  PostgreSQL instead of the data folder (default TAXBRIDGE_DATABASE_URL)
   --config <file>       taxbridge.config.json
   --server <url>        the running server (default: the configured listen address)
   --api-key <key>       a tax API key (default TAXBRIDGE_API_KEY), for --server
@@ -35,6 +36,7 @@ Options:
 
 const OPTIONS = {
   data: { type: 'string' },
+  'database-url': { type: 'string' },
   config: { type: 'string' },
   server: { type: 'string' },
   'api-key': { type: 'string' },
@@ -66,13 +68,13 @@ export async function run(args: string[]): Promise<number> {
   };
   if (v.format !== undefined && v.format !== 'json' && v.format !== 'csv') throw new TaxbridgeError('CLI_USAGE', '--format must be json or csv');
   const apiKey = v['api-key'] ?? process.env.TAXBRIDGE_API_KEY;
-  const config = loadConfig({ data: v.data, config: v.config }, process.env);
+  const config = loadConfig({ data: v.data, config: v.config, databaseUrl: v['database-url'] }, process.env);
   let doc: TaxExportDoc;
   if (v.server) doc = await viaServer(v.server, apiKey, body);
   else {
     let store: Store | undefined;
     try {
-      store = await openStore({ dir: config.dataDir });
+      store = await openConfiguredStore(config);
     } catch (e) {
       if ((e as { code?: string }).code !== 'STORE_LOCKED') throw e;
       if (!apiKey) {
@@ -101,7 +103,11 @@ async function locally(store: Store, orgId: string | undefined, body: Record<str
   if (!org) throw new TaxbridgeError('not_found', `organization ${JSON.stringify(orgId)} does not exist`);
   try {
     return await createExport(
-      { store, listCalculations: (id, mode, keep) => store.list<TaxCalculationDoc>(TAX_CALCULATIONS, (d) => d.organization_id === id && d.mode === mode && keep(d)) },
+      { store, listCalculations: async (id, mode, keep) => {
+        const docs: TaxCalculationDoc[] = [];
+        await store.scan<TaxCalculationDoc>(TAX_CALCULATIONS, (d) => void (keep(d) && docs.push(d)), { where: { organization_id: id, mode } });
+        return docs;
+      } },
       org,
       body,
     );

@@ -44,10 +44,10 @@ export async function createExport(src: ExportSource, org: { id: string; mode: O
     rows: built.rows,
   };
   await src.store.put(TAX_EXPORTS, doc.id, doc);
-  const mine = await src.store.list<TaxExportDoc>(TAX_EXPORTS, (e) => e.organization_id === org.id);
-  if (mine.length > MAX_EXPORTS_KEPT) {
-    mine.sort((a, b) => (a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : a.id < b.id ? -1 : 1));
-    for (const old of mine.slice(0, mine.length - MAX_EXPORTS_KEPT)) await src.store.delete(TAX_EXPORTS, old.id);
+  const kept = await src.store.count(TAX_EXPORTS, { organization_id: org.id });
+  if (kept > MAX_EXPORTS_KEPT) {
+    const { docs: oldest } = await src.store.find<TaxExportDoc>(TAX_EXPORTS, { where: { organization_id: org.id }, orderBy: { field: 'created_at' }, limit: kept - MAX_EXPORTS_KEPT });
+    for (const old of oldest) await src.store.delete(TAX_EXPORTS, old.id);
   }
   return doc;
 }

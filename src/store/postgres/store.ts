@@ -1,0 +1,543 @@
+import pg from 'pg';
+import { TaxbridgeError } from '../../errors.ts';
+import { contentHash, stableStringify } from '../hash.ts';
+import { encodeCursor, pageLimit } from '../query.ts';
+import type { ClaimQuery, Collection, EntityWrite, FindPage, FindQuery, Store, StoredEntity, StoreHealth, StoreProblem, UpsertResult, Where } from '../types.ts';
+import { migrate, type MigrateResult } from './migrate.ts';
+import { allMigrations } from './migrations.ts';
+import { isUnreachable, openPool, storeError, type PoolOptions } from './pool.ts';
+import { countSql, selectSql } from './sql.ts';
+
+/** While the database is unreachable, a `SELECT 1` probes it this often so health recovers without traffic. */
+const PROBE_MS = 1_000;
+/** The one NOTIFY channel; messages carry their topic. PostgreSQL caps a payload below 8000 bytes. */
+const CHANNEL = 'taxbridge';
+const MAX_NOTIFY_BYTES = 7_000;
+/** Rows per statement when scanning a collection. */
+const SCAN_PAGE = 500;
+
+function requireId(kind: string, id: string): void {
+  if (typeof id !== 'string' || id === '') throw new TaxbridgeError('STORE_BAD_ID', `${kind} must be a non-empty string`);
+}
+
+function checkMs(what: string, owner: string, ms: number): void {
+  if (typeof owner !== 'string' || owner === '') throw new TaxbridgeError('STORE_BAD_QUERY', `${what}: owner must be a non-empty string`);
+  if (!Number.isInteger(ms) || ms < 1 || ms > 24 * 3600_000) throw new TaxbridgeError('STORE_BAD_QUERY', `${what}: the lease must be 1 ms to 24 h, not ${String(ms)}`);
+}
+
+interface EntityRow {
+  connection_id: string;
+  stream: string;
+  entity: string;
+  external_id: string;
+  data: Record<string, unknown>;
+  raw: unknown;
+  hash: string;
+  deleted: boolean;
+  first_seen_at: string;
+  updated_at: string;
+}
+
+const ENTITY_COLUMNS = 'connection_id, stream, entity, external_id, data, raw, hash, deleted, first_seen_at, updated_at';
+
+function toEntity(r: EntityRow): StoredEntity {
+  return {
+    connection_id: r.connection_id,
+    stream: r.stream,
+    entity: r.entity,
+    external_id: r.external_id,
+    data: r.data,
+    ...(r.raw === null || r.raw === undefined ? {} : { raw: r.raw }),
+    hash: r.hash,
+    deleted: r.deleted,
+    first_seen_at: r.first_seen_at,
+    updated_at: r.updated_at,
+  };
+}
+
+export interface PostgresStoreOptions extends PoolOptions {
+  /** Apply pending schema migrations at open (default true; `taxbridge store migrate` and tests may skip). */
+  migrate?: boolean;
+}
+
+/**
+ * The store on PostgreSQL, for several replicas sharing one database. Documents of all collections live in
+ * one JSONB table (queried through a GIN index and expression indexes, see schema.ts), entities in a table
+ * keyed by (connection, stream, external id). Every write is one autocommitted statement or one transaction,
+ * so a promise resolves after COMMIT: a webhook acknowledged after insertIfAbsent is durable, a page and
+ * its checkpoint commit together. Documents arrive sealed (credentials, tokens, secrets are sealed by the
+ * parts with the master key before they reach any store), so nothing secret is stored in clear.
+ */
+export class PostgresStore implements Store {
+  readonly kind = 'postgres' as const;
+  private problem?: StoreProblem;
+  private probe?: NodeJS.Timeout;
+  private closed = false;
+  private readonly inflight = new Set<Promise<unknown>>();
+  private listener?: Promise<pg.Client>;
+  private readonly topics = new Map<string, Set<(m: string) => void>>();
+  private relisten?: NodeJS.Timeout;
+
+  private constructor(
+    readonly pool: pg.Pool,
+    private readonly url: string,
+    /** The URL without its password. */
+    readonly shown: string,
+    readonly migrations: MigrateResult | undefined,
+  ) {}
+
+  static async open(opts: PostgresStoreOptions): Promise<PostgresStore> {
+    const { pool, shown } = await openPool(opts);
+    try {
+      const result = opts.migrate === false ? undefined : await migrate(pool, allMigrations()).catch((e: unknown) => Promise.reject(storeError(e, opts.url, 'migrating the schema')));
+      return new PostgresStore(pool, opts.url, shown, result);
+    } catch (e) {
+      await pool.end().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------ plumbing
+
+  /** Runs one database operation: errors become typed store errors; unreachable ones mark the store unhealthy. */
+  private async run<T>(doing: string, fn: () => Promise<T>, write = false): Promise<T> {
+    if (this.closed) throw new TaxbridgeError('STORE_CLOSED', 'the store is closed');
+    const p = fn();
+    if (write) {
+      this.inflight.add(p);
+      p.then(
+        () => this.inflight.delete(p),
+        () => this.inflight.delete(p),
+      );
+    }
+    try {
+      const out = await p;
+      if (this.problem) this.setProblem(undefined);
+      return out;
+    } catch (e) {
+      const err = storeError(e, this.url, doing);
+      if (isUnreachable(err)) this.setProblem({ table: 'database', code: String(err.details?.code ?? 'UNREACHABLE'), message: err.message, since: this.problem?.since ?? new Date().toISOString() });
+      throw err;
+    }
+  }
+
+  private query<R extends pg.QueryResultRow = Record<string, unknown>>(doing: string, sql: string, params: unknown[] = [], write = false): Promise<pg.QueryResult<R>> {
+    return this.run(doing, () => this.pool.query<R>(sql, params), write);
+  }
+
+  /** A transaction on one connection: COMMIT when fn resolves, ROLLBACK when it throws. */
+  private transaction<T>(doing: string, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    return this.run(
+      doing,
+      async () => {
+        const c = await this.pool.connect();
+        try {
+          await c.query('BEGIN');
+          const out = await fn(c);
+          await c.query('COMMIT');
+          return out;
+        } catch (e) {
+          await c.query('ROLLBACK').catch(() => undefined);
+          throw e;
+        } finally {
+          c.release();
+        }
+      },
+      true,
+    );
+  }
+
+  private setProblem(p: StoreProblem | undefined): void {
+    this.problem = p;
+    if (p && !this.probe && !this.closed) {
+      const tick = () => {
+        this.probe = setTimeout(() => {
+          this.pool.query('SELECT 1').then(
+            () => {
+              this.probe = undefined;
+              this.problem = undefined;
+            },
+            () => {
+              if (!this.closed) tick();
+              else this.probe = undefined;
+            },
+          );
+        }, PROBE_MS);
+        this.probe.unref();
+      };
+      tick();
+    }
+  }
+
+  health(): StoreHealth {
+    if (!this.problem) return { ok: true, problems: [] };
+    return { ok: false, detail: `cannot reach the database (${this.problem.code}): ${this.problem.message}`, problems: [{ ...this.problem }] };
+  }
+
+  async flush(): Promise<void> {
+    while (this.inflight.size) await Promise.allSettled([...this.inflight]);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.flush();
+    this.closed = true;
+    clearTimeout(this.probe);
+    clearTimeout(this.relisten);
+    const l = this.listener;
+    this.listener = undefined;
+    if (l) await l.then((c) => c.end()).catch(() => undefined);
+    await this.pool.end();
+  }
+
+  // ----------------------------------------------------------------------------------------- documents
+
+  async get<T = Record<string, unknown>>(collection: Collection, id: string): Promise<T | undefined> {
+    const r = await this.query<{ doc: T }>(`reading ${collection}`, 'SELECT doc FROM taxbridge_documents WHERE collection = $1 AND id = $2', [collection, id]);
+    return r.rows[0]?.doc;
+  }
+
+  async put<T extends object>(collection: Collection, id: string, doc: T): Promise<void> {
+    requireId('collection', collection);
+    requireId('id', id);
+    await this.query(
+      `writing ${collection}`,
+      'INSERT INTO taxbridge_documents (collection, id, doc) VALUES ($1, $2, $3::jsonb) ON CONFLICT (collection, id) DO UPDATE SET doc = excluded.doc, updated_at = now()',
+      [collection, id, JSON.stringify(doc)],
+      true,
+    );
+  }
+
+  async insertIfAbsent<T extends object>(collection: Collection, id: string, doc: T): Promise<boolean> {
+    requireId('collection', collection);
+    requireId('id', id);
+    // Autocommit: resolves after COMMIT. A concurrent insert of the same id waits for that one to commit or
+    // abort (unique index), so false always means "stored durably by someone".
+    const r = await this.query(`writing ${collection}`, 'INSERT INTO taxbridge_documents (collection, id, doc) VALUES ($1, $2, $3::jsonb) ON CONFLICT (collection, id) DO NOTHING RETURNING 1', [collection, id, JSON.stringify(doc)], true);
+    return r.rowCount === 1;
+  }
+
+  async delete(collection: Collection, id: string): Promise<boolean> {
+    const r = await this.query(`deleting from ${collection}`, 'DELETE FROM taxbridge_documents WHERE collection = $1 AND id = $2', [collection, id], true);
+    return (r.rowCount ?? 0) > 0;
+  }
+
+  async list<T = Record<string, unknown>>(collection: Collection, filter?: (doc: T) => boolean): Promise<T[]> {
+    const out: T[] = [];
+    await this.scan<T>(collection, (d) => {
+      if (!filter || filter(d)) out.push(d);
+    });
+    return out;
+  }
+
+  async find<T = Record<string, unknown>>(collection: Collection, query: FindQuery = {}): Promise<FindPage<T>> {
+    const plan = selectSql(collection, query);
+    const r = await this.query<{ id: string; doc: T; s: string }>(`querying ${collection}`, plan.sql, plan.params);
+    const rows = r.rows;
+    const more = plan.limit !== undefined && rows.length > plan.limit;
+    if (more) rows.length = plan.limit!;
+    const last = rows[rows.length - 1];
+    return { docs: rows.map((x) => x.doc), ...(more && last ? { next: encodeCursor({ v: last.s, id: last.id }) } : {}) };
+  }
+
+  async count(collection: Collection, where?: Where): Promise<number> {
+    const { sql, params } = countSql(collection, where);
+    const r = await this.query<{ n: string }>(`counting ${collection}`, sql, params);
+    return Number(r.rows[0]!.n);
+  }
+
+  async scan<T = Record<string, unknown>>(collection: Collection, fn: (doc: T) => void | Promise<void>, opts: { where?: Where; pageSize?: number } = {}): Promise<number> {
+    let n = 0;
+    let after: string | undefined;
+    do {
+      const page = await this.find<T>(collection, { where: opts.where, limit: opts.pageSize ?? SCAN_PAGE, after });
+      for (const d of page.docs) {
+        await fn(d);
+        n++;
+      }
+      after = page.next;
+    } while (after);
+    return n;
+  }
+
+  // ------------------------------------------------------------------------------------ claims, leases
+
+  async claimNext<T = Record<string, unknown>>(collection: Collection, q: ClaimQuery): Promise<T | undefined> {
+    checkMs('claimNext', q.owner, q.leaseMs);
+    if (q.now !== undefined && !Number.isFinite(Date.parse(q.now))) throw new TaxbridgeError('STORE_BAD_QUERY', `claimNext: now must be an ISO time, not ${JSON.stringify(q.now)}`);
+    let nowParam = '';
+    let ownerParam = '';
+    let msParam = '';
+    const plan = selectSql(collection, { where: q.where, orderBy: q.orderBy }, {
+      columns: 'collection, id',
+      limitOverride: 1,
+      suffix: 'FOR UPDATE SKIP LOCKED',
+      extra: (p) => {
+        nowParam = q.now === undefined ? 'clock_timestamp()' : `${p.add(q.now)}::timestamptz`;
+        ownerParam = p.add(q.owner);
+        msParam = p.add(q.leaseMs);
+        return [`(claim_until IS NULL OR claim_until <= ${nowParam})`];
+      },
+    });
+    const sql =
+      `WITH c AS (${plan.sql}) UPDATE taxbridge_documents d SET claim_owner = ${ownerParam}, claim_until = ${nowParam} + make_interval(secs => ${msParam}::double precision / 1000) ` +
+      'FROM c WHERE d.collection = c.collection AND d.id = c.id RETURNING d.doc';
+    const r = await this.query<{ doc: T }>(`claiming from ${collection}`, sql, plan.params, true);
+    return r.rows[0]?.doc;
+  }
+
+  async renewClaim(collection: Collection, id: string, owner: string, leaseMs: number): Promise<boolean> {
+    checkMs('renewClaim', owner, leaseMs);
+    const r = await this.query(
+      `renewing a claim in ${collection}`,
+      'UPDATE taxbridge_documents SET claim_until = clock_timestamp() + make_interval(secs => $4::double precision / 1000) WHERE collection = $1 AND id = $2 AND claim_owner = $3 AND claim_until > clock_timestamp()',
+      [collection, id, owner, leaseMs],
+      true,
+    );
+    return r.rowCount === 1;
+  }
+
+  async releaseClaim(collection: Collection, id: string, owner: string): Promise<boolean> {
+    const r = await this.query(`releasing a claim in ${collection}`, 'UPDATE taxbridge_documents SET claim_owner = NULL, claim_until = NULL WHERE collection = $1 AND id = $2 AND claim_owner = $3', [collection, id, owner], true);
+    return r.rowCount === 1;
+  }
+
+  async tryAcquireLease(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    if (typeof name !== 'string' || name === '') throw new TaxbridgeError('STORE_BAD_QUERY', 'a lease needs a non-empty name');
+    checkMs(`lease ${name}`, owner, ttlMs);
+    // One statement: take a free or expired lease, or renew one's own; the database clock decides expiry.
+    const r = await this.query(
+      `taking lease ${name}`,
+      `INSERT INTO taxbridge_leases (name, owner, until) VALUES ($1, $2, clock_timestamp() + make_interval(secs => $3::double precision / 1000))
+       ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, until = excluded.until
+       WHERE taxbridge_leases.owner = excluded.owner OR taxbridge_leases.until <= clock_timestamp()
+       RETURNING 1`,
+      [name, owner, ttlMs],
+      true,
+    );
+    return r.rowCount === 1;
+  }
+
+  async releaseLease(name: string, owner: string): Promise<boolean> {
+    const r = await this.query(`releasing lease ${name}`, 'DELETE FROM taxbridge_leases WHERE name = $1 AND owner = $2', [name, owner], true);
+    return r.rowCount === 1;
+  }
+
+  async claimTick(schedule: string, tick: string): Promise<boolean> {
+    requireId('schedule', schedule);
+    requireId('tick', tick);
+    const r = await this.query(
+      `claiming tick ${tick} of ${schedule}`,
+      `INSERT INTO taxbridge_ticks (schedule, tick) VALUES ($1, $2)
+       ON CONFLICT (schedule) DO UPDATE SET tick = excluded.tick, claimed_at = now() WHERE taxbridge_ticks.tick < excluded.tick
+       RETURNING 1`,
+      [schedule, tick],
+      true,
+    );
+    return r.rowCount === 1;
+  }
+
+  // ------------------------------------------------------------------------------------ notifications
+
+  async publish(topic: string, message: string): Promise<void> {
+    const payload = JSON.stringify({ t: topic, m: message });
+    if (Buffer.byteLength(payload) > MAX_NOTIFY_BYTES) throw new TaxbridgeError('STORE_BAD_QUERY', `a published message is at most ${MAX_NOTIFY_BYTES} bytes (topic ${topic})`);
+    await this.query(`publishing on ${topic}`, 'SELECT pg_notify($1, $2)', [CHANNEL, payload]);
+  }
+
+  async subscribe(topic: string, fn: (message: string) => void): Promise<() => Promise<void>> {
+    let set = this.topics.get(topic);
+    if (!set) this.topics.set(topic, (set = new Set()));
+    set.add(fn);
+    await this.listen();
+    return async () => {
+      set.delete(fn);
+    };
+  }
+
+  /** One connection outside the pool holds LISTEN; if it drops, it reconnects (messages meanwhile are missed). */
+  private listen(): Promise<pg.Client> {
+    this.listener ??= (async () => {
+      const c = new pg.Client({ connectionString: this.url, application_name: 'taxbridge-listen' });
+      c.on('notification', (n) => {
+        if (n.channel !== CHANNEL || !n.payload) return;
+        let msg: { t?: unknown; m?: unknown };
+        try {
+          msg = JSON.parse(n.payload) as { t?: unknown; m?: unknown };
+        } catch {
+          return;
+        }
+        if (typeof msg.t !== 'string' || typeof msg.m !== 'string') return;
+        for (const f of [...(this.topics.get(msg.t) ?? [])]) {
+          try {
+            f(msg.m);
+          } catch {
+            /* a listener's failure stays its own */
+          }
+        }
+      });
+      const lost = () => {
+        if (this.closed) return;
+        this.listener = undefined;
+        this.relisten = setTimeout(() => void this.listen().catch(() => undefined), PROBE_MS);
+        this.relisten.unref();
+      };
+      c.on('error', lost);
+      c.on('end', lost);
+      try {
+        await c.connect();
+        await c.query(`LISTEN ${CHANNEL}`);
+      } catch (e) {
+        c.removeListener('end', lost);
+        await c.end().catch(() => undefined);
+        this.listener = undefined;
+        throw storeError(e, this.url, 'listening for changes');
+      }
+      return c;
+    })();
+    return this.listener;
+  }
+
+  // ------------------------------------------------------------------------------------------ entities
+
+  async commitPage(input: { connectionId: string; stream: string; entity: string; writes: EntityWrite[]; checkpoint?: { id: string; value: Record<string, unknown> } }): Promise<UpsertResult> {
+    requireId('connection id', input.connectionId);
+    requireId('stream', input.stream);
+    for (const w of input.writes) requireId('external_id', w.external_id);
+    const now = new Date().toISOString();
+    return this.transaction(`writing entities/${input.connectionId}/${input.stream}`, async (c) => {
+      const ids = [...new Set(input.writes.map((w) => w.external_id))];
+      const prevRows = ids.length
+        ? (
+            await c.query<{ external_id: string; hash: string; raw_hash: string | null; deleted: boolean; first_seen_at: string }>(
+              'SELECT external_id, hash, raw_hash, deleted, first_seen_at FROM taxbridge_entities WHERE connection_id = $1 AND stream = $2 AND external_id = ANY($3::text[]) FOR UPDATE',
+              [input.connectionId, input.stream, ids],
+            )
+          ).rows
+        : [];
+      const prev = new Map<string, { h: string; r?: string; d: boolean; f: string }>(prevRows.map((r) => [r.external_id, { h: r.hash, ...(r.raw_hash === null ? {} : { r: r.raw_hash }), d: r.deleted, f: r.first_seen_at }]));
+      const result = { created: 0, updated: 0, unchanged: 0, deleted: 0 };
+      // The last write of each id in the page (one row per id per statement); counts follow every write.
+      const rows = new Map<string, { external_id: string; data: string; raw: string | undefined; hash: string; raw_hash: string | null; deleted: boolean; first_seen_at: string }>();
+      for (const w of input.writes) {
+        const deleted = w.deleted === true;
+        const dataText = stableStringify(w.data);
+        const h = contentHash(deleted ? `${dataText}\u0000deleted` : dataText);
+        const rawText = w.raw === undefined ? undefined : JSON.stringify(w.raw);
+        const r = rawText === undefined ? undefined : contentHash(rawText);
+        const before = prev.get(w.external_id);
+        if (before && before.h === h && before.r === r) {
+          result.unchanged++;
+          continue;
+        }
+        if (!before) result.created++;
+        else if (before.h === h) result.unchanged++;
+        else result.updated++;
+        if (deleted && !before?.d) result.deleted++;
+        const f = before?.f ?? now;
+        rows.set(w.external_id, { external_id: w.external_id, data: dataText, raw: rawText, hash: h, raw_hash: r ?? null, deleted, first_seen_at: f });
+        prev.set(w.external_id, { h, ...(r === undefined ? {} : { r }), d: deleted, f });
+      }
+      if (rows.size) {
+        const list = [...rows.values()];
+        await c.query(
+          `INSERT INTO taxbridge_entities (connection_id, stream, external_id, entity, data, raw, hash, raw_hash, deleted, first_seen_at, updated_at)
+           SELECT $1, $2, x.external_id, $3, x.data::jsonb, x.raw::jsonb, x.hash, x.raw_hash, x.deleted, x.first_seen_at, $4
+           FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::boolean[], $11::text[]) AS x(external_id, data, raw, hash, raw_hash, deleted, first_seen_at)
+           ON CONFLICT (connection_id, stream, external_id) DO UPDATE SET entity = excluded.entity, data = excluded.data, raw = excluded.raw, hash = excluded.hash,
+             raw_hash = excluded.raw_hash, deleted = excluded.deleted, updated_at = excluded.updated_at`,
+          [
+            input.connectionId,
+            input.stream,
+            input.entity,
+            now,
+            list.map((x) => x.external_id),
+            list.map((x) => x.data),
+            list.map((x) => x.raw ?? null),
+            list.map((x) => x.hash),
+            list.map((x) => x.raw_hash),
+            list.map((x) => x.deleted),
+            list.map((x) => x.first_seen_at),
+          ],
+        );
+      }
+      if (input.checkpoint) {
+        const value = JSON.stringify(input.checkpoint.value);
+        await c.query(
+          'INSERT INTO taxbridge_checkpoints (connection_id, stream, id, value) VALUES ($1, $2, $3, $4::jsonb) ON CONFLICT (connection_id, stream, id) DO UPDATE SET value = excluded.value',
+          [input.connectionId, input.stream, input.checkpoint.id, value],
+        );
+        // The sync_state copy commits in the same transaction: it never lags here.
+        await c.query(
+          "INSERT INTO taxbridge_documents (collection, id, doc) VALUES ('sync_state', $1, $2::jsonb) ON CONFLICT (collection, id) DO UPDATE SET doc = excluded.doc, updated_at = now()",
+          [input.checkpoint.id, value],
+        );
+      }
+      return result;
+    });
+  }
+
+  async getCheckpoint(connectionId: string, stream: string, id: string): Promise<Record<string, unknown> | undefined> {
+    const r = await this.query<{ value: Record<string, unknown> }>('reading a checkpoint', 'SELECT value FROM taxbridge_checkpoints WHERE connection_id = $1 AND stream = $2 AND id = $3', [connectionId, stream, id]);
+    return r.rows[0]?.value;
+  }
+
+  async getEntity(connectionId: string, stream: string, externalId: string): Promise<StoredEntity | undefined> {
+    const r = await this.query<EntityRow>('reading an entity', `SELECT ${ENTITY_COLUMNS} FROM taxbridge_entities WHERE connection_id = $1 AND stream = $2 AND external_id = $3`, [connectionId, stream, externalId]);
+    return r.rows[0] ? toEntity(r.rows[0]) : undefined;
+  }
+
+  async listEntities(connectionId: string, stream: string, opts: { includeDeleted?: boolean } = {}): Promise<StoredEntity[]> {
+    const out: StoredEntity[] = [];
+    for (let after: string | undefined; ; ) {
+      const page = await this.pageEntities(connectionId, stream, { after, limit: 1000, includeDeleted: opts.includeDeleted });
+      out.push(...page);
+      if (page.length < 1000) return out;
+      after = page[page.length - 1]!.external_id;
+    }
+  }
+
+  async pageEntities(connectionId: string, stream: string, opts: { after?: string; limit: number; includeDeleted?: boolean }): Promise<StoredEntity[]> {
+    const limit = pageLimit({ limit: Math.max(1, opts.limit) })!;
+    const r = await this.query<EntityRow>(
+      'reading entities',
+      `SELECT ${ENTITY_COLUMNS} FROM taxbridge_entities WHERE connection_id = $1 AND stream = $2 AND ($3::text IS NULL OR external_id > $3) ${opts.includeDeleted ? '' : 'AND NOT deleted'} ORDER BY external_id LIMIT ${limit}`,
+      [connectionId, stream, opts.after ?? null],
+    );
+    return r.rows.map(toEntity);
+  }
+
+  async entityStates(connectionId: string, stream: string, externalIds: string[]): Promise<Map<string, { hash: string; deleted: boolean }>> {
+    const out = new Map<string, { hash: string; deleted: boolean }>();
+    if (!externalIds.length) return out;
+    const r = await this.query<{ external_id: string; hash: string; deleted: boolean }>(
+      'reading entity hashes',
+      'SELECT external_id, hash, deleted FROM taxbridge_entities WHERE connection_id = $1 AND stream = $2 AND external_id = ANY($3::text[])',
+      [connectionId, stream, externalIds],
+    );
+    for (const row of r.rows) out.set(row.external_id, { hash: row.hash, deleted: row.deleted });
+    return out;
+  }
+
+  async markDeleted(connectionId: string, stream: string, externalId: string): Promise<boolean> {
+    return this.transaction('marking an entity deleted', async (c) => {
+      const r = await c.query<{ data: Record<string, unknown>; deleted: boolean }>('SELECT data, deleted FROM taxbridge_entities WHERE connection_id = $1 AND stream = $2 AND external_id = $3 FOR UPDATE', [connectionId, stream, externalId]);
+      const row = r.rows[0];
+      if (!row) return false;
+      if (row.deleted) return true;
+      const hash = contentHash(`${stableStringify(row.data)}\u0000deleted`);
+      await c.query('UPDATE taxbridge_entities SET deleted = true, hash = $4, updated_at = $5 WHERE connection_id = $1 AND stream = $2 AND external_id = $3', [connectionId, stream, externalId, hash, new Date().toISOString()]);
+      return true;
+    });
+  }
+
+  async countEntities(connectionId: string, stream: string): Promise<{ active: number; deleted: number }> {
+    const r = await this.query<{ active: string; deleted: string }>(
+      'counting entities',
+      'SELECT count(*) FILTER (WHERE NOT deleted) AS active, count(*) FILTER (WHERE deleted) AS deleted FROM taxbridge_entities WHERE connection_id = $1 AND stream = $2',
+      [connectionId, stream],
+    );
+    return { active: Number(r.rows[0]!.active), deleted: Number(r.rows[0]!.deleted) };
+  }
+}
+
