@@ -160,6 +160,12 @@ export class EmbeddedStore implements Store {
     return result;
   }
 
+  /** Every checkpoint saved in a stream's table (store migrate copies them). */
+  async streamCheckpoints(connectionId: string, stream: string): Promise<Checkpoints> {
+    const t = await this.stream(connectionId, stream);
+    return structuredClone((t.data.meta.checkpoints ?? {}) as Checkpoints);
+  }
+
   async getCheckpoint(connectionId: string, stream: string, id: string): Promise<Record<string, unknown> | undefined> {
     const t = await this.stream(connectionId, stream);
     const value = ((t.data.meta.checkpoints ?? {}) as Checkpoints)[id];
@@ -286,6 +292,15 @@ export class EmbeddedStore implements Store {
       n++;
     }
     return n;
+  }
+
+  /** Each (id, document) of a collection, parsed one at a time (store migrate). */
+  async scanEntries(collection: Collection, fn: (id: string, doc: unknown) => void | Promise<void>): Promise<void> {
+    const rows = (await this.collection(collection)).data.rows;
+    for (const id of [...rows.keys()]) {
+      const row = rows.get(id);
+      if (row) await fn(id, JSON.parse(row.json));
+    }
   }
 
   async claimNext<T = Record<string, unknown>>(collection: Collection, query: ClaimQuery): Promise<T | undefined> {

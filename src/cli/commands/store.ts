@@ -2,10 +2,25 @@ import { resolve } from 'node:path';
 import { isTaxbridgeError, TaxbridgeError } from '../../errors.ts';
 import { loadConfig } from '../../config/index.ts';
 import { checkDataDir, type CheckReport } from '../../store/check.ts';
+import { checkDatabase, type DatabaseCheckReport } from '../../store/postgres/check.ts';
+import { checkDatabaseUrl } from '../../store/postgres/url.ts';
 import { parseCommandArgs } from '../args.ts';
 
 
-export const usage = `Usage: taxbridge store check [--data <dir>] [--config <file>] [--json]
+export const usage = `Usage: taxbridge store check [--data <dir> | --database-url <url>] [--config <file>] [--json]
+       taxbridge store migrate --from <data folder> --to <database url> [--again] [--json]
+
+check on PostgreSQL (--database-url or TAXBRIDGE_DATABASE_URL): the schema migrations applied and pending,
+rows and bytes per collection and per (connection, stream), and every synced record's hash recomputed from
+its data. Nothing is written.
+
+migrate copies every table of a data folder into PostgreSQL (documents, synced records with their hashes
+and times, checkpoints, cron ticks; secrets stay sealed by the master key, so serve on the database with
+the same TAXBRIDGE_MASTER_KEY). Stop the server first (it takes the folder's lock). Idempotent: it upserts
+by key; resumable: tables finished by an earlier run are skipped (--again copies them anyway). It prints
+the rows copied and the rows the database holds per table.
+
+check on a data folder:
 
 Reads the snapshot and journal of every table (collections/ and entities/) and prints, per table, its rows,
 bytes on disk and status: ok, torn_tail (an interrupted last write; the next start drops it with a warning)
@@ -60,20 +75,29 @@ function formatReport(r: CheckReport): string {
 
 export async function run(args: string[]): Promise<number> {
   let sub: string | undefined;
-  let values: { data?: string; config?: string; json?: boolean };
+  let values: { data?: string; config?: string; json?: boolean; 'database-url'?: string; from?: string; to?: string; again?: boolean };
   try {
-    const parsed = parseCommandArgs(args, { data: { type: 'string' }, config: { type: 'string' }, json: { type: 'boolean' } });
+    const parsed = parseCommandArgs(args, { data: { type: 'string' }, config: { type: 'string' }, json: { type: 'boolean' }, from: { type: 'string' }, to: { type: 'string' }, again: { type: 'boolean' } });
     values = parsed.values;
     [sub] = parsed.positionals;
-    if (sub !== 'check' || parsed.positionals.length > 1) {
-      throw new TaxbridgeError('CLI_USAGE', sub === undefined ? 'give a subcommand: taxbridge store check' : `unknown arguments \`${parsed.positionals.join(' ')}\`: the subcommand is \`check\``);
+    if ((sub !== 'check' && sub !== 'migrate') || parsed.positionals.length > 1) {
+      throw new TaxbridgeError('CLI_USAGE', sub === undefined ? 'give a subcommand: taxbridge store check | migrate' : `unknown arguments \`${parsed.positionals.join(' ')}\`: the subcommands are \`check\` and \`migrate\``);
     }
+    if (sub === 'migrate' && (!values.from || !values.to)) throw new TaxbridgeError('CLI_USAGE', 'store migrate needs --from <data folder> and --to <database url>');
+    if (sub === 'migrate') checkDatabaseUrl(values.to!);
   } catch (e) {
     if (!isTaxbridgeError(e) || e.code !== 'CLI_USAGE') throw e;
     process.stderr.write(`taxbridge store: ${e.code}: ${e.message}\n\n${usage}\n`);
     return 2;
   }
-  const dir = resolve(loadConfig({ data: values.data, config: values.config }).dataDir);
+  if (sub === 'migrate') return migrate(resolve(values.from!), values.to!, values);
+  const config = loadConfig({ data: values.data, config: values.config, databaseUrl: values['database-url'] });
+  if (config.databaseUrl) {
+    const r = await checkDatabase(config.databaseUrl);
+    process.stdout.write(values.json ? `${JSON.stringify(r, null, 2)}\n` : formatDatabaseReport(r));
+    return r.summary.damaged > 0 || r.migrations.pending.length > 0 ? 1 : 0;
+  }
+  const dir = resolve(config.dataDir);
   let report: CheckReport;
   try {
     report = await checkDataDir(dir);
@@ -86,4 +110,47 @@ export async function run(args: string[]): Promise<number> {
   }
   process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
   return report.summary.damaged > 0 ? 1 : 0;
+}
+
+function formatDatabaseReport(r: DatabaseCheckReport): string {
+  const out = [`Checking ${r.database} (read only: nothing is changed)`];
+  const m = r.migrations;
+  out.push(`schema: ${m.applied.length} migration(s) applied${m.pending.length ? `, PENDING: ${m.pending.join(', ')} (taxbridge serve applies them at start)` : ''}${m.unknown.length ? `, unknown to this version: ${m.unknown.join(', ')}` : ''}`);
+  if (r.tables.length === 0) out.push('no tables with rows');
+  else {
+    const width = Math.max(5, ...r.tables.map((t) => t.table.length));
+    out.push(`${'table'.padEnd(width)}  ${'rows'.padStart(9)}  ${'bytes'.padStart(12)}  status`);
+    for (const t of r.tables) out.push(`${t.table.padEnd(width)}  ${String(t.rows).padStart(9)}  ${String(t.bytes).padStart(12)}  ${t.status === 'ok' ? 'ok' : `DAMAGED: ${t.bad_hashes} record(s) whose hash does not match their data (first: ${(t.first_bad ?? []).join(', ')}); a full sync of the stream rewrites them`}`);
+  }
+  const s = r.summary;
+  out.push('', `${s.tables} table(s), ${s.rows} row(s), ${s.bytes} bytes: ${s.ok} ok, ${s.damaged} damaged`);
+  return out.join('\n') + '\n';
+}
+
+async function migrate(from: string, to: string, values: { json?: boolean; again?: boolean }): Promise<number> {
+  const { PostgresStore } = await import('../../store/postgres/store.ts');
+  const { copyToPostgres } = await import('../../store/copy.ts');
+  const { redactUrl } = await import('../../store/postgres/url.ts');
+  const shown = redactUrl(to);
+  const target = await PostgresStore.open({ url: to });
+  try {
+    if (!values.json) process.stdout.write(`Copying ${from} into ${shown}${target.migrations?.applied.length ? ` (schema migrations applied: ${target.migrations.applied.join(', ')})` : ''}\n`);
+    const report = await copyToPostgres({
+      from,
+      to: target,
+      shownTo: shown,
+      again: values.again,
+      onTable: (t) => {
+        if (!values.json) process.stdout.write(`  ${t.table}: ${t.rows} row(s) copied, ${t.in_database} in the database\n`);
+      },
+    });
+    if (values.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    else {
+      if (report.skipped.length) process.stdout.write(`  skipped ${report.skipped.length} table(s) an earlier run finished (--again copies them anyway)\n`);
+      process.stdout.write(`${report.summary.tables} table(s), ${report.summary.rows} row(s) copied. Serve on the database with TAXBRIDGE_DATABASE_URL and the same master key.\n`);
+    }
+    return 0;
+  } finally {
+    await target.close();
+  }
 }

@@ -398,6 +398,80 @@ export class PostgresStore implements Store {
     return this.listener;
   }
 
+  // ------------------------------------------------------------------------------------ bulk import
+
+  /** Upserts documents as they are (store migrate): one statement per batch, idempotent. */
+  async importDocuments(collection: Collection, docs: Array<{ id: string; doc: unknown }>): Promise<void> {
+    if (!docs.length) return;
+    await this.query(
+      `importing ${collection}`,
+      `INSERT INTO taxbridge_documents (collection, id, doc) SELECT $1, x.id, x.doc::jsonb FROM unnest($2::text[], $3::text[]) AS x(id, doc)
+       ON CONFLICT (collection, id) DO UPDATE SET doc = excluded.doc, updated_at = now()`,
+      [collection, docs.map((d) => d.id), docs.map((d) => JSON.stringify(d.doc))],
+      true,
+    );
+  }
+
+  /** Upserts entities keeping their hashes and times (store migrate), in one statement. */
+  async importEntities(entities: StoredEntity[]): Promise<void> {
+    if (!entities.length) return;
+    const col = <T>(f: (e: StoredEntity) => T) => entities.map(f);
+    await this.query(
+      'importing entities',
+      `INSERT INTO taxbridge_entities (connection_id, stream, external_id, entity, data, raw, hash, raw_hash, deleted, first_seen_at, updated_at)
+       SELECT x.c, x.s, x.e, x.en, x.d::jsonb, x.r::jsonb, x.h, x.rh, x.del, x.f, x.u
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::boolean[], $10::text[], $11::text[]) AS x(c, s, e, en, d, r, h, rh, del, f, u)
+       ON CONFLICT (connection_id, stream, external_id) DO UPDATE SET entity = excluded.entity, data = excluded.data, raw = excluded.raw, hash = excluded.hash,
+         raw_hash = excluded.raw_hash, deleted = excluded.deleted, first_seen_at = excluded.first_seen_at, updated_at = excluded.updated_at`,
+      [
+        col((e) => e.connection_id),
+        col((e) => e.stream),
+        col((e) => e.external_id),
+        col((e) => e.entity),
+        col((e) => JSON.stringify(e.data)),
+        col((e) => (e.raw === undefined ? null : JSON.stringify(e.raw))),
+        col((e) => e.hash),
+        col((e) => (e.raw === undefined ? null : contentHash(JSON.stringify(e.raw)))),
+        col((e) => e.deleted),
+        col((e) => e.first_seen_at),
+        col((e) => e.updated_at),
+      ],
+      true,
+    );
+  }
+
+  async importCheckpoint(connectionId: string, stream: string, id: string, value: Record<string, unknown>): Promise<void> {
+    await this.query(
+      'importing a checkpoint',
+      'INSERT INTO taxbridge_checkpoints (connection_id, stream, id, value) VALUES ($1, $2, $3, $4::jsonb) ON CONFLICT (connection_id, stream, id) DO UPDATE SET value = excluded.value',
+      [connectionId, stream, id, JSON.stringify(value)],
+      true,
+    );
+  }
+
+  /** Records a schedule's last claimed tick (store migrate), never moving it back. */
+  async importTick(schedule: string, tick: string): Promise<void> {
+    await this.query(
+      'importing a tick',
+      'INSERT INTO taxbridge_ticks (schedule, tick) VALUES ($1, $2) ON CONFLICT (schedule) DO UPDATE SET tick = excluded.tick WHERE taxbridge_ticks.tick < excluded.tick',
+      [schedule, tick],
+      true,
+    );
+  }
+
+  /** Rows per collection and per (connection, stream), for `store check` and `store migrate`. */
+  async tableCounts(): Promise<{ collections: Array<{ collection: string; rows: number; bytes: number }>; entities: Array<{ connection_id: string; stream: string; rows: number; deleted: number; bytes: number }> }> {
+    const c = await this.query<{ collection: string; rows: string; bytes: string }>('counting documents', 'SELECT collection, count(*) AS rows, coalesce(sum(pg_column_size(doc)), 0) AS bytes FROM taxbridge_documents GROUP BY collection ORDER BY collection');
+    const e = await this.query<{ connection_id: string; stream: string; rows: string; deleted: string; bytes: string }>(
+      'counting entities',
+      'SELECT connection_id, stream, count(*) AS rows, count(*) FILTER (WHERE deleted) AS deleted, coalesce(sum(pg_column_size(data) + coalesce(pg_column_size(raw), 0)), 0) AS bytes FROM taxbridge_entities GROUP BY connection_id, stream ORDER BY connection_id, stream',
+    );
+    return {
+      collections: c.rows.map((r) => ({ collection: r.collection, rows: Number(r.rows), bytes: Number(r.bytes) })),
+      entities: e.rows.map((r) => ({ connection_id: r.connection_id, stream: r.stream, rows: Number(r.rows), deleted: Number(r.deleted), bytes: Number(r.bytes) })),
+    };
+  }
+
   // ------------------------------------------------------------------------------------------ entities
 
   async commitPage(input: { connectionId: string; stream: string; entity: string; writes: EntityWrite[]; checkpoint?: { id: string; value: Record<string, unknown> } }): Promise<UpsertResult> {
