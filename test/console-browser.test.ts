@@ -246,9 +246,33 @@ describe('the console in Chromium', () => {
     await screenshot(page, 'tax');
   });
 
+  it('shows a misspelt key of a spec at its line in the playground, as you type', async () => {
+    await page.getByRole('navigation').getByRole('link', { name: 'Spec playground' }).click();
+    await page.getByRole('heading', { name: 'Valid' }).waitFor();
+    const editor = page.getByLabel('Connector spec (YAML)');
+    const text = await editor.inputValue();
+    const line = text.split('\n').findIndex((l) => l.trim().startsWith('records:')) + 1;
+    expect(line).toBeGreaterThan(1);
+    await editor.fill(text.replace('    records: $.data', '    recrods: $.data'));
+    const diag = page.locator(`[data-testid=diagnostics] li[data-line="${line}"]`);
+    await diag.waitFor();
+    expect(await diag.textContent()).toMatch(new RegExp(`^${line}:5 \\(go to line ${line}, column 5\\) SCHEMA_UNKNOWN_PROPERTY unknown property \`recrods\`.*did you mean \`records\`\?`));
+    await page.getByRole('heading', { name: '2 errors' }).waitFor();
+    await pageIsClean('playground');
+    await screenshot(page, 'playground');
+    // The line:column link puts the cursor there.
+    await diag.getByRole('button').click();
+    const caret = await editor.evaluate((el: any) => String(el.value).slice(0, el.selectionStart).split('\n').length);
+    expect(caret).toBe(line);
+    // A shipped spec loads and is valid.
+    await page.getByLabel('Start from').selectOption({ value: 'rillet' });
+    await expect.poll(() => editor.inputValue()).toMatch(/^# yaml-language-server/);
+    await page.getByRole('heading', { name: /^Valid/ }).waitFor();
+  });
+
   it('works on a narrow screen', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
-    for (const hash of ['#/connections', `#/organizations/${orgId}`, `#/connections/${rilletConnection}`, '#/tax', `#/data/${rilletConnection}/invoices`]) {
+    for (const hash of ['#/connections', `#/organizations/${orgId}`, `#/connections/${rilletConnection}`, '#/tax', `#/data/${rilletConnection}/invoices`, '#/playground']) {
       await page.goto(`${server.url}/console${hash}`);
       await page.locator('main h1').waitFor();
       const overflow = await page.evaluate('document.documentElement.scrollWidth - window.innerWidth');

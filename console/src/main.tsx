@@ -10,6 +10,7 @@ import { Connection } from './pages/Connection.tsx';
 import { Organizations, Organization } from './pages/Organizations.tsx';
 import { Data, Record as RecordPage } from './pages/Data.tsx';
 import { Tax } from './pages/Tax.tsx';
+import { Playground } from './pages/Playground.tsx';
 import './styles.css';
 
 const NAV: Array<[string, string]> = [
@@ -17,6 +18,7 @@ const NAV: Array<[string, string]> = [
   ['organizations', 'Organizations'],
   ['data', 'Data'],
   ['tax', 'Tax'],
+  ['playground', 'Spec playground'],
 ];
 
 function App() {
@@ -80,6 +82,8 @@ function Page({ route }: { route: string[] }) {
       return <Connect connector={a ?? ''} />;
     case 'organizations':
       return a ? <Organization id={a} /> : <Organizations />;
+    case 'playground':
+      return <Playground />;
     case 'tax':
       return <Tax />;
     case 'data':

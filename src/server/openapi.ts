@@ -537,6 +537,25 @@ const paths: Record<string, Record<string, Op>> = {
   '/admin/connectors': {
     get: admin({ tags: ['admin: connections'], summary: 'Connector specs loaded (and those that failed to load)', responses: { '200': json({ type: 'object', properties: { data: { type: 'array', items: ref('Connector') }, failures: { type: 'array', items: { type: 'object' } } } }, 'Connectors.') } }),
   },
+  '/admin/connectors/{connector}/spec': {
+    get: admin({
+      tags: ['admin: connections'],
+      summary: 'The YAML text of a loaded connector spec (the playground starts from it)',
+      parameters: [pathParam('connector', 'Connector name, e.g. rillet.')],
+      responses: { '200': { description: 'The spec file as loaded.', content: { 'application/yaml': { schema: { type: 'string' } } } }, '404': errorResponse('No such connector loaded.') },
+    }),
+  },
+  '/admin/specs/validate': {
+    post: admin({
+      tags: ['admin: connections'],
+      summary: 'Validate a connector spec text as `taxbridge validate` does (the spec playground)',
+      description: 'YAML syntax, local $refs, the connector schema and lint, with each problem’s line and column (1-based), stable code, message and hint. Reads no file and calls no system. At most 256 KiB of YAML; at most 200 diagnostics answered.',
+      requestBody: body({ type: 'object', required: ['yaml'], properties: { yaml: { type: 'string', maxLength: 262144 } } }),
+      responses: {
+        '200': json(data({ type: 'object', required: ['valid', 'errors', 'warnings', 'diagnostics'], properties: { valid: { type: 'boolean' }, errors: { type: 'integer' }, warnings: { type: 'integer' }, truncated: { type: 'boolean' }, diagnostics: { type: 'array', items: { type: 'object', required: ['line', 'column', 'code', 'message', 'severity'], properties: { line: { type: 'integer' }, column: { type: 'integer' }, code: { type: 'string' }, message: { type: 'string' }, hint: { type: 'string' }, severity: { enum: ['error', 'warning'] }, path: { type: 'string' } } } }, connector: { type: 'object', properties: { name: { type: 'string' }, title: { type: 'string' }, streams: { type: 'array', items: { type: 'string' } } } } } }), 'The diagnostics (valid with no errors; warnings allowed).'),
+      },
+    }),
+  },
   '/admin/connections': {
     get: admin({
       tags: ['admin: connections'],

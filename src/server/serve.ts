@@ -49,6 +49,7 @@ import { ConnectionRuntime, type StartSchedules } from './connection-runtime.ts'
 import { createConnectionsApiRouter } from './connections-api.ts';
 import { createRecordsApiRouter } from './records-api.ts';
 import { createTaxAdminApiRouter } from './tax-admin-api.ts';
+import { createSpecsApiRouter } from './specs-api.ts';
 import { createOAuthAdminRouter, createOAuthCallbackRouter } from './oauth-api.ts';
 import { oauthAppsFrom } from '../connections/oauth-apps.ts';
 import { createTaxApiRouter } from './tax-api.ts';
@@ -276,6 +277,7 @@ export async function startServer(config: ServeConfig, io: ServeIO = {}): Promis
         createConnectionsApiRouter({ connections, adminToken: adminGate, runner: runtime, log }),
         createOAuthAdminRouter({ connections, adminToken: adminGate, log }),
         createRecordsApiRouter({ connections, store, adminToken: adminGate, log }),
+        createSpecsApiRouter({ registry, adminToken: adminGate, log }),
         createWebhookAdminRouter({ store, adminToken: adminGate, events: webhooks.events, writebacks: webhooks.writebacks }),
         createInvoiceTaxRouter({
           service: tax,
