@@ -1,5 +1,11 @@
 #!/usr/bin/env node
-// The CLI runs the TypeScript sources through tsx: no build step between `npm ci` and a working binary.
-import { register } from 'tsx/esm/api';
-register();
-await import('../src/cli/bin.ts');
+// The installed CLI runs the compiled package (dist/, made by `npm run build`); tests and development run the
+// TypeScript sources through tsx instead (`node --import tsx src/cli/bin.ts`, see test/helpers/serve-child.ts).
+import { existsSync } from 'node:fs';
+
+const entry = new URL('../dist/src/cli/bin.js', import.meta.url);
+if (!existsSync(entry)) {
+  process.stderr.write('taxbridge: the package is not built (no dist/src/cli/bin.js): run `npm run build` in its folder\n');
+  process.exit(1);
+}
+await import(entry.href);

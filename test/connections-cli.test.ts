@@ -14,6 +14,7 @@ import { loadConfig } from '../src/config/index.ts';
 import { startServer } from '../src/server/serve.ts';
 import { openStore } from '../src/store/index.ts';
 import { createOrganization } from '../src/tax/orgs.ts';
+import { CLI } from './helpers/serve-child.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 let seq: FakeSequence;
@@ -24,7 +25,7 @@ let env: NodeJS.ProcessEnv;
 
 function cli(args: string[], extraEnv: NodeJS.ProcessEnv = {}, input = ''): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = execFile(process.execPath, [join(ROOT, 'bin', 'taxbridge.js'), ...args], { cwd: ROOT, env: { ...env, ...extraEnv }, timeout: 60_000 }, (err, stdout, stderr) => {
+    const child = execFile(process.execPath, [...CLI, ...args], { cwd: ROOT, env: { ...env, ...extraEnv }, timeout: 60_000 }, (err, stdout, stderr) => {
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
     child.stdin?.end(input);

@@ -15,6 +15,7 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeStripe, type FakeStripe } from '../fakes/index.ts';
 import { adminClient, childServeEnv, freePort, waitFor } from './helpers/e2e.ts';
+import { CLI } from './helpers/serve-child.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 
@@ -62,7 +63,7 @@ beforeAll(async () => {
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
   const env = childServeEnv({ port, dataDir, adminToken: ADMIN, masterKey: randomBytes(32).toString('base64') });
-  child = spawn(process.execPath, [join(ROOT, 'bin', 'taxbridge.js'), 'serve'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  child = spawn(process.execPath, [...CLI, 'serve'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout!.setEncoding('utf8').on('data', (d: string) => output.push(d));
   child.stderr!.setEncoding('utf8').on('data', (d: string) => output.push(d));
   await waitFor('readyz', async () => (await request(`${base}/readyz`)).statusCode === 200, 20_000, 100);

@@ -15,6 +15,7 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeRillet, startFakeSequence, type FakeRillet, type FakeSequence } from '../fakes/index.ts';
 import { childServeEnv, freePort, waitFor } from './helpers/e2e.ts';
+import { CLI } from './helpers/serve-child.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 
@@ -43,7 +44,7 @@ let proc: Proc | undefined;
 const allOutput: string[] = [];
 
 function startServe(): Proc {
-  const child = spawn(process.execPath, [join(ROOT, 'bin', 'taxbridge.js'), 'serve'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...CLI, 'serve'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const out: string[] = [];
   const err: string[] = [];
   child.stdout!.setEncoding('utf8').on('data', (d: string) => out.push(d));

@@ -27,6 +27,7 @@ import type { RunningServer } from '../src/server/serve.ts';
 import type { StartSchedules } from '../src/server/connection-runtime.ts';
 import { adminClient, freePort, inProcessConfig, startTestServer, until as pollUntil } from './helpers/e2e.ts';
 import { startReceiver, type Receiver } from './helpers/webhook-receiver.ts';
+import { CLI } from './helpers/serve-child.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const TOKEN = `t_${randomBytes(16).toString('hex')}`;
@@ -411,8 +412,7 @@ describe('OAuth authorization code connections', () => {
 
   it('the CLI prints the authorization URL and waits for the consent; --reauthorize --no-wait gives a new link', async () => {
     const env = { PATH: process.env.PATH, HOME: process.env.HOME, TAXBRIDGE_ADMIN_TOKEN: TOKEN, TAXBRIDGE_LOG_LEVEL: 'error' };
-    const bin = join(ROOT, 'bin', 'taxbridge.js');
-    const child = spawn(process.execPath, [bin, 'connect', 'acme', '--org', orgId, '--server', server.url, '--wait-timeout', '60'], { cwd: ROOT, env });
+    const child = spawn(process.execPath, [...CLI, 'connect', 'acme', '--org', orgId, '--server', server.url, '--wait-timeout', '60'], { cwd: ROOT, env });
     let out = '';
     let err = '';
     child.stdout.on('data', (c) => (out += c));
@@ -428,7 +428,7 @@ describe('OAuth authorization code connections', () => {
     const id = /Authorized: Acme Books (conn_\w+)/.exec(out)![1]!;
 
     const again = await new Promise<{ code: number; out: string }>((resolve) => {
-      const c = spawn(process.execPath, [bin, 'connect', '--connection', id, '--reauthorize', '--no-wait', '--server', server.url], { cwd: ROOT, env });
+      const c = spawn(process.execPath, [...CLI, 'connect', '--connection', id, '--reauthorize', '--no-wait', '--server', server.url], { cwd: ROOT, env });
       let o = '';
       c.stdout.on('data', (d) => (o += d));
       c.on('exit', (code) => resolve({ code: code ?? 1, out: o }));
@@ -436,7 +436,7 @@ describe('OAuth authorization code connections', () => {
     expect(again.code).toBe(0);
     expect(again.out).toMatch(/Open this URL in a browser and approve access to Acme Books/);
     const st = await new Promise<{ code: number; out: string }>((resolve) => {
-      const c = spawn(process.execPath, [bin, 'connections', id, '--server', server.url], { cwd: ROOT, env });
+      const c = spawn(process.execPath, [...CLI, 'connections', id, '--server', server.url], { cwd: ROOT, env });
       let o = '';
       c.stdout.on('data', (d) => (o += d));
       c.on('exit', (code) => resolve({ code: code ?? 1, out: o }));

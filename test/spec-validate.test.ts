@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { checkSpecFile, checkSpecText, loadConnector, SpecError } from '../src/spec/index.ts';
+import { CLI } from './helpers/serve-child.ts';
 
 const run = promisify(execFile);
 const fixtures = join(import.meta.dirname, 'fixtures', 'specs');
@@ -79,22 +80,20 @@ describe('taxbridge validate: broken specs', () => {
 });
 
 describe('taxbridge validate: command line', () => {
-  const bin = join(import.meta.dirname, '..', 'bin', 'taxbridge.js');
-
   it('exits 0 on the shipped connectors', async () => {
-    const { stdout } = await run('node', [bin, 'validate', join(import.meta.dirname, '..', 'connectors')]);
+    const { stdout } = await run(process.execPath, [...CLI, 'validate', join(import.meta.dirname, '..', 'connectors')]);
     expect(stdout).toMatch(/\d+ spec\(s\) checked: 0 error\(s\)/);
   });
 
   it('exits 1 and reports all files of a folder, as JSON and as GitHub annotations', async () => {
     const dir = join(fixtures, 'broken');
-    const json = await run('node', [bin, 'validate', '--format', 'json', dir]).catch((e) => e);
+    const json = await run(process.execPath, [...CLI, 'validate', '--format', 'json', dir]).catch((e) => e);
     expect(json.code).toBe(1);
     const report = JSON.parse(json.stdout);
     expect(report.ok).toBe(false);
     expect(report.files).toBe(broken.length);
     expect(new Set(report.diagnostics.map((d: { file: string }) => d.file)).size).toBe(broken.length);
-    const gh = await run('node', [bin, 'validate', '--format', 'github', join(dir, '01-misspelt-key.yaml')]).catch((e) => e);
+    const gh = await run(process.execPath, [...CLI, 'validate', '--format', 'github', join(dir, '01-misspelt-key.yaml')]).catch((e) => e);
     expect(gh.code).toBe(1);
     expect(gh.stdout).toMatch(/^::error file=.*01-misspelt-key\.yaml,line=31,col=5,title=SCHEMA_UNKNOWN_PROPERTY::/m);
   });

@@ -3,10 +3,10 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { runSpecTestFile } from '../src/spectest/run.ts';
+import { CLI } from './helpers/serve-child.ts';
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, '..');
-const bin = join(root, 'bin', 'taxbridge.js');
 
 describe('spec tests (taxbridge test)', () => {
   it.each(['sequence', 'rillet'])('every case of connectors/%s.test.yaml passes', async (name) => {
@@ -57,7 +57,7 @@ describe('spec tests (taxbridge test)', () => {
   });
 
   it('exits non-zero from the command line when a case fails', async () => {
-    const failed = await run('node', [bin, 'test', join(root, 'test', 'fixtures', 'spectest')]).catch((e) => e);
+    const failed = await run(process.execPath, [...CLI, 'test', join(root, 'test', 'fixtures', 'spectest')]).catch((e) => e);
     expect(failed.code).toBe(1);
     expect(failed.stdout).toMatch(/0 passed, 6 failed/);
   });
@@ -65,14 +65,14 @@ describe('spec tests (taxbridge test)', () => {
 
 describe('taxbridge map', () => {
   it('prints the canonical entity of a raw record', async () => {
-    const { stdout } = await run('node', [bin, 'map', join(root, 'connectors', 'sequence.yaml'), 'invoices', join(root, 'test', 'fixtures', 'records', 'sequence-invoice.json')]);
+    const { stdout } = await run(process.execPath, [...CLI, 'map', join(root, 'connectors', 'sequence.yaml'), 'invoices', join(root, 'test', 'fixtures', 'records', 'sequence-invoice.json')]);
     const out = JSON.parse(stdout);
     expect(out.entity).toBe('invoice');
     expect(out.data).toMatchObject({ external_id: 'inv_1', currency: 'USD', status: 'draft', lines: [{ external_id: 'li_1', amount: '100.00' }] });
   });
 
   it('explains a record that does not map and exits 1', async () => {
-    const failed = await run('node', [bin, 'map', join(root, 'connectors', 'sequence.yaml'), 'invoices', join(root, 'test', 'fixtures', 'spectest', 'failing.test.yaml')]).catch((e) => e);
+    const failed = await run(process.execPath, [...CLI, 'map', join(root, 'connectors', 'sequence.yaml'), 'invoices', join(root, 'test', 'fixtures', 'spectest', 'failing.test.yaml')]).catch((e) => e);
     expect(failed.code).toBe(1);
     expect(failed.stderr).toMatch(/MAP_BAD_RECORD/);
   });

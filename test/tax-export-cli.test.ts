@@ -11,12 +11,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../src/store/index.ts';
 import { TaxService } from '../src/tax/service.ts';
 import { startTaxServer, taxData, type TaxServer } from './helpers/tax-server.ts';
+import { CLI } from './helpers/serve-child.ts';
 
 const run = promisify(execFile);
-const BIN = new URL('../bin/taxbridge.js', import.meta.url).pathname;
 const cli = async (args: string[], env: Record<string, string> = {}) => {
   try {
-    const r = await run(process.execPath, [BIN, 'tax', 'export', ...args], { env: { ...process.env, ...env }, timeout: 60_000 });
+    const r = await run(process.execPath, [...CLI, 'tax', 'export', ...args], { env: { ...process.env, ...env }, timeout: 60_000 });
     return { code: 0, out: r.stdout, err: r.stderr };
   } catch (e) {
     const x = e as { code: number; stdout: string; stderr: string };

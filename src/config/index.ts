@@ -14,7 +14,7 @@
  * | database pool    |                   | TAXBRIDGE_DATABASE_POOL_SIZE | database_pool_size | 10 connections per process      |
  * | statement timeout |                  | TAXBRIDGE_DATABASE_STATEMENT_TIMEOUT_MS | database_statement_timeout_ms | 15000 |
  * | public URL       | --public-url      | TAXBRIDGE_PUBLIC_URL        | public_url         | http://<host>:<port>             |
- * | connectors       | --connectors      | TAXBRIDGE_CONNECTORS_DIR    | connectors_dir     | ./connectors                     |
+ * | connectors       | --connectors      | TAXBRIDGE_CONNECTORS_DIR    | connectors_dir     | ./connectors, else the package's |
  * | log level        | --log-level       | TAXBRIDGE_LOG_LEVEL         | log_level          | info (debug|info|warn|error|silent) |
  * | admin token      |                   | TAXBRIDGE_ADMIN_TOKEN       |                    | generated at first start, printed once, only its hash kept |
  * | master key       |                   | TAXBRIDGE_MASTER_KEY        |                    | (none: see master key file)      |
@@ -50,6 +50,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { TaxbridgeError } from '../errors.ts';
 import { checkDatabaseUrl, redactUrl } from '../store/postgres/url.ts';
+import { packagePath } from '../package-root.ts';
 import { parseLogLevel, type LogLevel } from '../log/index.ts';
 import { DEFAULT_TAX_API_LIMITS } from '../tax/request-schema.ts';
 import { DEFAULT_RETENTION } from '../tax/retention.ts';
@@ -291,7 +292,8 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
   const d = pick(flags.data, 'TAXBRIDGE_DATA_DIR', 'data_dir');
   const dataDir = resolve(cwd, d ? str(d.value, d.source) : DEFAULTS.dataDir);
   const c = pick(flags.connectors, 'TAXBRIDGE_CONNECTORS_DIR', 'connectors_dir');
-  const connectorsDir = resolve(cwd, c ? str(c.value, c.source) : DEFAULTS.connectorsDir);
+  // Unset: ./connectors when the working directory has one, else the specs shipped with the package (any folder works).
+  const connectorsDir = c ? resolve(cwd, str(c.value, c.source)) : existsSync(resolve(cwd, DEFAULTS.connectorsDir)) ? resolve(cwd, DEFAULTS.connectorsDir) : packagePath('connectors');
   const l = pick(flags.logLevel, 'TAXBRIDGE_LOG_LEVEL', 'log_level');
   const logLevel = l ? parseLogLevel(String(l.value), l.source) : DEFAULTS.logLevel;
   const u = pick(flags.publicUrl, 'TAXBRIDGE_PUBLIC_URL', 'public_url');

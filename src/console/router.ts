@@ -13,7 +13,7 @@
  * nothing inline, no frames), and the assets are served from memory, read once at start.
  */
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { dirname, extname, join } from 'node:path';
+import { extname, join } from 'node:path';
 import type { Context } from 'koa';
 import type { Router } from '@koa/router';
 import { readJsonBody } from '../server/raw-body.ts';
@@ -23,6 +23,7 @@ import { createRouter } from '../server/routing.ts';
 import type { AdminTokenCheck } from '../server/admin-bearer.ts';
 import { CSRF_HEADER, ConsoleSessions, SESSION_COOKIE, cookieValue } from './sessions.ts';
 import { crossSiteRefusal } from './session-auth.ts';
+import { packagePath } from '../package-root.ts';
 
 export const CONTENT_SECURITY_POLICY = [
   "default-src 'none'",
@@ -50,18 +51,8 @@ interface Asset {
   type: string;
 }
 
-/** The package root (the folder with package.json) above this file, wherever the sources were compiled to. */
-function packageRoot(): string {
-  let dir = import.meta.dirname;
-  for (let i = 0; i < 6; i++) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    dir = dirname(dir);
-  }
-  return join(import.meta.dirname, '..', '..');
-}
-
 export function defaultConsoleDir(): string {
-  return join(packageRoot(), 'console', 'dist');
+  return packagePath('console', 'dist');
 }
 
 /** The build read into memory: index.html and console/dist/assets/* by file name. */

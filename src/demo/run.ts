@@ -14,6 +14,7 @@ import { startFakeRillet, startFakeSequence } from '../../fakes/index.ts';
 import { loadConfig } from '../config/index.ts';
 import { TaxbridgeError } from '../errors.ts';
 import { startServer } from '../server/serve.ts';
+import { packagePath } from '../package-root.ts';
 import { startQuickBooksDemo } from './quickbooks.ts';
 import { startStripeDemo } from './stripe.ts';
 import { startChargebeeDemo } from './chargebee.ts';
@@ -56,7 +57,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<void> {
   const log = createWriteStream(logFile, { flags: 'a' });
   const config = loadConfig(
     { port: String(port), host: '127.0.0.1', data: dataDir, 'log-level': 'info' } as never,
-    { TAXBRIDGE_ADMIN_TOKEN: admin, TAXBRIDGE_MASTER_KEY: randomBytes(32).toString('base64'), TAXBRIDGE_CONNECTORS_DIR: join(import.meta.dirname, '..', '..', 'connectors'), ...qbo.env },
+    { TAXBRIDGE_ADMIN_TOKEN: admin, TAXBRIDGE_MASTER_KEY: randomBytes(32).toString('base64'), TAXBRIDGE_CONNECTORS_DIR: packagePath('connectors'), ...qbo.env },
   );
   step(2, 'Starting taxbridge serve: tax API, admin API, webhook receiver, scheduler');
   const server = await startServer(config, { writeLog: (l) => void log.write(l.endsWith('\n') ? l : `${l}\n`), notice: () => {} });

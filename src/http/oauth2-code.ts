@@ -8,6 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { request, type Dispatcher } from 'undici';
 import { TaxbridgeError } from '../errors.ts';
 import type { OAuth2CodeAuthSpec } from '../spec/types.ts';
+import { RESERVED_AUTHORIZE_PARAMS } from './oauth2-params.ts';
 
 /** The deployment's app credentials at the system (configuration, never a connection's). */
 export interface OAuthApp {
@@ -43,8 +44,7 @@ export function pkcePair(): { verifier: string; challenge: string } {
   return { verifier, challenge: createHash('sha256').update(verifier, 'ascii').digest('base64url') };
 }
 
-/** Parameters taxbridge sets in every authorization request (spec `authorize_params` cannot override them). */
-export const RESERVED_AUTHORIZE_PARAMS: ReadonlySet<string> = new Set(['response_type', 'client_id', 'redirect_uri', 'scope', 'state', 'code_challenge', 'code_challenge_method']);
+export { RESERVED_AUTHORIZE_PARAMS };
 
 export function authorizationUrl(auth: OAuth2CodeAuthSpec, p: { authorizeUrl: string; clientId: string; redirectUri: string; state: string; challenge?: string }): string {
   const u = new URL(p.authorizeUrl);

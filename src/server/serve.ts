@@ -15,12 +15,12 @@ import { taxIdVerifierFromEnv } from '../tax/vat-ids/index.ts';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { TaxbridgeError, errorMessage } from '../errors.ts';
 import { describeConfig, type ServeConfig } from '../config/index.ts';
 import { connectionLookup } from '../connections/lookup.ts';
 import type { ConnectionDoc } from '../connections/model.ts';
 import { ConnectorRegistry } from '../connections/registry.ts';
+import { packagePath } from '../package-root.ts';
 import { SecretBox, loadKeyring } from '../connections/secrets.ts';
 import { ConnectionService } from '../connections/service.ts';
 import { createLogger, type Logger } from '../log/index.ts';
@@ -96,7 +96,7 @@ export interface RunningServer {
 
 export function packageVersion(): string {
   try {
-    return (JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'package.json'), 'utf8')) as { version?: string }).version ?? '0.0.0';
+    return (JSON.parse(readFileSync(packagePath('package.json'), 'utf8')) as { version?: string }).version ?? '0.0.0';
   } catch {
     return '0.0.0';
   }

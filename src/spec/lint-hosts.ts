@@ -5,7 +5,7 @@
  * fills in (`settings_from_redirect`, `settings_from_token`) are declared.
  */
 import { isLoopbackHost, isTemplatedUrl, urlTemplateSettings } from '../http/base-url.ts';
-import { RESERVED_AUTHORIZE_PARAMS } from '../http/oauth2-code.ts';
+import { RESERVED_AUTHORIZE_PARAMS } from '../http/oauth2-params.ts';
 import type { Diagnostic } from './diagnostics.ts';
 import type { ConnectorSpec, SettingSpec } from './types.ts';
 import { pointerJoin } from './yaml-source.ts';

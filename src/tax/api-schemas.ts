@@ -6,15 +6,15 @@
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
+import { packagePath } from '../package-root.ts';
 
 type Json = Record<string, unknown>;
 type AddFormats = (ajv: Ajv2020) => void;
 const addFormats = ((addFormatsModule as unknown as { default?: AddFormats }).default ?? addFormatsModule) as unknown as AddFormats;
 
-export const TAX_API_SCHEMA_DIR = fileURLToPath(new URL('../../schemas/tax-api/', import.meta.url));
+export const TAX_API_SCHEMA_DIR = packagePath('schemas', 'tax-api');
 
 /** The schema files by stem ("calculate_tax_request"), parsed once. */
 export const TAX_API_SCHEMAS: ReadonlyMap<string, Readonly<Json>> = new Map(
@@ -63,7 +63,7 @@ export function openApiTaxComponents(): Record<string, Json> {
   return toComponents(TAX_API_SCHEMAS, componentName, 'schemas/tax-api');
 }
 
-const ENTITY_DIR = fileURLToPath(new URL('../../schemas/entities/', import.meta.url));
+const ENTITY_DIR = packagePath('schemas', 'entities');
 
 /** The stored entities (schemas/entities/, the admin API's organizations, registrations ...) as components named Entity<Name>[<Def>]. */
 export function openApiEntityComponents(): Record<string, Json> {

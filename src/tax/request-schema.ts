@@ -6,11 +6,11 @@
  * src/config (TAXBRIDGE_TAX_MAX_BODY_BYTES, TAXBRIDGE_TAX_MAX_DEPTH, ...).
  */
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { packagePath } from '../package-root.ts';
 
 type Json = Record<string, unknown>;
 
-const FILE = fileURLToPath(new URL('../../schemas/tax-api/calculate_tax_request.schema.json', import.meta.url));
+const FILE = packagePath('schemas', 'tax-api', 'calculate_tax_request.schema.json');
 
 export const CALCULATE_TAX_REQUEST_SCHEMA: Readonly<Json> = JSON.parse(readFileSync(FILE, 'utf8')) as Json;
 

@@ -1,18 +1,24 @@
 /**
- * `taxbridge serve` (or another CLI command) as a real child process: bin/taxbridge.js, loopback, port 0.
+ * `taxbridge serve` (or another CLI command) as a real child process, run from the TypeScript sources (`CLI`, never a
+ * possibly stale dist/), loopback, port 0.
  * `startServe` resolves once the server logs `listening` (with its URL), or rejects with the exit code and
  * stderr when it stops first; `runCli` runs a command to its end.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { createInterface } from 'node:readline';
 import { request } from 'undici';
 
 const ROOT = join(import.meta.dirname, '..', '..');
+/** The installed entry (runs dist/): only the package test (test/package.test.ts) spawns it, after building. */
 export const BIN = join(ROOT, 'bin', 'taxbridge.js');
-/** Node arguments that run the CLI from the TypeScript sources (no build needed): spawn(process.execPath, [...CLI, 'validate', ...]). */
-export const CLI: readonly string[] = ['--import', 'tsx', join(ROOT, 'src', 'cli', 'bin.ts')];
+/**
+ * Node arguments that run the CLI from the TypeScript sources, so tests never depend on a build:
+ * spawn(process.execPath, [...CLI, 'validate', ...]). tsx is given by path, whatever the child's working directory.
+ */
+export const CLI: readonly string[] = ['--import', pathToFileURL(join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href, join(ROOT, 'src', 'cli', 'bin.ts')];
 export const ADMIN_TOKEN = 'a'.repeat(32);
 
 export function serveEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -64,7 +70,7 @@ export function exited(child: ChildProcess): Promise<number | null> {
 
 /** Starts `taxbridge serve --data <dir> --port 0`; with `shell` (e.g. "umask 000") it runs through sh. */
 export function startServe(dir: string, opts: { env?: NodeJS.ProcessEnv; shell?: string; args?: string[] } = {}): Promise<ServeChild> {
-  const args = [BIN, 'serve', '--data', dir, '--port', '0', ...(opts.args ?? [])];
+  const args = [...CLI, 'serve', '--data', dir, '--port', '0', ...(opts.args ?? [])];
   const child = opts.shell
     ? spawn('sh', ['-c', `${opts.shell} && exec "$0" "$@"`, process.execPath, ...args], { env: opts.env ?? serveEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
     : spawn(process.execPath, args, { env: opts.env ?? serveEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
@@ -117,7 +123,7 @@ export async function serveUntilExit(dir: string, opts: { env?: NodeJS.ProcessEn
 /** Runs a CLI command to its end. */
 export function runCli(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Exited> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, [...CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d) => (stdout += d));
