@@ -78,6 +78,11 @@ export function connectorSchema(): Record<string, unknown> {
   return readJson(join(SCHEMAS_DIR, 'connector.schema.json'));
 }
 
+/** True when the validators come from the build (dist/ with current schemas); false from the sources. */
+export function usingPrecompiledValidators(): boolean {
+  return loadPrecompiled() !== null;
+}
+
 export function connectorValidator(): ValidateFunction {
   connector ??= loadPrecompiled()?.connector ?? getAjv().compile(connectorSchema());
   return connector;

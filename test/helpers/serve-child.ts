@@ -18,7 +18,7 @@ export const BIN = join(ROOT, 'bin', 'taxbridge.js');
  * Node arguments that run the CLI from the TypeScript sources, so tests never depend on a build:
  * spawn(process.execPath, [...CLI, 'validate', ...]). tsx is given by path, whatever the child's working directory.
  */
-export const CLI: readonly string[] = ['--import', pathToFileURL(join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href, join(ROOT, 'src', 'cli', 'bin.ts')];
+export const CLI: readonly string[] = ['--import', pathToFileURL(join(ROOT, 'node_modules', 'tsx', 'dist', 'esm', 'index.mjs')).href, join(ROOT, 'src', 'cli', 'bin.ts')];
 export const ADMIN_TOKEN = 'a'.repeat(32);
 
 export function serveEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
