@@ -56,4 +56,6 @@ const t0 = performance.now();
 compile();
 const assets = copyAssets();
 const validators = precompileValidators();
+// Tests that run the built package rebuild when any input is newer than this (test/helpers/built-package.ts).
+writeFileSync(join(DIST, '.build-stamp'), `${new Date().toISOString()}\n`);
 process.stdout.write(`build: dist/ compiled, ${assets} data file(s) copied, ${validators} written (${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);

@@ -7,8 +7,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TOUR_COMMANDS, expandTourCommand } from '../src/demo/tour.ts';
+import { ensureBuilt } from './helpers/built-package.ts';
 import { until } from './helpers/e2e.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -36,6 +37,9 @@ function bash(envFile: string, line: string): Promise<{ code: number | null; std
     p.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
+
+// `npx taxbridge` runs the package as installed (dist/): built first when missing or stale.
+beforeAll(ensureBuilt, 600_000);
 
 let demo: ChildProcess | undefined;
 let demoOut = '';
