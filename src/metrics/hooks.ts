@@ -5,7 +5,17 @@
  */
 import type { Context } from 'koa';
 import { emitOpsEvent, type OpsError } from './events.ts';
-import * as m from './registry.ts';
+import type * as Families from './registry.ts';
+
+// The metric families, once the server has loaded them (countInto, from src/server/metrics-api.ts): a CLI
+// run that syncs or writes back through the same code never loads prom-client; its events still reach
+// listeners (alerts).
+let m: typeof Families | undefined;
+
+/** Starts counting into the metric families (./registry.ts). */
+export function countInto(families: typeof Families): void {
+  m = families;
+}
 
 const NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
 const CODE = /^[A-Za-z0-9_]{1,64}$/;
@@ -50,13 +60,15 @@ const httpSeries = new Map<string, { count: { inc(): void }; time: { observe(v: 
 
 /** One answered HTTP request (the access log's middleware). */
 export function observeHttpRequest(ctx: Context, seconds: number): void {
+  if (!m) return;
+  const f = m;
   safely(() => {
     const route = routeTemplate(ctx);
     const key = `${ctx.method} ${ctx.status} ${route}`;
     let series = httpSeries.get(key);
     if (!series) {
       const labels = { method: ctx.method, route, status: String(ctx.status) };
-      series = { count: m.httpRequests.labels(labels), time: m.httpDuration.labels(labels) };
+      series = { count: f.httpRequests.labels(labels), time: f.httpDuration.labels(labels) };
       httpSeries.set(key, series);
     }
     series.count.inc();
@@ -78,9 +90,9 @@ export function observeTaxCalculation<T extends CalculationResult>(p: Promise<T>
         const lines = result.lines;
         let reason = lines.length === 0 ? 'none' : lines[0]!.reason;
         for (let i = 1; i < lines.length; i++) if (lines[i]!.reason !== reason) reason = 'mixed';
-        m.taxCalculations.inc({ result: result.taxTotal > 0n ? 'taxed' : 'not_taxed', reason: codeLabel(reason) });
+        m?.taxCalculations.inc({ result: result.taxTotal > 0n ? 'taxed' : 'not_taxed', reason: codeLabel(reason) });
       }),
-    (e: unknown) => safely(() => m.taxCalculations.inc({ result: 'error', reason: codeLabel(errorOf(e).code) })),
+    (e: unknown) => safely(() => m?.taxCalculations.inc({ result: 'error', reason: codeLabel(errorOf(e).code) })),
   );
   return p;
 }
@@ -91,7 +103,7 @@ export function observeTaxCalculation<T extends CalculationResult>(p: Promise<T>
 export function observeWebhookDelivery(d: { connector?: string; connectionId?: string; status: number; code?: string; duplicate?: boolean }): void {
   safely(() => {
     const outcome = d.status >= 300 ? 'refused' : d.duplicate ? 'duplicate' : 'accepted';
-    m.webhookDeliveries.inc({ connector: nameLabel(d.connector), outcome, code: outcome === 'refused' ? codeLabel(d.code) : '' });
+    m?.webhookDeliveries.inc({ connector: nameLabel(d.connector), outcome, code: outcome === 'refused' ? codeLabel(d.code) : '' });
     emitOpsEvent({ kind: 'webhook_delivery', outcome, status: d.status, ...(d.connector ? { connector: d.connector } : {}), ...(d.connectionId ? { connectionId: d.connectionId } : {}), ...(d.code ? { code: d.code } : {}) });
   });
 }
@@ -101,7 +113,7 @@ export function observeWebhookDelivery(d: { connector?: string; connectionId?: s
 /** A write-back job reached a status (final, or `retrying`). */
 export function observeWriteback(job: { id: string; connection_id: string; connector: string; document_id: string; status: string; last_error?: { code: string; message: string } }): void {
   safely(() => {
-    m.writebacks.inc({ connector: nameLabel(job.connector), outcome: codeLabel(job.status) });
+    m?.writebacks.inc({ connector: nameLabel(job.connector), outcome: codeLabel(job.status) });
     emitOpsEvent({ kind: 'writeback', connectionId: job.connection_id, connector: job.connector, jobId: job.id, documentId: job.document_id, status: job.status, ...(job.last_error ? { error: { code: job.last_error.code, message: job.last_error.message } } : {}) });
   });
 }
@@ -112,9 +124,9 @@ export function observeWriteback(job: { id: string; connection_id: string; conne
 export function observeSyncStream(s: { connection_id: string; connector: string; stream: string; status: 'ok' | 'failed' | 'skipped'; records: number; duration_ms: number; error?: { code: string; message: string } }): void {
   safely(() => {
     const labels = { connector: nameLabel(s.connector), stream: nameLabel(s.stream) };
-    m.syncRuns.inc({ ...labels, status: s.status });
-    m.syncRecords.inc(labels, s.records);
-    m.syncDuration.observe({ ...labels, status: s.status }, s.duration_ms / 1000);
+    m?.syncRuns.inc({ ...labels, status: s.status });
+    m?.syncRecords.inc(labels, s.records);
+    m?.syncDuration.observe({ ...labels, status: s.status }, s.duration_ms / 1000);
     emitOpsEvent({ kind: 'sync_stream', connectionId: s.connection_id, connector: s.connector, stream: s.stream, status: s.status, records: s.records, durationMs: s.duration_ms, ...(s.error ? { error: { code: s.error.code, message: s.error.message } } : {}) });
   });
 }
@@ -122,7 +134,7 @@ export function observeSyncStream(s: { connection_id: string; connector: string;
 /** A sync run that failed as a whole (no stream summary to report). */
 export function observeSyncFailure(connection: { id: string; connector: string }, e: unknown): void {
   safely(() => {
-    m.syncRuns.inc({ connector: nameLabel(connection.connector), stream: 'all', status: 'failed' });
+    m?.syncRuns.inc({ connector: nameLabel(connection.connector), stream: 'all', status: 'failed' });
     emitOpsEvent({ kind: 'sync_run_failed', connectionId: connection.id, connector: connection.connector, error: errorOf(e) });
   });
 }
@@ -141,10 +153,10 @@ export function observeConnectionActive(connection: { id: string; connector: str
 
 /** One HTTP attempt to a connected system: its status code, or network_error / timeout. */
 export function observeUpstreamAttempt(connector: string, status: number | 'network_error' | 'timeout'): void {
-  safely(() => m.upstreamRequests.inc({ connector: nameLabel(connector), status: String(status) }));
+  if (m) safely(() => m!.upstreamRequests.inc({ connector: nameLabel(connector), status: String(status) }));
 }
 
 /** A retry of a request to a connected system, with the status that caused it. */
 export function observeUpstreamRetry(connector: string, status: number | 'network_error' | 'timeout'): void {
-  safely(() => m.upstreamRetries.inc({ connector: nameLabel(connector), status: String(status) }));
+  if (m) safely(() => m!.upstreamRetries.inc({ connector: nameLabel(connector), status: String(status) }));
 }

@@ -4,6 +4,11 @@
  * (./queues.ts). Served by src/server/metrics-api.ts at GET /metrics.
  */
 export * from './hooks.ts';
+import * as families from './registry.ts';
+import { countInto } from './hooks.ts';
+
+// Whoever loads this index (the server) counts; parts that import ./hooks.ts alone (the CLI's paths) do not.
+countInto(families);
 export { emitOpsEvent, onOpsEvent, reportListenerErrors, type OpsEvent } from './events.ts';
 export { instrumentStore } from './store.ts';
 export { queueStats, refreshQueueGauges, type QueueName, type QueueStats } from './queues.ts';
