@@ -1,31 +1,53 @@
 /**
- * Two replicas' coordinators on one store (the embedded store in memory here; PostgreSQL in
- * replicas-postgres.test.ts): a job claimed by one is not handed to the other until released or expired
- * (visibility timeout), heartbeats keep a claim or lease, a lost lease aborts its holder, a tick is won once,
- * `exclusive` never overlaps, and change notices reach the other replica, well-formed ones only.
+ * Two replicas' coordinators on one store, the embedded store in memory and PostgreSQL (a fresh database,
+ * dropped after): a job claimed by one is not handed to the other until released or expired (visibility
+ * timeout), heartbeats keep a claim or lease, a lost lease aborts its holder, a tick is won once, `exclusive`
+ * never overlaps, and change notices reach the other replica, well-formed ones only.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { openStore } from '../src/store/index.ts';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { openConfiguredStore, openStore } from '../src/store/index.ts';
+import { createTestDatabase, type TestDatabase } from './helpers/pg.ts';
 import type { Store } from '../src/store/types.ts';
 import { CHANGES_TOPIC, SharedCoordinator } from '../src/coordination/index.ts';
 import type { DueWhere, QueueSpec } from '../src/coordination/index.ts';
 import { waitFor } from './helpers/e2e.ts';
 
-const QUEUE: QueueSpec = {
-  collection: 'jobs',
-  due: (now): DueWhere[] => [{ status: 'pending' }, { status: 'retrying', next_attempt_at: { lte: now } }],
-  partition: (d) => String(d.part),
-  orderBy: 'created_at',
-};
+/** A queue collection of its own per test (the PostgreSQL database is shared by the tests of the file). */
+let tests = 0;
+let QUEUE: QueueSpec;
+function newQueue(): QueueSpec {
+  return {
+    collection: `jobs_${++tests}`,
+    due: (now): DueWhere[] => [{ status: 'pending' }, { status: 'retrying', next_attempt_at: { lte: now } }],
+    partition: (d) => String(d.part),
+    orderBy: 'created_at',
+  };
+}
 
 let stores: Store[] = [];
 let coordinators: SharedCoordinator[] = [];
+let db: TestDatabase | undefined;
+let kind: 'embedded' | 'postgres' = 'embedded';
+
+/** The two replicas' stores: one embedded store shared in memory, or two PostgresStores (two pools) on one database. */
+async function openPair(): Promise<[Store, Store]> {
+  if (kind === 'embedded') {
+    const s = await openStore({ memory: true });
+    stores.push(s);
+    return [s, s];
+  }
+  db ??= await createTestDatabase();
+  const a = await openConfiguredStore({ dataDir: '', databaseUrl: db.url });
+  const b = await openConfiguredStore({ dataDir: '', databaseUrl: db.url });
+  stores.push(a, b);
+  return [a, b];
+}
 
 async function twoReplicas(leaseMs = 300): Promise<{ store: Store; a: SharedCoordinator; b: SharedCoordinator }> {
-  const store = await openStore({ memory: true });
-  stores.push(store);
+  const [store, storeB] = await openPair();
+  QUEUE = newQueue();
   const a = new SharedCoordinator({ store, replicaId: 'replica-a', leaseMs, pollMs: 50 });
-  const b = new SharedCoordinator({ store, replicaId: 'replica-b', leaseMs, pollMs: 50 });
+  const b = new SharedCoordinator({ store: storeB, replicaId: 'replica-b', leaseMs, pollMs: 50 });
   coordinators.push(a, b);
   await a.start();
   await b.start();
@@ -39,21 +61,30 @@ afterEach(async () => {
   coordinators = [];
 });
 
+afterAll(async () => {
+  await db?.drop();
+});
+
 async function addJobs(store: Store, n: number, status = 'pending'): Promise<string[]> {
   const ids: string[] = [];
   for (let i = 0; i < n; i++) {
     const id = `job_${i}`;
-    await store.put('jobs', id, { id, status, part: `p${i % 2}`, created_at: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString() });
+    await store.put(QUEUE.collection, id, { id, status, part: `p${i % 2}`, created_at: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString() });
     ids.push(id);
   }
   return ids;
 }
 
-describe('replica coordination on one store', () => {
+describe.each(['embedded', 'postgres'] as const)('replica coordination on one %s store', (which) => {
+  beforeAll(() => {
+    kind = which;
+  });
+
   it('hands each due job to one replica; a released job is free again; a held one only after its claim expires', async () => {
-    const { store, a, b } = await twoReplicas(300);
+    // Long enough for the steps before the expiry to finish on a loaded machine.
+    const { store, a, b } = await twoReplicas(1500);
     const ids = await addJobs(store, 4);
-    await store.put('jobs', 'later', { id: 'later', status: 'retrying', next_attempt_at: '2999-01-01T00:00:00.000Z', part: 'p0', created_at: '2026-01-02T00:00:00.000Z' });
+    await store.put(QUEUE.collection, 'later', { id: 'later', status: 'retrying', next_attempt_at: '2999-01-01T00:00:00.000Z', part: 'p0', created_at: '2026-01-02T00:00:00.000Z' });
     const qa = a.jobs(QUEUE);
     const qb = b.jobs(QUEUE);
     expect(await qa.claim(ids[0]!)).toBe(true);
@@ -72,33 +103,33 @@ describe('replica coordination on one store', () => {
     await waitFor('the expired claims', async () => {
       for (const j of await qb.claimDue(10)) taken.add(j.id);
       return taken.size === 4;
-    }, 5000, 20);
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(150);
+    }, 15_000, 50);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(500);
     expect([...taken].sort()).toEqual([...ids].sort());
   });
 
   it('keeps a claim alive with heartbeats while the job runs, and frees it once the heartbeat stops', async () => {
-    const { store, a, b } = await twoReplicas(200);
+    const { store, a, b } = await twoReplicas(1000);
     const [id] = await addJobs(store, 1);
     const qa = a.jobs(QUEUE);
     const qb = b.jobs(QUEUE);
     expect(await qa.claim(id!)).toBe(true);
     const stop = qa.heartbeat(id!);
-    const until = Date.now() + 700;
+    const until = Date.now() + 2500;
     while (Date.now() < until) {
       expect(await qb.claim(id!)).toBe(false);
       await new Promise((r) => setTimeout(r, 50));
     }
     stop();
-    await waitFor('the claim to expire', () => qb.claim(id!), 3000, 20);
+    await waitFor('the claim to expire', () => qb.claim(id!), 10_000, 50);
   });
 
   it('gives a lease to one replica, keeps it with heartbeats, aborts a holder that lost it, and passes it on when the holder dies', async () => {
-    const { store, a, b } = await twoReplicas(200);
+    const { store, a, b } = await twoReplicas(1000);
     const la = await a.lease('sync:c1/invoices');
     expect(la).toBeDefined();
     expect(await a.lease('sync:c1/invoices')).toBeUndefined(); // not twice in one process either
-    const until = Date.now() + 700;
+    const until = Date.now() + 2500;
     while (Date.now() < until) {
       expect(await b.lease('sync:c1/invoices')).toBeUndefined();
       await new Promise((r) => setTimeout(r, 50));
@@ -107,7 +138,7 @@ describe('replica coordination on one store', () => {
     // Someone else takes it (as after a long pause of A): A's next heartbeat finds out and aborts.
     await store.releaseLease('sync:c1/invoices', 'replica-a');
     expect(await store.tryAcquireLease('sync:c1/invoices', 'intruder', 10_000)).toBe(true);
-    await waitFor('A to notice the lost lease', () => la!.signal.aborted, 3000, 20);
+    await waitFor('A to notice the lost lease', () => la!.signal.aborted, 10_000, 20);
     expect((la!.signal.reason as { code?: string }).code).toBe('LEASE_LOST');
     await store.releaseLease('sync:c1/invoices', 'intruder');
     // A dies holding a lease (its timers stop, nothing is released): B gets it after the TTL.
@@ -115,7 +146,7 @@ describe('replica coordination on one store', () => {
     expect(l2).toBeDefined();
     await a.stop();
     expect(await b.lease('backfill:c1')).toBeUndefined();
-    const lb = await waitFor('the dead holder\'s lease', () => b.lease('backfill:c1'), 3000, 20);
+    const lb = await waitFor('the dead holder\'s lease', () => b.lease('backfill:c1'), 10_000, 50);
     await lb.release();
     expect(await b.lease('backfill:c1')).toBeDefined();
   });
