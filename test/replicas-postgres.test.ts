@@ -211,8 +211,12 @@ describe('three replicas on one PostgreSQL database', () => {
       // Once; a job re-run after its replica died re-sends with the same idempotency key, which the fake does not apply again.
       expect(new Set(sent).size, `tax writes of ${id}: ${JSON.stringify(sent)}`).toBe(1);
     }
-    const jobs = await sql.query<{ document_id: string; status: string }>(`SELECT doc->>'document_id' AS document_id, doc->>'status' AS status FROM taxbridge_documents WHERE collection = 'writeback_jobs' AND doc->>'status' = 'applied'`);
-    for (const id of created) expect(jobs.rows.filter((j) => j.document_id === id)).toHaveLength(1);
+    // The job records `applied` just after the fake answered the POST.
+    const jobs = await waitFor('every job applied', async () => {
+      const r = await sql.query<{ document_id: string; status: string }>(`SELECT doc->>'document_id' AS document_id, doc->>'status' AS status FROM taxbridge_documents WHERE collection = 'writeback_jobs' AND doc->>'status' = 'applied'`);
+      return created.every((id) => r.rows.some((j) => j.document_id === id)) ? r.rows : undefined;
+    }, 20_000, 100);
+    for (const id of created) expect(jobs.filter((j) => j.document_id === id), `applied jobs of ${id}`).toHaveLength(1);
 
     // ---- the killed replica's sync finished by another from its checkpoint
     const resumed = await waitFor('the sync resumed and finished elsewhere', async () => {
@@ -228,7 +232,7 @@ describe('three replicas on one PostgreSQL database', () => {
     expect(Number(stored.rows[0]!.n)).toBe(expectedInvoices + created.length);
     // From the checkpoint: the first page of the full read was requested once (by the killed replica).
     const firstPages = ril.requests.filter((r) => r.method === 'GET' && r.path === '/invoices' && r.query.cursor === undefined && r.query['updated.gt'] === undefined);
-    expect(firstPages).toHaveLength(1);
+    expect(firstPages, 'first pages of the full read').toHaveLength(1);
 
     // ---- a revoked key stops working on another replica within a second
     const [a, b] = alive();
