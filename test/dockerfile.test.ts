@@ -34,7 +34,7 @@ function parseDockerfile(text: string): Instruction[] {
 
 const steps = parseDockerfile(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'));
 const stages = steps.filter((s) => s.op === 'FROM').map((s) => /^(\S+)\s+AS\s+(\S+)$/i.exec(s.args));
-const lastFrom = steps.findLastIndex((s) => s.op === 'FROM');
+const lastFrom = steps.map((s) => s.op).lastIndexOf('FROM');
 const runtime = steps.slice(lastFrom);
 
 describe('Dockerfile', () => {
