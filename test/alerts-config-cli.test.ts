@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeConfig, loadConfig } from '../src/config/index.ts';
+import { freePort } from './helpers/e2e.ts';
 import { CLI } from './helpers/serve-child.ts';
 import { startReceiver, type Receiver } from './helpers/webhook-receiver.ts';
 
@@ -122,6 +123,11 @@ describe('taxbridge alerts test', () => {
     expect(refused.code).toBe(1);
     expect(JSON.parse(refused.stdout)).toMatchObject({ ok: false, results: [{ ok: false, attempts: 1, status: 400 }] });
     expect(receiver.got).toHaveLength(1);
+    // Nothing listening: retried (the process stays up through the backoff), then reported.
+    const port = await freePort();
+    const down = await alertsCli(['test'], { TAXBRIDGE_ALERT_URLS: `http://127.0.0.1:${port}/hook`, TAXBRIDGE_ALERT_SECRET: SECRET });
+    expect(down.code).toBe(1);
+    expect(down.stdout).toMatch(/^NOT delivered to http:\/\/127\.0\.0\.1:\d+\/…: fetch failed.* \(after 3 attempts\)\n$/);
     const none = await alertsCli(['test'], {});
     expect(none.code).toBe(1);
     expect(none.stderr).toMatch(/ALERTS_NOT_CONFIGURED: no alert URL is configured/);

@@ -159,7 +159,6 @@ export class AlertSender {
         }, ms),
         wake: resolve,
       };
-      w.timer.unref();
       this.timers.add(w);
     });
   }
