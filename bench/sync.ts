@@ -8,6 +8,12 @@
  * The fake runs in a child process so this process's CPU and peak RSS are the runtime's alone; its line
  * items are generated before either measurement. Progress goes to stderr-like lines; the last line of
  * output is one JSON object.
+ *
+ * BENCH_STORE=postgres: the sync is measured twice after the raw fetch, each in a child process of its own
+ * (so each peak RSS is its store's alone): into PostgreSQL (a database created for the run on BENCH_PG_URL,
+ * default postgres://postgres@127.0.0.1:5432/postgres, dropped after) and into the embedded store, and both
+ * ratios to the raw fetch are printed side by side. The PostgreSQL child samples its RSS as the records
+ * arrive, to show memory flat in the number of records (the embedded store holds every record in memory).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -20,8 +26,12 @@ import { Pool } from 'undici';
 const INVOICES = Number(process.env.BENCH_INVOICES ?? 20_000);
 const LINES = 5;
 const PAGE = 100;
+const PG_ADMIN = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
-if (process.argv[2] === '--serve-fake') {
+if (process.argv[2] === '--sync-child') {
+  // Child mode: one sync into the store named by argv[3], against the fake at argv[4]; prints one JSON line.
+  await syncChild(process.argv[3] as 'embedded' | 'postgres', process.argv[4]!);
+} else if (process.argv[2] === '--serve-fake') {
   // Child mode: serve the fake and report its URL.
   const { startFakeSequence } = await import('../fakes/index.ts');
   const fake = await startFakeSequence({ seed: 42, counts: { customers: 200, products: 50, invoices: INVOICES, creditNotes: 0 }, linesPerInvoice: LINES });
@@ -87,7 +97,101 @@ async function rawFetch(baseUrl: string, concurrency: number): Promise<{ records
   return { records, requests, ms };
 }
 
+async function syncChild(kind: 'embedded' | 'postgres', url: string): Promise<void> {
+  const { loadConnector } = await import('../src/spec/index.ts');
+  const { runSync } = await import('../src/sync/index.ts');
+  const spec = loadConnector(join(fileURLToPath(new URL('..', import.meta.url)), 'connectors', 'sequence.yaml'));
+  spec.http = { ...spec.http, rate_limit: undefined };
+  let cleanup = async () => undefined as unknown;
+  let store: import('../src/store/types.ts').Store;
+  if (kind === 'postgres') {
+    const pg = (await import('pg')).default;
+    const name = `taxbridge_bench_${process.pid}_${Date.now()}`;
+    const admin = async (sql: string) => {
+      const c = new pg.Client({ connectionString: PG_ADMIN });
+      await c.connect();
+      try {
+        await c.query(sql);
+      } finally {
+        await c.end();
+      }
+    };
+    await admin(`CREATE DATABASE ${name}`);
+    const u = new URL(PG_ADMIN);
+    u.pathname = `/${name}`;
+    const { PostgresStore } = await import('../src/store/postgres/store.ts');
+    store = await PostgresStore.open({ url: u.toString() });
+    cleanup = () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  } else {
+    const { openStore } = await import('../src/store/index.ts');
+    const dir = await mkdtemp(join(tmpdir(), 'taxbridge-bench-'));
+    store = await openStore({ dir });
+    cleanup = () => rm(dir, { recursive: true, force: true });
+  }
+  const conn = { connection_id: 'bench', environment: 'production' as const, base_url: url, credentials: { client_id: 'seq_client', client_secret: 'seq_secret' }, settings: {} };
+  const rss: Array<{ records: number; rss_mb: number }> = [];
+  let nextSample = 0;
+  const started = performance.now();
+  const [summary] = await runSync({
+    spec,
+    conn,
+    store,
+    streams: ['invoices'],
+    full: true,
+    onProgress: (p) => {
+      if (p.records < nextSample) return;
+      nextSample = p.records + Math.max(1000, Math.floor(INVOICES / 10));
+      rss.push({ records: p.records, rss_mb: Math.round(process.memoryUsage.rss() / 1048576) });
+      process.stderr.write(`${kind} sync: ${p.records.toLocaleString('en-US')} invoices, ${Math.round((p.records * 1000) / p.elapsed_ms)} invoices/s, rss ${rss[rss.length - 1]!.rss_mb} MB\n`);
+    },
+  });
+  const syncMs = performance.now() - started;
+  const peak = Math.round(process.resourceUsage().maxRSS / 1024);
+  const stored = await store.countEntities('bench', 'invoices');
+  await store.close();
+  await cleanup();
+  if (summary!.status !== 'ok' || stored.active !== INVOICES) throw new Error(`${kind} sync did not store every invoice: ${JSON.stringify({ status: summary!.status, error: summary!.error, stored })}`);
+  process.stdout.write(`${JSON.stringify({ kind, records: summary!.records, sync_ms: Math.round(syncMs), peak_rss_mb: peak, rss })}\n`);
+}
+
+async function syncInChild(kind: 'embedded' | 'postgres', url: string): Promise<{ kind: string; records: number; sync_ms: number; peak_rss_mb: number; rss: Array<{ records: number; rss_mb: number }> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--sync-child', kind, url], { stdio: ['ignore', 'pipe', 'inherit'], env: process.env });
+  let last = '';
+  for await (const line of createInterface({ input: child.stdout! })) if (line.startsWith('{')) last = line;
+  const code = await new Promise<number | null>((r) => (child.exitCode !== null ? r(child.exitCode) : child.on('exit', r)));
+  if (code !== 0 || !last) throw new Error(`the ${kind} sync child failed (exit ${code})`);
+  return JSON.parse(last);
+}
+
+async function mainBothStores(): Promise<void> {
+  log(`bench:sync (BENCH_STORE=postgres): fake Sequence with ${INVOICES.toLocaleString('en-US')} invoices x ${LINES} lines, in a child process; each sync in a child process of its own`);
+  const { url, child } = await startFakeProcess();
+  const { loadConnector } = await import('../src/spec/index.ts');
+  const spec = loadConnector(join(fileURLToPath(new URL('..', import.meta.url)), 'connectors', 'sequence.yaml'));
+  const concurrency = spec.http?.max_concurrency ?? 4;
+  const raw = await rawFetch(url, concurrency);
+  const rawRps = raw.records / (raw.ms / 1000);
+  log(`raw: ${raw.records} invoices, ${raw.requests} requests in ${Math.round(raw.ms)} ms = ${Math.round(rawRps)} invoices/s`);
+  const pgRun = await syncInChild('postgres', url);
+  const emb = await syncInChild('embedded', url);
+  child.stdin!.end();
+  const rps = (r: { records: number; sync_ms: number }) => r.records / (r.sync_ms / 1000);
+  for (const r of [pgRun, emb]) log(`${r.kind}: ${r.records} invoices in ${r.sync_ms} ms = ${Math.round(rps(r))} invoices/s, ratio to raw ${(rps(r) / rawRps).toFixed(3)}, peak RSS ${r.peak_rss_mb} MB; RSS by records: ${r.rss.map((x) => `${x.records}:${x.rss_mb}`).join(' ')}`);
+  const pgRss = pgRun.rss.map((x) => x.rss_mb);
+  const result = {
+    bench: 'sync',
+    store: 'postgres+embedded',
+    records: INVOICES,
+    raw_rps: Math.round(rawRps),
+    postgres: { sync_rps: Math.round(rps(pgRun)), ratio: Number((rps(pgRun) / rawRps).toFixed(3)), peak_rss_mb: pgRun.peak_rss_mb, rss_growth_mb: pgRss.length ? Math.max(...pgRss) - pgRss[0]! : 0, sync_ms: pgRun.sync_ms },
+    embedded: { sync_rps: Math.round(rps(emb)), ratio: Number((rps(emb) / rawRps).toFixed(3)), peak_rss_mb: emb.peak_rss_mb, sync_ms: emb.sync_ms },
+    raw_ms: Math.round(raw.ms),
+  };
+  log(JSON.stringify(result));
+}
+
 async function main(): Promise<void> {
+  if (process.env.BENCH_STORE === 'postgres') return mainBothStores();
   const { loadConnector } = await import('../src/spec/index.ts');
   const { openStore } = await import('../src/store/index.ts');
   const { runSync, mapRecord } = await import('../src/sync/index.ts');
