@@ -117,6 +117,9 @@ async function loadWorker(input: WorkerInput): Promise<TargetResult[]> {
 if (!isMainThread && (workerData as { taxBenchWorker?: boolean })?.taxBenchWorker) {
   const results = await loadWorker((workerData as { input: WorkerInput }).input);
   parentPort!.postMessage(results);
+} else if (isMainThread && process.env.BENCH_STORE === 'postgres') {
+  const { runOnBothStores } = await import('./lib/bench-store.ts');
+  await runOnBothStores(import.meta.url, 'tax');
 } else if (isMainThread) {
   await main();
 }
@@ -150,17 +153,10 @@ async function main(): Promise<void> {
   type Store = import('../src/store/types.ts').Store;
 
   const dir = mkdtempSync(join(tmpdir(), 'taxbridge-bench-tax-'));
-  let store: Store;
-  let storeKind: string;
-  try {
-    const { openStore } = (await import('../src/store/index.ts')) as { openStore: (o: { dir: string }) => Promise<Store> };
-    store = await openStore({ dir });
-    storeKind = 'embedded (openStore, temp folder)';
-  } catch {
-    const { MemoryStore } = await import('../test/helpers/tax-memory-store.ts');
-    store = new MemoryStore();
-    storeKind = 'memory (src/store/index.ts not available)';
-  }
+  const { openBenchStore } = await import('./lib/bench-store.ts');
+  const opened = await openBenchStore();
+  const store: Store = opened.store;
+  const storeKind = opened.kind;
 
   const service = await TaxService.open({ store, data: loadTaxData(), rateLimitPerSecond: 1_000_000, recordMode });
   const org = await service.createOrganization({
@@ -223,6 +219,7 @@ async function main(): Promise<void> {
   await new Promise<void>((r) => server.close(() => r()));
   await service.close();
   await store.close();
+  await opened.cleanup();
   rmSync(dir, { recursive: true, force: true });
 
   process.stdout.write(

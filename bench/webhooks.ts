@@ -113,7 +113,6 @@ async function main(): Promise<void> {
   const { runLoad, trackPeakRss, round } = await import('./lib/load.ts');
   type LoadResult = Awaited<ReturnType<typeof runLoad>>;
   const { loadConnector } = await import('../src/spec/index.ts');
-  const { openStore } = await import('../src/store/index.ts');
   const { createWebhookReceiverRouter } = await import('../src/server/webhooks-api.ts');
   const { EVENTS, eventDocId } = await import('../src/webhooks/inbox.ts');
 
@@ -121,7 +120,9 @@ async function main(): Promise<void> {
   const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
   const sliceSeconds = Number(process.env.BENCH_SLICE_SECONDS ?? 2);
   const dir = mkdtempSync(join(tmpdir(), 'taxbridge-bench-webhooks-'));
-  const store = await openStore({ dir });
+  const { openBenchStore } = await import('./lib/bench-store.ts');
+  const opened = await openBenchStore();
+  const store = opened.store;
   const spec = loadConnector(new URL('../connectors/rillet.yaml', import.meta.url).pathname);
   const signingToken = randomBytes(32).toString('base64');
   const connection = {
@@ -215,10 +216,14 @@ async function main(): Promise<void> {
   await new Promise<void>((res) => receiver.server.close(() => res()));
   await new Promise<void>((res) => baseline.server.close(() => res()));
   await store.close();
+  await opened.cleanup();
   rmSync(dir, { recursive: true, force: true });
   const eventsPerS = round(r.ok / (r.duration_ms / 1000), 0);
   const baselineRps = round(b.requests / (b.duration_ms / 1000), 0);
   log(JSON.stringify({ bench: 'webhooks', acked, stored, duplicates_acked: duplicatesAcked, missing, events_per_s: eventsPerS, baseline_rps: baselineRps, ratio: round(eventsPerS / baselineRps, 3) }));
 }
 
-if (isMainThread) await main();
+if (isMainThread && process.env.BENCH_STORE === 'postgres') {
+  const { runOnBothStores } = await import('./lib/bench-store.ts');
+  await runOnBothStores(import.meta.url, 'webhooks');
+} else if (isMainThread) await main();
