@@ -83,6 +83,18 @@ describe('calculate_invoice_tax and the write-back admin routes', () => {
     expect((await calc('x', apiKey, 'sequence')).status).toBe(404);
   });
 
+  it('an upstream refusal of the invoice read is a 502 naming the request, never a 500', async () => {
+    for (const status of [403, 400, 401]) {
+      rillet.faults.failNext(1, status, { method: 'GET' });
+      const r = await calc(`inv_refused_${status}`);
+      expect(r.status, JSON.stringify(r.body)).toBe(502);
+      expect(r.body).toMatchObject({ type: 'api_error', code: 'upstream_error' });
+      expect(String(r.body.message)).toContain(String(status));
+      expect(String(r.body.message)).not.toContain(rillet.apiKey);
+    }
+    rillet.faults.clear();
+  });
+
   it('lists jobs and events for the admin, dead letters included, and replays a dead job', async () => {
     expect((await admin('GET', '/admin/writebacks')).status).toBe(200);
     expect((await admin('GET', '/admin/writebacks', null)).status).toBe(401);

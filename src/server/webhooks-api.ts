@@ -55,6 +55,8 @@ import type { AdminCredential } from './admin-bearer.ts';
 import { BodyError, readJsonBody, readRawBody } from './raw-body.ts';
 import { createAdminRouter, createRouter } from './routing.ts';
 import { own } from '../own.ts';
+import { HttpError } from '../http/errors.ts';
+import { isStoreUnavailable } from '../store/unavailable.ts';
 import { observeWebhookDelivery } from '../metrics/hooks.ts';
 
 function sendJson(ctx: Context, status: number, body: unknown): void {
@@ -366,6 +368,13 @@ export function createInvoiceTaxRouter(opts: InvoiceTaxRouterOptions): Router {
       if (e instanceof TaxApiError) return sendJson(ctx, e.status, e.body());
       if (e instanceof BodyError) return sphereError(ctx, e.status, 'validation_errors', e.message);
       if (isTaxbridgeError(e) && (e.code === 'HTTP_TRANSIENT' || e.code === 'HTTP_TIMEOUT')) return sphereError(ctx, 502, 'writeback_failed', e.message);
+      // The billing system refused the read (403, 404 of the API itself, bad credentials, an unreadable answer):
+      // its problem to report, not ours; the message names the request and status, never a secret.
+      if (e instanceof HttpError) return sphereError(ctx, 502, 'upstream_error', `${e.message}${e.hint ? ` (${e.hint})` : ''}`);
+      if (isStoreUnavailable(e)) {
+        ctx.set('Retry-After', String(STORE_RETRY_AFTER_S));
+        return sphereError(ctx, 503, 'storage_unavailable', 'storage is unavailable; retry shortly');
+      }
       if (opts.onError) opts.onError(e, ctx);
       else process.stderr.write(`taxbridge calculate_invoice_tax: ${e instanceof Error ? e.message : String(e)}\n`);
       return sphereError(ctx, 500, 'internal_server_error', 'an internal error occurred; the request can be retried');
