@@ -1,8 +1,9 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULTS, describeConfig, loadConfig } from '../src/config/index.ts';
+import { packagePath } from '../src/package-root.ts';
 
 const dir = (): string => mkdtempSync(join(tmpdir(), 'tb-config-'));
 
@@ -15,7 +16,8 @@ describe('serve configuration', () => {
       host: '127.0.0.1',
       dataDir: join(cwd, 'data'),
       publicUrl: 'http://127.0.0.1:8080',
-      connectorsDir: join(cwd, 'connectors'),
+      // An empty folder: the specs shipped with the package, so `taxbridge serve` works from any folder.
+      connectorsDir: packagePath('connectors'),
       logLevel: 'info',
       initKey: false,
       shutdownTimeoutMs: 10_000,
@@ -27,6 +29,9 @@ describe('serve configuration', () => {
     expect(c.adminToken).toBeUndefined();
     expect(c.configFile).toBeUndefined();
     expect(DEFAULTS.port).toBe(8080);
+    // A folder with its own connectors/ serves those.
+    mkdirSync(join(cwd, 'connectors'));
+    expect(loadConfig({}, {}, cwd).connectorsDir).toBe(join(cwd, 'connectors'));
   });
 
   it('takes flags over environment over file over defaults', () => {
