@@ -42,7 +42,7 @@ export const ALERT_DEFAULTS = {
 } as const;
 
 const MAX_URLS = 10;
-const SECTION_KEYS: Record<string, keyof typeof ALERT_DEFAULTS | 'urls' | 'secret_file'> = {
+export const SECTION_KEYS: Record<string, keyof typeof ALERT_DEFAULTS | 'urls' | 'secret_file'> = {
   urls: 'urls',
   secret_file: 'secret_file',
   signature_failures: 'signatureFailures',

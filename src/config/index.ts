@@ -5,48 +5,15 @@
  * The file is `--config <path>` (or TAXBRIDGE_CONFIG), else `taxbridge.config.json` in the working directory
  * when it exists. File keys are snake_case; secrets never go in the file (only paths to them).
  *
- * | setting          | flag              | environment                 | file key           | default                          |
- * |------------------|-------------------|-----------------------------|--------------------|----------------------------------|
- * | port             | --port            | TAXBRIDGE_PORT              | port               | 8080                             |
- * | host             | --host            | TAXBRIDGE_HOST              | host               | 127.0.0.1 (loopback only)        |
- * | data folder      | --data            | TAXBRIDGE_DATA_DIR          | data_dir           | ./data                           |
- * | database URL     | --database-url    | TAXBRIDGE_DATABASE_URL      | (never: it holds a password) | none: the embedded store in the data folder |
- * | database pool    |                   | TAXBRIDGE_DATABASE_POOL_SIZE | database_pool_size | 10 connections per process      |
- * | statement timeout |                  | TAXBRIDGE_DATABASE_STATEMENT_TIMEOUT_MS | database_statement_timeout_ms | 15000 |
- * | public URL       | --public-url      | TAXBRIDGE_PUBLIC_URL        | public_url         | http://<host>:<port>             |
- * | connectors       | --connectors      | TAXBRIDGE_CONNECTORS_DIR    | connectors_dir     | ./connectors, else the package's |
- * | log level        | --log-level       | TAXBRIDGE_LOG_LEVEL         | log_level          | info (debug|info|warn|error|silent) |
- * | admin token      |                   | TAXBRIDGE_ADMIN_TOKEN       |                    | generated at first start, printed once, only its hash kept |
- * | master key       |                   | TAXBRIDGE_MASTER_KEY        |                    | (none: see master key file)      |
- * | master key file  |                   | TAXBRIDGE_MASTER_KEY_FILE   | master_key_file    | <data>/master.key if present     |
- * | retired keys     |                   | TAXBRIDGE_MASTER_KEY_PREVIOUS (comma-separated) |  | none (values sealed with them still open) |
- * | create key file  | --init-key        |                             | init_key           | false                            |
- * | shutdown timeout |                   | TAXBRIDGE_SHUTDOWN_TIMEOUT_MS | shutdown_timeout_ms | 10000                          |
- * | backfill at connect |                | TAXBRIDGE_BACKFILL          | backfill           | true                             |
- * | schedules        |                   | TAXBRIDGE_SCHEDULES         | schedules          | true (cron syncs per connection) |
- * | replica lease    |                   | TAXBRIDGE_LEASE_MS          | lease_ms           | 30000 (PostgreSQL: job claim visibility timeout, sync lease TTL) |
- * | replica polling  |                   | TAXBRIDGE_POLL_MS           | poll_ms            | 1000 (PostgreSQL: how often due jobs of other replicas are looked for) |
- * | tax rate limit   |                   | TAXBRIDGE_TAX_RATE_LIMIT    | tax_rate_limit_per_second | 100 (per API key)         |
- * | tax body limit   |                   | TAXBRIDGE_TAX_MAX_BODY_BYTES | tax_max_body_bytes | 1048576 (1 MiB; 413 above)       |
- * | tax line items   |                   | TAXBRIDGE_TAX_MAX_LINE_ITEMS | tax_max_line_items | 1000 per calculation             |
- * | tax nesting depth |                  | TAXBRIDGE_TAX_MAX_DEPTH     | tax_max_depth      | 32 levels (400 naming the path)  |
- * | tax free-text cap |                  | TAXBRIDGE_TAX_MAX_TEXT_LENGTH | tax_max_text_length | 500 characters (ids, product ids, address lines, names) |
- * | tax record queue |                   | TAXBRIDGE_TAX_MAX_PENDING_RECORDS | tax_max_pending_records | 10000 not yet on disk (503 above) |
- * | tax retention age |                  | TAXBRIDGE_TAX_RETENTION_DAYS | tax_retention_days | 400 days                         |
- * | tax retention count |                | TAXBRIDGE_TAX_RETENTION_COUNT | tax_retention_count | 1000000 calculations           |
- * | tax retention size |                 | TAXBRIDGE_TAX_RETENTION_BYTES | tax_retention_bytes | 268435456 (256 MiB of records) |
- * | loopback http    |                   | TAXBRIDGE_ALLOW_LOOPBACK_HTTP | allow_insecure_loopback | false (templated hosts and OAuth endpoints may be http://127.0.0.1: tests, demo) |
- * | OAuth apps       |                   | TAXBRIDGE_OAUTH_<NAME>_CLIENT_ID, _CLIENT_SECRET, _CLIENT_SECRET_FILE | oauth.<name>.client_id / client_secret_file | none (src/connections/oauth-apps.ts) |
- * | Webhook app secrets |                | TAXBRIDGE_WEBHOOK_<NAME>_SECRET, _SECRET_FILE, _SECRET_PREVIOUS |                       | none (src/webhooks/app-secrets.ts) |
- * | metrics          |                   | TAXBRIDGE_METRICS           | metrics            | true (GET /metrics, admin or metrics token) |
- * | metrics token    |                   | TAXBRIDGE_METRICS_TOKEN, TAXBRIDGE_METRICS_TOKEN_FILE | metrics_token_file | none (only the admin token opens /metrics) |
- * | alerts           |                   | TAXBRIDGE_ALERT_URLS, _SECRET, _SECRET_FILE, ... | alerts.urls, alerts.secret_file, ... | none (src/alerts/config.ts) |
+ * Every file key, its flag, environment variable and default: schemas/config.schema.json (the file is validated
+ * against it; README's configuration table is generated from it by scripts/gen-config-reference.ts). Settings only
+ * taken from the environment (the secrets: admin token, master key, database URL, ...) are its `x-environment-only`.
  *
  * Without TAXBRIDGE_MASTER_KEY, TAXBRIDGE_MASTER_KEY_FILE, master_key_file or an existing <data>/master.key,
  * `serve` refuses to start (MASTER_KEY_MISSING) unless --init-key / init_key asks it to create the file.
  * The admin token is never written anywhere in clear: only its SHA-256 is stored (`server` collection).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { TaxbridgeError } from '../errors.ts';
 import { checkDatabaseUrl, redactUrl } from '../store/postgres/url.ts';
@@ -57,6 +24,7 @@ import { DEFAULT_RETENTION } from '../tax/retention.ts';
 import { parseOAuthSection, type OAuthAppFileEntry } from '../connections/oauth-apps.ts';
 import { describeAlerts, parseAlertsConfig, type AlertsConfig } from '../alerts/config.ts';
 import { knownSecrets } from '../log/index.ts';
+import { checkConfigFile } from './schema.ts';
 
 export interface ServeConfig {
   port: number;
@@ -140,10 +108,15 @@ export const DEFAULTS = {
   configFile: 'taxbridge.config.json',
   databasePoolSize: 10,
   databaseStatementTimeoutMs: 15_000,
+  allowInsecureLoopback: false,
+  metrics: true,
 } as const;
 
-/** Keys a configuration file may contain, and the config field each sets. */
-const FILE_KEYS: Record<string, keyof ServeConfig> = {
+/** A configuration file is a few kilobytes; anything near this is not one. */
+const MAX_CONFIG_FILE_BYTES = 1024 * 1024;
+
+/** Keys a configuration file may contain, and the config field each sets (schemas/config.schema.json describes each). */
+export const FILE_KEYS: Record<string, keyof ServeConfig> = {
   port: 'port',
   host: 'host',
   data_dir: 'dataDir',
@@ -246,8 +219,11 @@ function str(v: unknown, source: string): string {
 function readConfigFile(path: string): Record<string, unknown> {
   let text: string;
   try {
+    const size = statSync(path).size;
+    if (size > MAX_CONFIG_FILE_BYTES) throw configError(`the configuration file ${path} is ${size} bytes; at most ${MAX_CONFIG_FILE_BYTES}`);
     text = readFileSync(path, 'utf8');
   } catch (e) {
+    if (e instanceof TaxbridgeError) throw e;
     throw configError(`cannot read the configuration file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
   let parsed: unknown;
@@ -257,13 +233,11 @@ function readConfigFile(path: string): Record<string, unknown> {
     throw configError(`the configuration file ${path} is not valid JSON: ${(e as Error).message}`);
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw configError(`the configuration file ${path} must hold a JSON object`);
+  // Shape, types, unknown keys and refused secrets: the schema says, naming the file and the key.
+  checkConfigFile(parsed, path);
   const obj = parsed as Record<string, unknown>;
   for (const k of Object.keys(obj)) {
-    if (k === '$schema' || k === '$comment') continue;
-    if (k === 'admin_token' || k === 'master_key' || k === 'metrics_token') {
-      throw configError(`${path}: "${k}" does not belong in a configuration file`, k === 'admin_token' ? 'set TAXBRIDGE_ADMIN_TOKEN in the environment' : k === 'metrics_token' ? 'set TAXBRIDGE_METRICS_TOKEN, or metrics_token_file' : 'use TAXBRIDGE_MASTER_KEY or master_key_file');
-    }
-    if (!Object.hasOwn(FILE_KEYS, k)) throw configError(`${path}: unknown key "${k}"`, `known keys: ${Object.keys(FILE_KEYS).join(', ')}`);
+    if (k !== '$schema' && k !== '$comment' && !Object.hasOwn(FILE_KEYS, k)) throw configError(`${path}: unknown key "${k}"`, `known keys: ${Object.keys(FILE_KEYS).join(', ')}`);
   }
   return obj;
 }
@@ -328,11 +302,11 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
   const databaseStatementTimeoutMs = dt ? parsePositiveInt(dt.value, dt.source) : DEFAULTS.databaseStatementTimeoutMs;
 
   const lb = pick(undefined, 'TAXBRIDGE_ALLOW_LOOPBACK_HTTP', 'allow_insecure_loopback');
-  const allowInsecureLoopback = lb ? parseBool(lb.value, lb.source) : false;
+  const allowInsecureLoopback = lb ? parseBool(lb.value, lb.source) : DEFAULTS.allowInsecureLoopback;
   const oauth = parseOAuthSection(f('oauth'), `${filePath}: oauth`);
 
   const me = pick(undefined, 'TAXBRIDGE_METRICS', 'metrics');
-  const metrics = me ? parseBool(me.value, me.source) : true;
+  const metrics = me ? parseBool(me.value, me.source) : DEFAULTS.metrics;
   const metricsToken = readMetricsToken(env, pick(undefined, 'TAXBRIDGE_METRICS_TOKEN_FILE', 'metrics_token_file'), cwd);
   const alerts = parseAlertsConfig(f('alerts'), env, `${filePath}: alerts`, cwd);
 

@@ -39,7 +39,7 @@ export interface DeploymentOAuthApp extends OAuthApp {
 
 export type OAuthApps = (connector: string, title: string) => DeploymentOAuthApp;
 
-const FILE_ENTRY_KEYS = ['client_id', 'client_secret_file', 'authorize_url', 'token_url', 'revoke_url'] as const;
+export const FILE_ENTRY_KEYS = ['client_id', 'client_secret_file', 'authorize_url', 'token_url', 'revoke_url'] as const;
 
 const envName = (connector: string) => `TAXBRIDGE_OAUTH_${connector.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
 
