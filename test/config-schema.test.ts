@@ -36,7 +36,10 @@ describe('configuration schema', () => {
     const walk = (props: Record<string, (typeof schema.properties)[string]>, at: string) => {
       for (const [k, p] of Object.entries(props)) {
         expect(p.description, `${at}${k} has a description`).toMatch(/\w/);
+        // A static default, or (absent or depending on other settings) x-default saying what applies.
+        expect(p.default !== undefined || typeof p['x-default'] === 'string', `${at}${k} has a default`).toBe(true);
         if (p.properties) walk(p.properties, `${at}${k}.`);
+        if (p.additionalProperties && typeof p.additionalProperties === 'object') walk(p.additionalProperties.properties ?? {}, `${at}${k}.<name>.`);
       }
     };
     walk(schema.properties, '');
