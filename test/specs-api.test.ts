@@ -73,3 +73,105 @@ describe('the spec playground endpoints', () => {
     }
   });
 });
+
+const TRY_SPEC = `spec_version: 1
+name: example
+title: Example Billing
+category: billing
+description: For trying mappings.
+environments:
+  production:
+    base_url: https://api.example.com
+auth:
+  type: bearer
+  token: "{{ credentials.api_key }}"
+credentials:
+  - name: api_key
+    title: API key
+definitions:
+  functions:
+    shout: function($s){ $uppercase($s) }
+    forever: function($n){ $forever($n + 1) }
+streams:
+  customers:
+    entity: customer
+    request:
+      path: /customers
+    records: $.data
+    mapping: |
+      {
+        "external_id": id,
+        "name": $shout(name)
+      }
+`;
+
+/** The example spec with another mapping for its customers stream. */
+const withMapping = (mapping: string) => TRY_SPEC.replace(/    mapping: \|\n[\s\S]*$/, `    mapping: |\n      ${mapping}\n`);
+
+describe('trying a mapping on a pasted record', () => {
+  it('answers the canonical record the stream maps, with the spec\'s own functions', async () => {
+    const r = await admin('POST', '/admin/specs/try-mapping', { yaml: TRY_SPEC, stream: 'customers', record: { id: 'c_7', name: 'Acme' } });
+    expect(r.status, JSON.stringify(r.json)).toBe(200);
+    expect(r.json.data).toEqual({ external_id: 'c_7', deleted: false, record: { external_id: 'c_7', name: 'ACME' } });
+  });
+
+  it('names the streams of a shipped spec when the stream is unknown', async () => {
+    const text = readFileSync(join(ROOT, 'connectors', 'rillet.yaml'), 'utf8');
+    const r = await admin('POST', '/admin/specs/try-mapping', { yaml: text, stream: 'nope', record: {} });
+    expect(r.status).toBe(400);
+    expect(r.json).toMatchObject({ code: 'SYNC_UNKNOWN_STREAM', param: 'stream', hint: expect.stringContaining('invoices') });
+  });
+
+  it('says what is wrong: spec errors, a schema-invalid result, a failing expression and where in it', async () => {
+    const invalid = await admin('POST', '/admin/specs/try-mapping', { yaml: TRY_SPEC.replace('    records:', '    recrods:'), stream: 'customers', record: { id: 1 } });
+    expect(invalid.status).toBe(422);
+    expect(invalid.json).toMatchObject({ code: 'SPEC_INVALID', param: 'yaml', details: { diagnostics: expect.arrayContaining([expect.objectContaining({ code: 'SCHEMA_UNKNOWN_PROPERTY', line: 24 })]) } });
+    const noName = await admin('POST', '/admin/specs/try-mapping', { yaml: TRY_SPEC, stream: 'customers', record: { id: 1, name: 'n' } });
+    expect(noName.status).toBe(422);
+    expect(noName.json).toMatchObject({ code: 'MAPPING_FAILED', param: 'record', details: { external_id: '1' } });
+    const failing = await admin('POST', '/admin/specs/try-mapping', { yaml: withMapping('{ "external_id": id, "name": $error("no name here") }'), stream: 'customers', record: { id: 1 } });
+    expect(failing.status).toBe(422);
+    expect(failing.json).toMatchObject({ code: 'MAPPING_FAILED', param: 'mapping', message: expect.stringContaining('no name here') });
+    const typed = await admin('POST', '/admin/specs/try-mapping', { yaml: withMapping('{ "external_id": id, "name": name & "" , "n": 1 + name }'), stream: 'customers', record: { id: 1, name: 'x' } });
+    expect(typed.status).toBe(422);
+    expect(typed.json).toMatchObject({ code: 'MAPPING_FAILED', param: 'mapping', details: { position: expect.any(Number) } });
+  });
+
+  it('stops a never-ending recursion, a huge range and a spec function that loops, within the time box', async () => {
+    for (const mapping of ['($f := function(){ $f() }; $f())', '($g := function($n){ 1 + $g($n) }; $g(1))', '{ "external_id": id, "name": $string($count([1..10000000])) }', '{ "external_id": id, "name": $string($forever(0)) }', '{ "external_id": id, "name": $pad("", 10000000) }']) {
+      const r = await admin('POST', '/admin/specs/try-mapping', { yaml: withMapping(mapping), stream: 'customers', record: { id: 1, name: 'x' } });
+      expect(r.status, mapping).toBe(422);
+      expect(r.json, mapping).toMatchObject({ code: 'MAPPING_FAILED', param: 'mapping', message: expect.stringMatching(/longer than 1000 ms|deeper than|larger than/) });
+    }
+    // The server still answers (nothing was left running).
+    expect((await admin('POST', '/admin/specs/try-mapping', { yaml: TRY_SPEC, stream: 'customers', record: { id: 'c_2', name: 'b' } })).status).toBe(200);
+  });
+
+  it('bounds and checks its input', async () => {
+    const deep = JSON.parse('{"a":'.repeat(40) + '1' + '}'.repeat(40));
+    const wide = { items: Array.from({ length: 20_000 }, () => 1) };
+    for (const [body, param] of [
+      [{ yaml: TRY_SPEC, stream: 'customers', record: [1] }, 'record'],
+      [{ yaml: TRY_SPEC, stream: 'customers', record: 'x' }, 'record'],
+      [{ yaml: TRY_SPEC, stream: 'customers', record: deep }, 'record'],
+      [{ yaml: TRY_SPEC, stream: 'customers', record: wide }, 'record'],
+      [{ yaml: TRY_SPEC, stream: 5, record: {} }, 'stream'],
+      [{ yaml: TRY_SPEC, record: {} }, 'stream'],
+      [{ stream: 'customers', record: {} }, 'yaml'],
+      [{ yaml: 'x'.repeat(256 * 1024 + 1), stream: 'customers', record: {} }, 'yaml'],
+      [JSON.parse('{"yaml": "x", "stream": "customers", "record": {}, "__proto__": {"stream": "customers"}}'), 'yaml'],
+    ] as const) {
+      const r = await admin('POST', '/admin/specs/try-mapping', body);
+      expect(r.status, JSON.stringify(body).slice(0, 200)).toBe(param === 'yaml' && 'yaml' in body && body.yaml === 'x' ? 422 : 400);
+      expect(r.json.param).toBe(param);
+    }
+    for (const name of ['__proto__', 'constructor', 'toString']) {
+      const r = await admin('POST', '/admin/specs/try-mapping', { yaml: TRY_SPEC, stream: name, record: { id: 1 } });
+      expect(r.status, name).toBe(400);
+      expect(r.json.code).toBe('SYNC_UNKNOWN_STREAM');
+    }
+    const unauth = await request(`${server.url}/admin/specs/try-mapping`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ yaml: TRY_SPEC, stream: 'customers', record: {} }) });
+    await unauth.body.text();
+    expect(unauth.statusCode).toBe(401);
+  });
+});

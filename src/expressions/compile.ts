@@ -2,6 +2,7 @@ import jsonata from 'jsonata';
 import { ExpressionError } from './errors.ts';
 import { FALLBACK, parseFieldPath, readFieldPath } from './path.ts';
 import { bindMoney, untagSource } from './functions.ts';
+import { guardExpression } from './guard.ts';
 
 /** A compiled JSONata expression. `evaluate` never returns JSONata's internal sequence wrappers. */
 export interface Expression {
@@ -28,7 +29,15 @@ export function compileExpression(source: string): Expression {
   return compiled;
 }
 
-function build(tagged: string): Expression {
+/**
+ * Compiles without the process-wide cache, obeying the evaluation box it runs in (guard.ts): for untrusted
+ * expressions (the playground), which must neither fill the cache nor run unbounded.
+ */
+export function compileGuardedExpression(source: string): Expression {
+  return build(source, true);
+}
+
+function build(tagged: string, guarded = false): Expression {
   const { lib, body: source } = untagSource(tagged);
   let ast: jsonata.Expression;
   try {
@@ -38,6 +47,7 @@ function build(tagged: string): Expression {
     throw new ExpressionError('EXPRESSION_SYNTAX', source, `invalid JSONata: ${err.message ?? String(e)}${err.code ? ` (${err.code})` : ''}`, err.position, e);
   }
   bindMoney(ast, lib?.exponents);
+  if (guarded) guardExpression(ast);
   let bound: Promise<void> | undefined;
   const path = lib ? undefined : parseFieldPath(source);
   const viaJsonata = async (input: unknown, bindings?: Record<string, unknown>) => {

@@ -10,6 +10,7 @@
 import { createHash } from 'node:crypto';
 import jsonata from 'jsonata';
 import { ExpressionError } from './errors.ts';
+import { guardExpression } from './guard.ts';
 import { MONEY_FUNCTION_NAMES, moneyFunctions, type ExponentTable } from './money.ts';
 
 export interface FunctionDefinitions {
@@ -98,6 +99,8 @@ export function defineLibrary(defs: FunctionDefinitions | undefined): FunctionLi
   // All functions in one block, so each sees the others (and the money functions with this spec's overrides).
   const block = names.length ? jsonata(`(${names.map((n) => `$${n} := ${functions[n]}`).join(';\n')};\n{${names.map((n) => `"${n}": $${n}`).join(', ')}})`) : undefined;
   if (block) bindMoney(block, exponents);
+  // The functions run in this block's environment, whoever calls them: a playground's box must reach them.
+  if (block) guardExpression(block);
   let made: Promise<Record<string, unknown>> | undefined;
   const lambdas = (): Promise<Record<string, unknown>> => (made ??= block ? (block.evaluate({}) as Promise<Record<string, unknown>>) : Promise.resolve({}));
   const watched = [...names, ...(exponents ? MONEY_FUNCTION_NAMES : [])];

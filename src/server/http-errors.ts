@@ -37,6 +37,10 @@ const STATUS_BY_CODE: Record<string, number> = {
   OAUTH_NOT_AUTHORIZED: 409,
   OAUTH_APP_MISSING: 409,
   CONNECTION_BASE_URL: 400,
+  // The spec playground's try-mapping (src/server/specs-api.ts)
+  SPEC_INVALID: 422,
+  SYNC_UNKNOWN_STREAM: 400,
+  MAPPING_FAILED: 422,
 };
 
 export function statusOf(e: unknown): number {

@@ -557,6 +557,19 @@ const paths: Record<string, Record<string, Op>> = {
       },
     }),
   },
+  '/admin/specs/try-mapping': {
+    post: admin({
+      tags: ['admin: connections'],
+      summary: 'Try a stream’s mapping of a connector spec text on one pasted record (the spec playground)',
+      description:
+        'Validates the spec as /admin/specs/validate does, then maps the record with the sync’s own code (primary_key, deletion.when, mapping with the spec’s definitions.functions, the entity schema), with empty settings and the spec’s first environment. Bounded: 256 KiB of YAML, a record of at most 32 levels and 10000 values, and an evaluation of at most 1 s, 2000 nested steps and 100000 items or characters per value.',
+      requestBody: body({ type: 'object', required: ['yaml', 'stream', 'record'], properties: { yaml: { type: 'string', maxLength: 262144 }, stream: { type: 'string', maxLength: 200 }, record: { type: 'object', description: 'One record as the system’s API returns it.' } } }),
+      responses: {
+        '200': json(data({ type: 'object', required: ['external_id', 'deleted', 'record'], properties: { external_id: { type: 'string' }, deleted: { type: 'boolean' }, record: { type: 'object', description: 'The canonical record (valid against the stream’s entity schema).' } } }), 'The mapped record.'),
+        '422': errorResponse('SPEC_INVALID (details.diagnostics: the errors) or MAPPING_FAILED: `param` mapping with details.position (offset in the expression) when an expression failed or ran out of its limits, `param` record when the result is not a valid entity.'),
+      },
+    }),
+  },
   '/admin/connections': {
     get: admin({
       tags: ['admin: connections'],

@@ -5,7 +5,7 @@ import { describeSchemaErrors } from './entity-schemas.ts';
 
 export type MappedRecord =
   | { ok: true; external_id: string; data: Record<string, unknown>; deleted: boolean }
-  | { ok: false; external_id?: string; deleted: boolean; reason: string };
+  | { ok: false; external_id?: string; deleted: boolean; reason: string; /** The expression's own error, when one failed. */ cause?: unknown };
 
 /** The `$settings`, `$connection` and `$environment` bindings of mappings (never credentials). */
 export function mappingBindings(conn: ConnectionContext): Record<string, unknown> {
@@ -27,14 +27,14 @@ export async function mapCompiled(c: CompiledStream, raw: unknown, bindings: Rec
   try {
     if (c.deletion) deleted = (await evaluate(c.deletion, raw, bindings)) === true;
   } catch (e) {
-    return { ok: false, external_id, deleted, reason: `deletion.when failed: ${errorMessage(e)}` };
+    return { ok: false, external_id, deleted, reason: `deletion.when failed: ${errorMessage(e)}`, cause: e };
   }
   if (external_id === undefined) return { ok: false, deleted, reason: `the record has no id (primary_key \`${c.primaryKey.source}\`)` };
   let data: unknown;
   try {
     data = await c.mapping.evaluate(raw, bindings);
   } catch (e) {
-    return { ok: false, external_id, deleted, reason: `mapping failed: ${errorMessage(e)}` };
+    return { ok: false, external_id, deleted, reason: `mapping failed: ${errorMessage(e)}`, cause: e };
   }
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
     return { ok: false, external_id, deleted, reason: `mapping gave ${Array.isArray(data) ? 'an array' : data === undefined ? 'nothing' : typeof data}, not an object` };
