@@ -264,6 +264,24 @@ describe('the console in Chromium', () => {
     await diag.getByRole('button').click();
     const caret = await editor.evaluate((el: any) => String(el.value).slice(0, el.selectionStart).split('\n').length);
     expect(caret).toBe(line);
+    // Try the mapping: the example's customers stream on the pasted record, then a record that is not JSON and
+    // one whose mapped id is not a string, each error next to the record field.
+    await editor.fill(text);
+    await page.getByRole('heading', { name: 'Valid' }).waitFor();
+    await expect.poll(() => page.getByLabel('Stream').inputValue()).toBe('customers');
+    const recordField = page.getByLabel(/^Record \(JSON/);
+    await recordField.fill('{"id": "cus_9", "name": "Globex"}');
+    await page.getByRole('button', { name: 'Map the record' }).click();
+    const mapped = page.getByTestId('mapped-record');
+    await mapped.waitFor();
+    expect(JSON.parse((await mapped.textContent())!)).toEqual({ external_id: 'cus_9', deleted: false, record: { external_id: 'cus_9', name: 'Globex' } });
+    await recordField.fill('{"id": ');
+    await page.getByRole('button', { name: 'Map the record' }).click();
+    await page.locator('#try-record-err', { hasText: 'the record is not JSON' }).waitFor();
+    await recordField.fill('{"id": 9, "name": "Globex"}');
+    await page.getByRole('button', { name: 'Map the record' }).click();
+    await page.locator('#try-record-err', { hasText: 'external_id must be string' }).waitFor();
+    expect(await mapped.count()).toBe(0);
     // A shipped spec loads and is valid.
     await page.getByLabel('Start from').selectOption({ value: 'rillet' });
     await expect.poll(() => editor.inputValue()).toMatch(/^# yaml-language-server/);

@@ -1,6 +1,9 @@
-/** Spec playground: edit a connector spec and see the validator's diagnostics (line:column, code, hint) as you type. */
+/**
+ * Spec playground: edit a connector spec and see the validator's diagnostics (line:column, code, hint) as you type,
+ * and try a stream's mapping on a pasted record (POST /admin/specs/try-mapping).
+ */
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api, get } from '../api.ts';
+import { api, ApiError, get } from '../api.ts';
 import { ErrorBox, Select, useLoad } from '../ui.tsx';
 
 interface Diag {
@@ -119,6 +122,95 @@ export function Playground() {
           </ul>
         </div>
       </div>
+      <TryMapping text={text} streams={result?.connector?.streams ?? []} />
     </section>
+  );
+}
+
+const SAMPLE_RECORD = '{\n  "id": "cus_1",\n  "name": "Acme Ltd"\n}';
+
+/** "Try the mapping": one pasted record through a stream's mapping of the spec being edited. */
+function TryMapping(props: { text: string; streams: string[] }) {
+  const [stream, setStream] = useState('');
+  const [record, setRecord] = useState(SAMPLE_RECORD);
+  const [output, setOutput] = useState<{ external_id: string; deleted: boolean; record: unknown }>();
+  const [error, setError] = useState<unknown>();
+  const [busy, setBusy] = useState(false);
+  const chosen = props.streams.includes(stream) ? stream : (props.streams[0] ?? '');
+
+  const run = async (e: Event) => {
+    e.preventDefault();
+    setOutput(undefined);
+    setError(undefined);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(record);
+    } catch (err) {
+      setError(new ApiError(400, { code: 'invalid_json', message: `the record is not JSON: ${(err as Error).message}`, param: 'record' }));
+      return;
+    }
+    setBusy(true);
+    try {
+      const r = await api('POST', '/admin/specs/try-mapping', { yaml: props.text, stream: chosen, record: parsed });
+      setOutput(r.data);
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const errorOf = (field: string) => (error instanceof ApiError && error.param === field ? error : undefined);
+  const fieldError = (field: string) => {
+    const err = errorOf(field);
+    if (!err) return null;
+    const position = (err.body as { details?: { position?: number } }).details?.position;
+    return (
+      <p class="error" id={`try-${field}-err`} role="alert">
+        {err.message}
+        {position !== undefined ? ` (at character ${position} of the expression)` : ''}
+      </p>
+    );
+  };
+
+  return (
+    <form class="try-mapping" onSubmit={run} aria-labelledby="try-title">
+      <h2 id="try-title">Try the mapping</h2>
+      <p class="muted">Maps one record as the sync would (the stream's primary_key, mapping, spec functions and entity schema), with empty settings. Nothing is stored.</p>
+      <div class="editor">
+        <div>
+          <div class={`field${errorOf('stream') ? ' has-error' : ''}`}>
+            <label for="try-stream">Stream</label>
+            <select id="try-stream" name="try-stream" value={chosen} onChange={(e) => setStream((e.currentTarget as HTMLSelectElement).value)} disabled={props.streams.length === 0}>
+              {props.streams.map((s) => (
+                <option value={s} key={s}>
+                  {s}
+                </option>
+              ))}
+            </select>
+            {props.streams.length === 0 ? <p class="hint">The spec has no valid streams yet.</p> : null}
+            {fieldError('stream')}
+          </div>
+          <div class={`field${errorOf('record') ? ' has-error' : ''}`}>
+            <label for="try-record">Record (JSON, as the system's API returns it)</label>
+            <textarea id="try-record" class="code short" spellcheck={false} value={record} onInput={(e) => setRecord((e.currentTarget as HTMLTextAreaElement).value)} aria-invalid={errorOf('record') ? true : undefined} aria-describedby={errorOf('record') ? 'try-record-err' : undefined} />
+            {fieldError('record')}
+          </div>
+          <button type="submit" disabled={busy || !chosen}>
+            {busy ? 'Mapping…' : 'Map the record'}
+          </button>
+        </div>
+        <div aria-live="polite">
+          <h3>Mapped record</h3>
+          {fieldError('mapping')}
+          <ErrorBox error={error} fields={['stream', 'record', 'mapping']} />
+          {output ? (
+            <pre class="code" data-testid="mapped-record">
+              {JSON.stringify(output, null, 2)}
+            </pre>
+          ) : null}
+        </div>
+      </div>
+    </form>
   );
 }
