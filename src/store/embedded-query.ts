@@ -1,6 +1,6 @@
 import { TaxbridgeError } from '../errors.ts';
 import { IndexedRows, lookupKeys } from './indexes.ts';
-import { compareKey, conditions, decodeCursor, encodeCursor, holds, pageLimit, sortValue, type Condition } from './query.ts';
+import { conditions, holds, pageLimit, pageOfKeyed, sortValue, type Condition } from './query.ts';
 import type { ClaimQuery, FindQuery } from './types.ts';
 
 /**
@@ -32,16 +32,8 @@ export function findIn(rows: IndexedRows, q: FindQuery, opts: { countOnly?: bool
 
   const desc = order?.desc === true;
   const valueOf = (id: string) => (order ? sortValue(rows.fieldValue(order.field, id)) : '');
-  let keyed = hits.map((id) => ({ v: valueOf(id), id }));
-  if (q.after !== undefined) {
-    const c = decodeCursor(q.after);
-    keyed = keyed.filter((k) => (desc ? compareKey(k.v, k.id, c.v, c.id) < 0 : compareKey(k.v, k.id, c.v, c.id) > 0));
-  }
-  keyed.sort((a, b) => (desc ? -1 : 1) * compareKey(a.v, a.id, b.v, b.id));
-  const more = limit !== undefined && keyed.length > limit;
-  if (more) keyed.length = limit;
-  const last = keyed[keyed.length - 1];
-  return { ids: keyed.map((k) => k.id), count: keyed.length, ...(more && last ? { next: encodeCursor(last) } : {}) };
+  const page = pageOfKeyed(hits.map((id) => ({ v: valueOf(id), id })), q.after, desc, limit);
+  return { ids: page.rows.map((k) => k.id), count: page.rows.length, ...(page.next ? { next: page.next } : {}) };
 }
 
 function passes(rows: IndexedRows, conds: readonly Condition[], id: string): boolean {

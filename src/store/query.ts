@@ -153,15 +153,24 @@ export function findInDocs<T>(docs: Iterable<[string, T]>, q: FindQuery = {}): {
   const order = q.orderBy;
   const orderPath = order ? fieldPath(order.field) : undefined;
   const desc = order?.desc === true;
-  let keyed: Array<{ v: string; id: string; doc: T }> = [];
+  const keyed: Array<{ v: string; id: string; doc: T }> = [];
   for (const [id, doc] of docs) if (matches(doc, conds)) keyed.push({ v: orderPath ? sortValue(valueAt(doc, orderPath)) : '', id, doc });
-  if (q.after !== undefined) {
-    const c = decodeCursor(q.after);
+  const page = pageOfKeyed(keyed, q.after, desc, limit);
+  return { docs: page.rows.map((k) => k.doc), count: page.rows.length, ...(page.next ? { next: page.next } : {}) };
+}
+
+/**
+ * One page of rows keyed by (sort value, id): those after the cursor, in order, at most `limit`, and the cursor
+ * of the next page when more remain. Shared by the in-memory scan and the embedded store's indexes.
+ */
+export function pageOfKeyed<K extends { v: string; id: string }>(keyed: K[], after: string | undefined, desc: boolean, limit: number | undefined): { rows: K[]; next?: string } {
+  if (after !== undefined) {
+    const c = decodeCursor(after);
     keyed = keyed.filter((k) => (desc ? compareKey(k.v, k.id, c.v, c.id) < 0 : compareKey(k.v, k.id, c.v, c.id) > 0));
   }
   keyed.sort((a, b) => (desc ? -1 : 1) * compareKey(a.v, a.id, b.v, b.id));
   const more = limit !== undefined && keyed.length > limit;
   if (more) keyed.length = limit;
   const last = keyed[keyed.length - 1];
-  return { docs: keyed.map((k) => k.doc), count: keyed.length, ...(more && last ? { next: encodeCursor(last) } : {}) };
+  return { rows: keyed, ...(more && last ? { next: encodeCursor(last) } : {}) };
 }
