@@ -195,7 +195,8 @@ describe.each(['embedded', 'postgres'] as const)('replica coordination on one %s
       await store.publish(CHANGES_TOPIC, bad);
     }
     await store.publish(CHANGES_TOPIC, JSON.stringify({ t: 'connections', id: 'conn_9', r: 'replica-c' }));
-    await waitFor('notices', () => seenB.length >= 2, 3000, 10);
+    // Each replica has its own LISTEN connection: wait for both to hear the last notice.
+    await waitFor('notices', () => seenB.length >= 2 && seenA.length >= 2, 3000, 10);
     expect(seenB).toEqual(['api_keys/key_AbCd1234/remote', 'connections/conn_9/remote']);
     expect(seenA).toEqual(['api_keys/key_AbCd1234/local', 'connections/conn_9/remote']);
   });
