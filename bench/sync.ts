@@ -22,11 +22,11 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
+import { openBenchStore } from './lib/bench-store.ts';
 
 const INVOICES = Number(process.env.BENCH_INVOICES ?? 20_000);
 const LINES = 5;
 const PAGE = 100;
-const PG_ADMIN = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 if (process.argv[2] === '--sync-child') {
   // Child mode: one sync into the store named by argv[3], against the fake at argv[4]; prints one JSON line.
@@ -102,32 +102,7 @@ async function syncChild(kind: 'embedded' | 'postgres', url: string): Promise<vo
   const { runSync } = await import('../src/sync/index.ts');
   const spec = loadConnector(join(fileURLToPath(new URL('..', import.meta.url)), 'connectors', 'sequence.yaml'));
   spec.http = { ...spec.http, rate_limit: undefined };
-  let cleanup = async () => undefined as unknown;
-  let store: import('../src/store/types.ts').Store;
-  if (kind === 'postgres') {
-    const pg = (await import('pg')).default;
-    const name = `taxbridge_bench_${process.pid}_${Date.now()}`;
-    const admin = async (sql: string) => {
-      const c = new pg.Client({ connectionString: PG_ADMIN });
-      await c.connect();
-      try {
-        await c.query(sql);
-      } finally {
-        await c.end();
-      }
-    };
-    await admin(`CREATE DATABASE ${name}`);
-    const u = new URL(PG_ADMIN);
-    u.pathname = `/${name}`;
-    const { PostgresStore } = await import('../src/store/postgres/store.ts');
-    store = await PostgresStore.open({ url: u.toString() });
-    cleanup = () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  } else {
-    const { openStore } = await import('../src/store/index.ts');
-    const dir = await mkdtemp(join(tmpdir(), 'taxbridge-bench-'));
-    store = await openStore({ dir });
-    cleanup = () => rm(dir, { recursive: true, force: true });
-  }
+  const { store, cleanup } = await openBenchStore(kind);
   const conn = { connection_id: 'bench', environment: 'production' as const, base_url: url, credentials: { client_id: 'seq_client', client_secret: 'seq_secret' }, settings: {} };
   const rss: Array<{ records: number; rss_mb: number }> = [];
   let nextSample = 0;
