@@ -176,6 +176,23 @@ describe('start-up requirements', () => {
   });
 });
 
+describe('port 0', () => {
+  it('binds before handing out URLs: the public URL, OpenAPI server and listening log name the real port', async () => {
+    const { s, lines } = await start(configFor(tempDir(), { TAXBRIDGE_ADMIN_TOKEN: 'p'.repeat(32) }));
+    expect(s.port).toBeGreaterThan(0);
+    const doc = (await call(s, 'GET', '/openapi.json')).json;
+    expect(doc.servers[0].url).toBe(`http://127.0.0.1:${s.port}`);
+    const listening = lines.map((l) => JSON.parse(l)).find((l) => l.msg === 'listening');
+    expect(listening.public_url).toBe(`http://127.0.0.1:${s.port}`);
+    expect(JSON.stringify(lines)).not.toContain(':0/');
+  });
+
+  it('keeps an explicit public URL as given', async () => {
+    const { s } = await start(configFor(tempDir(), { TAXBRIDGE_ADMIN_TOKEN: 'q'.repeat(32), TAXBRIDGE_PUBLIC_URL: 'https://tax.example.com' }));
+    expect((await call(s, 'GET', '/openapi.json')).json.servers[0].url).toBe('https://tax.example.com');
+  });
+});
+
 describe('graceful shutdown', () => {
   it('finishes a request in flight, refuses new connections, then closes the store', async () => {
     const { s, lines } = await start(configFor(tempDir(), { TAXBRIDGE_ADMIN_TOKEN: 'd'.repeat(32) }));

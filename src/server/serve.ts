@@ -12,7 +12,7 @@
  * shutdown timeout forces the remaining connections closed.
  */
 import { taxIdVerifierFromEnv } from '../tax/vat-ids/index.ts';
-import { createServer, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { TaxbridgeError, errorMessage } from '../errors.ts';
@@ -131,12 +131,29 @@ export async function startServer(config: ServeConfig, io: ServeIO = {}): Promis
     throw e;
   }));
   log.info('store verified', { ...(openedStore.kind === 'postgres' ? { store: 'postgres', database: redactUrl(config.databaseUrl!) } : { data_dir: config.dataDir }), ms: Date.now() - opened });
+  // Port 0 asks the system for a free port: bind it now, answering 503 until the app is ready, so every URL
+  // handed out from here on (webhook, OAuth callback, console origin) names the real port, not ":0".
+  let handle: RequestListener = answerStarting;
+  const server: Server = createServer((req, res) => handle(req, res));
+  if (config.port === 0) {
+    await listen(server, config).catch(async (e: unknown) => {
+      await openedStore.close();
+      throw e;
+    });
+    config = withBoundPort(config, (server.address() as AddressInfo).port);
+  }
   // Replicas sharing the store claim jobs, lease syncs, elect cron ticks and announce cache changes (src/coordination).
   const coordLog = log.child({ part: 'coordination' });
   const coordinator = createCoordinator(openedStore, { leaseMs: config.leaseMs, pollMs: config.pollMs, warn: (m, f) => coordLog.warn(m, f) });
   const store: Store = coordinator.shared ? announceChanges(openedStore, coordinator, (m, f) => coordLog.warn(m, f)) : openedStore;
   const exclusive = coordinator.shared ? <T>(name: string, fn: () => Promise<T>) => coordinator.exclusive(name, fn) : undefined;
-  const cleanups: Array<() => Promise<void>> = [];
+  // A start that fails after listening must not leave a half-alive server behind (cleanups run in reverse).
+  const cleanups: Array<() => Promise<void>> = [
+    async () => {
+      server.closeAllConnections();
+      if (server.listening) await new Promise<void>((r) => server.close(() => r()));
+    },
+  ];
   try {
     // Listening before anything is cached, so no change announced from here on is missed.
     await coordinator.start();
@@ -292,26 +309,12 @@ export async function startServer(config: ServeConfig, io: ServeIO = {}): Promis
       ],
     });
 
-    const server: Server = createServer(app.koa.callback());
-    // A start that fails after listening must not leave a half-alive server behind.
-    cleanups.push(async () => {
-      server.closeAllConnections();
-      if (server.listening) await new Promise<void>((r) => server.close(() => r()));
-    });
+    handle = app.koa.callback();
     server.keepAliveTimeout = 5_000;
     server.headersTimeout = 10_000;
     // A connect waits for the system's credentials check and choices (up to 30 s each).
     server.requestTimeout = 120_000;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (e: NodeJS.ErrnoException) =>
-        reject(
-          e.code === 'EADDRINUSE'
-            ? new TaxbridgeError('SERVE_PORT_IN_USE', `port ${config.port} on ${config.host} is already in use`, { hint: 'stop the other process or set TAXBRIDGE_PORT' })
-            : new TaxbridgeError('SERVE_LISTEN_FAILED', `cannot listen on ${config.host}:${config.port}: ${e.message}`),
-        ),
-      );
-      server.listen(config.port, config.host, () => resolve());
-    });
+    if (!server.listening) await listen(server, config);
     const port = (server.address() as AddressInfo).port;
     const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
 
@@ -386,4 +389,32 @@ export function stopOnSignals(s: RunningServer): () => void {
     process.off('SIGINT', onSignal);
     process.off('unhandledRejection', onRejection);
   };
+}
+
+/** Listen on the configured host and port; a taken port or a refused bind is a typed error. */
+function listen(server: Server, config: ServeConfig): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', (e: NodeJS.ErrnoException) =>
+      reject(
+        e.code === 'EADDRINUSE'
+          ? new TaxbridgeError('SERVE_PORT_IN_USE', `port ${config.port} on ${config.host} is already in use`, { hint: 'stop the other process or set TAXBRIDGE_PORT' })
+          : new TaxbridgeError('SERVE_LISTEN_FAILED', `cannot listen on ${config.host}:${config.port}: ${e.message}`),
+      ),
+    );
+    server.listen(config.port, config.host, () => resolve());
+  });
+}
+
+/** The configuration with the port the system chose; a public URL left at its default (port 0) follows it. */
+function withBoundPort(config: ServeConfig, port: number): ServeConfig {
+  const pub = new URL(config.publicUrl);
+  if (pub.port !== '0') return { ...config, port };
+  pub.port = String(port);
+  return { ...config, port, publicUrl: pub.toString().replace(/\/$/, '') };
+}
+
+/** Requests that arrive while the server is still starting (only possible on port 0, bound early). */
+function answerStarting(_req: Parameters<RequestListener>[0], res: Parameters<RequestListener>[1]): void {
+  res.writeHead(503, { 'content-type': 'application/json; charset=utf-8', 'retry-after': '1' });
+  res.end(JSON.stringify({ type: 'api_error', code: 'starting', message: 'the server is starting; retry shortly' }));
 }
