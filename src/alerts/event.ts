@@ -1,31 +1,16 @@
 /**
- * The alert notification body (schemas/alert-event.schema.json) and its one-line Slack-compatible `text`.
+ * The alert notification body and its one-line Slack-compatible `text`. Its type is derived from
+ * schemas/alert-event.schema.json (src/alerts/event.generated.ts, `npm test` checks it is current).
  */
 import { createHash } from 'node:crypto';
 
-export type AlertCondition = 'sync_failed' | 'writeback_dead' | 'connection_needs_reauthorization' | 'credentials_rejected' | 'signature_failures' | 'queue_oldest_age' | 'test';
+import type { AlertEvent } from './event.generated.ts';
 
-/** What a condition knows about its subject and cause (schemas/alert-event.schema.json `data`, less the state). */
-export interface AlertFacts {
-  condition: AlertCondition;
-  severity: 'critical' | 'warning' | 'info';
-  summary: string;
-  connection_id?: string;
-  connector?: string;
-  stream?: string;
-  queue?: 'inbox' | 'writeback';
-  error?: { code: string; message: string };
-  job_id?: string;
-  value?: number;
-  threshold?: number;
-}
-
-export interface AlertEvent {
-  type: 'alert.firing' | 'alert.resolved' | 'alert.test';
-  timestamp: string;
-  text: string;
-  data: AlertFacts & { alert_id: string; status: 'firing' | 'resolved'; started_at: string; resolved_at?: string };
-}
+export type { AlertEvent };
+export type AlertCondition = AlertEvent['data']['condition'];
+type AlertState = 'alert_id' | 'status' | 'started_at' | 'resolved_at';
+/** What a condition knows about its subject and cause: the event's `data` less the state. */
+export type AlertFacts = Omit<AlertEvent['data'], AlertState>;
 
 /** A stable id for one condition of one subject (its key), safe to show. */
 export function alertId(key: string): string {
