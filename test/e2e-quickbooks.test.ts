@@ -217,4 +217,37 @@ describe('QuickBooks Online end to end (connectors/quickbooks.yaml against the f
     expect(st.json.data.status).toBe('needs_reauthorization');
     expect(JSON.stringify(st.json.data)).toMatch(/authoriz/i);
   }, 60_000);
+  it('deliveries that arrive while it waits stay open with no attempt spent, and are processed once it is authorized again', async () => {
+    const a = qb.companies.get(realmA)!;
+    const seen = new Set(((await admin('GET', '/admin/events')).json.data as any[]).map((e) => e.id));
+    const invoiceId = [...a.invoices.keys()][0]!;
+    qb.updateInvoice(realmA, invoiceId, { PrivateNote: 'changed while the consent is revoked' });
+    qb.flushWebhooks();
+    await qb.deliveriesIdle();
+    const fresh = await until(async () => {
+      const ours = ((await admin('GET', '/admin/events')).json.data as any[]).filter((e) => e.connection_id === connId && !seen.has(e.id));
+      return ours.length ? ours : undefined;
+    }, 'the delivery stored');
+    // Long enough for retries at the default 1 s backoff, had the event been run against the refused grant.
+    await new Promise((r) => setTimeout(r, 2500));
+    for (const e of fresh) {
+      const held = await server.store.get<any>('webhook_events', e.id);
+      expect(held.status, JSON.stringify(held.last_error)).toBe('pending');
+      expect(held.attempts).toBe(0);
+    }
+
+    const again = await admin('POST', `/admin/connections/${connId}/reauthorize`);
+    expect(again.status).toBe(200);
+    qb.chooseCompanyNext(realmA);
+    const visit = await qb.oauth.visit(again.json.data.authorization_url);
+    const cb = await request(visit.location!, { headers: { accept: 'application/json' } });
+    expect(JSON.parse(await cb.body.text())).toMatchObject({ outcome: 'authorized', connection_status: 'active' });
+    await until(async () => {
+      const docs = await Promise.all(fresh.map((e) => server.store.get<any>('webhook_events', e.id)));
+      return docs.every((d) => d.status === 'processed') ? true : undefined;
+    }, 'the waiting events processed');
+    // Processed means re-read from QuickBooks with the new grant: the stored invoice is the changed one.
+    const entity = await server.store.getEntity(connId, 'invoices', invoiceId);
+    expect((entity?.data as any).updated_at).toBe(a.invoices.get(invoiceId)!.MetaData.LastUpdatedTime);
+  }, 60_000);
 });

@@ -217,7 +217,8 @@ export async function startServer(config: ServeConfig, io: ServeIO = {}): Promis
         activated: async (doc: ConnectionDoc) => {
           observeConnectionActive(doc);
           await runtime.activate(doc);
-          // Write-backs that waited for a re-authorization proceed.
+          // Webhook events and write-backs that waited for a re-authorization proceed.
+          webhooks.events.resumeConnection(doc.id);
           webhooks.writebacks?.resumeConnection(doc.id);
         },
         changed: (doc: ConnectionDoc) => {

@@ -19,7 +19,7 @@ import type { RecordChange, RecordSync } from './record-sync.ts';
 import { compileRouter, type RoutableDelivery, type RoutedEvent, type WebhookRouter } from './route.ts';
 import { own } from '../own.ts';
 import { parseWebhookBody } from './body.ts';
-import { ClaimedRuns } from '../coordination/claimed-runs.ts';
+import { ClaimedRuns, type RunResult } from '../coordination/claimed-runs.ts';
 import { LOCAL_CLAIMS } from '../coordination/embedded.ts';
 import type { DueWhere, JobClaims, QueueSpec } from '../coordination/types.ts';
 
@@ -143,6 +143,15 @@ export class EventService {
     this.queue.resume();
   }
 
+  /** Queues the open events of one connection again, oldest first (it was re-authorized: events that waited proceed). */
+  resumeConnection(connectionId: string): void {
+    void listEvents(this.store, { connectionId, status: ['pending', 'retrying'] })
+      .then((open) => {
+        for (const e of open.reverse()) this.queue.enqueue(e.id, e.connection_id);
+      })
+      .catch((e: unknown) => this.log('error', 'webhook events not resumed', { connection_id: connectionId, error: errorMessage(e) }));
+  }
+
   /** Jobs queued or running now (retries scheduled for later excluded). */
   busy(): number {
     const s = this.queue.size;
@@ -159,14 +168,17 @@ export class EventService {
     return reset;
   }
 
-  private async process(id: string): Promise<{ retryAt?: number }> {
+  private async process(id: string): Promise<RunResult> {
     let doc = await getEvent(this.store, id);
     if (!doc || (doc.status !== 'pending' && doc.status !== 'retrying')) return {};
+    const c = await this.opts.loadConnection(doc.connection_id);
+    // A connection waiting for re-authorization: the event stays open with no attempt spent (it would only fail
+    // fetching or writing upstream) until resumeConnection queues it again; its claim is kept till it expires.
+    if (c?.waiting) return { hold: true };
     // The attempt is counted before it runs, so an event that crashes the process cannot loop forever.
     doc = { ...doc, attempts: doc.attempts + 1, updated_at: this.nowIso() };
     await saveEvent(this.store, doc);
     try {
-      const c = await this.opts.loadConnection(doc.connection_id);
       if (!c) throw new TaxbridgeError('CONNECTION_UNKNOWN', `connection ${doc.connection_id} no longer exists`);
       if (!c.spec.webhooks) throw new TaxbridgeError('WEBHOOK_NOT_CONFIGURED', `the ${c.spec.name} connector has no webhooks section`);
       const routed = await routerFor(c.spec.webhooks).route(routableOf(doc, c.spec.webhooks));
@@ -179,6 +191,12 @@ export class EventService {
     } catch (e) {
       const now = this.nowIso();
       const last_error = { code: errorCode(e), message: errorMessage(e), at: now };
+      if (last_error.code === 'CONNECTION_NEEDS_REAUTHORIZATION') {
+        // The grant was refused while this event ran: it waits with the connection (attempt given back).
+        await saveEvent(this.store, { ...doc, attempts: doc.attempts - 1, status: 'pending', last_error, next_attempt_at: undefined, updated_at: now });
+        this.log('warn', 'webhook event waits for the connection to be re-authorized', { event: doc.id, connection_id: doc.connection_id });
+        return { hold: true };
+      }
       const permanent = isPermanentError(e) || last_error.code === 'CONNECTION_UNKNOWN' || last_error.code === 'WEBHOOK_NOT_CONFIGURED';
       if (permanent || doc.attempts >= this.maxAttempts) {
         await saveEvent(this.store, { ...doc, status: 'failed', last_error, next_attempt_at: undefined, updated_at: now });
