@@ -65,6 +65,11 @@ export interface FakeOAuthOptions {
   revokeBody?: 'form' | 'json' | 'any';
   /** Add RFC 9207 `iss` to authorization responses (default false). */
   issuerInRedirect?: boolean;
+  /**
+   * Show a consent page (Allow / Deny buttons, as a person sees at the real system) to a request without a
+   * `consent` parameter, instead of deciding at once (default false: redirect straight back, for HTTP tests).
+   */
+  consentPage?: boolean;
   /** How consent is decided when no queued decision applies (default: approve). */
   defaultConsent?: (req: AuthorizeRequest) => ConsentDecision;
   /** Prefixes of issued tokens (default at_ / rt_ / code_). */
@@ -463,6 +468,18 @@ export async function startFakeOAuth(opts: FakeOAuthOptions = {}): Promise<FakeO
 
   const router = new Router();
 
+  /** The page a person sees: the request's parameters resent with consent=allow or consent=deny. */
+  const consentPageFor = (ctx: Koa.Context, clientId: string, scope: string[], q: Map<string, string>): void => {
+    const hidden = [...q].map(([k, v]) => `<input type="hidden" name="${escapeHtml(k)}" value="${escapeHtml(v)}">`).join('');
+    ctx.status = 200;
+    ctx.type = 'text/html; charset=utf-8';
+    ctx.set('Content-Security-Policy', "default-src 'none'; form-action *");
+    ctx.body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Authorize ${escapeHtml(clientId)}</title></head><body><main>
+<h1>Authorize ${escapeHtml(clientId)}</h1><p>The app asks for: ${escapeHtml(scope.join(' ') || 'no scope')}</p>
+<form method="get" action="${escapeHtml(paths.authorize)}">${hidden}<button type="submit" name="consent" value="allow">Allow</button> <button type="submit" name="consent" value="deny">Deny</button></form>
+</main></body></html>\n`;
+  };
+
   router.get(paths.authorize, (ctx) => {
     const q = singleParams(Object.entries(ctx.query).flatMap(([k, v]) => (Array.isArray(v) ? v.map((x) => [k, x] as [string, string]) : v === undefined ? [] : [[k, v] as [string, string]])), 'authorization request');
     // Errors about the client or the redirect URI are shown here, never redirected (RFC 6749 §4.1.2.1).
@@ -509,7 +526,11 @@ export async function startFakeOAuth(opts: FakeOAuthOptions = {}): Promise<FakeO
       if (!PKCE_CHALLENGE_RE.test(challenge)) return fail('invalid_request', 'code_challenge must be base64url(sha256(verifier)) without padding: 43 characters');
     }
 
+    const clicked = q.get('consent');
+    q.delete('consent');
+    if (opts.consentPage && clicked === undefined) return consentPageFor(ctx, client.clientId, scope, q);
     const req: AuthorizeRequest = { clientId, redirectUri, scope, state, codeChallenge: challenge, params: Object.fromEntries(q) };
+    if (clicked === 'deny') return fail('access_denied', 'the user chose Deny on the consent page');
     const decision = consentQueue.shift() ?? defaultConsent(req);
     stats.authorizations++;
     if (!decision.approve) return fail(decision.error ?? 'access_denied', decision.description ?? 'the user denied the request');
@@ -671,4 +692,8 @@ export async function startFakeOAuth(opts: FakeOAuthOptions = {}): Promise<FakeO
     close: () => l.close(),
   };
   return self;
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }

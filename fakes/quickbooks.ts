@@ -75,6 +75,8 @@ export interface FakeQuickBooksOptions {
   clientId?: string;
   clientSecret?: string;
   redirectUris?: string[];
+  /** A consent page with Allow / Deny for a browser (see FakeOAuthOptions.consentPage). */
+  consentPage?: boolean;
   accessTokenTtlSeconds?: number;
   /** Seconds a rotated-out refresh token keeps working (Intuit: 86400; default 0). */
   refreshTokenGraceSeconds?: number;
@@ -198,6 +200,7 @@ export async function startFakeQuickBooks(opts: FakeQuickBooksOptions = {}): Pro
   const ownOAuth = opts.oauth === undefined;
   const oauth = opts.oauth ?? await startFakeOAuth({
     paths: INTUIT_OAUTH_PATHS,
+    consentPage: opts.consentPage ?? false,
     clients: [{ clientId, clientSecret, redirectUris: opts.redirectUris ?? ['http://127.0.0.1/oauth/callback'] }],
     scopes: INTUIT_SCOPES,
     accessTokenTtlSeconds: opts.accessTokenTtlSeconds ?? 3600,

@@ -13,6 +13,7 @@ import type { Browser, Page } from 'playwright-core';
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeRillet, startFakeSequence, type FakeRillet, type FakeSequence } from '../fakes/index.ts';
+import { startFakeQuickBooks, type FakeQuickBooks } from '../fakes/quickbooks.ts';
 import type { RunningServer } from '../src/server/serve.ts';
 import { ensureConsoleBuilt, launchChromium, screenshot, seriousA11yViolations, watchPage } from './helpers/browser.ts';
 import { adminClient, freePort, inProcessConfig, startTestServer, until } from './helpers/e2e.ts';
@@ -22,6 +23,7 @@ let dir: string;
 let server: RunningServer;
 let seq: FakeSequence;
 let ril: FakeRillet;
+let qb: FakeQuickBooks;
 let browser: Browser;
 let page: Page;
 let watched: { problems: string[] };
@@ -34,9 +36,22 @@ beforeAll(async () => {
   const consoleDir = ensureConsoleBuilt();
   dir = mkdtempSync(join(tmpdir(), 'tb-console-browser-'));
   const counts = { customers: 6, products: 3, invoices: 6, creditNotes: 1 };
-  [seq, ril] = await Promise.all([startFakeSequence({ seed: 11, counts }), startFakeRillet({ seed: 11, counts })]);
+  [seq, ril, qb] = await Promise.all([
+    startFakeSequence({ seed: 11, counts }),
+    startFakeRillet({ seed: 11, counts }),
+    startFakeQuickBooks({ seed: 11, companies: 2, counts: { customers: 3, items: 2, invoices: 3, creditMemos: 1 }, consentPage: true }),
+  ]);
   const port = await freePort();
-  server = await startTestServer(inProcessConfig({ dataDir: join(dir, 'data'), port, env: { TAXBRIDGE_ADMIN_TOKEN: ADMIN_TOKEN, TAXBRIDGE_SCHEDULES: 'false', TAXBRIDGE_PUBLIC_URL: `http://127.0.0.1:${port}` } }), { consoleDir });
+  const publicUrl = `http://127.0.0.1:${port}`;
+  qb.addRedirectUri(`${publicUrl}/oauth/callback`);
+  const oauthEnv = {
+    TAXBRIDGE_OAUTH_QUICKBOOKS_CLIENT_ID: qb.clientId,
+    TAXBRIDGE_OAUTH_QUICKBOOKS_CLIENT_SECRET: qb.clientSecret,
+    TAXBRIDGE_OAUTH_QUICKBOOKS_AUTHORIZE_URL: qb.oauth.authorizeUrl,
+    TAXBRIDGE_OAUTH_QUICKBOOKS_TOKEN_URL: qb.oauth.tokenUrl,
+    TAXBRIDGE_OAUTH_QUICKBOOKS_REVOKE_URL: qb.oauth.revokeUrl,
+  };
+  server = await startTestServer(inProcessConfig({ dataDir: join(dir, 'data'), port, env: { TAXBRIDGE_ADMIN_TOKEN: ADMIN_TOKEN, TAXBRIDGE_SCHEDULES: 'false', TAXBRIDGE_PUBLIC_URL: publicUrl, ...oauthEnv } }), { consoleDir });
   browser = await launchChromium();
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   page = await context.newPage();
@@ -46,7 +61,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await server?.close();
-  await Promise.all([seq?.close(), ril?.close()]);
+  await Promise.all([seq?.close(), ril?.close(), qb?.close()]);
   if (dir) rmSync(dir, { recursive: true, force: true });
   process.stderr.write(`console-browser: ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
 });
@@ -286,6 +301,47 @@ describe('the console in Chromium', () => {
     await page.getByLabel('Start from').selectOption({ value: 'rillet' });
     await expect.poll(() => editor.inputValue()).toMatch(/^# yaml-language-server/);
     await page.getByRole('heading', { name: /^Valid/ }).waitFor();
+  });
+
+  it('connects QuickBooks by OAuth: Connect, the consent page, back to an active connection; then re-authorizes', async () => {
+    const [realmA] = qb.realmIds as [string];
+    qb.chooseCompanyNext(realmA);
+    await page.goto(`${server.url}/console#/connections`);
+    await page.getByRole('link', { name: 'Connect QuickBooks Online' }).click();
+    await page.getByRole('heading', { name: 'Connect QuickBooks Online' }).waitFor();
+    await page.getByText('Advanced').click();
+    await page.getByLabel('API base URL').fill(qb.baseUrl(realmA));
+    await page.getByRole('button', { name: 'Continue to QuickBooks Online' }).click();
+    const connect = page.getByRole('link', { name: 'Connect with QuickBooks Online' });
+    await connect.waitFor();
+    await pageIsClean('quickbooks authorize');
+    await connect.click();
+    // The fake Intuit consent page, then taxbridge's callback page with the way back.
+    await page.getByRole('heading', { name: `Authorize ${qb.clientId}` }).waitFor();
+    await page.getByRole('button', { name: 'Allow' }).click();
+    await page.getByRole('heading', { name: 'Connected to QuickBooks Online' }).waitFor();
+    await page.getByRole('link', { name: 'Open the connection in the console' }).click();
+    await page.getByRole('heading', { name: /QuickBooks Online/, level: 1 }).waitFor();
+    const id = decodeURIComponent(new URL(page.url()).hash.split('/').pop()!);
+    await until(async () => ((await page.getByTestId('backfill-status').textContent())?.includes('succeeded') ? true : undefined), 'the QuickBooks backfill in the page', 25_000, 200);
+    const status = (await admin('GET', `/admin/connections/${id}`)).json.data;
+    expect(status).toMatchObject({ status: 'active', settings: { realm_id: realmA } });
+    expect(await page.locator('tr[data-stream=invoices] td.num').first().textContent()).toBe(String(qb.companies.get(realmA)!.invoices.size));
+    await pageIsClean('quickbooks connection');
+    // Re-authorize: the consent page again (Deny first: the connection stays as it was), then Allow.
+    const grants = qb.oauth.grants().length;
+    await page.getByRole('button', { name: 'Re-authorize' }).click();
+    await page.getByRole('button', { name: 'Deny' }).click();
+    await page.getByRole('heading', { name: 'Access was not granted' }).waitFor();
+    await page.goto(`${server.url}/console#/connections/${id}`);
+    qb.chooseCompanyNext(realmA);
+    await page.getByRole('button', { name: 'Re-authorize' }).click();
+    await page.getByRole('button', { name: 'Allow' }).click();
+    await page.getByRole('heading', { name: 'Connected to QuickBooks Online' }).waitFor();
+    expect(qb.oauth.grants().length).toBe(grants + 1);
+    await page.getByRole('link', { name: 'Open the connection in the console' }).click();
+    await page.getByRole('heading', { name: /QuickBooks Online/, level: 1 }).waitFor();
+    expect((await admin('GET', `/admin/connections/${id}`)).json.data.status).toBe('active');
   });
 
   it('works on a narrow screen', async () => {

@@ -67,10 +67,12 @@ function render(ctx: Context, p: Page): void {
   ctx.set('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'");
   ctx.status = p.status;
   ctx.type = 'text/html; charset=utf-8';
+  // Back to where the person started (the console's connection page), or nothing to do here any more.
+  const back = p.connection_id ? `<p><a href="/console#/connections/${encodeURIComponent(p.connection_id)}">Open the connection in the console</a>, or close this window.</p>` : '<p>You can close this window.</p>';
   const next = p.next?.length ? `<ul>${p.next.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>` : '';
   ctx.body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(p.title)} – taxbridge</title>
 <style>body{font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem}code{background:#f3f3f3;padding:0 .2em}</style></head>
-<body><h1>${escapeHtml(p.title)}</h1><p>${escapeHtml(p.message)}</p>${next}<p><small>${escapeHtml(p.code)}${p.connection_id ? ` · ${escapeHtml(p.connection_id)}` : ''}</small></p><p>You can close this window.</p></body></html>\n`;
+<body><h1>${escapeHtml(p.title)}</h1><p>${escapeHtml(p.message)}</p>${next}<p><small>${escapeHtml(p.code)}${p.connection_id ? ` · ${escapeHtml(p.connection_id)}` : ''}</small></p>${back}</body></html>\n`;
 }
 
 function invalid(ctx: Context, message: string): void {
