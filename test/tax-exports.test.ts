@@ -93,4 +93,44 @@ describe('exports', () => {
     const csv = await exp({ from: '2026-05-01', to: '2026-05-01', format: 'csv' });
     expect(csv.text).toContain(`"'=HYPERLINK(""http://evil"")"`);
   });
+
+  it('attacker input is a 400 naming the field, from the schema: wrong types, huge arrays, prototype keys, unknown fields', async () => {
+    const range = { from: '2026-01-01', to: '2026-01-31' };
+    const cases: Array<[string | Record<string, unknown>, string]> = [
+      [{ ...range, from: 20260101 }, 'from'],
+      [{ ...range, to: ['2026-01-31'] }, 'to'],
+      [{ ...range, from: 'x'.repeat(20_000) }, 'from'],
+      [{ ...range, from: '2026-1-1' }, 'from'],
+      [{ ...range, countries: 'DE' }, 'countries'],
+      [{ ...range, countries: [{ code: 'DE' }] }, 'countries[0]'],
+      [{ ...range, countries: [''] }, 'countries[0]'],
+      [{ ...range, countries: Array(10_000).fill('DE') }, 'countries'],
+      [{ ...range, statuses: [] }, 'statuses'],
+      [{ ...range, statuses: Array(5).fill('committed') }, 'statuses'],
+      [{ ...range, statuses: [1] }, 'statuses[0]'],
+      [{ ...range, period: ['month'] }, 'period'],
+      [{ ...range, format: null }, 'format'],
+      [{ ...range, statues: ['voided'] }, 'statues'],
+      [`{"from":"2026-01-01","to":"2026-01-31","__proto__":{"statuses":["voided"]}}`, '__proto__'],
+      [`{"from":"2026-01-01","to":"2026-01-31","constructor":{"prototype":{"polluted":true}}}`, 'constructor'],
+      [`{"from":"2026-01-01","to":"2026-01-31","countries":${'['.repeat(10_000)}${']'.repeat(10_000)}}`, 'countries[0]'],
+      ['"2026-01-01"', 'body'],
+      ['null', 'body'],
+    ];
+    for (const [body, param] of cases) {
+      const r = await exp(body);
+      expect([r.status, r.json?.code, r.json?.param], JSON.stringify(body).slice(0, 120)).toEqual([400, 'validation_errors', param]);
+      // Sphere's wording, never ajv's or a schema path.
+      expect(r.json.message).not.toMatch(/must NOT|#\/|\$defs|instancePath/);
+      expect(r.json.message.length).toBeLessThan(400);
+    }
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(({} as Record<string, unknown>).statuses).toBeUndefined();
+    // The body cap holds before parsing: a huge array is a 413, not a slow 400.
+    expect((await exp({ ...range, countries: Array(30_000).fill('DE') })).status).toBe(413);
+    // What was applied is answered, and only the schema's fields are kept.
+    const ok = await exp({ ...range, countries: ['de', 'Germany'] });
+    expect(ok.status).toBe(201);
+    expect(ok.json.data.parameters).toEqual({ ...range, countries: ['DE', 'DE'], statuses: ['calculated', 'committed', 'refunded'], period: 'month', format: 'json' });
+  });
 });

@@ -202,61 +202,63 @@ export type CalculationRecordLine = {
   taxability_reason: CalculateTaxResponseTaxabilityReason;
 };
 
+/** The export's filters. Unknown fields are refused (400 naming the field): a misspelt filter must not silently widen a filing. */
 export type ExportRequest = {
-  /** First filing date, inclusive. */
+  /** First filing date, inclusive: a date YYYY-MM-DD. */
   from: string;
-  /** Last filing date, inclusive; at most 366 days after from. */
+  /** Last filing date, inclusive: a date YYYY-MM-DD, on or after from and at most 366 days after it. */
   to: string;
-  /** Customer countries (ISO alpha-2); default all. */
+  /** Customer countries (ISO alpha-2), at most 50; default all. */
   countries?: string[] | null;
   /** Default calculated, committed, refunded (voided left out). */
   statuses?: Array<"calculated" | "committed" | "voided" | "refunded"> | null;
+  /** The summary's period. */
   period?: "day" | "month" | "quarter" | "year";
   /** csv: the answer is the transactions CSV (the job's id in Location). */
   format?: "json" | "csv";
 };
 
 export type ExportRow = {
-  calculation_id?: string;
-  kind?: "invoice" | "credit_note" | "refund";
-  status?: "calculated" | "committed" | "voided" | "refunded";
-  created_at?: string;
-  filing_date?: string;
-  tax_date?: string;
-  currency?: string;
-  customer_country?: string;
-  customer_state?: string;
-  line_id?: string;
-  product_id?: string;
-  tax_code?: string;
-  taxability_reason?: string;
-  jurisdiction?: string;
-  jurisdiction_level?: string;
-  jurisdiction_country?: string;
-  jurisdiction_state?: string;
-  tax_type?: string;
+  calculation_id: string;
+  kind: "invoice" | "credit_note" | "refund";
+  status: "calculated" | "committed" | "voided" | "refunded";
+  created_at: string;
+  filing_date: string;
+  tax_date: string;
+  currency: string;
+  customer_country: string;
+  customer_state: string;
+  line_id: string;
+  product_id: string;
+  tax_code: string;
+  taxability_reason: string;
+  jurisdiction: string;
+  jurisdiction_level: string;
+  jurisdiction_country: string;
+  jurisdiction_state: string;
+  tax_type: string;
   /** Percent, exact decimal string. */
-  rate?: string;
-  net_amount?: number;
-  taxable_amount?: number;
+  rate: string;
+  net_amount: number;
+  taxable_amount: number;
   /** net_amount - taxable_amount: exempt products or customers, reverse charge, untaxed shares (Texas SaaS 20 %). */
-  exempt_amount?: number;
-  tax_amount?: number;
+  exempt_amount: number;
+  tax_amount: number;
 };
 
 export type ExportSummaryRow = {
   /** 2026-01, 2026-Q1, 2026 or a date. */
-  period?: string;
-  currency?: string;
-  country?: string;
-  state?: string;
-  jurisdiction_level?: string;
-  jurisdiction?: string;
-  tax_type?: string;
-  taxable_amount?: number;
-  exempt_amount?: number;
-  tax_amount?: number;
-  transactions?: number;
+  period: string;
+  currency: string;
+  country: string;
+  state: string;
+  jurisdiction_level: string;
+  jurisdiction: string;
+  tax_type: string;
+  taxable_amount: number;
+  exempt_amount: number;
+  tax_amount: number;
+  transactions: number;
 };
 
 export type ExportJob = {

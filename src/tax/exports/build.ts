@@ -8,120 +8,61 @@
  * refund (stored negative) count negative. Voided calculations are left out unless `statuses` asks for them.
  * `exempt` is the part of a line's net amount a jurisdiction does not tax (exempt product or customer,
  * reverse charge, a reduced taxable share such as Texas SaaS's 20 %, not collecting).
- * Bounds: a range of at most 366 days, at most 50 countries, at most MAX_EXPORT_ROWS rows (else 400 asking
- * for a narrower range).
+ * Bounds: the request's schema (at most 50 countries, known fields only), a range of at most 366 days and
+ * at most MAX_EXPORT_ROWS rows (else 400 asking for a narrower range).
  */
-import { validationError } from '../errors.ts';
-import { isIsoDate, normalizeCountry } from '../geo.ts';
+import { TAX_API_SCHEMAS, taxApiValidator } from '../api-schemas.ts';
+import type { ExportRequest, ExportRow, ExportSummaryRow as SummaryRow } from '../api-types.generated.ts';
+import { TaxApiError, validationError } from '../errors.ts';
+import { normalizeCountry } from '../geo.ts';
 import type { CalculationStatus, TaxCalculationDoc } from '../model.ts';
 import { decodeCalculationLines } from '../record.ts';
 import { statusOf } from '../lifecycle.ts';
+import { checkSchema } from '../schema-errors.ts';
 
+const REQUEST = (TAX_API_SCHEMAS.get('export')!.$defs as Record<string, { properties: Record<string, Record<string, unknown>> }>).request!.properties;
+
+/** Not a shape, so not in the schema: a range longer than a year is refused (400 on `to`). */
 export const MAX_EXPORT_DAYS = 366;
-export const MAX_EXPORT_COUNTRIES = 50;
+export const MAX_EXPORT_COUNTRIES = REQUEST.countries!.maxItems as number;
 export const MAX_EXPORT_ROWS = 100_000;
-export const EXPORT_STATUSES: readonly CalculationStatus[] = ['calculated', 'committed', 'voided', 'refunded'];
+export const EXPORT_STATUSES = (REQUEST.statuses!.items as { enum: CalculationStatus[] }).enum;
 export const DEFAULT_EXPORT_STATUSES: readonly CalculationStatus[] = ['calculated', 'committed', 'refunded'];
 
-export type ExportPeriod = 'day' | 'month' | 'quarter' | 'year';
+export type ExportPeriod = NonNullable<ExportRequest['period']>;
 
-export interface ExportParams {
-  /** First and last tax date, inclusive (YYYY-MM-DD). */
-  from: string;
-  to: string;
-  countries?: string[];
-  statuses: CalculationStatus[];
-  period: ExportPeriod;
-  format: 'json' | 'csv';
-}
-
-export interface ExportRow {
-  calculation_id: string;
-  kind: 'invoice' | 'credit_note' | 'refund';
-  status: CalculationStatus;
-  created_at: string;
-  /** The period's date: a credit note's or refund's own date, else the tax date. */
-  filing_date: string;
-  /** The date whose rates applied (a credit note's is its invoice's). */
-  tax_date: string;
-  currency: string;
-  customer_country: string;
-  customer_state: string;
-  line_id: string;
-  product_id: string;
-  tax_code: string;
-  taxability_reason: string;
-  jurisdiction: string;
-  jurisdiction_level: string;
-  jurisdiction_country: string;
-  jurisdiction_state: string;
-  tax_type: string;
-  rate: string;
-  net_amount: number;
-  taxable_amount: number;
-  exempt_amount: number;
-  tax_amount: number;
-}
-
-export interface SummaryRow {
-  period: string;
-  currency: string;
-  country: string;
-  state: string;
-  jurisdiction: string;
-  jurisdiction_level: string;
-  tax_type: string;
-  taxable_amount: number;
-  exempt_amount: number;
-  tax_amount: number;
-  transactions: number;
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
+/** An export request as applied: defaults filled in, countries normalized, only the schema's fields. */
+export type ExportParams = Required<Pick<ExportRequest, 'from' | 'to' | 'period' | 'format'>> & { countries?: string[]; statuses: CalculationStatus[] };
+export type { ExportRow, ExportSummaryRow as SummaryRow } from '../api-types.generated.ts';
 
 function days(from: string, to: string): number {
   return (Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / 86_400_000 + 1;
 }
 
-/** Checks an export request body (`POST /tax_api/exports`, `taxbridge tax export`). */
+/**
+ * Checks an export request body (`POST /tax_api/exports`, `taxbridge tax export`) with its schema
+ * (schemas/tax-api/export.schema.json#/$defs/request), then what a schema cannot say: the order and length of
+ * the range and that each country is one.
+ */
 export function parseExportParams(body: unknown): ExportParams {
-  if (!isObject(body)) throw validationError('body', 'the request body must be a JSON object with from and to (YYYY-MM-DD)');
-  const date = (k: 'from' | 'to'): string => {
-    const v = body[k];
-    if (typeof v !== 'string' || !isIsoDate(v)) throw validationError(k, `${k} is required: a date YYYY-MM-DD (tax date, inclusive)`);
-    return v;
-  };
-  const from = date('from');
-  const to = date('to');
+  try {
+    checkSchema(taxApiValidator('export', 'request'), body, 'the export request');
+  } catch (e) {
+    // The body itself is at fault (not an object): name it, as every other export error names its field.
+    if (e instanceof TaxApiError && !e.param) throw validationError('body', `${e.message}, with from and to (YYYY-MM-DD)`);
+    throw e;
+  }
+  const b = body as ExportRequest;
+  const { from, to } = b;
   if (to < from) throw validationError('to', `to (${to}) is before from (${from})`);
   if (days(from, to) > MAX_EXPORT_DAYS) throw validationError('to', `the range ${from}..${to} is longer than ${MAX_EXPORT_DAYS} days; export a year at a time`);
-  let countries: string[] | undefined;
-  if (body.countries !== undefined && body.countries !== null) {
-    if (!Array.isArray(body.countries)) throw validationError('countries', 'countries must be an array of ISO 3166-1 alpha-2 codes');
-    if (body.countries.length > MAX_EXPORT_COUNTRIES) throw validationError('countries', `countries has ${body.countries.length} entries; at most ${MAX_EXPORT_COUNTRIES}`);
-    countries = body.countries.map((c, i) => {
-      const n = typeof c === 'string' && c.length <= 60 ? normalizeCountry(c) : undefined;
-      if (!n) throw validationError(`countries[${i}]`, `countries[${i}] is not an ISO 3166-1 alpha-2 country code`);
-      return n;
-    });
-  }
-  let statuses = [...DEFAULT_EXPORT_STATUSES];
-  if (body.statuses !== undefined && body.statuses !== null) {
-    if (!Array.isArray(body.statuses) || body.statuses.length === 0 || body.statuses.length > EXPORT_STATUSES.length) {
-      throw validationError('statuses', `statuses must be a non-empty array of ${EXPORT_STATUSES.join(', ')}`);
-    }
-    statuses = body.statuses.map((s, i) => {
-      if (typeof s !== 'string' || !(EXPORT_STATUSES as readonly string[]).includes(s)) throw validationError(`statuses[${i}]`, `statuses[${i}] must be one of ${EXPORT_STATUSES.join(', ')}`);
-      return s as CalculationStatus;
-    });
-  }
-  const period = body.period ?? 'month';
-  if (period !== 'day' && period !== 'month' && period !== 'quarter' && period !== 'year') throw validationError('period', 'period must be day, month, quarter or year');
-  const format = body.format ?? 'json';
-  if (format !== 'json' && format !== 'csv') throw validationError('format', 'format must be json or csv');
-  return { from, to, ...(countries ? { countries } : {}), statuses, period, format };
+  const countries = b.countries?.map((c, i) => {
+    const n = normalizeCountry(c);
+    if (!n) throw validationError(`countries[${i}]`, `countries[${i}] ${JSON.stringify(c.slice(0, 60))} is not an ISO 3166-1 alpha-2 country code`);
+    return n;
+  });
+  const statuses = b.statuses ? [...b.statuses] : [...DEFAULT_EXPORT_STATUSES];
+  return { from, to, ...(countries ? { countries } : {}), statuses, period: b.period ?? 'month', format: b.format ?? 'json' };
 }
 
 /** Which calculations an export takes. */

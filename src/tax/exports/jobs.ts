@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Store } from '../../store/types.ts';
+import type { ExportJob } from '../api-types.generated.ts';
 import type { OrgMode, TaxCalculationDoc } from '../model.ts';
 import { buildExport, exportFilter, parseExportParams, type ExportParams, type ExportRow, type SummaryRow } from './build.ts';
 
@@ -59,7 +60,7 @@ export async function getExport(store: Store, org: { id: string; mode: OrgMode }
 }
 
 /** The job as the API shows it; rows only in JSON format (CSV from the .csv links). */
-export function exportView(doc: TaxExportDoc, withRows: boolean): Record<string, unknown> {
+export function exportView(doc: TaxExportDoc, withRows: boolean): ExportJob {
   return {
     id: doc.id,
     status: doc.status,
