@@ -15,7 +15,7 @@ const CITIES: Array<{ state: string; city: string; zip: string }> = JSON.parse(r
 const KNOWN = [
   'Pittsburgh, PA', 'Milwaukee, WI', 'Honolulu, HI', 'New York, NY', 'Los Angeles, CA', 'Chicago, IL', 'Houston, TX', 'Austin, TX', 'Denver, CO', 'Buffalo, NY', 'Miami, FL', 'Raleigh, NC', 'Cleveland, OH', 'Virginia Beach, VA', 'Baltimore, MD', 'Newark, NJ',
   // added with sources for issue 12 (see the rows' source/as_of)
-  'Arlington, TX', 'Lubbock, TX', 'Laredo, TX', 'Irving, TX', 'Plano, TX', 'Frisco, TX',
+  'Arlington, TX', 'Corpus Christi, TX', 'Lubbock, TX', 'Laredo, TX', 'Irving, TX', 'Plano, TX', 'Frisco, TX',
   'Tucson, AZ', 'Mesa, AZ', 'Gilbert, AZ', 'Scottsdale, AZ',
   'Sacramento, CA', 'Fresno, CA', 'Oakland, CA', 'Bakersfield, CA', 'Anaheim, CA', 'Irvine, CA', 'Santa Ana, CA', 'Riverside, CA', 'Chula Vista, CA',
   'Tampa, FL', 'Orlando, FL', 'Saint Petersburg, FL', 'Port Saint Lucie, FL',
