@@ -31,6 +31,7 @@ const admin = adminClient(() => server.url, ADMIN_TOKEN);
 const started = Date.now();
 let orgId = '';
 let rilletConnection = '';
+let rilletWebhookUrl = '';
 
 beforeAll(async () => {
   const consoleDir = ensureConsoleBuilt();
@@ -175,6 +176,7 @@ describe('the console in Chromium', () => {
     await screenshot(page, 'connect-rillet-webhook');
     // In Rillet: Webhooks > Create webhook with that URL; its signing token comes back here.
     ril.webhookTargets = [{ url }];
+    rilletWebhookUrl = url;
     await page.getByLabel('Webhook signing token').fill(ril.signingToken);
     await page.getByRole('button', { name: 'Save and finish' }).click();
     await page.getByTestId('connected').waitFor();
@@ -208,7 +210,8 @@ describe('the console in Chromium', () => {
     await page.getByLabel('Search invoices').fill(inv.invoice_number);
     await page.getByRole('button', { name: 'Search' }).click();
     await page.locator(`tr[data-record="${inv.id}"]`).waitFor();
-    expect(await page.locator('tbody tr').count()).toBe(1);
+    // The unfiltered list holds it too: wait for the search's answer.
+    await expect.poll(() => page.locator('tbody tr').count()).toBe(1);
     await pageIsClean('invoices');
     await page.locator(`tr[data-record="${inv.id}"] a`).click();
     const detail = page.getByTestId('tax-detail');
@@ -228,7 +231,13 @@ describe('the console in Chromium', () => {
     const usd = [...ril.data.subsidiaries.values()].find((s) => s.currency === 'USD')!;
     ril.setReadOnly(true);
     const inv = ril.createInvoice({ customer_id: texan.id, subsidiary_id: usd.id, status: 'UNPAID', itemCount: 1 });
+    // A forged delivery to the connection's URL: refused, and listed with its code.
+    const forged = await request(rilletWebhookUrl, { method: 'POST', headers: { 'content-type': 'application/json', 'x-rillet-id': 'dlv_forged_in_browser', 'x-rillet-timestamp': new Date().toISOString(), 'x-rillet-entity': 'INVOICE', 'x-rillet-event': 'CREATED', 'x-rillet-signature': 'Zm9yZ2Vk' }, body: '{"id":"inv_x"}' });
+    await forged.body.text();
+    expect(forged.statusCode).toBe(401);
     await page.goto(`${server.url}/console#/connections/${rilletConnection}`);
+    await page.locator('tr[data-refused=WEBHOOK_SIGNATURE_INVALID]', { hasText: 'dlv_forged_in_browser' }).waitFor();
+    expect(await page.getByTestId('refused-count').textContent()).toMatch(/^1 refused/);
     const row = page.locator(`tr[data-status=dead]`, { hasText: inv.id });
     await row.waitFor({ timeout: 20_000 }).catch(async (e) => {
       throw new Error(`${e.message}\njobs: ${JSON.stringify((await admin('GET', '/admin/writebacks')).json.data).slice(0, 1500)}\nevents: ${JSON.stringify((await admin('GET', '/admin/events')).json.data).slice(0, 1500)}`);

@@ -675,6 +675,15 @@ const paths: Record<string, Record<string, Op>> = {
       responses: { '200': json(data({ type: 'object', properties: { connector: { type: 'string' }, count: { type: 'integer' }, recent: { type: 'array', items: { type: 'object' } } } }), 'Unrouted events.'), '400': errorResponse('connector missing.') },
     }),
   },
+  '/admin/webhooks/refused': {
+    get: admin({
+      tags: ['admin: webhooks'],
+      summary: 'Refused webhook deliveries (bad signature, unknown URL, too large, not JSON ...): count and the most recent, with their code',
+      description: 'For one connection (`connection`), one connector’s shared URL (`connector`), or, with neither, every unknown webhook URL together. Never bodies, header values or secrets.',
+      parameters: [queryParam('connection', 'Connection id.'), queryParam('connector', 'Connector name (its shared webhook URL).'), queryParam('limit', 'Recent refusals shown, default 100 (at most 100).', { type: 'integer' })],
+      responses: { '200': json(data(ref('EntityWebhookRefused')), 'Refused deliveries, newest first.'), '404': errorResponse('No such connection.') },
+    }),
+  },
   '/admin/events/{id}': {
     get: admin({ tags: ['admin: webhooks'], summary: 'One event with its stored headers and body', parameters: [pathParam('id', 'Event id.')], responses: { '200': json(data(ref('WebhookEvent')), 'The event.'), '404': errorResponse('Not found.') } }),
   },

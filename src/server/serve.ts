@@ -53,6 +53,7 @@ import { createSpecsApiRouter } from './specs-api.ts';
 import { createOAuthAdminRouter, createOAuthCallbackRouter } from './oauth-api.ts';
 import { oauthAppsFrom } from '../connections/oauth-apps.ts';
 import { createTaxApiRouter } from './tax-api.ts';
+import { RefusedDeliveries } from '../webhooks/refused.ts';
 import { createInvoiceTaxRouter, createWebhookAdminRouter, createWebhookReceiverRouter } from './webhooks-api.ts';
 import { announceChanges, createCoordinator } from '../coordination/index.ts';
 import { createMetricsRouter } from './metrics-api.ts';
@@ -268,6 +269,8 @@ export async function startServer(config: ServeConfig, io: ServeIO = {}): Promis
     });
     cleanups.push(() => runtime.stop());
 
+    // Refused webhook deliveries (code, size, address), written at most every 2 s per connection or URL.
+    const refused = new RefusedDeliveries(store, { onError: (e) => log.warn('refused webhook deliveries not recorded', { error: e }) });
     let shuttingDown = false;
     let workersRunning = false;
     const app = createApp({
@@ -287,6 +290,7 @@ export async function startServer(config: ServeConfig, io: ServeIO = {}): Promis
           events: webhooks.events,
           publicUrl: config.publicUrl,
           connectors: sharedWebhookUrls(registry, lookup, webhookAppSecretsFrom(config.webhookEnv)),
+          refused,
           log: logFn(log.child({ part: 'webhooks' })),
         })],
       routers: [
@@ -296,7 +300,7 @@ export async function startServer(config: ServeConfig, io: ServeIO = {}): Promis
         createOAuthAdminRouter({ connections, adminToken: adminGate, log }),
         createRecordsApiRouter({ connections, store, adminToken: adminGate, log }),
         createSpecsApiRouter({ registry, adminToken: adminGate, log }),
-        createWebhookAdminRouter({ store, adminToken: adminGate, events: webhooks.events, writebacks: webhooks.writebacks }),
+        createWebhookAdminRouter({ store, adminToken: adminGate, events: webhooks.events, writebacks: webhooks.writebacks, refused }),
         createInvoiceTaxRouter({
           service: tax,
           writebacks: webhooks.writebacks!,
@@ -348,6 +352,7 @@ export async function startServer(config: ServeConfig, io: ServeIO = {}): Promis
         await alerts?.stop().catch((e) => log.error('stopping alerts failed', { error: e }));
         await serverClosed;
         clearTimeout(force);
+        await refused.close().catch((e) => log.error('recording refused webhook deliveries failed', { error: e }));
         await store.flush();
         await store.close();
         log.info('stopped', { reason });

@@ -44,6 +44,8 @@ import { eventSummary, getEvent, listEvents, type EventStatus } from '../webhook
 import { silentLog, type LogFn } from '../webhooks/log.ts';
 import { acceptConnectorDelivery, acceptDelivery, compiledWebhooks, flatHeaders, STORE_RETRY_AFTER_S, type AcceptedDelivery } from '../webhooks/receive.ts';
 import { unroutedSummary } from '../webhooks/unrouted.ts';
+import type { RefusedDeliveries, RefusedScope } from '../webhooks/refused.ts';
+import { compileExpression, type Expression } from '../expressions/index.ts';
 import type { WebhooksSpec } from '../spec/types.ts';
 import type { RecordSync } from '../webhooks/record-sync.ts';
 import { WebhookRequestError } from '../webhooks/request-errors.ts';
@@ -79,6 +81,8 @@ export interface WebhookReceiverOptions {
   publicUrl?: string;
   /** Connectors with one URL for all their connections (POST /webhooks/connectors/:connector). */
   connectors?: ConnectorWebhooks;
+  /** Where refused deliveries are noted (code, size, address; never the body), per connection or URL. */
+  refused?: RefusedDeliveries;
   now?: () => number;
   log?: LogFn;
 }
@@ -116,8 +120,13 @@ export function createWebhookReceiverRouter(opts: WebhookReceiverOptions): Route
     sendJson(ctx, 200, { received: true, ...(first ? { id: first.doc.id, duplicate: !first.inserted } : {}), events: r.events.length, unrouted: r.unrouted });
   };
   /** `known`: the connector, once the URL named a loaded one (metric labels stay bounded). */
-  const refuse = (ctx: Context, e: unknown, fields: Record<string, unknown>, basic: boolean, known: { connector?: string; connectionId?: string }) => {
+  const refuse = (ctx: Context, e: unknown, fields: Record<string, unknown>, basic: boolean, known: { connector?: string; connectionId?: string; spec?: WebhooksSpec; size?: number }) => {
     const [status, code, message] = receiverError(e);
+    if (opts.refused && code !== 'WEBHOOK_STORE_UNAVAILABLE') {
+      const scope: RefusedScope = known.connectionId ? { connection_id: known.connectionId } : known.connector ? { connector: known.connector } : { unknown_url: true };
+      const deliveryId = known.spec ? headerDeliveryId(known.spec, ctx) : undefined;
+      opts.refused.record(scope, { at: new Date(now()).toISOString(), status, code, size: known.size ?? announcedSize(ctx), remote_address: remoteAddress(ctx), ...(deliveryId ? { delivery_id: deliveryId } : {}) });
+    }
     observeWebhookDelivery({ ...known, status, code });
     if (status === 413) ctx.set('Connection', 'close');
     if (code === 'WEBHOOK_STORE_UNAVAILABLE') ctx.set('Retry-After', String(STORE_RETRY_AFTER_S));
@@ -131,6 +140,8 @@ export function createWebhookReceiverRouter(opts: WebhookReceiverOptions): Route
     const token = String(ctx.params.token ?? '');
     let connectionId: string | undefined;
     let connector: string | undefined;
+    let spec: WebhooksSpec | undefined;
+    let size: number | undefined;
     let basic = false;
     try {
       const c = TOKEN_RE.test(token) ? await opts.resolveConnection(token) : undefined;
@@ -140,23 +151,29 @@ export function createWebhookReceiverRouter(opts: WebhookReceiverOptions): Route
       if (!c.spec.webhooks) throw new WebhookRequestError(404, 'WEBHOOK_NOT_CONFIGURED', `the ${c.spec.name} connector does not receive webhooks`);
       if (c.spec.webhooks.url === 'per_connector') throw new WebhookRequestError(404, 'WEBHOOK_NOT_CONFIGURED', `the ${c.spec.name} connector receives webhooks at /webhooks/connectors/${c.spec.name}, not at a connection's URL`);
       basic = c.spec.webhooks.authentication?.type === 'basic';
+      spec = c.spec.webhooks;
       const rawBody = await readRawBody(ctx.req, compiledWebhooks(c.spec.webhooks).maxBodyBytes);
+      size = rawBody.length;
       answer(ctx, await acceptDelivery({ store: opts.store, connection: c, ...incoming(ctx, rawBody) }), c.spec.name, connectionId);
     } catch (e) {
-      refuse(ctx, e, { connection_id: connectionId }, basic, { connector, connectionId });
+      refuse(ctx, e, { connection_id: connectionId }, basic, { connector, connectionId, spec, size });
     }
   });
 
   router.post('/webhooks/connectors/:connector', async (ctx) => {
     const connector = String(ctx.params.connector ?? '');
     let known: string | undefined;
+    let knownSpec: WebhooksSpec | undefined;
+    let size: number | undefined;
     let basic = false;
     try {
       const spec = CONNECTOR_RE.test(connector) ? opts.connectors?.spec(connector) : undefined;
       if (!spec) throw new WebhookRequestError(404, 'WEBHOOK_CONNECTOR_UNKNOWN', 'no connector receives webhooks at this URL');
       known = connector;
+      knownSpec = spec;
       basic = spec.authentication?.type === 'basic';
       const rawBody = await readRawBody(ctx.req, compiledWebhooks(spec).maxBodyBytes);
+      size = rawBody.length;
       const r = await acceptConnectorDelivery({
         store: opts.store,
         connector,
@@ -167,13 +184,48 @@ export function createWebhookReceiverRouter(opts: WebhookReceiverOptions): Route
       });
       answer(ctx, r, connector);
     } catch (e) {
-      refuse(ctx, e, { connector: CONNECTOR_RE.test(connector) ? connector : undefined }, basic, { connector: known });
+      refuse(ctx, e, { connector: CONNECTOR_RE.test(connector) ? connector : undefined }, basic, { connector: known, spec: knownSpec, size });
     }
   });
   return router;
 }
 
 const CONNECTOR_RE = /^[a-z][a-z0-9_]{0,39}$/;
+const CONNECTION_ID_RE = /^[A-Za-z0-9_-]{1,100}$/;
+
+/** Content-Length as announced (a body refused before it was read), when it is a plain number. */
+function announcedSize(ctx: Context): number | null {
+  const v = ctx.get('content-length');
+  return /^\d{1,15}$/.test(v) ? Number(v) : null;
+}
+
+function remoteAddress(ctx: Context): string | null {
+  const a = ctx.req.socket.remoteAddress;
+  return a ? a.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '').slice(0, 64) : null;
+}
+
+const eventIdReaders = new WeakMap<WebhooksSpec, Expression | null>();
+const DELIVERY_ID = /^[A-Za-z0-9._:@\/+=-]{1,200}$/;
+
+/**
+ * The delivery id of a refused delivery, when the spec's event_id is a plain read of a header: the body is
+ * not trusted (nor parsed) before the delivery is verified. Only id-like values are kept.
+ */
+function headerDeliveryId(spec: WebhooksSpec, ctx: Context): string | undefined {
+  let reader = eventIdReaders.get(spec);
+  if (reader === undefined) {
+    reader = spec.event_id && /^\s*headers\./.test(spec.event_id) ? compileExpression(spec.event_id) : null;
+    eventIdReaders.set(spec, reader);
+  }
+  if (!reader) return undefined;
+  try {
+    const input = { headers: flatHeaders(ctx.req.headers) };
+    const v = reader.readSync(input, input)?.value;
+    return typeof v === 'string' && DELIVERY_ID.test(v) ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 function receiverError(e: unknown): [number, string, string] {
   if (e instanceof WebhookRequestError) return [e.status, e.code, e.message];
@@ -195,6 +247,8 @@ export interface WebhookAdminOptions {
   adminToken: AdminCredential;
   events?: Pick<EventService, 'replay'>;
   writebacks?: Pick<WritebackService, 'replay'>;
+  /** The receiver's record of refused deliveries (GET /admin/webhooks/refused). */
+  refused?: Pick<RefusedDeliveries, 'summary'>;
 }
 
 function adminError(ctx: Context, status: number, code: string, message: string): void {
@@ -258,6 +312,26 @@ export function createWebhookAdminRouter(opts: WebhookAdminOptions): Router {
       const connector = str(ctx.query.connector);
       if (!connector || !CONNECTOR_RE.test(connector)) return adminError(ctx, 400, 'validation_errors', 'connector is required: a connector name, e.g. quickbooks');
       sendJson(ctx, 200, { data: await unroutedSummary(opts.store, connector, Math.min(limitParam(ctx), 100)) });
+    }),
+  );
+  router.get(
+    '/webhooks/refused',
+    handle(async (ctx) => {
+      if (!opts.refused) return adminError(ctx, 503, 'unavailable', 'the webhook receiver is not running in this process');
+      const connection = str(ctx.query.connection);
+      const connector = str(ctx.query.connector);
+      if (connection !== undefined && connector !== undefined) return adminError(ctx, 400, 'validation_errors', 'give connection or connector, not both');
+      let scope: RefusedScope;
+      if (connection !== undefined) {
+        if (!CONNECTION_ID_RE.test(connection) || !(await opts.store.get('connections', connection))) return adminError(ctx, 404, 'not_found', `no connection ${connection.slice(0, 100)}`);
+        scope = { connection_id: connection };
+      } else if (connector !== undefined) {
+        if (!CONNECTOR_RE.test(connector)) return adminError(ctx, 400, 'validation_errors', 'connector must be a connector name, e.g. quickbooks');
+        scope = { connector };
+      } else {
+        scope = { unknown_url: true };
+      }
+      sendJson(ctx, 200, { data: await opts.refused.summary(scope, Math.min(limitParam(ctx), 100)) });
     }),
   );
   router.get(

@@ -11,6 +11,7 @@ export function Connection(props: { id: string }) {
   const [fast, setFast] = useState(true);
   const status = useLoad(() => get<{ data: any }>(`/admin/connections/${props.id}`).then((r) => r.data), [props.id], fast ? 1000 : 5000);
   const events = useLoad(() => get<{ data: any[] }>('/admin/events', { connection: props.id, limit: 20 }).then((r) => r.data), [props.id], 3000);
+  const refused = useLoad(() => get<{ data: any }>('/admin/webhooks/refused', { connection: props.id, limit: 20 }).then((r) => r.data), [props.id], 3000);
   const jobs = useLoad(() => get<{ data: any[] }>('/admin/writebacks', { connection: props.id, limit: 20 }).then((r) => r.data), [props.id], 3000);
   const connectors = useLoad(() => get<{ data: ConnectorInfo[] }>('/admin/connectors').then((r) => r.data), []);
   const [actionError, setActionError] = useState<unknown>();
@@ -197,6 +198,43 @@ export function Connection(props: { id: string }) {
         </div>
       ) : (
         <p class="muted">No webhook deliveries yet.</p>
+      )}
+
+      <h3>Refused deliveries</h3>
+      {refused.data?.count ? (
+        <>
+          <p data-testid="refused-count">
+            {count(refused.data.count)} refused{refused.data.count > refused.data.recent.length ? `, the last ${refused.data.recent.length} shown` : ''}. They were not stored or applied; the code says why (WEBHOOK_SIGNATURE_INVALID from the system itself usually means a wrong signing token).
+          </p>
+          <div class="table-wrap">
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">Refused</th>
+                  <th scope="col">Answer</th>
+                  <th scope="col" class="num">Bytes</th>
+                  <th scope="col">From</th>
+                  <th scope="col">Delivery id</th>
+                </tr>
+              </thead>
+              <tbody>
+                {refused.data.recent.map((r: any, i: number) => (
+                  <tr key={i} data-refused={r.code}>
+                    <td>{when(r.at)}</td>
+                    <td>
+                      {r.status} <code>{r.code}</code>
+                    </td>
+                    <td class="num">{r.size === null ? '—' : count(r.size)}</td>
+                    <td class="mono">{r.remote_address ?? '—'}</td>
+                    <td class="mono">{r.delivery_id ?? '—'}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </>
+      ) : (
+        <p class="muted">No refused deliveries.</p>
       )}
 
       <h2>Manage</h2>
