@@ -122,7 +122,10 @@ describe('QuickBooks Online end to end (connectors/quickbooks.yaml against the f
     // Every call carried minorversion and stayed on this company.
     expect(ourRequests(realmB)).toHaveLength(0);
     expect(ourRequests(realmA).every((q: { query: Record<string, unknown> }) => q.query.minorversion === '75')).toBe(true);
-    await writebacksIdle();
+    // Every document existed before the connection: the backfill imports them and writes no tax onto any.
+    const jobs = await writebacksIdle();
+    expect(jobs.filter((j) => j.status === 'applied')).toHaveLength(0);
+    expect(ourRequests(realmA).filter((q: { method: string }) => q.method === 'POST')).toHaveLength(0);
   }, 90_000);
 
   it('an access token that died is refreshed once mid-sync (the runs succeed) and the rotated refresh token is stored', async () => {
@@ -250,4 +253,37 @@ describe('QuickBooks Online end to end (connectors/quickbooks.yaml against the f
     const entity = await server.store.getEntity(connId, 'invoices', invoiceId);
     expect((entity?.data as any).updated_at).toBe(a.invoices.get(invoiceId)!.MetaData.LastUpdatedTime);
   }, 60_000);
+  it('writeback_from brings older documents in: a change to an old unpaid invoice is written once the cut-off is earlier', async () => {
+    const a = qb.companies.get(realmA)!;
+    const activated = Date.parse((await stored()).activated_at!);
+    const old = [...a.invoices.values()].find((i) => i.Balance === i.TotalAmt && i.TotalAmt > 0 && Date.parse(i.MetaData.CreateTime) < activated && !(i.TxnTaxDetail?.TotalTax > 0))!;
+    expect(old).toBeDefined();
+    const jobOf = async () => ((await admin('GET', '/admin/writebacks')).json.data as any[]).find((j) => j.kind === 'invoice' && j.document_id === old.Id && j.status === 'applied');
+    const processedAfter = async (n: number) =>
+      until(async () => {
+        const ours = ((await admin('GET', '/admin/events')).json.data as any[]).filter((e) => e.connection_id === connId && e.status === 'processed');
+        return ours.length >= n ? true : undefined;
+      }, 'the change processed');
+    const change = async (note: string) => {
+      const before = ((await admin('GET', '/admin/events')).json.data as any[]).filter((e) => e.connection_id === connId && e.status === 'processed').length;
+      qb.updateInvoice(realmA, old.Id, { PrivateNote: note });
+      qb.flushWebhooks();
+      await qb.deliveriesIdle();
+      await processedAfter(before + 1);
+      await writebacksIdle();
+    };
+
+    await change('edited before the cut-off moved');
+    expect(await jobOf()).toBeUndefined();
+    expect(a.invoices.get(old.Id)!.TxnTaxDetail?.TotalTax ?? 0).toBe(0);
+
+    const bad = await admin('PATCH', `/admin/connections/${connId}`, { settings: { writeback_from: 'last year' } });
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(bad.json)).toContain('writeback_from');
+    expect((await admin('PATCH', `/admin/connections/${connId}`, { settings: { writeback_from: '2020-01-01' } })).status).toBe(200);
+
+    await change('edited after the cut-off moved');
+    expect(await until(jobOf, 'the write-back applied')).toBeDefined();
+    expect(a.invoices.get(old.Id)!.TxnTaxDetail.TotalTax).toBeGreaterThan(0);
+  }, 90_000);
 });

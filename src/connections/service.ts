@@ -314,6 +314,7 @@ export class ConnectionService {
       ...(doc.base_url ? { base_url: doc.base_url } : {}),
       credentials,
       settings: spec ? withDefaults(spec, doc.settings) : { ...doc.settings },
+      activated_at: doc.activated_at ?? doc.created_at,
       ...(spec && oauthCodeAuth(spec) ? { tokens: this.oauth.source(doc.id, spec) } : {}),
       allow_loopback_http: this.allowLoopbackHttp,
     };

@@ -20,6 +20,7 @@ import { compileExpression, type Expression } from '../expressions/index.ts';
 import type { ChangedRecord, RunSyncOptions, SyncSummary } from '../sync/index.ts';
 import type { DocumentKind } from '../writeback/jobs.ts';
 import type { WritebackService } from '../writeback/service.ts';
+import { writebackConnection } from '../writeback/plan.ts';
 import type { SyncRunner } from './connections-api.ts';
 import type { Coordinator } from '../coordination/types.ts';
 import { backfillLeaseName, holdSyncLease, syncLeaseName } from '../coordination/sync-leases.ts';
@@ -427,7 +428,7 @@ export class ConnectionRuntime implements SyncRunner {
               if (k.when) {
                 // A document the write-back would skip (not a draft, say) leaves no job: evaluate `when` first.
                 const e = await store.getEntity(conn.connection_id, stream, ch.external_id);
-                const input = { document: e?.data, raw: e?.raw, settings: conn.settings, environment: conn.environment, now: new Date().toISOString() };
+                const input = { document: e?.data, raw: e?.raw, settings: conn.settings, environment: conn.environment, connection: writebackConnection(conn), now: new Date().toISOString() };
                 if (!e || (await k.when.evaluate(input, input)) !== true) continue;
               }
               const w = await writeback.request(resolved, k.kind, ch.external_id, `sync ${stream} (${ch.status})`);

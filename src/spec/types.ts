@@ -317,6 +317,8 @@ export interface ConnectionContext {
   base_url?: string;
   credentials: Record<string, string | undefined>;
   settings: Record<string, unknown>;
+  /** When the connection first became active (ISO 8601): write-back conditions see it as `connection.activated_at`. */
+  activated_at?: string;
   /** auth oauth2_authorization_code: the connection's stored tokens (refreshed and persisted by src/connections). */
   tokens?: AccessTokenSource;
   /** Deployment switch allow_insecure_loopback: a templated base URL may render to http on a loopback host. */

@@ -6,7 +6,7 @@ import { checkSpecFile, hasErrors, parseSource, specTestValidator, validateAgain
 import { compileRouter } from '../webhooks/route.ts';
 import { compiledWebhooks, connectionTenant, splitDelivery, tenantOf } from '../webhooks/receive.ts';
 import { executeWriteback } from '../writeback/execute.ts';
-import type { WritebackTax } from '../writeback/plan.ts';
+import { writebackConnection, type WritebackTax } from '../writeback/plan.ts';
 import { diffSubset, diffValues } from './diff.ts';
 import { ReplayServer, type RecordedResponse } from './replay-server.ts';
 import { runStreamCase } from './stream-case.ts';
@@ -20,6 +20,8 @@ export interface SpecTestFile {
   environment?: 'production' | 'sandbox';
   credentials?: Record<string, string>;
   settings?: Record<string, unknown>;
+  /** connection.activated_at of the test connection (default 2000-01-01T00:00:00.000Z). */
+  activated_at?: string;
   tests: SpecTestCase[];
 }
 
@@ -89,6 +91,7 @@ async function runCase(spec: ConnectorSpec, doc: SpecTestFile, c: SpecTestCase, 
     base_url: server.url,
     credentials: doc.credentials ?? {},
     settings: doc.settings ?? {},
+    activated_at: doc.activated_at ?? '2000-01-01T00:00:00.000Z',
     // OAuth (authorization code) specs: recorded responses need no consent; requests carry a fixed test token.
     ...(spec.auth.type === 'oauth2_authorization_code' ? { tokens: { accessToken: async () => SPECTEST_ACCESS_TOKEN, rejected() {} } } : {}),
   };
@@ -233,7 +236,7 @@ async function writebackCase(spec: ConnectorSpec, conn: ConnectionContext, c: Sp
     done = await executeWriteback(
       spec,
       w.kind,
-      { document, raw: w.raw ?? {}, tax: w.tax, now: w.now ?? '2026-01-01T00:00:00.000Z', credentials: conn.credentials, settings: conn.settings, environment: conn.environment },
+      { document, raw: w.raw ?? {}, tax: w.tax, now: w.now ?? '2026-01-01T00:00:00.000Z', credentials: conn.credentials, settings: conn.settings, environment: conn.environment, connection: writebackConnection(conn) },
       (request, context) => http.request(request, context),
     );
   } catch (e) {

@@ -8,7 +8,7 @@ import type { ConnectorSpec } from '../spec/types.ts';
 import type { ResolvedConnection } from '../webhooks/connections.ts';
 import { documentCarriesTax } from './carried-tax.ts';
 import type { DocumentKind } from './jobs.ts';
-import { planWriteback, type WritebackContext, type WritebackPlan, type WritebackTax } from './plan.ts';
+import { planWriteback, writebackConnection, type WritebackContext, type WritebackPlan, type WritebackTax } from './plan.ts';
 import type { WritebackTaxEngine } from './tax-engine.ts';
 import { documentTaxRequest } from './tax-request.ts';
 import { isZeroTax, taxFingerprint, toWritebackTax, zeroTaxReason } from './writeback-tax.ts';
@@ -34,7 +34,7 @@ export function writebackKindOf(spec: ConnectorSpec, stream: string): DocumentKi
 }
 
 export function writebackContext(c: ResolvedConnection, entity: StoredEntity, tax: WritebackTax, now: string): WritebackContext {
-  return { document: entity.data, raw: entity.raw, tax, now, credentials: c.conn.credentials, settings: c.conn.settings, environment: c.conn.environment };
+  return { document: entity.data, raw: entity.raw, tax, now, credentials: c.conn.credentials, settings: c.conn.settings, environment: c.conn.environment, connection: writebackConnection(c.conn) };
 }
 
 export async function evaluateWriteback(input: {

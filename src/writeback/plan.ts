@@ -1,7 +1,7 @@
 import { compileExpression } from '../expressions/index.ts';
 import { exponentOf } from '../expressions/money.ts';
 import { parseMinor } from '../money/index.ts';
-import type { ConnectorSpec, RequestSpec } from '../spec/types.ts';
+import type { ConnectionContext, ConnectorSpec, RequestSpec } from '../spec/types.ts';
 
 /** Tax for one document, shaped for write-back templates (exact decimal strings, percent and fraction rates). */
 export interface WritebackTax {
@@ -47,6 +47,17 @@ export interface WritebackTax {
  * `saved` (fields kept from the read), credentials, settings. Templates see `tax` with integer minor-unit
  * twins of its amounts (`withMinorAmounts`).
  */
+export interface WritebackConnection {
+  id: string;
+  environment: string;
+  activated_at?: string;
+}
+
+/** The connection as write-back templates and conditions see it. */
+export function writebackConnection(conn: ConnectionContext): WritebackConnection {
+  return { id: conn.connection_id, environment: conn.environment, ...(conn.activated_at ? { activated_at: conn.activated_at } : {}) };
+}
+
 export interface WritebackContext {
   document: Record<string, unknown>;
   raw: unknown;
@@ -55,6 +66,8 @@ export interface WritebackContext {
   credentials: Record<string, string | undefined>;
   settings: Record<string, unknown>;
   environment: string;
+  /** The connection: `id`, `environment` and `activated_at` (when it first became active: a cut-off for old documents). */
+  connection: WritebackConnection;
   /** Fields kept from the read (`writeback.<kind>.read.save_as`) and from earlier requests' `save_as`. */
   saved?: Record<string, unknown>;
 }
