@@ -19,6 +19,7 @@ WORKDIR /app
 COPY --from=build /app/package.json /app/package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/bin ./bin
+COPY --from=build /app/dist/cli ./dist/cli
 COPY --from=build /app/dist/src ./dist/src
 COPY --from=build /app/dist/fakes ./dist/fakes
 COPY --from=build /app/console/dist ./console/dist

@@ -62,13 +62,13 @@ function serveReady(bin: string, env: NodeJS.ProcessEnv): Promise<{ status: numb
 }
 
 try {
-  if (!existsSync(join(PACKAGE_ROOT, 'dist', 'src', 'cli', 'bin.js'))) throw new Error('no dist/: run `npm run build` first');
+  if (!existsSync(join(PACKAGE_ROOT, 'dist', 'cli', 'bin.js'))) throw new Error('no dist/: run `npm run build` first');
   // The build just ran (npm test runs it first), so pack without running prepack's clean build again.
   const pack = run(npm, ['pack', '--ignore-scripts', '--json', '--pack-destination', tmp], { cwd: PACKAGE_ROOT });
   check('npm pack', pack, () => true);
   const packed = JSON.parse(pack.stdout) as Array<{ filename: string; files: Array<{ path: string }> }>;
   const files = packed[0]!.files.map((f) => f.path);
-  const mustShip = ['bin/taxbridge.js', 'dist/src/cli/bin.js', 'dist/src/spec/validators.precompiled.cjs', 'dist/src/tax/data/us-states.yaml', 'dist/fakes/index.js', 'console/dist/index.html', 'schemas/connector.schema.json', 'connectors/sequence.yaml', 'LICENSE', 'README.md', 'package.json'];
+  const mustShip = ['bin/taxbridge.js', 'dist/cli/bin.js', 'dist/src/spec/validators-connector.precompiled.cjs', 'dist/src/spec/validators.precompiled.cjs', 'dist/src/tax/data/us-states.yaml', 'dist/fakes/index.js', 'console/dist/index.html', 'schemas/connector.schema.json', 'connectors/sequence.yaml', 'LICENSE', 'README.md', 'package.json'];
   const missing = mustShip.filter((f) => !files.includes(f));
   const stray = files.filter((f) => /^(src|test|bench|scripts)\/|\.ts$/.test(f) && !f.endsWith('.d.ts'));
   process.stdout.write(`${missing.length + stray.length ? 'FAIL' : 'ok  '} tarball: ${files.length} files${missing.length ? `, missing ${missing.join(', ')}` : ''}${stray.length ? `, not for users: ${stray.slice(0, 5).join(', ')}` : ''}\n`);

@@ -18,9 +18,9 @@ describe('the package as published', () => {
     expect(pkg.private).toBeUndefined();
     expect(pkg.license).toBe('Apache-2.0');
     expect(readFileSync(join(ROOT, 'LICENSE'), 'utf8')).toMatch(/Apache License\s+Version 2\.0/);
-    for (const f of ['bin/', 'dist/src/', 'dist/fakes/', 'console/dist/', 'schemas/', 'connectors/', 'LICENSE']) expect(pkg.files).toContain(f);
+    for (const f of ['bin/', 'dist/cli/', 'dist/src/', 'dist/fakes/', 'console/dist/', 'schemas/', 'connectors/', 'LICENSE']) expect(pkg.files).toContain(f);
     expect(pkg.bin.taxbridge).toBe('bin/taxbridge.js');
-    expect(readFileSync(join(ROOT, 'bin', 'taxbridge.js'), 'utf8')).toContain('../dist/src/cli/bin.js');
+    expect(readFileSync(join(ROOT, 'bin', 'taxbridge.js'), 'utf8')).toContain('../dist/cli/bin.js');
   });
 
   it('needs no TypeScript tooling at run time, and builds before it starts, tests or demos', () => {

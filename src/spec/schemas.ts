@@ -8,7 +8,7 @@ import { packagePath } from '../package-root.ts';
 
 /**
  * The project's JSON Schemas, compiled once per process with one ajv instance. The built package (dist/) also
- * carries the connector, spec-test and entity validators compiled at build time (scripts/precompile-validators.ts):
+ * carries the connector, spec-test and entity validators compiled at build time (scripts/build.ts):
  * compiling the connector schema is most of `taxbridge validate`'s start, so the installed CLI skips it, and ajv
  * itself is loaded only when something is compiled here.
  */
@@ -50,28 +50,35 @@ export function precompiledSources(): { files: string[]; hash: string } {
   return { files, hash: h.digest('hex') };
 }
 
-export const PRECOMPILED_FILE = 'validators.precompiled.cjs';
+/**
+ * The build's validators, in two files: the connector schema's alone (all `taxbridge validate` needs, so its start
+ * parses only that), and the spec-test and entity schemas'.
+ */
+export const PRECOMPILED_FILES = { connector: 'validators-connector.precompiled.cjs', others: 'validators.precompiled.cjs' } as const;
+export type PrecompiledPart = keyof typeof PRECOMPILED_FILES;
 export const entityExportName = (name: string): string => `entity_${name}`;
 
 interface Precompiled {
   sourceHash: string;
-  connector: ValidateFunction;
-  specTest: ValidateFunction;
   [name: string]: unknown;
 }
 
-let precompiled: Precompiled | null | undefined;
+const precompiled = new Map<PrecompiledPart, Precompiled | null>();
+let sourceHash: string | undefined;
 
 /** The build's validators when present next to this module (dist/src/spec/) and made from the current schemas. */
-function loadPrecompiled(): Precompiled | null {
-  if (precompiled !== undefined) return precompiled;
-  const file = join(import.meta.dirname, PRECOMPILED_FILE);
-  precompiled = null;
+function loadPrecompiled(part: PrecompiledPart): Precompiled | null {
+  let mod = precompiled.get(part);
+  if (mod !== undefined) return mod;
+  const file = join(import.meta.dirname, PRECOMPILED_FILES[part]);
+  mod = null;
   if (existsSync(file)) {
-    const mod = require(file) as Precompiled;
-    if (mod.sourceHash === precompiledSources().hash) precompiled = mod;
+    const loaded = require(file) as Precompiled;
+    sourceHash ??= precompiledSources().hash;
+    if (loaded.sourceHash === sourceHash) mod = loaded;
   }
-  return precompiled;
+  precompiled.set(part, mod);
+  return mod;
 }
 
 export function connectorSchema(): Record<string, unknown> {
@@ -80,11 +87,11 @@ export function connectorSchema(): Record<string, unknown> {
 
 /** True when the validators come from the build (dist/ with current schemas); false from the sources. */
 export function usingPrecompiledValidators(): boolean {
-  return loadPrecompiled() !== null;
+  return loadPrecompiled('connector') !== null && loadPrecompiled('others') !== null;
 }
 
 export function connectorValidator(): ValidateFunction {
-  connector ??= loadPrecompiled()?.connector ?? getAjv().compile(connectorSchema());
+  connector ??= (loadPrecompiled('connector')?.connector as ValidateFunction | undefined) ?? getAjv().compile(connectorSchema());
   return connector;
 }
 
@@ -92,7 +99,7 @@ let specTest: ValidateFunction | undefined;
 
 /** Validator for spec test files (schemas/spec-test.schema.json). */
 export function specTestValidator(): ValidateFunction {
-  specTest ??= loadPrecompiled()?.specTest ?? getAjv().compile(readJson(join(SCHEMAS_DIR, 'spec-test.schema.json')));
+  specTest ??= (loadPrecompiled('others')?.specTest as ValidateFunction | undefined) ?? getAjv().compile(readJson(join(SCHEMAS_DIR, 'spec-test.schema.json')));
   return specTest;
 }
 
@@ -100,7 +107,7 @@ export function specTestValidator(): ValidateFunction {
 export function entityValidator(name: string): ValidateFunction {
   let v = entities.get(name);
   if (!v) {
-    const built = own(loadPrecompiled() ?? undefined, entityExportName(name)) as ValidateFunction | undefined;
+    const built = own(loadPrecompiled('others') ?? undefined, entityExportName(name)) as ValidateFunction | undefined;
     const found = built ?? getAjv().getSchema(`https://taxbridge.dev/schemas/entities/${name}.schema.json`);
     if (!found) throw new Error(`no entity schema named ${name}`);
     v = found;

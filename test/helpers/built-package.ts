@@ -10,7 +10,7 @@ import { join } from 'node:path';
 const ROOT = join(import.meta.dirname, '..', '..');
 /** Written by scripts/build.ts when a build completes. */
 export const BUILD_STAMP = join(ROOT, 'dist', '.build-stamp');
-const INPUTS = ['src', 'fakes', 'schemas', 'scripts/build.ts', 'tsconfig.json', 'tsconfig.build.json', 'package.json'];
+const INPUTS = ['src', 'fakes', 'schemas', 'scripts/build.ts', 'scripts/lib', 'tsconfig.json', 'tsconfig.build.json', 'package.json'];
 
 function newestMtime(path: string): number {
   const st = statSync(path);
