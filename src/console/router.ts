@@ -153,29 +153,29 @@ export function createConsoleRouter(opts: ConsoleRouterOptions): Router {
       return sendJson(ctx, 401, { type: 'api_error', code: 'unauthorized_access', message: 'that is not the admin token of this server', param: 'token', hint: 'it was printed once at the first start, or set as TAXBRIDGE_ADMIN_TOKEN; `taxbridge serve --new-admin-token` replaces a lost one' });
     }
     // Session fixation: whatever session the browser had ends; the new id is fresh.
-    opts.sessions.end(cookieValue(ctx.get('cookie'), SESSION_COOKIE));
-    const s = opts.sessions.create();
+    await opts.sessions.end(cookieValue(ctx.get('cookie'), SESSION_COOKIE));
+    const s = await opts.sessions.create();
     ctx.set('Set-Cookie', cookie(s.id, s.maxAgeSeconds));
     sendJson(ctx, 201, { data: { signed_in: true, csrf_token: s.csrf, csrf_header: CSRF_HEADER, expires_in: s.maxAgeSeconds } });
   });
 
-  router.get('/console/session', (ctx) => {
+  router.get('/console/session', async (ctx) => {
     ctx.set('Cache-Control', 'no-store');
-    const s = opts.sessions.touch(cookieValue(ctx.get('cookie'), SESSION_COOKIE));
+    const s = await opts.sessions.touch(cookieValue(ctx.get('cookie'), SESSION_COOKIE));
     if (!s) return sendJson(ctx, 401, { type: 'api_error', code: 'unauthorized_access', message: 'not signed in' });
     sendJson(ctx, 200, { data: { signed_in: true, csrf_token: s.csrf, csrf_header: CSRF_HEADER } });
   });
 
-  router.delete('/console/session', (ctx) => {
+  router.delete('/console/session', async (ctx) => {
     ctx.set('Cache-Control', 'no-store');
     const id = cookieValue(ctx.get('cookie'), SESSION_COOKIE);
-    const s = opts.sessions.touch(id);
+    const s = await opts.sessions.touch(id);
     if (s) {
       const cross = crossSiteRefusal(ctx, opts.publicUrl);
       if (cross || !ConsoleSessions.csrfMatches(s.csrf, ctx.get(CSRF_HEADER) || undefined)) {
         return sendJson(ctx, 403, { type: 'api_error', code: 'csrf_refused', message: 'console sign-out needs the session\'s X-CSRF-Token header from this origin' });
       }
-      opts.sessions.end(id);
+      await opts.sessions.end(id);
     }
     ctx.set('Set-Cookie', cookie('', 0));
     ctx.status = 204;

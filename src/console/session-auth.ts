@@ -32,14 +32,18 @@ export function crossSiteRefusal(ctx: Context, publicUrl?: string): string | und
   return undefined;
 }
 
-export function consoleSessionVerdict(sessions: ConsoleSessions, opts: { publicUrl?: string } = {}): (ctx: Context) => SessionVerdict | undefined {
-  return (ctx) => {
+/** ctx.state key of the signed-in session's store key (event streams are counted and closed per session). */
+export const SESSION_STATE = 'consoleSession';
+
+export function consoleSessionVerdict(sessions: ConsoleSessions, opts: { publicUrl?: string } = {}): (ctx: Context) => Promise<SessionVerdict | undefined> {
+  return async (ctx) => {
     const id = cookieValue(ctx.get('cookie'), SESSION_COOKIE);
     if (id === undefined) return undefined;
-    const session = sessions.touch(id);
+    const session = await sessions.touch(id);
     if (!session) {
       return { ok: false, status: 401, code: 'unauthorized_access', message: 'console session expired or unknown: sign in again', hint: 'open /console and sign in with the admin token' };
     }
+    ctx.state[SESSION_STATE] = session.key;
     if (SAFE.has(ctx.method)) return { ok: true };
     const cross = crossSiteRefusal(ctx, opts.publicUrl);
     if (cross) return { ok: false, status: 403, code: 'csrf_refused', message: `console: ${cross}; changes are accepted only from the console itself` };

@@ -31,7 +31,7 @@ export type SessionVerdict = { ok: true } | { ok: false; status: number; code: s
 export interface AdminGate {
   token: AdminTokenCheck;
   /** undefined: the request carries no session at all (answered as a missing bearer token). */
-  session?: (ctx: Context) => SessionVerdict | undefined;
+  session?: (ctx: Context) => SessionVerdict | undefined | Promise<SessionVerdict | undefined>;
 }
 
 /** How the routers' options take the admin credential: a token, a check, or a gate with sessions. */
@@ -63,7 +63,7 @@ export function adminBearerAuth(admin: AdminCredential): Middleware {
   return async (ctx, next) => {
     const authorization = ctx.get('authorization');
     if (!authorization && session) {
-      const verdict = session(ctx);
+      const verdict = await session(ctx);
       if (verdict?.ok) return next();
       if (verdict) {
         ctx.status = verdict.status;

@@ -175,7 +175,7 @@ export async function startServer(config: ServeConfig, io: ServeIO = {}): Promis
     }
 
     // The admin routers accept the bearer token or a signed-in web console session (src/console/).
-    const consoleSessions = new ConsoleSessions(io.consoleSessions);
+    const consoleSessions = new ConsoleSessions(store, io.consoleSessions);
     const adminGate: AdminGate = { token: adminAuth.verify, session: consoleSessionVerdict(consoleSessions, { publicUrl: config.publicUrl }) };
 
     const taxData = loadTaxData();

@@ -26,6 +26,8 @@ const COLLECTIONS: Record<string, { rebuild: TableAdvice['rebuild']; lost: strin
   webhook_registrations: { rebuild: 'backup', lost: 'the ids of webhooks registered with the systems', then: 'reconnect the systems so their webhooks are registered again' },
   server: { rebuild: 'automatic', lost: 'the admin token hash', then: 'start with `taxbridge serve --new-admin-token` (or set TAXBRIDGE_ADMIN_TOKEN)' },
   sync_state: { rebuild: 'automatic', lost: 'copies of the sync checkpoints', then: 'start the server: the copies are rebuilt from the entity tables as syncs run' },
+  console_sessions: { rebuild: 'automatic', lost: 'the web console sign-ins (hashes of session ids)', then: 'sign in to the console again' },
+  webhook_refused: { rebuild: 'automatic', lost: 'the record of refused webhook deliveries (counts and the last 100 per connection)', then: 'start the server: new refusals are recorded again' },
   sync_runs: { rebuild: 'sync', lost: 'the history of sync runs (shown by `taxbridge connections`)', then: 'start the server: the next syncs record new runs' },
 };
 
