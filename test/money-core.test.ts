@@ -13,6 +13,10 @@ import {
   percentToFraction,
   toDecimalString,
   minorFromJson,
+  toExactDecimalString,
+  sum,
+  mul,
+  rational,
 } from '../src/money/index.ts';
 import { Rng } from './helpers/tax-random.ts';
 
@@ -102,6 +106,18 @@ describe('parse and format', () => {
     expect(minorFromJson(1.5)).toBeUndefined();
     expect(minorFromJson('100')).toBeUndefined();
     expect(minorFromJson(2 ** 53)).toBeUndefined();
+  });
+});
+
+describe('exact decimal strings', () => {
+  it('prints sums and products of decimal strings with every digit, and refuses what has no decimal string', () => {
+    expect(toExactDecimalString(sum(['6.25', '0.375', '2.000000001'].map(parseRational)))).toBe('8.625000001');
+    expect(toExactDecimalString(parseRational('6.250'))).toBe('6.25');
+    expect(toExactDecimalString(mul(parseRational('0.0825'), rational(100n)))).toBe('8.25');
+    expect(toExactDecimalString(parseRational('-0.5'))).toBe('-0.5');
+    expect(toExactDecimalString(rational(19n))).toBe('19');
+    expect(toExactDecimalString(rational(1n, 1024n))).toBe('0.0009765625');
+    expect(() => toExactDecimalString(rational(1n, 3n))).toThrow(RangeError);
   });
 });
 

@@ -5,14 +5,22 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { loadTaxData, importZipRateCsv, type Jurisdiction, type TaxData } from '../src/tax/rates/index.ts';
-import { addDecimals, fractionToPercent } from '../src/tax/rates/decimal.ts';
+import { addRates, fractionToPercent } from '../src/tax/rates/validate.ts';
 
 const DATA_DIR = fileURLToPath(new URL('../src/tax/data/', import.meta.url));
 const FIXTURE = fileURLToPath(new URL('./fixtures/tax/zip-rates-sample.csv', import.meta.url));
 
-const combined = (js: Jurisdiction[] | undefined): string => addDecimals('0', ...(js ?? []).map((j) => j.rate));
+const combined = (js: Jurisdiction[] | undefined): string => addRates('0', ...(js ?? []).map((j) => j.rate));
 
 /** A copy of the real data dir that a test may break. */
+/** "line:column" (1-based) of `token` on the first line of `text` that contains `line`. */
+function at(text: string, line: string, token: string): string {
+  const lines = text.split('\n');
+  const i = lines.findIndex((l) => l.includes(line));
+  if (i < 0) throw new Error(`no line with ${line}`);
+  return `${i + 1}:${lines[i]!.indexOf(token, lines[i]!.indexOf(line)) + 1}`;
+}
+
 function dataCopy(): string {
   const dir = mkdtempSync(join(tmpdir(), 'taxdata-'));
   cpSync(DATA_DIR, dir, { recursive: true });
@@ -274,33 +282,60 @@ describe('ZIP rate CSV import', () => {
 });
 
 describe('data validation', () => {
-  it('names the file and row for a malformed rate', () => {
+  it('names the file, line and column for a malformed rate (its schema), with the fix as hint', () => {
     const dir = dataCopy();
     const file = join(dir, 'us-states.yaml');
     const text = readFileSync(file, 'utf8').replace(/(state: TX\n\s+name: Texas\n\s+rate: )"6\.25"/, '$16.25');
     writeFileSync(file, text);
-    let msg = '';
+    let err: (Error & { code?: string; hint?: string }) | undefined;
     try {
       loadTaxData(dir);
     } catch (e) {
-      msg = (e as Error).message;
-      expect((e as { code?: string }).code).toBe('tax_data_invalid');
+      err = e as Error & { code?: string; hint?: string };
     }
-    expect(msg).toMatch(/us-states\.yaml:\d+: row \d+ \(state TX\): "rate" must be a quoted decimal string/);
+    expect(err?.code).toBe('tax_data_invalid');
+    expect(err?.message).toMatch(new RegExp(`us-states\\.yaml:${at(text, 'rate: 6.25', '6.25')}: \`states\\[\\d+\\]\\.rate\` must be a string, got number 6\\.25`));
+    expect(err?.hint).toMatch(/quote it/);
+  });
+
+  it('a bad row in any data file names file:line:column of the field at fault', () => {
+    const cases: Array<[file: string, edit: (t: string) => string, line: string, token: string, message: RegExp]> = [
+      ['us-local.yaml', (t) => t.replace('combined_rate: "8.875"', 'combined_rate: "8.5"'), 'combined_rate: "8.5"', '"8.5"', /row 1 \(zip 10001\): state 4 \+ local 0 \+ 4\.5 \+ 0\.375 = 8\.875, but combined_rate is 8\.5/],
+      ['us-local.yaml', (t) => t.replace('- zip: "10004"', '- zip: 10004'), '- zip: 10004', '10004', /`rows\[\d+\]\.zip` must be a string, got number 10004/],
+      ['vat.yaml', (t) => t.replace(/(country: DE\n(?:.*\n)*?\s+rate: )"19"/, '$1"19,0"'), 'rate: "19,0"', '"19,0"', /`countries\[\d+\]\.rate` must match/],
+      ['vat.yaml', (t) => t.replace('country: DE', 'country: US'), 'country: US', 'US', /country US\): US belongs in us-states\.yaml/],
+      ['canada.yaml', (t) => t.replace('digital_services_taxable: true', 'digital_services_taxable: "yes"'), 'digital_services_taxable: "yes"', '"yes"', /must be a boolean/],
+      ['canada.yaml', (t) => t.replace('{ tax_type: hst, display_name: HST, rate: "13" }', '{ tax_type: hst, display_name: HST, rate: "130" }'), 'rate: "130"', '"130"', /province ON component 1: rate must be a percent between 0 and 100, got 130/],
+      ['us-saas-taxability.yaml', (t) => t.replace('treatment: exempt', 'treatment: exmpt'), 'treatment: exmpt', 'exmpt', /must be one of taxable, exempt, partial/],
+      ['us-states.yaml', (t) => t.replace('    effective_from: "2019-01-01"', '    effective_from: "2019-02-30"'), 'effective_from: "2019-02-30"', '"2019-02-30"', /must be a valid date/],
+    ];
+    for (const [name, edit, line, token, message] of cases) {
+      const dir = dataCopy();
+      const text = edit(readFileSync(join(dir, name), 'utf8'));
+      writeFileSync(join(dir, name), text);
+      let msg = '';
+      try {
+        loadTaxData(dir);
+      } catch (e) {
+        msg = (e as Error).message;
+      }
+      expect(msg, `${name}: ${line}`).toContain(`${name}:${at(text, line, token)}: `);
+      expect(msg).toMatch(message);
+    }
   });
 
   it('names the file and row for a local row whose parts do not add up', () => {
     const dir = dataCopy();
     const file = join(dir, 'us-local.yaml');
     writeFileSync(file, readFileSync(file, 'utf8').replace('combined_rate: "8.875"', 'combined_rate: "8.5"'));
-    expect(() => loadTaxData(dir)).toThrow(/us-local\.yaml:\d+: row 1 \(zip 10001\): state 4 \+ local 0 \+ 4\.5 \+ 0\.375 = 8\.875, but combined_rate is 8\.5/);
+    expect(() => loadTaxData(dir)).toThrow(/us-local\.yaml:\d+:\d+: row 1 \(zip 10001\): state 4 \+ local 0 \+ 4\.5 \+ 0\.375 = 8\.875, but combined_rate is 8\.5/);
   });
 
   it('rejects overlapping periods and YAML syntax errors', () => {
     const dir = dataCopy();
     const file = join(dir, 'vat.yaml');
     writeFileSync(file, readFileSync(file, 'utf8').replace(/effective_to: "2024-01-01"\n(\s+eu: true\n\s+source: "European Commission[^\n]*\n\s+- country: EE)/, 'effective_to: "2024-06-01"\n$1'));
-    expect(() => loadTaxData(dir)).toThrow(/vat\.yaml:\d+: .*country EE: this row \(from 2024-01-01\) overlaps/);
+    expect(() => loadTaxData(dir)).toThrow(/vat\.yaml:\d+:\d+: .*country EE: this row \(from 2024-01-01\) overlaps/);
     const dir2 = dataCopy();
     writeFileSync(join(dir2, 'canada.yaml'), 'source: [x]\nas_of: "2026-01-01"\nfederal: [\n');
     expect(() => loadTaxData(dir2)).toThrow(/canada\.yaml:\d+:\d+: YAML syntax error/);

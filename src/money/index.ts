@@ -20,5 +20,6 @@ export {
   roundHalfUp,
   mulRound,
   toDecimalString,
+  toExactDecimalString,
 } from './rational.ts';
 export { allocate } from './allocate.ts';

@@ -102,6 +102,28 @@ export function mulRound(amount: bigint, r: Rational): bigint {
   return divRoundHalfUp(amount * r.n, r.d);
 }
 
+/**
+ * A rational whose decimal expansion ends (its reduced denominator is 2^a x 5^b: any sum or product of decimal
+ * strings) as a decimal string with every digit and no trailing zeros: "6.25", "-0.5", "19". Throws a RangeError
+ * for a fraction such as 1/3, which no decimal string writes exactly.
+ */
+export function toExactDecimalString(r: Rational): string {
+  const { d } = reduce(r);
+  let rest = d;
+  let twos = 0;
+  let fives = 0;
+  while (rest % 2n === 0n) {
+    rest /= 2n;
+    twos++;
+  }
+  while (rest % 5n === 0n) {
+    rest /= 5n;
+    fives++;
+  }
+  if (rest !== 1n) throw new RangeError(`${r.n}/${r.d} has no exact decimal string`);
+  return toDecimalString(r, Math.max(twos, fives));
+}
+
 /** A rational as a decimal string with at most `places` digits (rounded half-up); trailing zeros trimmed. */
 export function toDecimalString(r: Rational, places = 10): string {
   const scale = 10n ** BigInt(places);

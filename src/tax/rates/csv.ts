@@ -5,7 +5,7 @@
  */
 import { stringify } from 'yaml';
 import { TaxbridgeError } from '../../errors.ts';
-import { addDecimals, compareDecimals, fractionToPercent } from './decimal.ts';
+import { addRates, fractionToPercent, sameRate } from './validate.ts';
 
 export const ZIP_CSV_HEADER = [
   'State', 'ZipCode', 'TaxRegionName', 'EstimatedCombinedRate', 'StateRate',
@@ -105,8 +105,8 @@ export function parseZipRateCsv(
     const county = pct('EstimatedCountyRate');
     const city = pct('EstimatedCityRate');
     const special = pct('EstimatedSpecialRate');
-    const sum = addDecimals(stateRate, county, city, special);
-    if (compareDecimals(sum, combined) !== 0) {
+    const sum = addRates(stateRate, county, city, special);
+    if (!sameRate(sum, combined)) {
       throw csvError(where, line, `ZIP ${zip}: state + county + city + special = ${sum}% but EstimatedCombinedRate is ${combined}%`);
     }
     const region = get('TaxRegionName') || zip;

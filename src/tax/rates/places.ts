@@ -7,16 +7,11 @@
  * `city_table` (a city row) or `county_table` (a county row, complete only where the state has no city taxes
  * or the city is not one of the row's except_cities).
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import type { ValidateFunction } from 'ajv';
-import { getAjv, SCHEMAS_DIR } from '../../spec/schemas.ts';
-import { validateAgainstSchema } from '../../spec/validate.ts';
-import { parseSource, positionOf } from '../../spec/yaml-source.ts';
-import { TaxbridgeError } from '../../errors.ts';
 import type { ZipPlace } from '../places/zip-places.ts';
-import { addDecimals, compareDecimals, normalizeDecimal } from './decimal.ts';
+import { readDataFile } from './data-file.ts';
+import { inForce, pick, push } from './periods.ts';
 import type { Jurisdiction, RateSource, Taxability } from './types.ts';
+import { checkCombined, checkNoOverlap, checkPercent, checkPeriod, normalizeRate, readTaxability, type TaxabilityDoc } from './validate.ts';
 
 export type LocalTaxes = 'none' | 'county' | 'county_city';
 
@@ -69,30 +64,12 @@ export interface PlaceRates {
   productTaxes(place: ZipPlace, taxCode: string, date: string): ReadonlyArray<Readonly<Jurisdiction>>;
 }
 
-let validator: ValidateFunction | undefined;
-function placesValidator(): ValidateFunction {
-  validator ??= getAjv().compile(JSON.parse(readFileSync(join(SCHEMAS_DIR, 'tax-data', 'us-places.schema.json'), 'utf8')) as object);
-  return validator;
-}
-
-function dataError(message: string, hint?: string): TaxbridgeError {
-  return new TaxbridgeError('tax_data_invalid', message, hint ? { hint } : {});
-}
-
 const fold = (s: string): string => s.trim().toLowerCase().replace(/[^a-z0-9]/g, '');
 
-function inForce(r: { from: string; to?: string }, date: string): boolean {
-  return r.from <= date && (r.to === undefined || date < r.to);
-}
-
-function pick<T extends { from: string; to?: string }>(rows: readonly T[] | undefined, date: string): T | undefined {
-  let best: T | undefined;
-  if (rows) for (const r of rows) if (inForce(r, date) && (!best || r.from > best.from)) best = r;
-  return best;
-}
-
-function sourceText(v: unknown): string {
-  return Array.isArray(v) ? v.join('; ') : String(v);
+/** A county, city or special district of a local row; informational rate-"0" entries give none. */
+export function localJurisdiction(level: 'county' | 'city' | 'special', c: { name: string; display_name?: string }, state: string, rate: string, rateSource: RateSource): Readonly<Jurisdiction> {
+  const display = c.display_name ?? (level === 'city' ? `${c.name} City Sales Tax` : /tax$/i.test(c.name) ? c.name : `${c.name} Sales Tax`);
+  return Object.freeze({ level, name: c.name, country: 'US', state, rate, tax_type: 'sales_tax', display_name: display, rate_source: rateSource });
 }
 
 /**
@@ -100,30 +77,17 @@ function sourceText(v: unknown): string {
  * row's combined_rate can be checked; undefined when the state is unknown.
  */
 export function loadPlaceRates(file: string, label: string, stateRate: (state: string, date: string) => string | undefined): PlaceRates {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw dataError(`${label}: cannot read tax data file (${(e as Error).message})`);
-  }
-  const src = parseSource(label, text);
-  const first = src.diagnostics[0] ?? validateAgainstSchema(src, placesValidator())[0];
-  if (first) throw dataError(`${first.file}:${first.line}:${first.column}: ${first.message}`, first.hint);
-  const doc = src.value as PlacesDoc;
-  const at = (pointer: string): string => {
-    const p = positionOf(src, pointer);
-    return `${label}:${p.line}:${p.column}`;
-  };
-  const fail = (pointer: string, message: string): never => {
-    throw dataError(`${at(pointer)}: ${message}`);
-  };
+  const file_ = readDataFile<PlacesDoc>(file, label, 'us-places');
+  const doc = file_.doc;
+  const at = file_.at;
+  const fail = file_.fail;
 
   const structure = new Map<string, LocalTaxes>();
   const uniform = new Map<string, Array<{ from: string; to?: string; jur: Readonly<Jurisdiction> }>>();
   doc.states.forEach((s, i) => {
     if (structure.has(s.state)) fail(`/states/${i}/state`, `state ${s.state} is listed twice`);
     (s.uniform_local ?? []).forEach((u) => {
-      const jur: Jurisdiction = Object.freeze({ level: u.level, name: u.name, country: 'US', state: s.state, rate: normalizeDecimal(u.rate), tax_type: 'sales_tax', display_name: u.display_name ?? u.name, rate_source: 'state_table' });
+      const jur: Jurisdiction = Object.freeze({ level: u.level, name: u.name, country: 'US', state: s.state, rate: normalizeRate(u.rate), tax_type: 'sales_tax', display_name: u.display_name ?? u.name, rate_source: 'state_table' });
       push(uniform, s.state, { from: u.effective_from, to: u.effective_to, jur });
     });
     if (stateRate(s.state, doc.as_of) === undefined && stateRate(s.state, s.as_of) === undefined) fail(`/states/${i}/state`, `state ${s.state} is not in us-states.yaml`);
@@ -134,8 +98,7 @@ export function loadPlaceRates(file: string, label: string, stateRate: (state: s
   const countyRows = new Map<string, PlaceRow[]>(); // "ST|county"
   doc.places.forEach((p, i) => {
     const base = `/places/${i}`;
-    const from = p.effective_from;
-    if (p.effective_to !== undefined && p.effective_to <= from) fail(`${base}/effective_to`, `effective_to (${p.effective_to}) must be after effective_from (${from})`);
+    const { from } = checkPeriod(p.effective_from, p.effective_to, (m) => fail(`${base}/effective_to`, m));
     const sr = stateRate(p.state, from);
     if (sr === undefined) fail(`${base}/effective_from`, `no ${p.state} state rate in us-states.yaml is in force on ${from}`);
     if (structure.get(p.state) === 'none') fail(`${base}/state`, `${p.state} is listed under states: with local_taxes none, so it cannot have local rows`);
@@ -145,20 +108,16 @@ export function loadPlaceRates(file: string, label: string, stateRate: (state: s
     const jurs: Jurisdiction[] = [];
     const rates: string[] = [];
     const rs: RateSource = match.cities ? 'city_table' : 'county_table';
-    const add = (c: Component | undefined, level: Jurisdiction['level'], pointer: string): void => {
+    const add = (c: Component | undefined, level: 'county' | 'city' | 'special', pointer: string): void => {
       if (!c) return;
-      const rate = normalizeDecimal(c.rate);
-      if (compareDecimals(rate, '100') > 0) fail(`${pointer}/rate`, `rate must be a percent between 0 and 100, got ${c.rate}`);
+      const rate = checkPercent(c.rate, (m) => fail(`${pointer}/rate`, m));
       rates.push(rate);
-      if (rate === '0') return;
-      const display = c.display_name ?? (level === 'city' ? `${c.name} City Sales Tax` : /tax$/i.test(c.name) ? c.name : `${c.name} Sales Tax`);
-      jurs.push(Object.freeze({ level, name: c.name, country: 'US', state: p.state, rate, tax_type: 'sales_tax', display_name: display, rate_source: rs }));
+      if (rate !== '0') jurs.push(localJurisdiction(level, c, p.state, rate, rs));
     };
     add(p.county, 'county', `${base}/county`);
     add(p.city, 'city', `${base}/city`);
     (p.special ?? []).forEach((s, k) => add(s, 'special', `${base}/special/${k}`));
-    const sum = addDecimals(sr!, ...rates);
-    if (compareDecimals(sum, p.combined_rate) !== 0) fail(`${base}/combined_rate`, `state ${sr} + local ${rates.join(' + ') || '0'} = ${sum}, but combined_rate is ${p.combined_rate}`);
+    checkCombined(sr!, rates, p.combined_rate, (m) => fail(`${base}/combined_rate`, m));
     const row: PlaceRow = { match, from, to: p.effective_to, where: at(base), region: p.region_name, jurs };
     if (match.cities) for (const c of match.cities) push(cityRows, `${p.state}|${c}`, row);
     else push(countyRows, `${p.state}|${match.county}`, row);
@@ -169,21 +128,17 @@ export function loadPlaceRates(file: string, label: string, stateRate: (state: s
   const taxability = new Map<string, TaxabilityRow[]>(); // "ST|jurisdiction|code"
   (doc.local_taxability ?? []).forEach((t, i) => {
     const base = `/local_taxability/${i}`;
-    const pct = normalizeDecimal(t.taxable_percent);
-    if (t.treatment === 'taxable' && pct !== '100') fail(`${base}/taxable_percent`, `treatment taxable needs taxable_percent "100" (got ${pct}); use partial`);
-    if (t.treatment === 'exempt' && pct !== '0') fail(`${base}/taxable_percent`, `treatment exempt needs taxable_percent "0" (got ${pct})`);
-    if (t.treatment === 'partial' && (pct === '0' || pct === '100')) fail(`${base}/taxable_percent`, `treatment partial needs a taxable_percent strictly between 0 and 100 (got ${pct})`);
-    const value: Taxability = Object.freeze({ treatment: t.treatment, taxable_percent: pct, reason: t.reason, source: sourceText(t.source), ...(t.verified === undefined ? {} : { verified: t.verified }) });
+    const value = readTaxability(t, (field, m) => fail(`${base}/${field}`, m));
     push(taxability, `${t.state}|${fold(t.jurisdiction)}|${t.tax_code}`, { from: t.effective_from ?? '0001-01-01', to: t.effective_to, value });
   });
 
   const productTaxes = new Map<string, ProductTaxRow[]>(); // "ST|city" or "ST|county:<name>"
   (doc.product_taxes ?? []).forEach((t, i) => {
     const match = readMatch(t.match);
-    const rate = normalizeDecimal(t.rate);
+    const rate = checkPercent(t.rate, (m) => fail(`/product_taxes/${i}/rate`, m));
     const jur: Jurisdiction = Object.freeze({ level: t.level ?? 'city', name: t.name, country: 'US', state: t.state, rate, tax_type: t.tax_type, display_name: t.display_name, rate_source: match.cities ? 'city_table' : 'county_table' });
     const row: ProductTaxRow = { match, codes: new Set(t.tax_codes), from: t.effective_from, to: t.effective_to, jur, reason: t.reason };
-    if (t.effective_to !== undefined && t.effective_to <= t.effective_from) fail(`/product_taxes/${i}/effective_to`, `effective_to must be after effective_from`);
+    checkPeriod(t.effective_from, t.effective_to, (m) => fail(`/product_taxes/${i}/effective_to`, m));
     if (match.cities) for (const c of match.cities) push(productTaxes, `${t.state}|${c}`, row);
     else push(productTaxes, `${t.state}|county:${match.county}`, row);
   });
@@ -231,28 +186,12 @@ export function loadPlaceRates(file: string, label: string, stateRate: (state: s
     };
   }
 
+  /** Rows of one place (and, for city rows, one county of it) must not overlap in time. */
   function checkOverlaps(groups: Map<string, PlaceRow[]>, sub: (r: PlaceRow) => string[]): void {
-    for (const [key, rows] of groups) {
-      const bySub = new Map<string, PlaceRow[]>();
-      for (const r of rows) for (const s of sub(r)) push(bySub, s, r);
-      for (const list of bySub.values()) {
-        const sorted = [...list].sort((a, b) => (a.from < b.from ? -1 : a.from > b.from ? 1 : 0));
-        for (let i = 1; i < sorted.length; i++) {
-          const prev = sorted[i - 1]!;
-          const cur = sorted[i]!;
-          if (prev.to === undefined || prev.to > cur.from) {
-            throw dataError(`${cur.where}: place ${key}: this row (from ${cur.from}) overlaps the row at ${prev.where}; give the earlier row an effective_to <= ${cur.from}`);
-          }
-        }
-      }
-    }
+    const bySub = new Map<string, PlaceRow[]>();
+    for (const [key, rows] of groups) for (const r of rows) for (const s of sub(r)) push(bySub, `${key}\u0000${s}`, r);
+    checkNoOverlap(bySub, (k) => `place ${k.split('\u0000')[0]}`);
   }
-}
-
-function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
-  const list = m.get(k);
-  if (list) list.push(v);
-  else m.set(k, [v]);
 }
 
 interface Component { name: string; rate: string; display_name?: string }
@@ -268,10 +207,7 @@ interface PlacesDoc {
     state: string; match: MatchDoc; region_name: string; county?: Component; city?: Component; special?: Component[];
     combined_rate: string; effective_from: string; effective_to?: string; source: string | string[]; as_of: string; note?: string;
   }>;
-  local_taxability?: Array<{
-    state: string; jurisdiction: string; tax_code: string; treatment: Taxability['treatment']; taxable_percent: string; reason: string;
-    source: string | string[]; as_of: string; effective_from?: string; effective_to?: string; verified?: boolean;
-  }>;
+  local_taxability?: Array<TaxabilityDoc & { state: string; jurisdiction: string; as_of: string; tax_code: string; effective_from?: string; effective_to?: string }>;
   product_taxes?: Array<{
     state: string; match: MatchDoc; tax_codes: string[]; name: string; display_name: string; level?: 'county' | 'city' | 'special';
     tax_type: 'sales_tax' | 'lease_tax'; rate: string; reason: string; effective_from: string; effective_to?: string; source: string | string[]; as_of: string;

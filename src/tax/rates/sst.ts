@@ -23,7 +23,7 @@ import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { TaxbridgeError } from '../../errors.ts';
 import { parseCsv } from './csv.ts';
-import { fractionToPercent } from './decimal.ts';
+import { fractionToPercent } from './validate.ts';
 import type { Jurisdiction } from './types.ts';
 
 interface RateRow { type: string; fips: string; rate: string; from: string; to: string }
