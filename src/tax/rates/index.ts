@@ -13,13 +13,16 @@
  */
 import { fileURLToPath } from 'node:url';
 import { taxDataOf } from './lookup.ts';
-import { DEFAULT_DATA_DIR, loadTables, type LoadTaxDataOptions } from './tables.ts';
+import { loadTables, type LoadTaxDataOptions } from './tables.ts';
 import type { TaxData } from './types.ts';
 
 export { importZipRateCsv } from './csv.ts';
 export type { LoadTaxDataOptions } from './tables.ts';
 export type { Jurisdiction, Taxability, TaxData, RateSource, UsLookup } from './types.ts';
 
-export function loadTaxData(dir: string = fileURLToPath(DEFAULT_DATA_DIR), opts: LoadTaxDataOptions = {}): TaxData {
+/** The data folder next to this module (the build copies src/tax/data to dist/src/tax/data). */
+const DEFAULT_DIR = fileURLToPath(new URL('../data/', import.meta.url));
+
+export function loadTaxData(dir: string = DEFAULT_DIR, opts: LoadTaxDataOptions = {}): TaxData {
   return taxDataOf(loadTables(dir, opts));
 }

@@ -105,7 +105,6 @@ interface CanadaDoc extends Header {
 }
 
 const OPEN_START = '0001-01-01';
-export const DEFAULT_DATA_DIR = new URL('../data/', import.meta.url);
 
 const freeze = (o: Jurisdiction): Readonly<Jurisdiction> => Object.freeze(o);
 export function loadTables(dir: string, opts: LoadTaxDataOptions = {}): TaxTables {
