@@ -1,12 +1,14 @@
 /**
  * The alert conditions and their de-duplication: a condition of one subject (a connection, a stream, a queue)
  * fires once and stays quiet until it clears, then sends one `resolved`. Fed by the operational events of
- * src/metrics/events.ts and by a periodic check (queue ages, quiet signature windows). State is in memory:
- * after a restart a condition that still holds fires again when it is next seen.
+ * src/metrics/events.ts and by a periodic check (queue ages, quiet signature windows). With a ledger
+ * (src/alerts/ledger.ts, in the store) the open alerts are shared by replicas and survive a restart: one
+ * notification per condition across all of them; without one, state is in memory only.
  */
 import type { OpsEvent } from '../metrics/events.ts';
 import type { QueueStats } from '../metrics/queues.ts';
 import { buildAlertEvent, type AlertEvent, type AlertFacts } from './event.ts';
+import type { AlertLedger } from './ledger.ts';
 
 export interface ConditionOptions {
   signatureFailures: number;
@@ -15,6 +17,10 @@ export interface ConditionOptions {
   /** Receives each notification to send (firing or resolved). */
   notify(event: AlertEvent): void;
   now?: () => number;
+  /** Open alerts shared through the store (replicas, restarts). */
+  ledger?: AlertLedger;
+  /** A ledger operation failed (the notification is sent anyway: a duplicate beats a missed alert). */
+  onError?: (message: string, e: unknown) => void;
 }
 
 /** Subjects tracked at most (open alerts, signature windows): beyond, the oldest are forgotten. */
@@ -51,15 +57,72 @@ export class AlertConditions {
     if (this.open.size >= MAX_TRACKED) this.open.delete(this.open.keys().next().value!);
     const startedAt = this.iso();
     this.open.set(key, { facts, startedAt });
-    this.opts.notify(buildAlertEvent(key, facts, { status: 'firing', startedAt, at: startedAt }));
+    const firing = () => this.opts.notify(buildAlertEvent(key, facts, { status: 'firing', startedAt, at: startedAt }));
+    const ledger = this.opts.ledger;
+    if (!ledger) return firing();
+    this.serially(key, async () => {
+      const r = await ledger.claim({ key, facts, started_at: startedAt }).catch((e: unknown) => {
+        this.opts.onError?.('the open alert could not be stored', e);
+        return { fired: true, alert: { key, facts, started_at: startedAt } };
+      });
+      if (r.fired) return firing();
+      // Open already (another replica, or before a restart): keep its start, send nothing.
+      if (this.open.has(key)) this.open.set(key, { facts: r.alert.facts, startedAt: r.alert.started_at });
+    });
   }
 
   clear(key: string, summary: string): void {
     const o = this.open.get(key);
     if (!o) return;
     this.open.delete(key);
-    const { error: _e, job_id: _j, ...facts } = o.facts;
-    this.opts.notify(buildAlertEvent(key, { ...facts, summary }, { status: 'resolved', startedAt: o.startedAt, at: this.iso() }));
+    const resolved = (facts0: AlertFacts, startedAt: string) => {
+      const { error: _e, job_id: _j, ...facts } = facts0;
+      this.opts.notify(buildAlertEvent(key, { ...facts, summary }, { status: 'resolved', startedAt, at: this.iso() }));
+    };
+    const ledger = this.opts.ledger;
+    if (!ledger) return resolved(o.facts, o.startedAt);
+    this.serially(key, async () => {
+      const stored = await ledger.release(key).catch((e: unknown) => {
+        this.opts.onError?.('the open alert could not be removed from the store', e);
+        return { key, facts: o.facts, started_at: o.startedAt };
+      });
+      // Only the replica that removed it resolves it.
+      if (stored) resolved(stored.facts, stored.started_at);
+    });
+  }
+
+  /** Ledger operations of one key run in order (a clear right after a raise must see the raise stored). */
+  private readonly pending = new Map<string, Promise<void>>();
+  private serially(key: string, fn: () => Promise<void>): void {
+    const run = (this.pending.get(key) ?? Promise.resolve()).then(fn).catch((e: unknown) => this.opts.onError?.('alert bookkeeping failed', e));
+    this.pending.set(key, run);
+    void run.finally(() => {
+      if (this.pending.get(key) === run) this.pending.delete(key);
+    });
+  }
+
+  /** Resolves when no ledger operation is in flight. */
+  async settled(): Promise<void> {
+    while (this.pending.size) await Promise.allSettled([...this.pending.values()]);
+  }
+
+  /**
+   * Aligns what this process believes is open with the ledger (start, each periodic check, a notice from
+   * another replica): alerts opened elsewhere can then be cleared here, and ones resolved elsewhere can fire again.
+   */
+  async reconcile(): Promise<void> {
+    const ledger = this.opts.ledger;
+    if (!ledger) return;
+    const stored = new Map((await ledger.openAlerts()).map((a) => [a.key, a]));
+    for (const key of [...this.open.keys()]) if (!stored.has(key) && !this.pending.has(key)) this.open.delete(key);
+    for (const [key, a] of stored) if (!this.open.has(key) && !this.pending.has(key) && this.open.size < MAX_TRACKED) this.open.set(key, { facts: a.facts, startedAt: a.started_at });
+  }
+
+  /** A notice from another replica: opened (clear it here when its cause goes) or closed (it may fire again). */
+  noticed(change: { open: boolean; key: string }): void {
+    if (this.pending.has(change.key)) return;
+    if (!change.open) this.open.delete(change.key);
+    else if (!this.open.has(change.key) && this.open.size < MAX_TRACKED) void this.reconcile().catch((e: unknown) => this.opts.onError?.('open alerts could not be read', e));
   }
 
   handle(e: OpsEvent): void {

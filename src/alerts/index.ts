@@ -3,6 +3,7 @@
  *
  *   ./config.ts      settings (URLs, whsec_ secret, thresholds) from the configuration file and environment
  *   ./conditions.ts  which events fire and clear which condition; one alert per condition until it clears
+ *   ./ledger.ts      the open alerts in the store, so replicas (and a restart) send each notification once
  *   ./event.ts       the notification body (schemas/alert-event.schema.json) with a Slack-compatible text
  *   ./sender.ts      delivery: queued, signed (Standard Webhooks), retried with backoff, never blocking
  *
@@ -13,6 +14,7 @@ import { onOpsEvent } from '../metrics/events.ts';
 import { queueStats } from '../metrics/queues.ts';
 import type { Store } from '../store/types.ts';
 import { AlertConditions } from './conditions.ts';
+import { storeLedger } from './ledger.ts';
 import type { AlertsConfig } from './config.ts';
 import { buildAlertEvent } from './event.ts';
 import { AlertSender, type DeliveryResult } from './sender.ts';
@@ -47,6 +49,7 @@ export function startAlerts(opts: StartAlertsOptions): RunningAlerts | undefined
   if (c.urls.length === 0) return undefined;
   const log = opts.log ?? (() => undefined);
   const sender = new AlertSender({ urls: c.urls, secrets: c.secrets, maxAttempts: c.maxAttempts, log, ...(opts.backoff ? { backoff: opts.backoff } : {}), ...(opts.userAgent ? { userAgent: opts.userAgent } : {}) });
+  const ledger = storeLedger(opts.store);
   const conditions = new AlertConditions({
     signatureFailures: c.signatureFailures,
     signatureWindowSeconds: c.signatureWindowSeconds,
@@ -55,11 +58,18 @@ export function startAlerts(opts: StartAlertsOptions): RunningAlerts | undefined
       log(event.data.status === 'firing' ? 'warn' : 'info', `alert ${event.data.status}: ${event.data.condition}`, { alert_id: event.data.alert_id, condition: event.data.condition, connection_id: event.data.connection_id, queue: event.data.queue });
       sender.send(event);
     },
+    ledger,
+    onError: (message, e) => log('warn', message, { error: e instanceof Error ? e.message : String(e) }),
   });
   const off = onOpsEvent((e) => conditions.handle(e));
+  const reconcile = () => conditions.reconcile().catch((e: unknown) => log('warn', 'open alerts could not be read from the store', { error: e instanceof Error ? e.message : String(e) }));
+  // Alerts left open by a previous run or opened by another replica; then their notices as they come.
+  void reconcile();
+  const unwatch = ledger.watch((change) => conditions.noticed(change));
   let checking: Promise<void> | undefined;
   const check = (): Promise<void> =>
-    (checking ??= queueStats(opts.store)
+    (checking ??= reconcile()
+      .then(() => queueStats(opts.store))
       .then((s) => conditions.check(s))
       .catch((e: unknown) => {
         log('warn', 'alert check could not read the queues', { error: e instanceof Error ? e.message : String(e) });
@@ -71,11 +81,16 @@ export function startAlerts(opts: StartAlertsOptions): RunningAlerts | undefined
   return {
     conditions,
     check,
-    idle: () => sender.idle(),
+    idle: async () => {
+      await conditions.settled();
+      await sender.idle();
+    },
     async stop() {
       clearInterval(timer);
       off();
+      await (await unwatch.catch(() => async () => undefined))().catch(() => undefined);
       await checking;
+      await conditions.settled();
       await sender.stop();
     },
   };
