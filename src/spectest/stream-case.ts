@@ -8,8 +8,11 @@ import { describeError, type SpecTestCase } from './run.ts';
 export async function runStreamCase(spec: ConnectorSpec, conn: ConnectionContext, c: SpecTestCase, _server: ReplayServer): Promise<string[]> {
   const stream = spec.streams[c.stream!];
   if (!stream) return [`${spec.name} has no stream \`${c.stream}\` (streams: ${Object.keys(spec.streams).join(', ')})`];
-  const sinceMs = c.full === false && c.cursor !== undefined ? cursorInstant(c.cursor, stream.incremental?.format) : undefined;
-  if (c.full === false && sinceMs === undefined) return ['an incremental case (full: false) needs a readable `cursor`'];
+  const cursorMs = c.full === false && c.cursor !== undefined ? cursorInstant(c.cursor, stream.incremental?.format) : undefined;
+  if (c.full === false && cursorMs === undefined) return ['an incremental case (full: false) needs a readable `cursor`'];
+  // As a sync would: the cursor minus the lookback of what the incremental run reads (the change feed's or the list's).
+  const lookbackSeconds = (stream.change_feed ? stream.change_feed.lookback_seconds : stream.incremental?.lookback_seconds) ?? 0;
+  const sinceMs = cursorMs === undefined ? undefined : cursorMs - lookbackSeconds * 1000;
   const records: unknown[] = [];
   const deleted: string[] = [];
   const failures: string[] = [];
