@@ -188,6 +188,47 @@ describe('the console in Chromium', () => {
     await screenshot(page, 'rillet-connection');
   });
 
+  it('follows a sync live by server-sent events, and polls when the stream is refused', async () => {
+    const statusGets = (urls: string[]) => urls.filter((u) => new URL(u).pathname === `/admin/connections/${rilletConnection}`).length;
+    const lastSync = () => page.locator('tr[data-stream=invoices] td').nth(3).textContent();
+    const syncOnce = async () => {
+      const before = (await admin('GET', `/admin/connections/${rilletConnection}`)).json.data.sync.invoices.last_sync?.finished_at;
+      await page.getByRole('button', { name: 'Sync now' }).click();
+      await until(async () => {
+        const now = (await admin('GET', `/admin/connections/${rilletConnection}`)).json.data.sync.invoices.last_sync?.finished_at;
+        return now && now !== before ? true : undefined;
+      }, 'the sync to finish', 20_000, 100);
+      // The page shows the finished run without being reloaded.
+      await expect.poll(lastSync, { timeout: 5000 }).toMatch(/^ok /);
+    };
+    const urls: string[] = [];
+    const onRequest = (r: { url(): string; method(): string }) => void (r.method() === 'GET' && urls.push(r.url()));
+    page.on('request', onRequest);
+    try {
+      await page.goto(`${server.url}/console#/connections/${rilletConnection}`);
+      await page.reload();
+      await page.getByTestId('backfill-status').waitFor();
+      await expect.poll(() => urls.filter((u) => u.endsWith(`/admin/connections/${rilletConnection}/status/stream`)).length).toBe(1);
+      const loaded = statusGets(urls);
+      await syncOnce();
+      // Pushed by the stream: at most the one reload after the click, no polling every second.
+      expect(statusGets(urls) - loaded).toBeLessThanOrEqual(1);
+      await pageIsClean('connection, live');
+
+      // The stream refused (as a proxy that buffers event streams would): the page polls instead.
+      await page.route('**/status/stream', (route) => route.fulfill({ status: 503, contentType: 'application/json', body: '{"type":"api_error","code":"unavailable","message":"no streams"}' }));
+      await page.reload();
+      await page.getByTestId('backfill-status').waitFor();
+      const before = statusGets(urls);
+      await syncOnce();
+      // What the page shows now came by GET: the stream never answered.
+      expect(statusGets(urls) - before).toBeGreaterThanOrEqual(1);
+    } finally {
+      page.off('request', onRequest);
+      await page.unroute('**/status/stream');
+    }
+  });
+
   it("switches a region's tax calculation off and on", async () => {
     await page.goto(`${server.url}/console#/organizations/${orgId}`);
     const sw = page.getByRole('switch', { name: 'Tax calculations in US-TX' });

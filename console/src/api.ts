@@ -70,3 +70,34 @@ export function get<T = any>(path: string, query: Record<string, string | number
   const s = q.toString();
   return api<T>('GET', s ? `${path}?${s}` : path);
 }
+
+/**
+ * Server-sent `status` events of an admin stream (same origin, the session cookie goes by itself). `onState`
+ * gets each state; `onDown` is called once when the stream cannot be used (refused, dropped, not supported),
+ * so the page polls instead. Sign-out ends the stream with `signed_out`. Returns the close function.
+ */
+export function subscribe<T>(path: string, onState: (state: T) => void, onDown: () => void): () => void {
+  if (typeof EventSource === 'undefined') {
+    onDown();
+    return () => undefined;
+  }
+  const es = new EventSource(path);
+  let down = false;
+  const fail = () => {
+    es.close();
+    if (!down) {
+      down = true;
+      onDown();
+    }
+  };
+  es.addEventListener('status', (e) => onState(JSON.parse((e as MessageEvent<string>).data) as T));
+  es.addEventListener('signed_out', () => {
+    fail();
+    onSignedOut();
+  });
+  es.addEventListener('error', fail);
+  return () => {
+    down = true;
+    es.close();
+  };
+}

@@ -107,6 +107,14 @@ export class ConsoleSessions {
     return { csrf: csrfOf(id), key };
   }
 
+  /** True while the session stored under `key` (LiveSession.key) lives; does not count as use. */
+  async alive(key: string): Promise<boolean> {
+    const s = await this.store.get<SessionDoc>(CONSOLE_SESSIONS, key);
+    if (!s) return false;
+    const t = this.now();
+    return t - Date.parse(s.seen_at) <= this.idleMs && t - Date.parse(s.created_at) <= this.maxAgeMs;
+  }
+
   /** True when `presented` is the session's CSRF token (constant time). */
   static csrfMatches(expected: string, presented: string | undefined): boolean {
     if (!presented || !TOKEN.test(presented)) return false;

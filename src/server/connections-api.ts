@@ -7,6 +7,8 @@
  *                                                     webhook_url?, tax_api_key? (shown once), messages}}
  *   GET    /admin/connections?organization_id=&status=   list
  *   GET    /admin/connections/:id                    the connection and its status (syncs, counts, webhooks, write-backs, errors)
+ *   GET    /admin/connections/:id/status/stream      the same as server-sent events (`event: status` when it changes;
+ *                                                     heartbeats; ends on sign-out), see ./event-streams.ts
  *   PATCH  /admin/connections/:id                    {credentials?, settings?, skip_webhooks?, base_url?}: the second step of
  *                                                     a pending connection (Rillet: subsidiary + signing token) or a change
  *   GET    /admin/connections/:id/choices/:setting   the choices of a `choices_from` setting, read now
@@ -30,6 +32,8 @@ import { BodyError, isJsonContentType, readJsonBody, readRawBody } from './raw-b
 import type { SyncRunView } from './sync-runs.ts';
 import { createAdminRouter } from './routing.ts';
 import { own } from '../own.ts';
+import { SESSION_STATE } from '../console/session-auth.ts';
+import type { EventStreams } from './event-streams.ts';
 
 /** What the API asks of the process running syncs (./connection-runtime.ts). */
 export interface SyncRunner {
@@ -48,8 +52,16 @@ export interface ConnectionsApiOptions {
   /** The admin token, or a check of presented tokens (the server's stored-hash check). */
   adminToken: AdminCredential;
   runner?: SyncRunner;
+  /** Serves GET /admin/connections/:id/status/stream (server-sent events). */
+  streams?: EventStreams;
   log?: Logger;
   maxBodyBytes?: number;
+}
+
+/** A backfill or a stream's sync is running: the status stream reads more often. */
+function isBusy(s: unknown): boolean {
+  const v = s as { backfill?: { status?: string }; sync?: Record<string, { running?: boolean }> };
+  return v.backfill?.status === 'running' || v.backfill?.status === 'pending' || Object.values(v.sync ?? {}).some((x) => x.running === true);
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -143,18 +155,34 @@ export function createConnectionsApiRouter(opts: ConnectionsApiOptions): Router 
     }),
   );
 
+  /** GET /admin/connections/:id's answer: the connection and its status. */
+  const statusOf = async (id: string) => {
+    const doc = await connections.get(id);
+    const report = await connectionStatus(connections.store, doc, connections.registry.find(doc.connector)?.spec, opts.runner?.running(doc.id));
+    for (const [stream, schedule] of Object.entries(opts.runner?.schedules?.(doc.id) ?? {})) {
+      const st = own(report.streams, stream);
+      if (!st) continue;
+      st.schedule = { cron: schedule.cron, ...(schedule.mode ? { mode: schedule.mode } : {}), next_run: schedule.next_run };
+      if (schedule.schedules) st.schedules = schedule.schedules;
+    }
+    return { ...connections.view(doc), sync: report.streams, webhooks: report.webhooks, writebacks: report.writebacks, errors: report.errors };
+  };
+
   router.get(
     '/connections/:id',
     handle(async (ctx) => {
-      const doc = await connections.get(String(ctx.params.id));
-      const report = await connectionStatus(connections.store, doc, connections.registry.find(doc.connector)?.spec, opts.runner?.running(doc.id));
-      for (const [stream, schedule] of Object.entries(opts.runner?.schedules?.(doc.id) ?? {})) {
-        const st = own(report.streams, stream);
-        if (!st) continue;
-        st.schedule = { cron: schedule.cron, ...(schedule.mode ? { mode: schedule.mode } : {}), next_run: schedule.next_run };
-        if (schedule.schedules) st.schedules = schedule.schedules;
-      }
-      sendJson(ctx, 200, { data: { ...connections.view(doc), sync: report.streams, webhooks: report.webhooks, writebacks: report.writebacks, errors: report.errors } });
+      sendJson(ctx, 200, { data: await statusOf(String(ctx.params.id)) });
+    }),
+  );
+
+  router.get(
+    '/connections/:id/status/stream',
+    handle(async (ctx) => {
+      if (!opts.streams) throw new TaxbridgeError('STREAMS_UNAVAILABLE', 'event streams are not served by this process', { hint: 'poll GET /admin/connections/{id}' });
+      const id = String(ctx.params.id);
+      const first = await statusOf(id);
+      const session = ctx.state[SESSION_STATE] as string | undefined;
+      opts.streams.serve(ctx, { owner: session ? `session:${session}` : 'bearer', read: () => statusOf(id), intervalMs: (s) => (isBusy(s) ? 500 : 1000) }, first);
     }),
   );
 

@@ -41,7 +41,8 @@ import { createAdminApiRouter } from './admin-api.ts';
 import type { AdminGate } from './admin-bearer.ts';
 import { createConsoleRouter } from '../console/router.ts';
 import { consoleSessionVerdict } from '../console/session-auth.ts';
-import { ConsoleSessions, type SessionOptions } from '../console/sessions.ts';
+import { ConsoleSessions, SESSION_ENDED_TOPIC, type SessionOptions } from '../console/sessions.ts';
+import { EventStreams, type EventStreamsOptions } from './event-streams.ts';
 import { resolveAdminAuth } from './admin-auth.ts';
 import { createApp } from './app.ts';
 import { storeCheck } from './health.ts';
@@ -73,6 +74,8 @@ export interface ServeIO {
   storeFileOps?: WriteFileOps;
   /** Web console session lifetimes and clock (tests make sessions expire). */
   consoleSessions?: SessionOptions;
+  /** Bounds and heartbeat of the admin event streams (tests make heartbeats fast). */
+  eventStreams?: EventStreamsOptions;
   /** The built console (default console/dist of the package). */
   consoleDir?: string;
 }
@@ -176,6 +179,10 @@ export async function startServer(config: ServeConfig, io: ServeIO = {}): Promis
 
     // The admin routers accept the bearer token or a signed-in web console session (src/console/).
     const consoleSessions = new ConsoleSessions(store, io.consoleSessions);
+    // Live status by server-sent events; a sign-out on any replica ends that session's streams.
+    const streams = new EventStreams({ sessionAlive: (key) => consoleSessions.alive(key), ...io.eventStreams });
+    const unsubscribeSessions = await store.subscribe(SESSION_ENDED_TOPIC, (key) => streams.endSession(key));
+    cleanups.push(() => unsubscribeSessions());
     const adminGate: AdminGate = { token: adminAuth.verify, session: consoleSessionVerdict(consoleSessions, { publicUrl: config.publicUrl }) };
 
     const taxData = loadTaxData();
@@ -296,7 +303,7 @@ export async function startServer(config: ServeConfig, io: ServeIO = {}): Promis
       routers: [
         ...(config.metrics ? [createMetricsRouter({ store, adminToken: adminAuth.verify, metricsToken: config.metricsToken, onError: (e) => log.error('metrics not read', { error: e }) })] : []),
         createConsoleRouter({ sessions: consoleSessions, adminToken: adminAuth.verify, publicUrl: config.publicUrl, dir: io.consoleDir, now: io.consoleSessions?.now }),
-        createConnectionsApiRouter({ connections, adminToken: adminGate, runner: runtime, log }),
+        createConnectionsApiRouter({ connections, adminToken: adminGate, runner: runtime, streams, log }),
         createOAuthAdminRouter({ connections, adminToken: adminGate, log }),
         createRecordsApiRouter({ connections, store, adminToken: adminGate, log }),
         createSpecsApiRouter({ registry, adminToken: adminGate, log }),
@@ -335,6 +342,8 @@ export async function startServer(config: ServeConfig, io: ServeIO = {}): Promis
       closing ??= (async () => {
         shuttingDown = true;
         log.info('shutting down', { reason, in_flight: app.inFlight() });
+        streams.closeAll();
+        await unsubscribeSessions().catch(() => undefined);
         const force = setTimeout(() => {
           log.warn('shutdown timeout: closing remaining connections', { timeout_ms: config.shutdownTimeoutMs, in_flight: app.inFlight() });
           server.closeAllConnections();

@@ -1,15 +1,28 @@
-/** One connection: status, live backfill and sync progress (polled), counts per stream, webhooks, write-backs with Replay, errors, disconnect. */
-import { useState } from 'preact/hooks';
-import { api, get } from '../api.ts';
+/** One connection: status, live backfill and sync progress (server-sent events; polled when they fail), counts per stream, webhooks, write-backs with Replay, errors, disconnect. */
+import { useEffect, useState } from 'preact/hooks';
+import { api, get, subscribe } from '../api.ts';
 import { href } from '../route.ts';
 import { count, when } from '../format.ts';
 import { Badge, Empty, ErrorBox, Loading, useLoad } from '../ui.tsx';
 import type { ConnectorInfo } from './Connections.tsx';
 import { NextStep } from './Connect.tsx';
 
+/** The connection's status pushed by the server (server-sent events); undefined `live` while it cannot be had. */
+function useLiveStatus(id: string): { live?: any; streaming: boolean } {
+  const [state, setState] = useState<{ live?: any; streaming: boolean }>({ streaming: true });
+  useEffect(() => {
+    setState({ streaming: true });
+    return subscribe<any>(`/admin/connections/${encodeURIComponent(id)}/status/stream`, (live) => setState({ live, streaming: true }), () => setState({ streaming: false }));
+  }, [id]);
+  return state;
+}
+
 export function Connection(props: { id: string }) {
   const [fast, setFast] = useState(true);
-  const status = useLoad(() => get<{ data: any }>(`/admin/connections/${props.id}`).then((r) => r.data), [props.id], fast ? 1000 : 5000);
+  const { live, streaming } = useLiveStatus(props.id);
+  // Polling only when the stream is down (refused, dropped, no EventSource): every second while running.
+  const polled = useLoad(() => get<{ data: any }>(`/admin/connections/${props.id}`).then((r) => r.data), [props.id], streaming ? undefined : fast ? 1000 : 5000);
+  const status = { ...polled, data: streaming && live ? live : polled.data };
   const events = useLoad(() => get<{ data: any[] }>('/admin/events', { connection: props.id, limit: 20 }).then((r) => r.data), [props.id], 3000);
   const refused = useLoad(() => get<{ data: any }>('/admin/webhooks/refused', { connection: props.id, limit: 20 }).then((r) => r.data), [props.id], 3000);
   const jobs = useLoad(() => get<{ data: any[] }>('/admin/writebacks', { connection: props.id, limit: 20 }).then((r) => r.data), [props.id], 3000);
