@@ -129,6 +129,10 @@ describe('the connection status stream', () => {
     expect(forged.status).toBe(401);
     const wrong = await openStream(`/admin/connections/${connId}/status/stream`, { authorization: 'Bearer not-the-token-000000' });
     expect(wrong.status).toBe(401);
+    // HEAD answers the headers and holds nothing open.
+    const head = await request(`${server.url}/admin/connections/${connId}/status/stream`, { method: 'HEAD', headers: { authorization: `Bearer ${TOKEN}` }, dispatcher: agent });
+    await head.body.text();
+    expect([head.statusCode, String(head.headers['content-type'])]).toEqual([200, 'text/event-stream; charset=utf-8']);
     const unknown = await openStream('/admin/connections/conn_nope/status/stream', { authorization: `Bearer ${TOKEN}` });
     expect(unknown.status).toBe(404);
   });

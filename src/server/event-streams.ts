@@ -64,6 +64,13 @@ export class EventStreams {
       const message = mine >= this.maxPerOwner ? `at most ${this.maxPerOwner} event streams per console session (or for the admin token) are open at once; close one (another tab) first` : 'too many event streams are open on this server; retry shortly';
       return sendJson(ctx, 429, { type: 'api_error', code: 'too_many_streams', message });
     }
+    if (ctx.method === 'HEAD') {
+      // The headers a GET would get, and no stream held open for a request that reads no body.
+      ctx.status = 200;
+      ctx.type = 'text/event-stream; charset=utf-8';
+      ctx.set('Cache-Control', 'no-store');
+      return;
+    }
     const out = new PassThrough();
     let seq = 0;
     let last = '';
