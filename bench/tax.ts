@@ -13,12 +13,19 @@
  * one if src/store is unavailable) with calculations recorded in the default mode ('background'; set
  * BENCH_RECORD=durable to make every response wait for its fsync).
  *
- * Last line: {"bench":"tax","tax_rps":..,"baseline_rps":..,"ratio":..,"p50_ms":..,"p99_ms":..}
+ * What a request costs the server: at each slice boundary the load worker waits until the server side has read
+ * its CPU clocks (the main thread's from /proc, the whole process's less the load worker's own), so each
+ * target's slices add up to CPU µs per request: `main_us` (the event loop) and `server_us` (also GC helper
+ * and libuv threads, e.g. the store's fsyncs), and what the load worker spent per request (it shares the
+ * machine's cores with the server). These depend much less than req/s on how busy the machine is.
+ *
+ * Last line: {"bench":"tax","tax_rps":..,"baseline_rps":..,"ratio":..,"p50_ms":..,"p99_ms":..,"tax_main_us":..,
+ * "baseline_main_us":..,"tax_server_us":..,"baseline_server_us":..}
  * Targets: ratio >= 0.6 and p99 < 20 ms. Environment: BENCH_SECONDS (default 10), BENCH_CONNECTIONS (50),
  * BENCH_SLICE_MS (1000).
  */
 import { isMainThread, parentPort, workerData, Worker } from 'node:worker_threads';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -61,13 +68,37 @@ function percentile(sorted: Float64Array, p: number): number {
 }
 const r2 = (n: number) => Math.round(n * 100) / 100;
 
+/** CPU time of the calling thread in ms (utime + stime of /proc/thread-self/stat, 10 ms ticks); NaN off Linux. */
+function threadCpuMs(): number {
+  try {
+    const stat = readFileSync('/proc/thread-self/stat', 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Sent by the load worker before the first phase and after each one; answered by `mark-read`. */
+interface Mark {
+  mark: number;
+  workerCpuMs: number;
+}
+
 // ------------------------------------------------------------------------------------------ worker side
 async function loadWorker(input: WorkerInput): Promise<TargetResult[]> {
   const { Pool } = await import('undici');
   const origin = new URL(input.url).origin;
   const pool = new Pool(origin, { connections: input.connections, pipelining: 1 });
   const acc = input.targets.map((t) => ({ name: t.name, lat: [] as number[], ok: 0, errors: 0, statuses: {} as Record<string, number>, durationMs: 0 }));
-  for (const phase of input.phases) {
+  // No request is in flight at a mark, and the next phase starts only once the server side has read its clocks.
+  const mark = (i: number) =>
+    new Promise<void>((resolve) => {
+      parentPort!.once('message', () => resolve());
+      parentPort!.postMessage({ mark: i, workerCpuMs: threadCpuMs() } satisfies Mark);
+    });
+  await mark(0);
+  for (const [i, phase] of input.phases.entries()) {
     const t = input.targets[phase.target]!;
     const a = acc[phase.target]!;
     const started = performance.now();
@@ -94,6 +125,7 @@ async function loadWorker(input: WorkerInput): Promise<TargetResult[]> {
     };
     await Promise.all(Array.from({ length: input.connections }, loop));
     if (phase.count) a.durationMs += performance.now() - started;
+    await mark(i + 1);
   }
   await pool.close();
   return acc.map((a) => {
@@ -116,7 +148,7 @@ async function loadWorker(input: WorkerInput): Promise<TargetResult[]> {
 
 if (!isMainThread && (workerData as { taxBenchWorker?: boolean })?.taxBenchWorker) {
   const results = await loadWorker((workerData as { input: WorkerInput }).input);
-  parentPort!.postMessage(results);
+  parentPort!.postMessage({ results });
 } else if (isMainThread && process.env.BENCH_STORE === 'postgres') {
   const { runOnBothStores } = await import('./lib/bench-store.ts');
   await runOnBothStores(import.meta.url, 'tax');
@@ -124,13 +156,24 @@ if (!isMainThread && (workerData as { taxBenchWorker?: boolean })?.taxBenchWorke
   await main();
 }
 
-function runWorker(input: WorkerInput): Promise<TargetResult[]> {
+/** CPU clocks of the server side at one mark. */
+interface Clocks {
+  mainMs: number;
+  serverMs: number;
+  loadMs: number;
+}
+
+function runWorker(input: WorkerInput, onMark: (m: Mark) => void): Promise<TargetResult[]> {
   return new Promise((resolve, reject) => {
     // Workers do not inherit tsx's loader: register it in the worker, then import this file.
     const entry = new URL(import.meta.url).href;
     const boot = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`;
     const worker = new Worker(boot, { eval: true, workerData: { taxBenchWorker: true, input } });
-    worker.once('message', (m: TargetResult[]) => resolve(m));
+    worker.on('message', (m: Mark | { results: TargetResult[] }) => {
+      if ('results' in m) return resolve(m.results);
+      onMark(m);
+      worker.postMessage('mark-read');
+    });
     worker.once('error', reject);
     worker.once('exit', (code) => {
       if (code !== 0) reject(new Error(`load worker exited with ${code}`));
@@ -201,10 +244,27 @@ async function main(): Promise<void> {
   }
 
   process.stdout.write(`bench:tax  ${connections} connections, ${seconds} s each in ${slices} alternating slices, store: ${storeKind}, record: ${recordMode}\n`);
-  const [taxRes, baseRes] = await runWorker({ url, connections, targets, phases });
-  for (const r of [taxRes!, baseRes!]) {
+  const clocks: Clocks[] = [];
+  const [taxRes, baseRes] = await runWorker({ url, connections, targets, phases }, (m) => {
+    const cpu = process.cpuUsage();
+    clocks[m.mark] = { mainMs: threadCpuMs(), serverMs: (cpu.user + cpu.system) / 1000 - m.workerCpuMs, loadMs: m.workerCpuMs };
+  });
+  // CPU per request of each target over its counted slices.
+  const cost = targets.map(() => ({ mainMs: 0, serverMs: 0, loadMs: 0 }));
+  phases.forEach((p, i) => {
+    if (!p.count) return;
+    cost[p.target]!.mainMs += clocks[i + 1]!.mainMs - clocks[i]!.mainMs;
+    cost[p.target]!.serverMs += clocks[i + 1]!.serverMs - clocks[i]!.serverMs;
+    cost[p.target]!.loadMs += clocks[i + 1]!.loadMs - clocks[i]!.loadMs;
+  });
+  const perRequest = [taxRes!, baseRes!].map((r, i) => ({
+    main_us: r.requests ? Math.round((cost[i]!.mainMs * 1000) / r.requests) : 0,
+    server_us: r.requests ? Math.round((cost[i]!.serverMs * 1000) / r.requests) : 0,
+    load_us: r.requests ? Math.round((cost[i]!.loadMs * 1000) / r.requests) : 0,
+  }));
+  for (const [i, r] of [taxRes!, baseRes!].entries()) {
     process.stdout.write(
-      `${r.name.padEnd(9)} ${String(r.rps).padStart(7)} req/s  p50 ${r.p50_ms} ms  p90 ${r.p90_ms} ms  p99 ${r.p99_ms} ms  max ${r.max_ms} ms  requests ${r.requests}  statuses ${JSON.stringify(r.statuses)}  errors ${r.errors}\n`,
+      `${r.name.padEnd(9)} ${String(r.rps).padStart(7)} req/s  p50 ${r.p50_ms} ms  p90 ${r.p90_ms} ms  p99 ${r.p99_ms} ms  max ${r.max_ms} ms  requests ${r.requests}  statuses ${JSON.stringify(r.statuses)}  errors ${r.errors}  cpu/request: main thread ${perRequest[i]!.main_us} µs, server ${perRequest[i]!.server_us} µs, load generator ${perRequest[i]!.load_us} µs\n`,
     );
   }
   await service.flush();
@@ -230,6 +290,10 @@ async function main(): Promise<void> {
       ratio: Math.round((baseRes!.rps ? taxRes!.rps / baseRes!.rps : 0) * 1000) / 1000,
       p50_ms: taxRes!.p50_ms,
       p99_ms: taxRes!.p99_ms,
+      tax_main_us: perRequest[0]!.main_us,
+      baseline_main_us: perRequest[1]!.main_us,
+      tax_server_us: perRequest[0]!.server_us,
+      baseline_server_us: perRequest[1]!.server_us,
     }) + '\n',
   );
 }
