@@ -3,6 +3,8 @@
  * naming what and where (never a 500), records keep only the request's known fields, and reading back any
  * stored calculation (a record from before these rules included) never answers 500.
  */
+import { connect } from 'node:net';
+import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/index.ts';
 import { CALCULATE_TAX_REQUEST_SCHEMA, DEFAULT_TAX_API_LIMITS } from '../src/tax/request-schema.ts';
@@ -147,6 +149,60 @@ describe('body size', () => {
     const got = await read(id);
     expect(got.json.data.request.padding).toBeUndefined();
     expect(got.json.data.request.line_items).toEqual([{ id: 'l1', amount: 1000, product_id: 'p' }]);
+  });
+});
+
+/** One HTTP/1.1 request written as raw bytes, in the given pieces (a pause between them); the answer's status and body. */
+async function rawRequest(url: string, head: string, pieces: Buffer[]): Promise<{ status: number; body: string }> {
+  const { port } = new URL(url);
+  const sock = connect(Number(port), '127.0.0.1');
+  await once(sock, 'connect');
+  const chunks: Buffer[] = [];
+  sock.on('data', (c: Buffer) => chunks.push(c));
+  sock.write(head);
+  for (const [i, p] of pieces.entries()) {
+    if (i > 0) await new Promise((r) => setTimeout(r, 30));
+    sock.write(p);
+  }
+  await once(sock, 'end');
+  const text = Buffer.concat(chunks).toString('utf8');
+  return { status: Number(text.slice(9, 12)), body: text.slice(text.indexOf('\r\n\r\n') + 4) };
+}
+
+describe('body reading', () => {
+  const head = (extra: string) => `POST /tax_api/calculate_tax HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nX-API-KEY: ${key}\r\n${extra}\r\n`;
+  const chunked = (text: Buffer) => Buffer.concat([Buffer.from(`${text.length.toString(16)}\r\n`), text, Buffer.from('\r\n')]);
+  const END = Buffer.from('0\r\n\r\n');
+
+  it('a chunked body over the limit is 413 whether it arrives at once or in pieces', async () => {
+    const t = await startTaxServer({ maxBodyBytes: 4096 });
+    try {
+      const org = await t.service.createOrganization({ name: 'Chunks', mode: 'test', default_product_tax_code: 'saas' });
+      await t.service.addRegistration(org.id, { country: 'US', state: 'TX', effective_from: '2020-01-01' });
+      const k = (await t.service.createApiKey(org.id)).key;
+      const h = `POST /tax_api/calculate_tax HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nX-API-KEY: ${k}\r\nTransfer-Encoding: chunked\r\n\r\n`;
+      const big = Buffer.from(JSON.stringify({ ...good(), pad: 'x'.repeat(5000) }));
+      const atOnce = await rawRequest(t.url, h, [Buffer.concat([chunked(big), END])]);
+      expect(atOnce.status, atOnce.body).toBe(413);
+      const inPieces = await rawRequest(t.url, h, [chunked(big.subarray(0, 3000)), Buffer.concat([chunked(big.subarray(3000)), END])]);
+      expect(inPieces.status, inPieces.body).toBe(413);
+      const small = Buffer.from(JSON.stringify(good()));
+      const split = await rawRequest(t.url, h, [chunked(small.subarray(0, 40)), Buffer.concat([chunked(small.subarray(40)), END])]);
+      expect(split.status, split.body).toBe(200);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('UTF-8 beyond ASCII is kept; bytes that are not UTF-8 are a 400', async () => {
+    const body = Buffer.from(JSON.stringify({ ...good(), line_items: [{ id: 'línea-ü-€', amount: 1000, product_id: 'p' }] }), 'utf8');
+    const ok = await rawRequest(s.url, head(`Content-Length: ${body.length}\r\n`), [body]);
+    expect(ok.status, ok.body).toBe(200);
+    expect(JSON.parse(ok.body).data.lines[0].id).toBe('línea-ü-€');
+    const bad = Buffer.concat([Buffer.from('{"currency":"usd","x":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]);
+    const refused = await rawRequest(s.url, head(`Content-Length: ${bad.length}\r\n`), [bad]);
+    expect(refused.status).toBe(400);
+    expect(JSON.parse(refused.body)).toMatchObject({ type: 'api_error', code: 'validation_errors', message: expect.stringMatching(/not valid UTF-8/) });
   });
 });
 
