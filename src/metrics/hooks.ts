@@ -15,6 +15,8 @@ let m: typeof Families | undefined;
 /** Starts counting into the metric families (./registry.ts). */
 export function countInto(families: typeof Families): void {
   m = families;
+  httpSeries.clear();
+  calculationSeries.clear();
 }
 
 const NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
@@ -82,18 +84,34 @@ interface CalculationResult {
   result: { taxTotal: bigint; lines: Array<{ reason: string }> };
 }
 
+// The counter of one (result, reason), looked up once (as httpSeries).
+const calculationSeries = new Map<string, { inc(): void }>();
+
+function countCalculation(result: string, reason: string): void {
+  if (!m) return;
+  const key = `${result} ${reason}`;
+  let series = calculationSeries.get(key);
+  if (!series) calculationSeries.set(key, (series = m.taxCalculations.labels({ result, reason })));
+  series.inc();
+}
+
+function countSettled({ result }: CalculationResult): void {
+  safely(() => {
+    const lines = result.lines;
+    let reason = lines.length === 0 ? 'none' : lines[0]!.reason;
+    for (let i = 1; i < lines.length; i++) if (lines[i]!.reason !== reason) reason = 'mixed';
+    countCalculation(result.taxTotal > 0n ? 'taxed' : 'not_taxed', codeLabel(reason));
+  });
+}
+
+function countFailed(e: unknown): void {
+  safely(() => countCalculation('error', codeLabel(errorOf(e).code)));
+}
+
 /** A calculate_tax call: counted when it settles (the promise is returned as given). */
 export function observeTaxCalculation<T extends CalculationResult>(p: Promise<T>): Promise<T> {
-  p.then(
-    ({ result }) =>
-      safely(() => {
-        const lines = result.lines;
-        let reason = lines.length === 0 ? 'none' : lines[0]!.reason;
-        for (let i = 1; i < lines.length; i++) if (lines[i]!.reason !== reason) reason = 'mixed';
-        m?.taxCalculations.inc({ result: result.taxTotal > 0n ? 'taxed' : 'not_taxed', reason: codeLabel(reason) });
-      }),
-    (e: unknown) => safely(() => m?.taxCalculations.inc({ result: 'error', reason: codeLabel(errorOf(e).code) })),
-  );
+  // Nothing counts (a CLI run): no reaction per calculation.
+  if (m) p.then(countSettled, countFailed);
   return p;
 }
 

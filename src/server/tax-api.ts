@@ -117,7 +117,9 @@ export function createTaxApiRouter(opts: TaxApiRouterOptions): Router {
       const { json } = await service.calculate(auth, value, text);
       ctx.status = 200;
       ctx.set('Content-Type', 'application/json; charset=utf-8');
-      ctx.body = json;
+      // Encoded once, off the heap: a string body would be flattened to count its bytes, then copied again
+      // behind the header text for the socket write.
+      ctx.body = Buffer.from(json, 'utf8');
     }),
   );
 

@@ -32,6 +32,8 @@ export class EmbeddedStore implements Store {
   /** Entity keys in order, per table, while its seq is unchanged (pageEntities). */
   private readonly sortedKeys = new WeakMap<Table, { seq: number; size: number; keys: string[] }>();
   private readonly tables = new Map<string, Promise<Table>>();
+  /** Collection tables once open, by collection name: a put to one needs no turn of the event loop. */
+  private readonly openCollections = new Map<string, Table>();
   /** Tables that cannot write at the moment, by key (kept by the tables themselves through onHealth). */
   private readonly failing = new Map<string, TableProblem>();
   private closed = false;
@@ -68,6 +70,8 @@ export class EmbeddedStore implements Store {
       })();
       // A failed open (damaged file) is retried by the next call rather than cached.
       t.catch(() => this.tables.delete(key));
+      // The first reaction to the open: calls already waiting for it still commit before any later put.
+      if (key.startsWith('c\u0000')) t.then((table) => this.openCollections.set(key.slice(2), table), () => undefined);
       this.tables.set(key, t);
     }
     return t;
@@ -214,12 +218,26 @@ export class EmbeddedStore implements Store {
     return row ? (JSON.parse(row.json) as T) : undefined;
   }
 
-  async put<T extends object>(collection: Collection, id: string, doc: T): Promise<void> {
+  put<T extends object>(collection: Collection, id: string, doc: T): Promise<void> {
+    const t = this.closed ? undefined : this.openCollections.get(collection);
+    if (t === undefined) return this.putOpening(collection, id, doc);
+    try {
+      requireId('id', id);
+      return this.putRow(t, id, doc);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  private async putOpening<T extends object>(collection: Collection, id: string, doc: T): Promise<void> {
     requireId('id', id);
-    const t = await this.collection(collection);
+    await this.putRow(await this.collection(collection), id, doc);
+  }
+
+  private putRow<T extends object>(t: Table, id: string, doc: T): Promise<void> {
     const row = { json: JSON.stringify(doc) };
     if (t.data.rows instanceof IndexedRows) t.data.rows.hint(row, doc);
-    await t.commit([{ t: 'p', k: id, row }]);
+    return t.commit([{ t: 'p', k: id, row }]);
   }
 
   async insertIfAbsent<T extends object>(collection: Collection, id: string, doc: T): Promise<boolean> {
