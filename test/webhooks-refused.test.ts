@@ -14,7 +14,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rilletSignatureHeader, startFakeRillet, type FakeRillet } from '../fakes/index.ts';
 import type { RunningServer } from '../src/server/serve.ts';
 import { entityValidator } from '../src/spec/schemas.ts';
-import { REFUSED } from '../src/webhooks/refused.ts';
+import { REFUSED, RefusedDeliveries } from '../src/webhooks/refused.ts';
+import { openStore } from '../src/store/index.ts';
 import { adminClient, freePort, inProcessConfig, startTestServer, until } from './helpers/e2e.ts';
 
 const TOKEN = `t_${randomBytes(16).toString('hex')}`;
@@ -157,5 +158,38 @@ describe('refused webhook deliveries', () => {
     } finally {
       server.store.put = put;
     }
+  });
+});
+
+describe('the refused-deliveries record on its own', () => {
+  const entry = (code: string) => ({ at: new Date().toISOString(), status: 401, code, size: 10, remote_address: '127.0.0.1' });
+
+  it('writes again after a flush that found nothing, and after the store failed', async () => {
+    const store = await openStore({ memory: true });
+    let failPuts = 0;
+    const put = store.put.bind(store);
+    store.put = (async (collection: string, id: string, doc: object) => {
+      if (collection === REFUSED && failPuts > 0) {
+        failPuts--;
+        throw Object.assign(new Error('disk full'), { code: 'ENOSPC' });
+      }
+      return put(collection, id, doc);
+    }) as typeof store.put;
+    const errors: unknown[] = [];
+    const r = new RefusedDeliveries(store, { flushMs: 30, maxRecent: 3, onError: (e) => errors.push(e) });
+    const stored = () => store.get<any>(REFUSED, 'conn:c1');
+    r.record({ connection_id: 'c1' }, entry('A'));
+    await r.flush();
+    await r.flush();
+    r.record({ connection_id: 'c1' }, entry('B'));
+    await until(async () => ((await stored())?.count === 2 ? true : undefined), 'the second refusal written by the timer', 2000, 10);
+    // The store refuses one write: the refusals wait (bounded) and the next flush writes them.
+    failPuts = 1;
+    for (const c of ['C', 'D', 'E', 'F']) r.record({ connection_id: 'c1' }, entry(c));
+    await until(async () => ((await stored())?.count === 6 ? true : undefined), 'the refusals after the failed write', 2000, 10);
+    expect(errors).toHaveLength(1);
+    expect((await stored()).recent.map((x: any) => x.code)).toEqual(['F', 'E', 'D']);
+    await r.close();
+    await store.close();
   });
 });

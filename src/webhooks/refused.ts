@@ -99,37 +99,45 @@ export class RefusedDeliveries {
     p.count++;
     p.recent.unshift(entry);
     if (p.recent.length > this.maxRecent) p.recent.length = this.maxRecent;
-    if (!this.timer && !this.closed) {
-      this.timer = setTimeout(() => {
-        this.timer = undefined;
-        void this.flush();
-      }, this.flushMs);
-      this.timer.unref();
-    }
+    this.arm();
   }
 
-  /** Writes every bucket with refusals not yet stored (one read and one write each). */
+  /** The next flush in `flushMs`, unless one is already due. */
+  private arm(): void {
+    if (this.timer || this.closed) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.flush();
+    }, this.flushMs);
+    this.timer.unref();
+  }
+
+  /** Writes every bucket with refusals not yet stored (one read and one write each); one flush at a time. */
   flush(): Promise<void> {
-    this.flushing ??= (async () => {
+    if (this.flushing) return this.flushing;
+    if (this.pending.size === 0) return Promise.resolve();
+    const run = this.writePending().finally(() => {
+      if (this.flushing === run) this.flushing = undefined;
+    });
+    this.flushing = run;
+    return run;
+  }
+
+  private async writePending(): Promise<void> {
+    const batch = [...this.pending.entries()];
+    this.pending.clear();
+    for (const [id, p] of batch) {
       try {
-        const batch = [...this.pending.entries()];
-        this.pending.clear();
-        for (const [id, p] of batch) {
-          try {
-            const doc = await this.store.get<RefusedDoc>(REFUSED, id);
-            await this.store.put<RefusedDoc>(REFUSED, id, merge(id, p, doc, this.maxRecent));
-          } catch (e) {
-            // The store cannot write now: keep the refusals (still bounded) for the next flush.
-            const again = this.pending.get(id);
-            this.pending.set(id, again ? combine(p, again, this.maxRecent) : p);
-            this.opts.onError?.(e);
-          }
-        }
-      } finally {
-        this.flushing = undefined;
+        const doc = await this.store.get<RefusedDoc>(REFUSED, id);
+        await this.store.put<RefusedDoc>(REFUSED, id, merge(id, p, doc, this.maxRecent));
+      } catch (e) {
+        // The store cannot write now: keep the refusals (still bounded) for the next flush.
+        const again = this.pending.get(id);
+        this.pending.set(id, again ? combine(p, again, this.maxRecent) : p);
+        this.opts.onError?.(e);
       }
-    })();
-    return this.flushing;
+    }
+    if (this.pending.size > 0) this.arm();
   }
 
   /** The stored record with what is not written yet. */
@@ -147,6 +155,8 @@ export class RefusedDeliveries {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    // A flush under way took only what was pending when it began: write the rest after it.
+    await this.flushing;
     await this.flush();
   }
 }
