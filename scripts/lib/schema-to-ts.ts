@@ -1,7 +1,8 @@
 /**
- * JSON Schema -> TypeScript type text, shared by the generators of checked-in types (scripts/gen-tax-api-types.ts,
+ * JSON Schema -> TypeScript type text, shared by the generators of checked-in types (scripts/gen-api-types.ts,
  * scripts/gen-alert-event-type.ts). Covers the keywords the project's wire schemas use: type (and unions),
- * properties/required, items, enum, const, $ref (named by the caller), allOf, additionalProperties; constraints
+ * properties/required, items, enum, const, $ref (named by the caller), allOf, anyOf/oneOf (of typed alternatives:
+ * nullable fields), additionalProperties; constraints
  * (lengths, ranges, patterns, formats) stay in the schemas, checked at run time by ajv.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -34,6 +35,9 @@ export function typeOf(s: unknown, refName: RefName, indent: string): string {
     } else parts.push(PRIMS[t] ?? 'unknown');
   }
   let out = parts.length ? parts.join(' | ') : 'unknown';
+  // anyOf/oneOf of typed alternatives ({$ref} or null) is a union; alternatives that only require fields add nothing.
+  const alternatives = (Array.isArray(o.anyOf) ? o.anyOf : Array.isArray(o.oneOf) ? o.oneOf : []).map((x) => typeOf(x, refName, indent)).filter((t) => t !== 'unknown');
+  if (alternatives.length && !parts.length) out = [...new Set(alternatives)].join(' | ');
   if (Array.isArray(o.allOf)) out = [...o.allOf.map((x) => typeOf(x, refName, indent)), ...(parts.length ? [out] : [])].join(' & ');
   return out;
 }

@@ -12,6 +12,8 @@
  * Every answer carries a strict Content-Security-Policy (scripts, styles and requests from this origin only;
  * nothing inline, no frames), and the assets are served from memory, read once at start.
  */
+import type { ServerConsoleSessionRequest } from '../server/admin-api-types.generated.ts';
+import { wireValidator } from '../wire-schemas.ts';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import type { Context } from 'koa';
@@ -144,10 +146,11 @@ export function createConsoleRouter(opts: ConsoleRouterOptions): Router {
       if (e instanceof BodyError) return sendJson(ctx, e.status, { type: 'api_error', code: 'validation_errors', message: e.message, param: 'token' });
       throw e;
     }
-    const token = typeof body === 'object' && body !== null && !Array.isArray(body) && Object.hasOwn(body, 'token') ? (body as { token: unknown }).token : undefined;
-    if (typeof token !== 'string' || token.length === 0 || token.length > 512) {
+    // schemas/admin-api/server.schema.json#/$defs/console_session_request: {"token"} and nothing else.
+    if (!wireValidator('admin-api', 'server', 'console_session_request')(body)) {
       return sendJson(ctx, 400, { type: 'api_error', code: 'validation_errors', message: 'send {"token": "<admin token>"}', param: 'token' });
     }
+    const { token } = body as ServerConsoleSessionRequest;
     if (!opts.adminToken(token)) {
       failures.push(t);
       return sendJson(ctx, 401, { type: 'api_error', code: 'unauthorized_access', message: 'that is not the admin token of this server', param: 'token', hint: 'it was printed once at the first start, or set as TAXBRIDGE_ADMIN_TOKEN; `taxbridge serve --new-admin-token` replaces a lost one' });

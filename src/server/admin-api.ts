@@ -26,6 +26,8 @@ import { TaxbridgeError, isTaxbridgeError } from '../errors.ts';
 import { publicKeyView } from '../tax/keys.ts';
 import type { TaxService } from '../tax/service.ts';
 import type { AdminCredential } from './admin-bearer.ts';
+import { adminBody } from './admin-body.ts';
+import type { OrganizationsCreateRequest, OrganizationsKeyCreateRequest, OrganizationsProductTaxCodeRequest, OrganizationsRegistrationRequest, OrganizationsRegistrationUpdateRequest, OrganizationsUpdateRequest } from './admin-api-types.generated.ts';
 import { BodyError, readJsonBody } from './raw-body.ts';
 import { createAdminRouter } from './routing.ts';
 
@@ -45,10 +47,6 @@ function send(ctx: Context, status: number, body: unknown): void {
   ctx.body = JSON.stringify(body);
 }
 
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 export function createAdminApiRouter(opts: AdminApiRouterOptions): Router {
   const { service } = opts;
@@ -86,40 +84,37 @@ export function createAdminApiRouter(opts: AdminApiRouterOptions): Router {
     }
   });
 
-  const body = async (ctx: Context): Promise<Record<string, unknown>> => {
-    const b = await readJsonBody(ctx.req, maxBody);
-    if (!isObject(b)) throw new TaxbridgeError('invalid_input', 'the request body must be a JSON object');
-    return b;
-  };
+  /** The body checked by schemas/admin-api/organizations.schema.json#/$defs/<def>. */
+  const body = async <T>(ctx: Context, def: string): Promise<T> => adminBody<T>('organizations', def, await readJsonBody(ctx.req, maxBody));
   const org = (ctx: Context): string => String(ctx.params.org);
 
   router.get('/organizations', async (ctx) => send(ctx, 200, { data: await service.listOrganizations() }));
   router.post('/organizations', async (ctx) => {
-    const b = await body(ctx);
+    const b = await body<OrganizationsCreateRequest>(ctx, 'create_request');
     const created = await service.createOrganization({
-      name: b.name as string,
-      mode: b.mode as 'test' | 'live',
+      name: b.name,
+      mode: b.mode,
       origin_address: b.origin_address,
-      default_product_tax_code: b.default_product_tax_code as string | undefined,
+      default_product_tax_code: b.default_product_tax_code ?? undefined,
       local_rates_unknown: b.local_rates_unknown,
     });
     send(ctx, 201, { data: created });
   });
   router.get('/organizations/:org', async (ctx) => send(ctx, 200, { data: await service.getOrganization(org(ctx)) }));
   router.patch('/organizations/:org', async (ctx) => {
-    const b = await body(ctx);
-    send(ctx, 200, { data: await service.updateOrganization(org(ctx), b as never) });
+    const b = await body<OrganizationsUpdateRequest>(ctx, 'update_request');
+    send(ctx, 200, { data: await service.updateOrganization(org(ctx), b) });
   });
 
   router.get('/organizations/:org/registrations', async (ctx) => send(ctx, 200, { data: (await service.getOrganization(org(ctx))).registrations }));
   router.post('/organizations/:org/registrations', async (ctx) => {
-    const b = await body(ctx);
-    const r = await service.addRegistration(org(ctx), b as never);
+    const b = await body<OrganizationsRegistrationRequest>(ctx, 'registration_request');
+    const r = await service.addRegistration(org(ctx), { ...b, state: b.state ?? undefined, effective_from: b.effective_from ?? undefined });
     send(ctx, 201, { data: r.registration });
   });
   router.patch('/organizations/:org/registrations/:reg', async (ctx) => {
-    const b = await body(ctx);
-    const r = await service.updateRegistration(org(ctx), String(ctx.params.reg), b as never);
+    const b = await body<OrganizationsRegistrationUpdateRequest>(ctx, 'registration_update_request');
+    const r = await service.updateRegistration(org(ctx), String(ctx.params.reg), b);
     send(ctx, 200, { data: r.registration });
   });
   router.delete('/organizations/:org/registrations/:reg', async (ctx) => {
@@ -132,8 +127,8 @@ export function createAdminApiRouter(opts: AdminApiRouterOptions): Router {
     send(ctx, 200, { data: { default_product_tax_code: o.default_product_tax_code ?? null, products: o.product_tax_codes } });
   });
   router.post('/organizations/:org/product_tax_codes', async (ctx) => {
-    const b = await body(ctx);
-    const r = await service.setProductTaxCode(org(ctx), b as never);
+    const b = await body<OrganizationsProductTaxCodeRequest>(ctx, 'product_tax_code_request');
+    const r = await service.setProductTaxCode(org(ctx), { ...b, connection_id: b.connection_id ?? undefined });
     send(ctx, 200, { data: r.product_tax_code });
   });
   router.delete('/organizations/:org/product_tax_codes', async (ctx) => {
@@ -149,8 +144,8 @@ export function createAdminApiRouter(opts: AdminApiRouterOptions): Router {
     send(ctx, 200, { data: (await service.listApiKeys(org(ctx))).map(publicKeyView) });
   });
   router.post('/organizations/:org/keys', async (ctx) => {
-    const b = ctx.request.length || ctx.get('content-type') ? await body(ctx) : {};
-    const r = await service.createApiKey(org(ctx), b as never);
+    const b = ctx.request.length || ctx.get('content-type') ? await body<OrganizationsKeyCreateRequest>(ctx, 'key_create_request') : {};
+    const r = await service.createApiKey(org(ctx), { name: b.name ?? undefined, rate_limit_per_second: b.rate_limit_per_second ?? undefined });
     send(ctx, 201, { data: { key: r.key, ...publicKeyView(r.doc) }, message: 'Store this key now: it is shown only once.' });
   });
   router.get('/keys', async (ctx) => {

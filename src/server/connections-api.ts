@@ -26,6 +26,8 @@ import type { ConnectionDoc } from '../connections/model.ts';
 import type { ConnectionService, ConnectInput, UpdateInput } from '../connections/service.ts';
 import { connectionStatus } from '../connections/status.ts';
 import type { ConnectorSpec } from '../spec/types.ts';
+import { adminBody } from './admin-body.ts';
+import type { ConnectionsConnectRequest, ConnectionsSyncRequest, ConnectionsUpdateRequest } from './admin-api-types.generated.ts';
 import { sendError, sendJson } from './http-errors.ts';
 import type { AdminCredential } from './admin-bearer.ts';
 import { BodyError, isJsonContentType, readJsonBody, readRawBody } from './raw-body.ts';
@@ -64,10 +66,6 @@ function isBusy(s: unknown): boolean {
   return v.backfill?.status === 'running' || v.backfill?.status === 'pending' || Object.values(v.sync ?? {}).some((x) => x.running === true);
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 function badInput(message: string, field?: string): TaxbridgeError {
   return new TaxbridgeError('invalid_input', message, field ? { details: { field } } : {});
 }
@@ -103,13 +101,8 @@ export function createConnectionsApiRouter(opts: ConnectionsApiOptions): Router 
       sendError(ctx, e, opts.log);
     }
   };
-  const body = async (ctx: Context): Promise<Record<string, unknown>> => {
-    const b = await readJsonBody(ctx.req, maxBody);
-    if (!isObject(b)) throw badInput('the request body must be a JSON object');
-    return b;
-  };
   /** A body that may be absent (no bytes at all): {} then. */
-  const optionalBody = async (ctx: Context): Promise<Record<string, unknown>> => {
+  const optionalBody = async (ctx: Context): Promise<unknown> => {
     const raw = await readRawBody(ctx.req, maxBody);
     if (raw.length === 0) return {};
     const ct = ctx.get('content-type');
@@ -120,7 +113,6 @@ export function createConnectionsApiRouter(opts: ConnectionsApiOptions): Router 
     } catch (e) {
       throw new BodyError(400, 'body_invalid', `the request body is not valid JSON: ${(e as Error).message.slice(0, 200)}`);
     }
-    if (!isObject(b)) throw badInput('the request body must be a JSON object');
     return b;
   };
 
@@ -134,12 +126,8 @@ export function createConnectionsApiRouter(opts: ConnectionsApiOptions): Router 
   router.post(
     '/connections',
     handle(async (ctx) => {
-      const b = await body(ctx);
-      for (const k of Object.keys(b)) {
-        if (!['connector', 'organization_id', 'environment', 'credentials', 'settings', 'base_url', 'skip_webhooks'].includes(k)) throw badInput(`unknown field "${k}"`, k);
-      }
-      if (b.skip_webhooks !== undefined && typeof b.skip_webhooks !== 'boolean') throw badInput('skip_webhooks must be true or false', 'skip_webhooks');
-      const r = await connections.connect(b as unknown as ConnectInput);
+      const b = adminBody<ConnectionsConnectRequest>('connections', 'connect_request', await readJsonBody(ctx.req, maxBody));
+      const r = await connections.connect(b as ConnectInput);
       sendJson(ctx, 201, { data: r, ...(r.tax_api_key ? { message: 'Store the tax API key now: it is shown only once.' } : {}) });
     }),
   );
@@ -189,9 +177,7 @@ export function createConnectionsApiRouter(opts: ConnectionsApiOptions): Router 
   router.patch(
     '/connections/:id',
     handle(async (ctx) => {
-      const b = await body(ctx);
-      for (const k of Object.keys(b)) if (!['credentials', 'settings', 'skip_webhooks', 'base_url'].includes(k)) throw badInput(`unknown field "${k}": a connection's credentials, settings, skip_webhooks and base_url can change`, k);
-      if (b.skip_webhooks !== undefined && typeof b.skip_webhooks !== 'boolean') throw badInput('skip_webhooks must be true or false', 'skip_webhooks');
+      const b = adminBody<ConnectionsUpdateRequest>('connections', 'update_request', await readJsonBody(ctx.req, maxBody));
       sendJson(ctx, 200, { data: await connections.update(String(ctx.params.id), b as UpdateInput) });
     }),
   );
@@ -206,16 +192,14 @@ export function createConnectionsApiRouter(opts: ConnectionsApiOptions): Router 
   router.post(
     '/connections/:id/sync',
     handle(async (ctx) => {
-      const b = await optionalBody(ctx);
+      const b = adminBody<ConnectionsSyncRequest>('connections', 'sync_request', await optionalBody(ctx));
       const doc = await connections.get(String(ctx.params.id));
-      if (b.streams !== undefined && (!Array.isArray(b.streams) || b.streams.some((s) => typeof s !== 'string'))) throw badInput('streams must be an array of stream names', 'streams');
-      if (b.full !== undefined && typeof b.full !== 'boolean') throw badInput('full must be true or false', 'full');
       const spec = connections.specOf(doc);
-      for (const s of (b.streams as string[] | undefined) ?? []) {
+      for (const s of b.streams ?? []) {
         if (!own(spec.streams, s)) throw badInput(`${spec.title} has no stream "${s}"; its streams: ${Object.keys(spec.streams).join(', ')}`, 'streams');
       }
       if (!opts.runner) throw new TaxbridgeError('CONNECTION_NOT_ACTIVE', 'this process does not run syncs');
-      const started = opts.runner.syncNow(doc, { streams: b.streams as string[] | undefined, full: b.full as boolean | undefined });
+      const started = opts.runner.syncNow(doc, { streams: b.streams, full: b.full });
       sendJson(ctx, 202, { data: { connection_id: doc.id, ...started }, message: `sync started; follow it with GET /admin/connections/${doc.id}/syncs/${started.run_id}` });
     }),
   );

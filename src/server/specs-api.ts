@@ -23,6 +23,8 @@ import { compileStream } from '../sync/compile.ts';
 import { mapCompiled, mappingBindings } from '../sync/map.ts';
 import type { AdminCredential } from './admin-bearer.ts';
 import { sendError, sendJson } from './http-errors.ts';
+import { adminBody } from './admin-body.ts';
+import type { SpecsTryMappingRequest, SpecsValidateRequest } from './admin-api-types.generated.ts';
 import { readJsonBody } from './raw-body.ts';
 import { createAdminRouter } from './routing.ts';
 
@@ -88,9 +90,8 @@ export function createSpecsApiRouter(opts: SpecsApiOptions): Router {
   router.post(
     '/specs/validate',
     handle(async (ctx) => {
-      const body = await readJsonBody(ctx.req, MAX_SPEC_BYTES + 1024);
-      if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badInput('send {"yaml": "<connector spec text>"}', 'yaml');
-      const checked = checkYaml(field(body, 'yaml'));
+      const body = adminBody<SpecsValidateRequest>('specs', 'validate_request', await readJsonBody(ctx.req, MAX_SPEC_BYTES + 1024));
+      const checked = checkYaml(body.yaml);
       const diagnostics = publicDiagnostics(checked.diagnostics);
       const errors = checked.diagnostics.filter((d) => d.severity === 'error').length;
       sendJson(ctx, 200, {
@@ -109,15 +110,10 @@ export function createSpecsApiRouter(opts: SpecsApiOptions): Router {
   router.post(
     '/specs/try-mapping',
     handle(async (ctx) => {
-      const body = await readJsonBody(ctx.req, MAX_SPEC_BYTES + 64 * 1024);
-      if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badInput('send {"yaml": "<connector spec text>", "stream": "<stream name>", "record": {...}}', 'yaml');
-      const stream = field(body, 'stream');
-      const record = field(body, 'record');
-      if (typeof stream !== 'string' || stream === '' || stream.length > 200) throw badInput('stream must be the name of one of the spec\'s streams', 'stream');
-      if (typeof record !== 'object' || record === null || Array.isArray(record)) throw badInput('record must be a JSON object: one record as the system\'s API returns it', 'record');
+      const { yaml, stream, record } = adminBody<SpecsTryMappingRequest>('specs', 'try_mapping_request', await readJsonBody(ctx.req, MAX_SPEC_BYTES + 64 * 1024));
       const tooBig = recordProblem(record);
       if (tooBig) throw badInput(tooBig, 'record');
-      const checked = checkYaml(field(body, 'yaml'));
+      const checked = checkYaml(yaml);
       if (!checked.spec) {
         throw new TaxbridgeError('SPEC_INVALID', 'the spec has errors; fix them before trying a mapping', { details: { field: 'yaml', diagnostics: publicDiagnostics(checked.diagnostics.filter((d) => d.severity === 'error')) } });
       }
@@ -160,8 +156,7 @@ export function createSpecsApiRouter(opts: SpecsApiOptions): Router {
 }
 
 /** The spec text checked as `taxbridge validate` does, after the bounds every playground body obeys. */
-function checkYaml(yaml: unknown) {
-  if (typeof yaml !== 'string') throw badInput('yaml must be the spec text, as a string', 'yaml');
+function checkYaml(yaml: string) {
   if (Buffer.byteLength(yaml, 'utf8') > MAX_SPEC_BYTES) throw badInput(`the spec is larger than ${MAX_SPEC_BYTES / 1024} KiB`, 'yaml');
   // Aliases of aliases expand exponentially ("billion laughs"): refuse them before anything walks the tree.
   const doc = parseDocument(yaml, { merge: true });

@@ -54,7 +54,10 @@ import { getJob, jobSummary, listJobs, type JobStatus } from '../writeback/jobs.
 import type { WritebackService } from '../writeback/service.ts';
 import { triggerRefusal } from '../writeback/triggers.ts';
 import type { AdminCredential } from './admin-bearer.ts';
+import type { WebhooksInvoiceTaxRequest } from './admin-api-types.generated.ts';
 import { BodyError, readJsonBody, readRawBody } from './raw-body.ts';
+import { checkSchema } from '../tax/schema-errors.ts';
+import { wireValidator } from '../wire-schemas.ts';
 import { createAdminRouter, createRouter } from './routing.ts';
 import { own } from '../own.ts';
 import { HttpError } from '../http/errors.ts';
@@ -397,10 +400,8 @@ export function createInvoiceTaxRouter(opts: InvoiceTaxRouterOptions): Router {
         return sphereError(ctx, 429, 'too_many_requests', `rate limit of ${rl.limit} requests per second exceeded for this API key; retry after ${rl.retryAfter} s`);
       }
       const body = await readJsonBody(ctx.req, 64 * 1024);
-      const externalId = body && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>).external_id : undefined;
-      if (typeof externalId !== 'string' || externalId.trim() === '' || externalId.length > 500) {
-        return sphereError(ctx, 400, 'validation_errors', 'external_id is required: the invoice id in the billing system', 'external_id');
-      }
+      checkSchema(wireValidator('admin-api', 'webhooks', 'invoice_tax_request'), body);
+      const externalId = (body as WebhooksInvoiceTaxRequest).external_id;
       const connector = String(ctx.params.connector);
       const c = await opts.findConnection(auth.view.org.id, connector);
       if (!c) return sphereError(ctx, 404, 'not_found', `this organization has no ${connector.slice(0, 60)} connection`);

@@ -1,0 +1,20 @@
+/**
+ * Admin request bodies checked by their JSON Schemas (schemas/admin-api/, compiled by src/wire-schemas.ts).
+ * The first failure is told as the tax API tells its own (src/tax/schema-errors.ts: the field as `param`, what is
+ * wrong and what is expected), raised as the admin API's invalid_input so each router answers it in its shape.
+ */
+import { TaxbridgeError } from '../errors.ts';
+import { TaxApiError } from '../tax/errors.ts';
+import { checkSchema } from '../tax/schema-errors.ts';
+import { wireValidator } from '../wire-schemas.ts';
+
+/** `value` checked against schemas/admin-api/<stem>.schema.json#/$defs/<def>, typed as that shape. */
+export function adminBody<T>(stem: string, def: string, value: unknown): T {
+  try {
+    checkSchema(wireValidator('admin-api', stem, def), value, 'the request body');
+  } catch (e) {
+    if (e instanceof TaxApiError) throw new TaxbridgeError('invalid_input', e.message, e.param ? { details: { field: e.param } } : {});
+    throw e;
+  }
+  return value as T;
+}
