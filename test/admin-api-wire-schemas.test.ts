@@ -223,6 +223,19 @@ describe('/openapi.json from the schema files, against the wire', () => {
     const page = (await admin('GET', `/admin/connections/${rilConn}/records/customers?limit=2`)).json;
     expect(page.data.length).toBeGreaterThan(0);
     expect((await admin('GET', `/admin/connections/${rilConn}/records/customers/${page.data[0].external_id}`)).status).toBe(200);
+    // The status as server-sent events: the first `event: status` carries a ConnectionsStatus.
+    const ac = new AbortController();
+    const sse = await request(`${s.url}/admin/connections/${rilConn}/status/stream`, { headers: auth, signal: ac.signal });
+    let buffered = '';
+    for await (const chunk of sse.body) {
+      buffered += String(chunk);
+      if (/^event: status\ndata: .*\n\n/m.test(buffered)) break;
+    }
+    ac.abort();
+    check('GET', `/admin/connections/${rilConn}/status/stream`, undefined, sse.statusCode, String(sse.headers['content-type']), '');
+    const statusEvent = JSON.parse(/^event: status\ndata: (.*)$/m.exec(buffered)![1]!);
+    const v = ajv.compile({ $ref: 'https://taxbridge.test/openapi.json#/components/schemas/ConnectionsStatus' });
+    expect(v(statusEvent), ajv.errorsText(v.errors)).toBe(true);
     // Not an OAuth connection: the error answer is checked against ApiError.
     expect((await admin('POST', `/admin/connections/${rilConn}/reauthorize`)).status).toBe(409);
 

@@ -445,7 +445,7 @@ const paths: Record<string, Record<string, Op>> = {
         'text/event-stream: `event: status` whose `data` is the same JSON as GET /admin/connections/{id} answers (`data`), sent first and then whenever it changes (read every 0.5 s while a backfill or sync runs, every second otherwise); a comment line every 15 s as heartbeat; `event: signed_out` and the end when the console session ends (on any replica); `event: error` and the end when the status cannot be read; `event: closing` at shutdown. At most 4 streams per console session (or for the admin token), 100 in all.',
       parameters: [connParam],
       responses: {
-        '200': { description: 'The event stream.', content: { 'text/event-stream': { schema: { type: 'string', description: 'Server-sent events; each `data` line of `event: status` is one ConnectionStatus JSON.' } } } },
+        '200': { description: 'The event stream.', content: { 'text/event-stream': { schema: { type: 'string', description: 'Server-sent events; each `data` line of `event: status` is one ConnectionsStatus JSON.' } } } },
         '404': errorResponse('Not found.'),
         '429': errorResponse('Too many open streams for this session (`too_many_streams`); see Retry-After.'),
       },
