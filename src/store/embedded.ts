@@ -1,3 +1,4 @@
+import { flatString } from '../flat-string.ts';
 import { join } from 'node:path';
 import { TaxbridgeError } from '../errors.ts';
 import { contentHash, stableStringify } from './hash.ts';
@@ -235,7 +236,7 @@ export class EmbeddedStore implements Store {
   }
 
   private putRow<T extends object>(t: Table, id: string, doc: T): Promise<void> {
-    const row = { json: JSON.stringify(doc) };
+    const row = { json: flatString(JSON.stringify(doc)) };
     if (t.data.rows instanceof IndexedRows) t.data.rows.hint(row, doc);
     return t.commit([{ t: 'p', k: id, row }]);
   }
@@ -243,7 +244,7 @@ export class EmbeddedStore implements Store {
   async insertIfAbsent<T extends object>(collection: Collection, id: string, doc: T): Promise<boolean> {
     requireId('id', id);
     const t = await this.collection(collection);
-    const row = { json: JSON.stringify(doc) };
+    const row = { json: flatString(JSON.stringify(doc)) };
     for (;;) {
       // Checked and applied in one synchronous step after the await: a racing insert sees this one.
       if (!t.data.rows.has(id)) {

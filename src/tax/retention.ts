@@ -29,6 +29,7 @@
  * Calculation ids carry their creation time (calc_<12 hex ms><20 hex random>), so a GET of a pruned one can
  * say so (./service.ts).
  */
+import { flatString } from '../flat-string.ts';
 import type { Collection, Store } from '../store/types.ts';
 import type { TaxCalculationDoc } from './model.ts';
 import { recordBytes } from './record.ts';
@@ -82,7 +83,8 @@ export function calculationId(nowMs: number, randomHex: string): string {
     idMs = ms;
     idPrefix = `calc_${ms.toString(16).padStart(12, '0').slice(-12)}`;
   }
-  return idPrefix + (randomHex.length === 20 ? randomHex : randomHex.slice(0, 20));
+  // Kept for the record's life (map keys, the retention index): one flat string, not a pair.
+  return flatString(idPrefix + (randomHex.length === 20 ? randomHex : randomHex.slice(0, 20)));
 }
 
 /** The creation time carried by a calculation id, when it plausibly carries one (ids before 2020 did not). */
