@@ -107,6 +107,13 @@ describe('refused webhook deliveries', () => {
     // No delivery id from an unknown URL: no spec says where it is.
     expect(unknownBucket.recent[0].delivery_id).toBeUndefined();
 
+    // A connector's shared URL has its own bucket: QuickBooks' app secret is not configured on this server.
+    const shared = await deliver(`${server.url}/webhooks/connectors/quickbooks`, '{"eventNotifications":[]}', { signature: forgedSignature });
+    expect(shared.status).toBe(503);
+    const sharedBucket = (await admin('GET', '/admin/webhooks/refused?connector=quickbooks')).json.data;
+    expect(sharedBucket).toMatchObject({ connector: 'quickbooks', count: 1, recent: [{ status: 503, code: 'WEBHOOK_SECRET_MISSING' }] });
+    expect(valid(sharedBucket), JSON.stringify(valid.errors)).toBe(true);
+
     // Written to the store within the flush interval; nothing of the bodies or signatures in it or the answer.
     const stored = await until(async () => ((await server.store.get<any>(REFUSED, `conn:${connId}`))?.count === 4 ? server.store.get<any>(REFUSED, `conn:${connId}`) : undefined), 'the refusals in the store', 10_000, 100);
     for (const text of [JSON.stringify(stored), JSON.stringify(data), JSON.stringify(unknownBucket)]) {

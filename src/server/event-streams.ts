@@ -118,7 +118,7 @@ export class EventStreams {
       }
     }, this.heartbeatMs);
     this.open.add(stream);
-    ctx.req.on('close', () => stream.end());
+    ctx.res.on('close', () => stream.end());
     out.on('error', () => stream.end());
 
     ctx.status = 200;
