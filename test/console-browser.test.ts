@@ -370,6 +370,10 @@ describe('the console in Chromium', () => {
     await page.getByRole('heading', { name: `Authorize ${qb.clientId}` }).waitFor();
     await page.getByRole('button', { name: 'Allow' }).click();
     await page.getByRole('heading', { name: 'Connected to QuickBooks Online' }).waitFor();
+    // A delivery to QuickBooks' one URL for every company that cannot be verified shows under the shared URL.
+    const shared = await request(`${server.url}/webhooks/connectors/quickbooks`, { method: 'POST', headers: { 'content-type': 'application/json', 'intuit-signature': 'Zm9yZ2Vk' }, body: '{"eventNotifications":[]}' });
+    await shared.body.text();
+    expect(shared.statusCode).toBe(503);
     await page.getByRole('link', { name: 'Open the connection in the console' }).click();
     await page.getByRole('heading', { name: /QuickBooks Online/, level: 1 }).waitFor();
     const id = decodeURIComponent(new URL(page.url()).hash.split('/').pop()!);
@@ -377,6 +381,8 @@ describe('the console in Chromium', () => {
     const status = (await admin('GET', `/admin/connections/${id}`)).json.data;
     expect(status).toMatchObject({ status: 'active', settings: { realm_id: realmA } });
     expect(await page.locator('tr[data-stream=invoices] td.num').first().textContent()).toBe(String(qb.companies.get(realmA)!.invoices.size));
+    await page.getByRole('heading', { name: 'Refused at the shared URL of QuickBooks Online' }).waitFor();
+    await page.locator('tr[data-refused=WEBHOOK_SECRET_MISSING]').waitFor({ timeout: 10_000 });
     await pageIsClean('quickbooks connection');
     // Re-authorize: the consent page again (Deny first: the connection stays as it was), then Allow.
     const grants = qb.oauth.grants().length;

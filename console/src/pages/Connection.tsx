@@ -25,6 +25,10 @@ export function Connection(props: { id: string }) {
   const status = { ...polled, data: streaming && live ? live : polled.data };
   const events = useLoad(() => get<{ data: any[] }>('/admin/events', { connection: props.id, limit: 20 }).then((r) => r.data), [props.id], 3000);
   const refused = useLoad(() => get<{ data: any }>('/admin/webhooks/refused', { connection: props.id, limit: 20 }).then((r) => r.data), [props.id], 3000);
+  // A connector with one webhook URL for all its connections (QuickBooks): refusals there name no connection.
+  const sharedConnector = /\/webhooks\/connectors\/[a-z0-9_]+$/.test(String(status.data?.webhook_url ?? '')) ? String(status.data.connector) : undefined;
+  const sharedRefused = useLoad(() => (sharedConnector ? get<{ data: any }>('/admin/webhooks/refused', { connector: sharedConnector, limit: 20 }).then((r) => r.data) : Promise.resolve(undefined)), [sharedConnector], 5000);
+  const shared = sharedConnector !== undefined;
   const jobs = useLoad(() => get<{ data: any[] }>('/admin/writebacks', { connection: props.id, limit: 20 }).then((r) => r.data), [props.id], 3000);
   const connectors = useLoad(() => get<{ data: ConnectorInfo[] }>('/admin/connectors').then((r) => r.data), []);
   const [actionError, setActionError] = useState<unknown>();
@@ -214,41 +218,14 @@ export function Connection(props: { id: string }) {
       )}
 
       <h3>Refused deliveries</h3>
-      {refused.data?.count ? (
+      <Refused record={refused.data} />
+      {shared ? (
         <>
-          <p data-testid="refused-count">
-            {count(refused.data.count)} refused{refused.data.count > refused.data.recent.length ? `, the last ${refused.data.recent.length} shown` : ''}. They were not stored or applied; the code says why (WEBHOOK_SIGNATURE_INVALID from the system itself usually means a wrong signing token).
-          </p>
-          <div class="table-wrap">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Refused</th>
-                  <th scope="col">Answer</th>
-                  <th scope="col" class="num">Bytes</th>
-                  <th scope="col">From</th>
-                  <th scope="col">Delivery id</th>
-                </tr>
-              </thead>
-              <tbody>
-                {refused.data.recent.map((r: any, i: number) => (
-                  <tr key={i} data-refused={r.code}>
-                    <td>{when(r.at)}</td>
-                    <td>
-                      {r.status} <code>{r.code}</code>
-                    </td>
-                    <td class="num">{r.size === null ? '—' : count(r.size)}</td>
-                    <td class="mono">{r.remote_address ?? '—'}</td>
-                    <td class="mono">{r.delivery_id ?? '—'}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <h3>Refused at the shared URL of {c.connector_title ?? c.connector}</h3>
+          <p class="muted">Deliveries to {c.webhook_url} that could not be verified belong to no connection yet; they are listed here for every {c.connector_title ?? c.connector} connection.</p>
+          <Refused record={sharedRefused.data} />
         </>
-      ) : (
-        <p class="muted">No refused deliveries.</p>
-      )}
+      ) : null}
 
       <h2>Manage</h2>
       <div class="row">
@@ -279,5 +256,44 @@ export function Connection(props: { id: string }) {
         ) : null}
       </div>
     </section>
+  );
+}
+
+/** Refused deliveries of one bucket (GET /admin/webhooks/refused): count and the most recent with their code. */
+function Refused(props: { record?: any }) {
+  const r = props.record;
+  if (!r?.count) return <p class="muted">No refused deliveries.</p>;
+  return (
+    <>
+      <p data-testid="refused-count">
+        {count(r.count)} refused{r.count > r.recent.length ? `, the last ${r.recent.length} shown` : ''}. They were not stored or applied; the code says why (WEBHOOK_SIGNATURE_INVALID from the system itself usually means a wrong signing token).
+      </p>
+      <div class="table-wrap">
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Refused</th>
+              <th scope="col">Answer</th>
+              <th scope="col" class="num">Bytes</th>
+              <th scope="col">From</th>
+              <th scope="col">Delivery id</th>
+            </tr>
+          </thead>
+          <tbody>
+            {r.recent.map((x: any, i: number) => (
+              <tr key={i} data-refused={x.code}>
+                <td>{when(x.at)}</td>
+                <td>
+                  {x.status} <code>{x.code}</code>
+                </td>
+                <td class="num">{x.size === null ? '—' : count(x.size)}</td>
+                <td class="mono">{x.remote_address ?? '—'}</td>
+                <td class="mono">{x.delivery_id ?? '—'}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </>
   );
 }
