@@ -130,7 +130,7 @@ describe('taxbridge alerts test', () => {
     expect(down.stdout).toMatch(/^NOT delivered to http:\/\/127\.0\.0\.1:\d+\/…: fetch failed.* \(after 3 attempts\)\n$/);
     const none = await alertsCli(['test'], {});
     expect(none.code).toBe(1);
-    expect(none.stderr).toMatch(/ALERTS_NOT_CONFIGURED: no alert URL is configured/);
+    expect(none.stderr).toMatch(/alerts_not_configured: no alert URL is configured/);
     const usage = await alertsCli(['send'], {});
     expect(usage.code).toBe(2);
     expect(usage.stderr).toMatch(/unknown subcommand `alerts send`/);

@@ -51,7 +51,7 @@ describe('every command', () => {
     for (const name of Object.keys(COMMANDS)) {
       const r = await cli([name, '--no-such-flag'], { TAXBRIDGE_ADMIN_TOKEN: undefined });
       expect(r.code, `${name}: ${r.stderr}`).toBe(2);
-      expect(r.stderr, name).toContain(`taxbridge ${name}: CLI_USAGE: unknown option --no-such-flag`);
+      expect(r.stderr, name).toContain(`taxbridge ${name}: cli_usage: unknown option --no-such-flag`);
       expect(r.stderr, name).not.toMatch(/parseArgs|To specify a positional argument|ERR_PARSE_ARGS/);
     }
     const missing = await cli(['events', '--data']);

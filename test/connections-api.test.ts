@@ -51,12 +51,12 @@ describe('admin connections API', () => {
   it('answers the connect errors with the right status and code', async () => {
     const creds = { client_id: seq.clientId, client_secret: seq.clientSecret };
     const cases: Array<[unknown, number, string, string?]> = [
-      [{ connector: 'sequence', organization_id: liveOrg, environment: 'sandbox', credentials: creds, base_url: seq.url }, 400, 'CONNECTION_ENVIRONMENT_MISMATCH', 'environment'],
-      [{ connector: 'sequence', organization_id: testOrg, credentials: { client_id: seq.clientId, client_secret: 'bad' }, base_url: seq.url }, 422, 'CONNECTION_BAD_CREDENTIALS'],
-      [{ connector: 'sequence', organization_id: testOrg, credentials: { client_id: seq.clientId }, base_url: seq.url }, 400, 'CONNECTION_INPUT', 'credentials.client_secret'],
-      [{ connector: 'sequence', organization_id: testOrg, credentials: creds, base_url: 'http://127.0.0.1:9' }, 502, 'CONNECTION_UNREACHABLE'],
-      [{ connector: 'sequence', organization_id: testOrg, credentials: creds, base_url: 'not a url' }, 400, 'CONNECTION_INPUT', 'base_url'],
-      [{ connector: 'rillet', organization_id: testOrg, credentials: { api_key: ril.apiKey }, settings: { subsidary_id: 'x' }, base_url: ril.url }, 400, 'CONNECTION_INPUT', 'settings.subsidary_id'],
+      [{ connector: 'sequence', organization_id: liveOrg, environment: 'sandbox', credentials: creds, base_url: seq.url }, 400, 'connection_environment_mismatch', 'environment'],
+      [{ connector: 'sequence', organization_id: testOrg, credentials: { client_id: seq.clientId, client_secret: 'bad' }, base_url: seq.url }, 422, 'connection_bad_credentials'],
+      [{ connector: 'sequence', organization_id: testOrg, credentials: { client_id: seq.clientId }, base_url: seq.url }, 400, 'connection_input', 'credentials.client_secret'],
+      [{ connector: 'sequence', organization_id: testOrg, credentials: creds, base_url: 'http://127.0.0.1:9' }, 502, 'connection_unreachable'],
+      [{ connector: 'sequence', organization_id: testOrg, credentials: creds, base_url: 'not a url' }, 400, 'connection_input', 'base_url'],
+      [{ connector: 'rillet', organization_id: testOrg, credentials: { api_key: ril.apiKey }, settings: { subsidary_id: 'x' }, base_url: ril.url }, 400, 'connection_input', 'settings.subsidary_id'],
     ];
     for (const [body, status, code, param] of cases) {
       const r = await admin('POST', '/admin/connections', body);
@@ -77,7 +77,7 @@ describe('admin connections API', () => {
     // Sync is refused until the connection is active.
     const early = await admin('POST', `/admin/connections/${id}/sync`);
     expect(early.status).toBe(409);
-    expect(early.json.code).toBe('CONNECTION_NOT_ACTIVE');
+    expect(early.json.code).toBe('connection_not_active');
 
     const choices = await admin('GET', `/admin/connections/${id}/choices/subsidiary_id`);
     expect(choices.status).toBe(200);

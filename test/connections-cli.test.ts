@@ -93,7 +93,7 @@ describe('taxbridge connect (CLI)', () => {
     // The secret from the environment: no warning, nothing in argv.
     const bad = await cli(['connect', 'sequence', '--org', org, '--credential', `client_id=${seq.clientId}`, '--base-url', seq.url], { TAXBRIDGE_CREDENTIAL_CLIENT_SECRET: 'not-it-123' });
     expect(bad.code).toBe(1);
-    expect(bad.stderr).toMatch(/^taxbridge connect: CONNECTION_BAD_CREDENTIALS: Sequence \(sandbox\) rejected the credentials: HTTP 401/);
+    expect(bad.stderr).toMatch(/^taxbridge connect: connection_bad_credentials: Sequence \(sandbox\) rejected the credentials: HTTP 401/);
     expect(bad.stderr).toContain('hint: check Client ID and Client secret');
     expect(bad.stderr).not.toContain('not-it-123');
     const ok = await cli(['connect', 'sequence', '--org', org, '--credential', `client_id=${seq.clientId}`, '--credential', `client_secret=${seq.clientSecret}`, '--base-url', seq.url, '--json']);
@@ -131,7 +131,7 @@ describe('taxbridge connect (CLI)', () => {
     expect(badPair.stderr).toContain('--credential takes name=value');
     const noKey = await cli(['connections'], { TAXBRIDGE_MASTER_KEY: '' });
     expect(noKey.code).toBe(1);
-    expect(noKey.stderr).toContain('MASTER_KEY_MISSING');
+    expect(noKey.stderr).toContain('master_key_missing');
     expect(noKey.stderr).toContain('TAXBRIDGE_MASTER_KEY_FILE');
   });
 
@@ -165,7 +165,7 @@ describe('taxbridge connect (CLI)', () => {
     try {
       const locked = await cli(['connections']);
       expect(locked.code).toBe(1);
-      expect(locked.stderr).toContain('STORE_LOCKED');
+      expect(locked.stderr).toContain('store_locked');
       expect(locked.stderr).toContain('admin API');
       const viaApi = await cli(['connections', '--json'], { TAXBRIDGE_ADMIN_TOKEN: token, TAXBRIDGE_PORT: String(server.port) });
       expect(viaApi.code, viaApi.stderr).toBe(0);

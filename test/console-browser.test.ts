@@ -277,7 +277,7 @@ describe('the console in Chromium', () => {
     await forged.body.text();
     expect(forged.statusCode).toBe(401);
     await page.goto(`${server.url}/console#/connections/${rilletConnection}`);
-    await page.locator('tr[data-refused=WEBHOOK_SIGNATURE_INVALID]', { hasText: 'dlv_forged_in_browser' }).waitFor();
+    await page.locator('tr[data-refused=webhook_signature_invalid]', { hasText: 'dlv_forged_in_browser' }).waitFor();
     expect(await page.getByTestId('refused-count').textContent()).toMatch(/^1 refused/);
     const row = page.locator(`tr[data-status=dead]`, { hasText: inv.id });
     await row.waitFor({ timeout: 20_000 }).catch(async (e) => {

@@ -53,7 +53,7 @@ describe('structured logs', () => {
     expect(lines[0]).not.toContain('s3cr3t-value-123');
     const out = JSON.parse(lines[0]!);
     expect(out.msg).toBe(`upstream said ${REDACTED} is wrong`);
-    expect(out.error).toEqual({ name: 'TaxbridgeError', code: 'HTTP_PERMANENT', message: `failed with ${REDACTED}`, details: { path: `/x?k=${REDACTED}` } });
+    expect(out.error).toEqual({ name: 'TaxbridgeError', code: 'http_permanent', message: `failed with ${REDACTED}`, details: { path: `/x?k=${REDACTED}` } });
   });
 
   it('keeps a stack only for errors without a code (bugs), and survives cycles', () => {

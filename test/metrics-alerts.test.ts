@@ -255,7 +255,7 @@ describe('alerts', () => {
     await settled();
     const after = (await scrape()).text;
     const delta = (labels: Record<string, string>) => value(after, 'taxbridge_webhook_deliveries_total', labels) - value(before, 'taxbridge_webhook_deliveries_total', labels);
-    expect(delta({ connector: 'rillet', outcome: 'refused', code: 'WEBHOOK_SIGNATURE_INVALID' })).toBe(5);
+    expect(delta({ connector: 'rillet', outcome: 'refused', code: 'webhook_signature_invalid' })).toBe(5);
     expect(delta({ connector: 'rillet', outcome: 'accepted' })).toBe(1);
     expect(delta({ connector: 'rillet', outcome: 'duplicate' })).toBe(1);
     expect(value(after, 'taxbridge_alert_deliveries_total', { condition: 'signature_failures', result: 'retried' })).toBe(1);
@@ -269,7 +269,7 @@ describe('alerts', () => {
     await syncStream('products');
     const fired = await waitAlert('sync_failed', 'firing');
     expect(fired).toHaveLength(1);
-    expect(fired[0]!.data).toMatchObject({ connection_id: connId, connector: 'rillet', stream: 'products', error: { code: 'HTTP_TRANSIENT' } });
+    expect(fired[0]!.data).toMatchObject({ connection_id: connId, connector: 'rillet', stream: 'products', error: { code: 'http_transient' } });
     const { text } = await scrape();
     expect(value(text, 'taxbridge_sync_runs_total', { connector: 'rillet', stream: 'products', status: 'failed' })).toBe(2);
     expect(value(text, 'taxbridge_upstream_retries_total', { connector: 'rillet', status: '500' })).toBeGreaterThanOrEqual(2);
@@ -282,7 +282,7 @@ describe('alerts', () => {
     ril.faults.failNext(1, 401);
     await syncStream('customers');
     const fired = await waitAlert('credentials_rejected', 'firing');
-    expect(fired[0]!.data).toMatchObject({ connection_id: connId, error: { code: 'HTTP_BAD_CREDENTIALS' } });
+    expect(fired[0]!.data).toMatchObject({ connection_id: connId, error: { code: 'http_bad_credentials' } });
     await syncStream('customers');
     await waitAlert('credentials_rejected', 'resolved');
     expect(received('credentials_rejected', 'firing')).toHaveLength(1);

@@ -197,7 +197,7 @@ describe('OAuth authorization code connections', () => {
 
     const cb = await consent(c.authorization_url);
     expect(cb.status).toBe(200);
-    expect(cb.json).toMatchObject({ outcome: 'authorized', code: 'OAUTH_AUTHORIZED', connection_id: connId, connection_status: 'active' });
+    expect(cb.json).toMatchObject({ outcome: 'authorized', code: 'oauth_authorized', connection_id: connId, connection_status: 'active' });
     expect(cb.headers['cache-control']).toBe('no-store');
     expect(cb.headers['referrer-policy']).toBe('no-referrer');
     expect(as.stats.codeExchanges).toBe(1);
@@ -300,7 +300,7 @@ describe('OAuth authorization code connections', () => {
     const r = await admin('POST', `/admin/connections/${connId}/sync`, { full: true });
     expect(r.status).toBe(202);
     const doc = await until(async () => ((await stored()).status === 'needs_reauthorization' ? stored() : undefined), 'needs_reauthorization');
-    expect(doc.last_error).toMatchObject({ code: 'CONNECTION_NEEDS_REAUTHORIZATION' });
+    expect(doc.last_error).toMatchObject({ code: 'connection_needs_reauthorization' });
     expect(doc.last_error!.message).toMatch(/invalid_grant/);
     expect(doc.last_error!.message).toContain(`--connection ${connId} --reauthorize`);
     await until(() => (scheduleEvents.filter((e) => e === `stop ${connId}`).length > stops ? true : undefined), 'the schedules to stop');
@@ -326,7 +326,7 @@ describe('OAuth authorization code connections', () => {
     as.approveNext({ redirectParams: { realmId: OTHER_REALM }, context: { realmId: OTHER_REALM } });
     const refused = await consent(other.json.data.authorization_url);
     expect(refused.status).toBe(409);
-    expect(refused.json.code).toBe('OAUTH_ACCOUNT_MISMATCH');
+    expect(refused.json.code).toBe('oauth_account_mismatch');
     expect((await stored()).status).toBe('needs_reauthorization');
     expect((await stored()).settings.realm_id).toBe(REALM);
 
@@ -346,7 +346,7 @@ describe('OAuth authorization code connections', () => {
       return j.status !== 'pending' ? j : undefined;
     }, 'the waiting job to run');
     expect(job.attempts).toBeGreaterThanOrEqual(1);
-    expect(job.last_error?.code).not.toBe('CONNECTION_NEEDS_REAUTHORIZATION');
+    expect(job.last_error?.code).not.toBe('connection_needs_reauthorization');
     const run = await syncAndWait();
     expect(run.status).toBe('ok');
   });
@@ -358,7 +358,7 @@ describe('OAuth authorization code connections', () => {
     expect(first.status).toBe(200);
     const reused = await request(first.location, { headers: { accept: 'application/json' } });
     expect(reused.statusCode).toBe(409);
-    expect(((await reused.body.json()) as any).code).toBe('OAUTH_STATE_USED');
+    expect(((await reused.body.json()) as any).code).toBe('oauth_state_used');
 
     // Denied, as the HTML page a person sees.
     const r2 = await admin('POST', `/admin/connections/${connId}/reauthorize`);
@@ -367,7 +367,7 @@ describe('OAuth authorization code connections', () => {
     expect(denied.status).toBe(403);
     expect(String(denied.headers['content-type'])).toMatch(/^text\/html/);
     expect(denied.text).toContain('Access was not granted');
-    expect(denied.text).toContain('OAUTH_CONSENT_DENIED');
+    expect(denied.text).toContain('oauth_consent_denied');
     expect(denied.headers['content-security-policy']).toMatch(/default-src 'none'/);
     expect((await stored()).status).toBe('active');
 
@@ -379,7 +379,7 @@ describe('OAuth authorization code connections', () => {
     await server.store.put('oauth_flows', id, { ...flow, expires_at: new Date(Date.now() - 1000).toISOString() });
     const expired = await consent(r3.json.data.authorization_url);
     expect(expired.status).toBe(410);
-    expect(expired.json.code).toBe('OAUTH_STATE_EXPIRED');
+    expect(expired.json.code).toBe('oauth_state_expired');
 
     // Garbage: never 2xx or 5xx.
     const cb = `${server.url}/oauth/callback`;
@@ -402,7 +402,7 @@ describe('OAuth authorization code connections', () => {
     const r = await admin('DELETE', `/admin/connections/${connId}`);
     expect(r.status).toBe(200);
     expect(r.json.data.status).toBe('disconnected');
-    expect(r.json.data.last_error?.code).not.toBe('DISCONNECT_INCOMPLETE');
+    expect(r.json.data.last_error?.code).not.toBe('disconnect_incomplete');
     expect(as.stats.revocations).toBe(revocations + 1);
     expect(as.grants().filter((g) => g.context.realmId === REALM && g.revokedAt === undefined)).toEqual([]);
     const doc = await stored();

@@ -174,7 +174,7 @@ describe('settings from the token response, client_secret_post, no expires_in', 
       expect(doc.status).toBe('pending');
       expect(doc.oauth).toBeUndefined();
       expect(doc.settings.instance_url).toBeUndefined();
-      expect(doc.last_error?.code).toBe('OAUTH_SETTING_INVALID');
+      expect(doc.last_error?.code).toBe('oauth_setting_invalid');
     } finally {
       instanceUrl = apiUrl;
     }

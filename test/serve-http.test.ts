@@ -82,7 +82,7 @@ describe('health and errors', () => {
       ['POST', '/admin/connections', '{not json', 400, 'validation_errors'],
       ['POST', '/admin/connections', '[]', 400, 'invalid_input'],
       ['POST', '/admin/connections', JSON.stringify({ connector: 'sequence', organization_id: 'x', colour: 'red' }), 400, 'invalid_input'],
-      ['POST', '/admin/connections', JSON.stringify({ connector: 'nope', organization_id: 'x' }), 400, 'CONNECTOR_UNKNOWN'],
+      ['POST', '/admin/connections', JSON.stringify({ connector: 'nope', organization_id: 'x' }), 400, 'connector_unknown'],
       ['POST', '/admin/connections', JSON.stringify({ connector: 'sequence', organization_id: 'org_missing', credentials: { client_id: 'a', client_secret: 'b' } }), 404, 'not_found'],
       ['GET', '/admin/connections/conn_missing', undefined, 404, 'not_found'],
       ['PATCH', '/admin/connections/conn_missing', '{}', 404, 'not_found'],

@@ -119,29 +119,29 @@ describe('trying a mapping on a pasted record', () => {
     const text = readFileSync(join(ROOT, 'connectors', 'rillet.yaml'), 'utf8');
     const r = await admin('POST', '/admin/specs/try-mapping', { yaml: text, stream: 'nope', record: {} });
     expect(r.status).toBe(400);
-    expect(r.json).toMatchObject({ code: 'SYNC_UNKNOWN_STREAM', param: 'stream', hint: expect.stringContaining('invoices') });
+    expect(r.json).toMatchObject({ code: 'sync_unknown_stream', param: 'stream', hint: expect.stringContaining('invoices') });
   });
 
   it('says what is wrong: spec errors, a schema-invalid result, a failing expression and where in it', async () => {
     const invalid = await admin('POST', '/admin/specs/try-mapping', { yaml: TRY_SPEC.replace('    records:', '    recrods:'), stream: 'customers', record: { id: 1 } });
     expect(invalid.status).toBe(422);
-    expect(invalid.json).toMatchObject({ code: 'SPEC_INVALID', param: 'yaml', details: { diagnostics: expect.arrayContaining([expect.objectContaining({ code: 'SCHEMA_UNKNOWN_PROPERTY', line: 24 })]) } });
+    expect(invalid.json).toMatchObject({ code: 'spec_invalid', param: 'yaml', details: { diagnostics: expect.arrayContaining([expect.objectContaining({ code: 'SCHEMA_UNKNOWN_PROPERTY', line: 24 })]) } });
     const noName = await admin('POST', '/admin/specs/try-mapping', { yaml: TRY_SPEC, stream: 'customers', record: { id: 1, name: 'n' } });
     expect(noName.status).toBe(422);
-    expect(noName.json).toMatchObject({ code: 'MAPPING_FAILED', param: 'record', details: { external_id: '1' } });
+    expect(noName.json).toMatchObject({ code: 'mapping_failed', param: 'record', details: { external_id: '1' } });
     const failing = await admin('POST', '/admin/specs/try-mapping', { yaml: withMapping('{ "external_id": id, "name": $error("no name here") }'), stream: 'customers', record: { id: 1 } });
     expect(failing.status).toBe(422);
-    expect(failing.json).toMatchObject({ code: 'MAPPING_FAILED', param: 'mapping', message: expect.stringContaining('no name here') });
+    expect(failing.json).toMatchObject({ code: 'mapping_failed', param: 'mapping', message: expect.stringContaining('no name here') });
     const typed = await admin('POST', '/admin/specs/try-mapping', { yaml: withMapping('{ "external_id": id, "name": name & "" , "n": 1 + name }'), stream: 'customers', record: { id: 1, name: 'x' } });
     expect(typed.status).toBe(422);
-    expect(typed.json).toMatchObject({ code: 'MAPPING_FAILED', param: 'mapping', details: { position: expect.any(Number) } });
+    expect(typed.json).toMatchObject({ code: 'mapping_failed', param: 'mapping', details: { position: expect.any(Number) } });
   });
 
   it('stops a never-ending recursion, a huge range and a spec function that loops, within the time box', async () => {
     for (const mapping of ['($f := function(){ $f() }; $f())', '($g := function($n){ 1 + $g($n) }; $g(1))', '{ "external_id": id, "name": $string($count([1..10000000])) }', '{ "external_id": id, "name": $string($forever(0)) }', '{ "external_id": id, "name": $pad("", 10000000) }']) {
       const r = await admin('POST', '/admin/specs/try-mapping', { yaml: withMapping(mapping), stream: 'customers', record: { id: 1, name: 'x' } });
       expect(r.status, mapping).toBe(422);
-      expect(r.json, mapping).toMatchObject({ code: 'MAPPING_FAILED', param: 'mapping', message: expect.stringMatching(/longer than 1000 ms|deeper than|larger than/) });
+      expect(r.json, mapping).toMatchObject({ code: 'mapping_failed', param: 'mapping', message: expect.stringMatching(/longer than 1000 ms|deeper than|larger than/) });
     }
     // The server still answers (nothing was left running).
     expect((await admin('POST', '/admin/specs/try-mapping', { yaml: TRY_SPEC, stream: 'customers', record: { id: 'c_2', name: 'b' } })).status).toBe(200);
@@ -168,7 +168,7 @@ describe('trying a mapping on a pasted record', () => {
     for (const name of ['__proto__', 'constructor', 'toString']) {
       const r = await admin('POST', '/admin/specs/try-mapping', { yaml: TRY_SPEC, stream: name, record: { id: 1 } });
       expect(r.status, name).toBe(400);
-      expect(r.json.code).toBe('SYNC_UNKNOWN_STREAM');
+      expect(r.json.code).toBe('sync_unknown_stream');
     }
     const unauth = await request(`${server.url}/admin/specs/try-mapping`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ yaml: TRY_SPEC, stream: 'customers', record: {} }) });
     await unauth.body.text();

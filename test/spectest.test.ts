@@ -74,6 +74,6 @@ describe('taxbridge map', () => {
   it('explains a record that does not map and exits 1', async () => {
     const failed = await run(process.execPath, [...CLI, 'map', join(root, 'connectors', 'sequence.yaml'), 'invoices', join(root, 'test', 'fixtures', 'spectest', 'failing.test.yaml')]).catch((e) => e);
     expect(failed.code).toBe(1);
-    expect(failed.stderr).toMatch(/MAP_BAD_RECORD/);
+    expect(failed.stderr).toMatch(/map_bad_record/);
   });
 });

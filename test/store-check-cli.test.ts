@@ -68,7 +68,7 @@ describe('taxbridge store check', () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/collections\/connections\s+-\s+\d+\s+DAMAGED/);
     const offset = Buffer.byteLength(text) + '{"t":"p","k":"conn_2"}\t'.length;
-    expect(r.stdout).toContain(`STORE_CORRUPT: store file ${journal} is damaged at byte ${offset} (line 3): the value of row "conn_2" is not valid JSON`);
+    expect(r.stdout).toContain(`store_corrupt: store file ${journal} is damaged at byte ${offset} (line 3): the value of row "conn_2" is not valid JSON`);
     expect(r.stdout).toContain('what to do: a sync cannot rebuild this table');
     expect(r.stdout).toMatch(/1 damaged/);
 
@@ -76,7 +76,7 @@ describe('taxbridge store check', () => {
     expect(json.code).toBe(1);
     const report = JSON.parse(json.stdout);
     const conn = report.tables.find((t: { table: string }) => t.table === 'collections/connections');
-    expect(conn).toMatchObject({ status: 'damaged', error: { code: 'STORE_CORRUPT', details: { file: journal, offset, line: 3 } }, advice: { rebuild: 'backup' } });
+    expect(conn).toMatchObject({ status: 'damaged', error: { code: 'store_corrupt', details: { file: journal, offset, line: 3 } }, advice: { rebuild: 'backup' } });
     expect(report.summary).toMatchObject({ tables: 3, damaged: 1 });
 
     // The start refuses it with the same words.

@@ -52,7 +52,7 @@ describe('taxbridge serve on a damaged folder', () => {
 
       const r = await serveUntilExit(dir);
       expect(r.code).not.toBe(0);
-      expect(r.stderr).toContain('STORE_CORRUPT');
+      expect(r.stderr).toContain('store_corrupt');
       expect(r.stderr).toContain(journal);
       expect(r.stderr).toContain(`at byte ${size} (line ${text.split('\n').length})`);
       expect(r.stderr).toContain(`collections/${table}`);
@@ -77,7 +77,7 @@ describe('taxbridge serve on a damaged folder', () => {
 
     const second = await serveUntilExit(dir);
     expect(second.code).not.toBe(0);
-    expect(second.stderr).toContain('STORE_LOCKED');
+    expect(second.stderr).toContain('store_locked');
     expect(second.stderr).toContain(`taxbridge process ${first.child.pid} on host ${holder.host}`);
     expect(await readFile(join(dir, 'LOCK'), 'utf8')).toBe(lockBefore);
     expect((await request(`${first.url}/healthz`)).statusCode).toBe(200);

@@ -119,7 +119,7 @@ describe('data folder lock', () => {
     const text = await writeLock(dir, { ...otherContainer(), pid: 1 });
     const r = await serveUntilExit(dir);
     expect(r.code).not.toBe(0);
-    expect(r.stderr).toContain(`STORE_LOCKED: the data folder ${dir} is in use by taxbridge process 1 on host container-b`);
+    expect(r.stderr).toContain(`store_locked: the data folder ${dir} is in use by taxbridge process 1 on host container-b`);
     expect(await readFile(join(dir, 'LOCK'), 'utf8')).toBe(text);
   });
 

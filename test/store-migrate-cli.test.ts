@@ -96,7 +96,7 @@ describe('taxbridge store migrate / check on PostgreSQL', () => {
     expect((await cli(['store', 'migrate', '--from', dir])).code).toBe(2);
     const r = await cli(['store', 'migrate', '--from', dir, '--to', 'postgres://u:hunter22@127.0.0.1:1/x']);
     expect(r.code).not.toBe(0);
-    expect(r.err).toContain('STORE_UNREACHABLE');
+    expect(r.err).toContain('store_unreachable');
     expect(r.err).toContain('postgres://u:***@127.0.0.1:1/x');
     expect(r.err).not.toContain('hunter22');
   }, 60_000);

@@ -47,12 +47,12 @@ describe('taxbridge sync', () => {
     const bad = await cli(['--connector', 'connectors/sequence.yaml', '--base-url', fake.url, '--credential', 'client_id=seq_client', '--credential', 'client_secret=nope1234', '--data', dir, '--connection', 'other']);
     expect(bad.code).toBe(1);
     expect(bad.stdout).toContain('customers: full, 0 records');
-    expect(bad.stdout).toContain('FAILED: HTTP_BAD_CREDENTIALS: Sequence rejected the credentials of connection "other"');
+    expect(bad.stdout).toContain('FAILED: http_bad_credentials: Sequence rejected the credentials of connection "other"');
     expect(bad.stdout).toContain('products: skipped');
     expect(bad.stdout + bad.stderr).not.toContain('nope1234');
     const missing = await cli(['--connector', 'connectors/rillet.yaml', '--base-url', fake.url, '--data', dir]);
     expect(missing.code).toBe(1);
-    expect(missing.stderr).toContain('CONNECTION_INCOMPLETE');
+    expect(missing.stderr).toContain('connection_incomplete');
     expect(missing.stderr).toContain('--credential api_key=... --setting subsidiary_id=...');
   });
 });

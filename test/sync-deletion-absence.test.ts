@@ -81,7 +81,7 @@ describe('deletion by absence', () => {
     state.rows = [1, 2, 4, 5].map(row);
     const capped = stream({ pagination: { type: 'cursor', cursor: 'body.next', param: 'cursor', max_pages: 1 } });
     const s = await sync(state, capped);
-    expect(s).toMatchObject({ status: 'failed', error: { code: 'PAGINATION_LIMIT' } });
+    expect(s).toMatchObject({ status: 'failed', error: { code: 'pagination_limit' } });
     expect(await active()).toEqual(['p1', 'p2', 'p3']);
   });
 

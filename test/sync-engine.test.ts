@@ -90,7 +90,7 @@ describe('sync engine', () => {
 
   it('a pagination loop is detected and reported as PAGINATION_LOOP', async () => {
     const [s] = await sync({ products: productStream() }, () => ({ json: { data: [{ id: 'x', name: 'X' }], next: 'same-cursor' } }));
-    expect(s).toMatchObject({ status: 'failed', pages: 1, error: { code: 'PAGINATION_LOOP' } });
+    expect(s).toMatchObject({ status: 'failed', pages: 1, error: { code: 'pagination_loop' } });
     expect(s!.error!.message).toContain('same-cursor');
     // The run stopped at the second answer instead of going on forever; page 1 stays committed.
     expect(server!.requests).toHaveLength(2);
@@ -155,7 +155,7 @@ describe('sync engine', () => {
     });
     const started = Date.now();
     const [s] = await runSync({ spec: testSpec({ streams: { products: productStream({ mapping: '{ "external_id": id, "name": name }' }) } }), conn: testConn(server.url), store: failing });
-    expect(s).toMatchObject({ status: 'failed', error: { code: 'SYNC_FAILED', message: 'disk full' } });
+    expect(s).toMatchObject({ status: 'failed', error: { code: 'sync_failed', message: 'disk full' } });
     expect(Date.now() - started).toBeLessThan(2000);
   });
 

@@ -83,7 +83,7 @@ describe('Rillet through connectors/rillet.yaml', () => {
     fake = await startFakeRillet({ seed: 1 });
     store = await openStore({ memory: true });
     const [first] = await runSync({ spec, conn: conn('ril-bad', 'sub_x', 'revoked_key_123'), store });
-    expect(first!.error).toMatchObject({ code: 'HTTP_BAD_CREDENTIALS' });
+    expect(first!.error).toMatchObject({ code: 'http_bad_credentials' });
     expect(first!.error!.message).toMatch(/^Rillet rejected the credentials of connection "ril-bad" \(401/);
     expect(first!.error!.message).not.toContain('revoked_key_123');
   });

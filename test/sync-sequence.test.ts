@@ -98,14 +98,14 @@ describe('Sequence through connectors/sequence.yaml', () => {
     fake = await startFakeSequence({ seed: 1, counts: { customers: 3, products: 1, invoices: 2, creditNotes: 1 } });
     store = await openStore({ memory: true });
     const summaries = await runSync({ spec, conn: conn('seq-bad', { client_secret: 'wrong-secret-value' }), store });
-    expect(summaries[0]).toMatchObject({ stream: 'customers', status: 'failed', error: { code: 'HTTP_BAD_CREDENTIALS' } });
+    expect(summaries[0]).toMatchObject({ stream: 'customers', status: 'failed', error: { code: 'http_bad_credentials' } });
     expect(summaries[0]!.error!.message).toContain('Sequence rejected the credentials of connection "seq-bad"');
     expect(summaries[0]!.error!.message).toContain('must be replaced');
     expect(summaries[0]!.error!.hint).toContain('client_id, client_secret');
     expect(JSON.stringify(summaries)).not.toContain('wrong-secret-value');
     expect(summaries.slice(1).map((s) => s.status)).toEqual(['skipped', 'skipped', 'skipped']);
     expect(fake.requests).toHaveLength(1);
-    expect((await store.list<SyncSummary>('sync_runs'))[0]!.error!.code).toBe('HTTP_BAD_CREDENTIALS');
+    expect((await store.list<SyncSummary>('sync_runs'))[0]!.error!.code).toBe('http_bad_credentials');
   });
 
   it('fetchRecord re-reads one invoice with its lines and upserts it', async () => {

@@ -56,7 +56,7 @@ describe('tax API when the disk fails', () => {
       expect((await call(`${s.url}/readyz`, 'GET')).status).toBe(503);
       const logged = logs.map((l) => JSON.parse(l) as { level: string; error?: { code?: string } }).filter((l) => l.level === 'error');
       expect(logged.length, logs.join('\n')).toBeGreaterThan(0);
-      expect(logged.every((l) => l.error?.code === 'STORE_IO'), logs.join('\n')).toBe(true);
+      expect(logged.every((l) => l.error?.code === 'store_io'), logs.join('\n')).toBe(true);
 
       fs.heal();
       let ok = false;

@@ -69,10 +69,10 @@ describe('basic: HTTP Basic on the webhook URL (Chargebee)', () => {
   it('refuses a wrong password, a wrong user, no credentials and a malformed header with 401 and WWW-Authenticate', async () => {
     const before = (await listEvents(store, { connectionId: 'conn_basic' })).length;
     for (const [o, code] of [
-      [{ username: USER, password: 'wrong' }, 'WEBHOOK_CREDENTIALS_INVALID'],
-      [{ username: 'other', password: PASS }, 'WEBHOOK_CREDENTIALS_INVALID'],
-      [{ username: USER, password: `${PASS}x` }, 'WEBHOOK_CREDENTIALS_INVALID'],
-      [{ omitAuth: true }, 'WEBHOOK_CREDENTIALS_MISSING'],
+      [{ username: USER, password: 'wrong' }, 'webhook_credentials_invalid'],
+      [{ username: 'other', password: PASS }, 'webhook_credentials_invalid'],
+      [{ username: USER, password: `${PASS}x` }, 'webhook_credentials_invalid'],
+      [{ omitAuth: true }, 'webhook_credentials_missing'],
     ] as const) {
       const r = await cb.sendWebhook(h.webhookUrl(basicConn), event, { ...o, eventId: `ev_bad_${Math.random()}` });
       expect(r.status).toBe(401);
@@ -82,7 +82,7 @@ describe('basic: HTTP Basic on the webhook URL (Chargebee)', () => {
     expect(raw.status).toBe(401);
     expect(raw.headers.get('www-authenticate')).toMatch(/^Basic realm=/);
     const noColon = await post(`/webhooks/${basicConn.token}`, '{}', { authorization: `Basic ${Buffer.from(USER + PASS).toString('base64')}` });
-    expect(noColon.body).toMatchObject({ code: 'WEBHOOK_CREDENTIALS_INVALID' });
+    expect(noColon.body).toMatchObject({ code: 'webhook_credentials_invalid' });
     expect((await listEvents(store, { connectionId: 'conn_basic' })).length).toBe(before);
   });
 });
@@ -97,12 +97,12 @@ describe('token: a shared secret in a query parameter', () => {
 
   it('refuses a missing token, a wrong one, one given twice, and the token in a header instead', async () => {
     const before = (await listEvents(store, { connectionId: 'conn_token' })).length;
-    expect((await post(`/webhooks/${tokenConn.token}`, body)).body).toMatchObject({ code: 'WEBHOOK_CREDENTIALS_MISSING' });
-    expect((await post(`/webhooks/${tokenConn.token}?token=${TOKEN}x`, body)).body).toMatchObject({ code: 'WEBHOOK_CREDENTIALS_INVALID' });
-    expect((await post(`/webhooks/${tokenConn.token}?token=nope&token=${TOKEN}`, body)).body).toMatchObject({ code: 'WEBHOOK_CREDENTIALS_INVALID' });
+    expect((await post(`/webhooks/${tokenConn.token}`, body)).body).toMatchObject({ code: 'webhook_credentials_missing' });
+    expect((await post(`/webhooks/${tokenConn.token}?token=${TOKEN}x`, body)).body).toMatchObject({ code: 'webhook_credentials_invalid' });
+    expect((await post(`/webhooks/${tokenConn.token}?token=nope&token=${TOKEN}`, body)).body).toMatchObject({ code: 'webhook_credentials_invalid' });
     const inHeader = await post(`/webhooks/${tokenConn.token}`, body, { token: TOKEN, authorization: `Bearer ${TOKEN}` });
     expect(inHeader.status).toBe(401);
-    expect(inHeader.body).toMatchObject({ code: 'WEBHOOK_CREDENTIALS_MISSING' });
+    expect(inHeader.body).toMatchObject({ code: 'webhook_credentials_missing' });
     expect((await listEvents(store, { connectionId: 'conn_token' })).length).toBe(before);
   });
 });
@@ -125,7 +125,7 @@ describe('hmac with method and url (HubSpot v3)', () => {
     for (const url of [`${h.origin}${path}`, `${PUBLIC}/webhooks/${hubConn.token}`]) {
       const r = await post(path, body, { 'x-hubspot-signature-v3': sign('POST', url, body, ts), 'x-hubspot-request-timestamp': ts });
       expect(r.status).toBe(401);
-      expect(r.body).toMatchObject({ code: 'WEBHOOK_SIGNATURE_INVALID' });
+      expect(r.body).toMatchObject({ code: 'webhook_signature_invalid' });
     }
   });
 });

@@ -92,7 +92,7 @@ describe('webhooks on a failing disk', () => {
       for (let i = 0; i < 3; i++) {
         const res = await send('evt-b');
         expect(res.status).toBe(503);
-        expect(JSON.parse(res.body)).toMatchObject({ type: 'api_error', code: 'WEBHOOK_STORE_UNAVAILABLE' });
+        expect(JSON.parse(res.body)).toMatchObject({ type: 'api_error', code: 'webhook_store_unavailable' });
       }
       const r503 = await ril.sendWebhook(url, { entity: 'INVOICE', event: 'UPDATED', id: invoiceId }, { eventId: 'evt-refused' });
       expect(r503.status).toBe(503);
@@ -105,7 +105,7 @@ describe('webhooks on a failing disk', () => {
       expect(notReady.status).toBe(503);
       expect(notReady.json.checks.store.ok).toBe(false);
       expect(notReady.json.checks.store.detail).toContain('webhook_events (ENOSPC)');
-      expect(notReady.json.checks.store.failing).toEqual(expect.arrayContaining([expect.objectContaining({ table: 'webhook_events', code: 'ENOSPC' })]));
+      expect(notReady.json.checks.store.failing).toEqual(expect.arrayContaining([expect.objectContaining({ table: 'webhook_events', code: 'enospc' })]));
 
       // The disk recovers: readiness comes back by itself, and the sender's next retry stores the event.
       fs.heal();

@@ -85,12 +85,12 @@ describe('webhook receiver', () => {
   });
 
   it.each([
-    ['a tampered body', { tamper: true }, 'WEBHOOK_SIGNATURE_INVALID'],
-    ['a signature by another token', { token: Buffer.alloc(32, 1).toString('base64') }, 'WEBHOOK_SIGNATURE_INVALID'],
-    ['a stale timestamp (10 minutes old)', { timestamp: new Date(Date.now() - 600_000).toISOString() }, 'WEBHOOK_TIMESTAMP_STALE'],
-    ['a timestamp from the future', { timestamp: new Date(Date.now() + 600_000).toISOString() }, 'WEBHOOK_TIMESTAMP_STALE'],
-    ['a signature that is not base64', { signature: '***not-base64***' }, 'WEBHOOK_SIGNATURE_MALFORMED'],
-    ['a timestamp that is not a date', { timestamp: 'yesterday' }, 'WEBHOOK_SIGNATURE_MALFORMED'],
+    ['a tampered body', { tamper: true }, 'webhook_signature_invalid'],
+    ['a signature by another token', { token: Buffer.alloc(32, 1).toString('base64') }, 'webhook_signature_invalid'],
+    ['a stale timestamp (10 minutes old)', { timestamp: new Date(Date.now() - 600_000).toISOString() }, 'webhook_timestamp_stale'],
+    ['a timestamp from the future', { timestamp: new Date(Date.now() + 600_000).toISOString() }, 'webhook_timestamp_stale'],
+    ['a signature that is not base64', { signature: '***not-base64***' }, 'webhook_signature_malformed'],
+    ['a timestamp that is not a date', { timestamp: 'yesterday' }, 'webhook_signature_malformed'],
   ])('refuses %s with 401 and stores nothing', async (_what, opts, code) => {
     const res = await send(opts);
     expect(res.status).toBe(401);
@@ -110,7 +110,7 @@ describe('webhook receiver', () => {
       'x-rillet-event': 'CREATED',
     });
     expect(res.status).toBe(401);
-    expect(res.body.code).toBe('WEBHOOK_SIGNATURE_MISSING');
+    expect(res.body.code).toBe('webhook_signature_missing');
     expect(await stored()).toBe(0);
   });
 
@@ -121,7 +121,7 @@ describe('webhook receiver', () => {
     const signed = await sig.sign(rillet.signingToken, raw, headers, Date.now());
     const res = await post(`/webhooks/${conn.token}`, raw, { ...headers, ...signed });
     expect(res.status).toBe(400);
-    expect(res.body.code).toBe('WEBHOOK_BODY_MALFORMED');
+    expect(res.body.code).toBe('webhook_body_malformed');
     expect(await stored()).toBe(0);
   });
 
@@ -132,7 +132,7 @@ describe('webhook receiver', () => {
     const signed = await sig.sign(rillet.signingToken, raw, headers, Date.now());
     const res = await post(`/webhooks/${conn.token}`, raw, { ...headers, ...signed });
     expect(res.status).toBe(400);
-    expect(res.body.code).toBe('WEBHOOK_EVENT_ID_MISSING');
+    expect(res.body.code).toBe('webhook_event_id_missing');
     expect(await stored()).toBe(0);
   });
 
@@ -140,14 +140,14 @@ describe('webhook receiver', () => {
     const big = Buffer.alloc(1024 * 1024 + 10, 0x20);
     const res = await post(`/webhooks/${conn.token}`, big, { 'x-rillet-signature': 'abc' });
     expect(res.status).toBe(413);
-    expect(res.body.code).toBe('WEBHOOK_BODY_TOO_LARGE');
+    expect(res.body.code).toBe('webhook_body_too_large');
     expect(await stored()).toBe(0);
   });
 
   it('answers 404 for an unknown token', async () => {
     const res = await post('/webhooks/tok_unknown_0000000000', '{}', {});
     expect(res.status).toBe(404);
-    expect(res.body.code).toBe('WEBHOOK_TOKEN_UNKNOWN');
+    expect(res.body.code).toBe('webhook_token_unknown');
   });
 });
 
@@ -170,10 +170,10 @@ describe('webhook receiver: Sequence scheme and a connection without a secret', 
       expect(ok.status).toBe(200);
       const stale = await post(h.webhookUrl(seq), await sig.sign(secret, raw, {}, Date.now() - 301_000));
       expect(stale.status).toBe(401);
-      expect(stale.body.code).toBe('WEBHOOK_TIMESTAMP_STALE');
+      expect(stale.body.code).toBe('webhook_timestamp_stale');
       const noSecret = await post(h.webhookUrl(bare), await sig.sign(secret, raw, {}, Date.now()));
       expect(noSecret.status).toBe(503);
-      expect(noSecret.body.code).toBe('WEBHOOK_SECRET_MISSING');
+      expect(noSecret.body.code).toBe('webhook_secret_missing');
       // The ignore rule stores the event as ignored, no processing needed.
       const events = await listEvents(store);
       expect(events.map((e) => [e.connection_id, e.status])).toEqual([['conn_s', 'ignored']]);

@@ -90,10 +90,10 @@ describe('refused webhook deliveries', () => {
     expect(data.connection_id).toBe(connId);
     expect(data.count).toBe(4);
     expect(data.recent.map((x: any) => [x.status, x.code, x.delivery_id])).toEqual([
-      [413, 'WEBHOOK_BODY_TOO_LARGE', 'dlv_big'],
-      [400, expect.stringMatching(/^WEBHOOK_BODY_/), 'dlv_badjson'],
-      [401, 'WEBHOOK_SIGNATURE_INVALID', 'dlv_forged_2'],
-      [401, 'WEBHOOK_SIGNATURE_INVALID', 'dlv_forged_1'],
+      [413, 'webhook_body_too_large', 'dlv_big'],
+      [400, expect.stringMatching(/^webhook_body_/), 'dlv_badjson'],
+      [401, 'webhook_signature_invalid', 'dlv_forged_2'],
+      [401, 'webhook_signature_invalid', 'dlv_forged_1'],
     ]);
     expect(data.recent[1].size).toBe(Buffer.byteLength(notJson));
     expect(data.recent[3].size).toBe(Buffer.byteLength(invoice));
@@ -103,7 +103,7 @@ describe('refused webhook deliveries', () => {
     expect((await admin('GET', `/admin/events?connection=${connId}`)).json.data).toHaveLength(1);
 
     const unknownBucket = (await admin('GET', '/admin/webhooks/refused')).json.data;
-    expect(unknownBucket).toMatchObject({ unknown_url: true, count: 1, recent: [{ status: 404, code: 'WEBHOOK_TOKEN_UNKNOWN', size: Buffer.byteLength(invoice) }] });
+    expect(unknownBucket).toMatchObject({ unknown_url: true, count: 1, recent: [{ status: 404, code: 'webhook_token_unknown', size: Buffer.byteLength(invoice) }] });
     // No delivery id from an unknown URL: no spec says where it is.
     expect(unknownBucket.recent[0].delivery_id).toBeUndefined();
 

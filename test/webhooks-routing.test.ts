@@ -131,7 +131,7 @@ describe('Sequence events by the spec', () => {
     await seq.sendWebhook(h.webhookUrl(conn), { type: 'CUSTOMER_UPDATED', resourceId: c.id });
     const ev = await waitFor(async () => (await listEvents(store, { status: 'processed' }))[0], 8000, 'the event to be processed');
     expect(ev.attempts).toBe(2);
-    expect(ev.last_error).toMatchObject({ code: 'HTTP_TRANSIENT' });
+    expect(ev.last_error).toMatchObject({ code: 'http_transient' });
     expect((await store.getEntity('conn_s', 'customers', c.id))!.data.name).toBe('Flaky Corp');
   });
 });

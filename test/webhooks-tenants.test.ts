@@ -124,7 +124,7 @@ describe('one webhook URL for every connection, routed by tenant', () => {
     const before = (await listEvents(store)).length;
     const r = await qbo.sendWebhook(url, [{ realmId: REALM_A, entities: Array.from({ length: 10_000 }, (_, i) => ({ name: 'Invoice', id: String(i), operation: 'Create', lastUpdated: '2026-11-04T00:00:00.000Z' })) }]);
     expect(r.status).toBe(413);
-    expect(JSON.parse(r.body)).toMatchObject({ code: 'WEBHOOK_TOO_MANY_EVENTS' });
+    expect(JSON.parse(r.body)).toMatchObject({ code: 'webhook_too_many_events' });
     expect((await listEvents(store)).length).toBe(before);
   });
 
@@ -138,7 +138,7 @@ describe('one webhook URL for every connection, routed by tenant', () => {
     expect(JSON.parse(r.body)).toMatchObject({ events: 3 });
     await h.runtime.idle();
     const evs = (await listEvents(store, { connectionId: a.conn.connection_id })).filter((e) => e.received_at >= '1970' && e.raw_body.includes('2026-11-05'));
-    expect(evs.filter((e) => e.status === 'failed').map((e) => e.last_error?.code)).toEqual(['WEBHOOK_RECORD_MISSING']);
+    expect(evs.filter((e) => e.status === 'failed').map((e) => e.last_error?.code)).toEqual(['webhook_record_missing']);
     expect(evs.filter((e) => e.status !== 'failed').length).toBe(2);
   });
 
@@ -146,7 +146,7 @@ describe('one webhook URL for every connection, routed by tenant', () => {
     const before = (await listEvents(store)).length;
     const bad = await qbo.sendWebhook(url, [{ realmId: REALM_A, entities: [{ name: 'Invoice', id: '1', operation: 'Create' }] }], { verifierToken: 'not-the-token' });
     expect(bad.status).toBe(401);
-    expect(JSON.parse(bad.body)).toMatchObject({ code: 'WEBHOOK_SIGNATURE_INVALID' });
+    expect(JSON.parse(bad.body)).toMatchObject({ code: 'webhook_signature_invalid' });
     const tampered = await qbo.sendWebhook(url, [{ realmId: REALM_A, entities: [{ name: 'Invoice', id: '1', operation: 'Create' }] }], { tamper: true });
     expect(tampered.status).toBe(401);
     const unknown = await qbo.sendWebhook(`${h.origin}/webhooks/connectors/__proto__`, [{ realmId: REALM_A, entities: [{ name: 'Invoice', id: '1', operation: 'Create' }] }]);

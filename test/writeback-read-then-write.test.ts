@@ -75,7 +75,7 @@ describe('read-then-write with save_as and conflict retries', () => {
     // max_retries: 2 -> one first try and two retries, each after a fresh read.
     expect(ledger.log.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /invoice/130', 'POST /invoice', 'GET /invoice/130', 'POST /invoice', 'GET /invoice/130', 'POST /invoice']);
     const job = (await getJob(store, out.job_id!))!;
-    expect(job.last_error?.code).toBe('WRITEBACK_CONFLICT');
+    expect(job.last_error?.code).toBe('writeback_conflict');
     expect(job.reason).toBe('Ledger still refused POST /invoice as a conflict (400) after the invoice was read again 2 time(s) (conflict.max_retries: 2)');
     expect(job.attempts).toBe(1);
     expect(ledger.invoices.get('130')!.TotalTaxMinor).toBe(0);
@@ -86,6 +86,6 @@ describe('read-then-write with save_as and conflict retries', () => {
     const out = await h.runtime.writebacks!.request(conn, 'invoice', '130', 'test', { wait: true });
     expect(out.status).toBe('dead');
     expect(ledger.log.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /invoice/130']);
-    expect((await getJob(store, out.job_id!))!.last_error?.code).toBe('HTTP_PERMANENT');
+    expect((await getJob(store, out.job_id!))!.last_error?.code).toBe('http_permanent');
   });
 });

@@ -9,6 +9,7 @@ import type { OpsEvent } from '../metrics/events.ts';
 import type { QueueStats } from '../metrics/queues.ts';
 import { buildAlertEvent, type AlertEvent, type AlertFacts } from './event.ts';
 import type { AlertLedger } from './ledger.ts';
+import { isCode } from '../errors.ts';
 
 export interface ConditionOptions {
   signatureFailures: number;
@@ -131,7 +132,7 @@ export class AlertConditions {
         const key = `sync_failed\u0000${e.connectionId}\u0000${e.stream}`;
         if (e.status === 'failed') {
           this.raise(key, { condition: 'sync_failed', severity: 'critical', connection_id: e.connectionId, connector: e.connector, stream: e.stream, ...(e.error ? { error: e.error } : {}), summary: `the ${e.stream} sync failed after its retries${e.error ? ` (${e.error.code}: ${e.error.message})` : ''}; see taxbridge connections and the server log` });
-          if (e.error?.code === 'HTTP_BAD_CREDENTIALS') this.credentialsRejected(e.connectionId, e.connector, e.error);
+          if (e.error && isCode(e.error.code, 'HTTP_BAD_CREDENTIALS')) this.credentialsRejected(e.connectionId, e.connector, e.error);
         } else if (e.status === 'ok') {
           this.clear(key, `the ${e.stream} sync succeeds again`);
           this.clear(`sync_failed\u0000${e.connectionId}\u0000*`, 'a sync of the connection succeeds again');
@@ -141,13 +142,13 @@ export class AlertConditions {
       }
       case 'sync_run_failed':
         this.raise(`sync_failed\u0000${e.connectionId}\u0000*`, { condition: 'sync_failed', severity: 'critical', connection_id: e.connectionId, connector: e.connector, error: e.error, summary: `a sync run failed (${e.error.code}: ${e.error.message}); see the server log` });
-        if (e.error.code === 'HTTP_BAD_CREDENTIALS') this.credentialsRejected(e.connectionId, e.connector, e.error);
+        if (isCode(e.error.code, 'HTTP_BAD_CREDENTIALS')) this.credentialsRejected(e.connectionId, e.connector, e.error);
         return;
       case 'writeback': {
         const key = `writeback_dead\u0000${e.connectionId}`;
         if (e.status === 'dead') {
           this.raise(key, { condition: 'writeback_dead', severity: 'critical', connection_id: e.connectionId, connector: e.connector, job_id: e.jobId, ...(e.error ? { error: e.error } : {}), summary: `tax for document ${e.documentId} could not be written back${e.error ? ` (${e.error.code}: ${e.error.message})` : ''}; fix the cause, then taxbridge writebacks --dead and replay` });
-          if (e.error?.code === 'HTTP_BAD_CREDENTIALS') this.credentialsRejected(e.connectionId, e.connector, e.error);
+          if (e.error && isCode(e.error.code, 'HTTP_BAD_CREDENTIALS')) this.credentialsRejected(e.connectionId, e.connector, e.error);
         } else if (e.status === 'applied') {
           this.clear(key, 'write-backs of the connection are applied again (dead jobs stay listed until replayed)');
           this.clear(`credentials_rejected\u0000${e.connectionId}`, "the system accepts the connection's credentials again (a write-back was applied)");

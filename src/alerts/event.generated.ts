@@ -24,6 +24,7 @@ export type AlertEvent = {
     stream?: string;
     queue?: "inbox" | "writeback";
     error?: {
+      /** The error's stable code, lower snake_case as everywhere users see codes (docs/errors.md), e.g. http_bad_credentials. */
       code: string;
       message: string;
     };

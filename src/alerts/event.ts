@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 
 import type { AlertEvent } from './event.generated.ts';
+import { publicCode } from '../errors.ts';
 
 export type { AlertEvent };
 export type AlertCondition = AlertEvent['data']['condition'];
@@ -43,7 +44,7 @@ export function buildAlertEvent(key: string, facts: AlertFacts, state: { status:
       alert_id: alertId(key),
       ...facts,
       summary: clip(facts.summary, 1000),
-      ...(facts.error ? { error: { code: clip(facts.error.code, 100), message: clip(facts.error.message, 500) } } : {}),
+      ...(facts.error ? { error: { code: clip(publicCode(facts.error.code), 100), message: clip(facts.error.message, 500) } } : {}),
       status: state.status,
       started_at: state.startedAt,
       ...(state.status === 'resolved' ? { resolved_at: state.at } : {}),

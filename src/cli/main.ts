@@ -1,4 +1,4 @@
-import { isTaxbridgeError, errorMessage } from '../errors.ts';
+import { isCode, isTaxbridgeError, errorMessage, publicCode } from '../errors.ts';
 import { own } from '../own.ts';
 import { EXIT, EXIT_CODES_USAGE, SHARED_USAGE } from './shared-flags.ts';
 
@@ -123,9 +123,9 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     // Users see a code and an actionable message, never a stack trace.
     if (isTaxbridgeError(e)) {
-      process.stderr.write(`taxbridge ${name}: ${e.code}: ${e.message}${e.hint ? `\n  hint: ${e.hint}` : ''}\n`);
+      process.stderr.write(`taxbridge ${name}: ${publicCode(e.code)}: ${e.message}${e.hint ? `\n  hint: ${e.hint}` : ''}\n`);
       // A usage mistake (unknown option, missing or bad value) is exit 2 in every command; any other failure 1.
-      return e.code === 'CLI_USAGE' ? EXIT.usage : EXIT.failure;
+      return isCode(e.code, 'CLI_USAGE') ? EXIT.usage : EXIT.failure;
     }
     process.stderr.write(`taxbridge ${name}: ${errorMessage(e)}\n`);
     return EXIT.failure;

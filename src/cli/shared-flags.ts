@@ -31,7 +31,7 @@ export interface SharedValues {
 /** Exit codes of every command (README "Exit codes"). */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 
-export const EXIT_CODES_USAGE = `Exit codes: 0 done, 1 failed (the message says what and why), 2 usage error (unknown option, bad value).`;
+export const EXIT_CODES_USAGE = `Exit codes: 0 done, 1 failed (the message says what and why, with a snake_case code as the API's; see docs/errors.md), 2 usage error (unknown option, bad value).`;
 
 /** The usage text of a command that works on files only: the shared flags are accepted and do nothing. */
 export const FILES_ONLY_NOTE = 'This command reads only the files it is given: --data, --config and --server do not apply to it.';

@@ -4,7 +4,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
-import { TaxbridgeError, errorMessage } from '../errors.ts';
+import { TaxbridgeError, errorMessage, errorRecord } from '../errors.ts';
 import { findSpecFiles, loadConnector } from '../spec/index.ts';
 import type { ConnectorSpec } from '../spec/types.ts';
 import { closest } from '../spec/suggest.ts';
@@ -49,7 +49,7 @@ export class ConnectorRegistry {
         }
         reg.byName.set(spec.name, { name: spec.name, spec, path, relativePath: relative(abs, path) });
       } catch (e) {
-        reg.failures.push({ path, code: (e as { code?: string }).code ?? 'SPEC_INVALID', message: errorMessage(e) });
+        reg.failures.push({ path, ...errorRecord(e, 'SPEC_INVALID') });
       }
     }
     return reg;

@@ -14,7 +14,7 @@
  * belongs to the process that runs them: it listens through `hooks`.
  */
 import { randomBase62 } from '../tax/ids.ts';
-import { TaxbridgeError, errorMessage } from '../errors.ts';
+import { TaxbridgeError, errorMessage, errorRecord, publicCode } from '../errors.ts';
 import type { HttpClientOptions } from '../http/index.ts';
 import { silentLogger, type Logger } from '../log/index.ts';
 import type { ConnectionContext, ConnectorSpec, EnvironmentName } from '../spec/types.ts';
@@ -703,7 +703,7 @@ export class ConnectionService {
       if (!auth) return { outcome: 'refused', code: 'CONNECTION_NOT_OAUTH', message: `${spec.title} no longer connects with OAuth` };
       const fail = async (code: string, message: string, outcome: 'denied' | 'refused' = 'refused'): Promise<AuthorizationOutcome> => {
         const now = this.now();
-        const next: ConnectionDoc = { ...doc, last_error: { code, message, at: now }, updated_at: now };
+        const next: ConnectionDoc = { ...doc, last_error: { code: publicCode(code), message, at: now }, updated_at: now };
         if (next.next_step?.step === 'authorize') next.next_step = { step: 'authorize', title: `Authorize ${spec.title}`, ...(doc.oauth ? { reauthorize: true } : {}) };
         await this.save(next);
         this.log.warn('authorization not completed', { connection_id: doc.id, code, message });
@@ -740,7 +740,7 @@ export class ConnectionService {
       const nowMs = (this.opts.now?.() ?? new Date()).getTime();
       const before = doc;
       const next: ConnectionDoc = { ...doc, settings: { ...doc.settings, ...fromRedirect, ...fromToken }, oauth: { ...tokenState(this.box, doc.id, tokens, nowMs, auth), version: (doc.oauth?.version ?? 0) + 1 }, updated_at: this.now() };
-      if (next.last_error && /^(OAUTH_|CONNECTION_NEEDS_REAUTHORIZATION)/.test(next.last_error.code)) delete next.last_error;
+      if (next.last_error && /^(oauth_|connection_needs_reauthorization)/i.test(next.last_error.code)) delete next.last_error;
       if (next.next_step?.step === 'authorize') delete next.next_step;
       if (doc.status === 'needs_reauthorization') next.status = 'active';
       // The tokens first (one write), so what follows (registration, choices) can use them.
@@ -759,7 +759,7 @@ export class ConnectionService {
           if (reg.secret) next.credentials = { ...next.credentials, ...this.seal(next.id, spec, { [reg.secret.credential]: reg.secret.value }) };
           messages.push(`Webhooks registered with ${spec.title}.`);
         } catch (e) {
-          next.last_error = { code: 'WEBHOOK_REGISTRATION_FAILED', message: `${spec.title} refused the webhook registration for ${url}: ${errorMessage(e)}`, at: this.now() };
+          next.last_error = { code: publicCode('WEBHOOK_REGISTRATION_FAILED'), message: `${spec.title} refused the webhook registration for ${url}: ${errorMessage(e)}`, at: this.now() };
           messages.push(next.last_error.message);
         }
       }
@@ -768,7 +768,7 @@ export class ConnectionService {
         const check = await testCredentials(spec, this.context(next), { http: this.opts.http });
         if (check.checked) next.checked_at = this.now();
       } catch (e) {
-        next.last_error = { code: (e as { code?: string }).code ?? 'CONNECTION_CHECK_FAILED', message: errorMessage(e), at: this.now() };
+        next.last_error = { ...errorRecord(e, 'CONNECTION_CHECK_FAILED'), at: this.now() };
         messages.push(`${spec.title} authorized the connection, but the check request failed: ${errorMessage(e)}`);
       }
       let choices: Record<string, Choice[]> = {};
@@ -790,7 +790,7 @@ export class ConnectionService {
     const next = await this.writeDoc(id, (cur) => {
       if (cur.status !== 'active' && cur.status !== 'pending') return undefined;
       const now = this.now();
-      return { ...cur, status: 'needs_reauthorization', next_step: { step: 'authorize', title: `Authorize ${cur.connector} again`, reauthorize: true }, last_error: { code: 'CONNECTION_NEEDS_REAUTHORIZATION', message: `${why}; run \`taxbridge connect --connection ${id} --reauthorize\``, at: now }, updated_at: now };
+      return { ...cur, status: 'needs_reauthorization', next_step: { step: 'authorize', title: `Authorize ${cur.connector} again`, reauthorize: true }, last_error: { code: publicCode('CONNECTION_NEEDS_REAUTHORIZATION'), message: `${why}; run \`taxbridge connect --connection ${id} --reauthorize\``, at: now }, updated_at: now };
     });
     if (!next) return;
     this.log.warn('connection needs re-authorization: schedules stopped, write-backs waiting', { connection_id: id, connector: next.connector, reason: why });
@@ -850,7 +850,7 @@ export class ConnectionService {
       const next: ConnectionDoc = { ...doc, status: 'disconnected', webhook_token: null, credentials: {}, disconnected_at: now, updated_at: now };
       delete next.next_step;
       delete next.oauth;
-      if (warnings.length) next.last_error = { code: 'DISCONNECT_INCOMPLETE', message: warnings.join('; '), at: now };
+      if (warnings.length) next.last_error = { code: publicCode('DISCONNECT_INCOMPLETE'), message: warnings.join('; '), at: now };
       await this.save(next, { tokens: true });
       this.log.info('connection disconnected', { connection_id: id, connector: doc.connector, warnings });
       await this.runHook('deactivated', next);

@@ -5,6 +5,8 @@
  * so both rules err on the side of hiding.
  */
 
+import { publicCode } from '../errors.ts';
+
 export const REDACTED = '[REDACTED]';
 
 /** Words in a key name that mark its value as secret (matched on the name lower-cased without separators). */
@@ -78,7 +80,7 @@ export function redact(value: unknown, secrets: SecretValues = knownSecrets, see
 function redactError(e: Error, secrets: SecretValues, seen: WeakSet<object>, depth: number): Record<string, unknown> {
   const x = e as Error & { code?: unknown; hint?: unknown; details?: unknown; status?: unknown };
   const out: Record<string, unknown> = { name: e.name, message: secrets.scrub(e.message) };
-  if (x.code !== undefined) out.code = x.code;
+  if (x.code !== undefined) out.code = typeof x.code === 'string' ? publicCode(x.code) : x.code;
   if (x.status !== undefined) out.status = x.status;
   if (typeof x.hint === 'string') out.hint = secrets.scrub(x.hint);
   if (x.details !== undefined) out.details = redact(x.details, secrets, seen, depth + 1);

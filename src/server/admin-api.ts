@@ -22,7 +22,7 @@
  */
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { TaxbridgeError, isTaxbridgeError } from '../errors.ts';
+import { TaxbridgeError, isTaxbridgeError, publicCode } from '../errors.ts';
 import { publicKeyView } from '../tax/keys.ts';
 import type { TaxService } from '../tax/service.ts';
 import type { AdminCredential } from './admin-bearer.ts';
@@ -64,7 +64,7 @@ export function createAdminApiRouter(opts: AdminApiRouterOptions): Router {
         const field = e.details?.field;
         return send(ctx, status, {
           type: 'api_error',
-          code: e.code === 'invalid_input' ? 'validation_errors' : e.code,
+          code: e.code === 'invalid_input' ? 'validation_errors' : publicCode(e.code),
           message: e.message,
           ...(typeof field === 'string' ? { param: field } : {}),
           ...(e.hint ? { hint: e.hint } : {}),

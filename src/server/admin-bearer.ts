@@ -9,7 +9,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Context, Middleware } from 'koa';
-import { TaxbridgeError } from '../errors.ts';
+import { TaxbridgeError, publicCode } from '../errors.ts';
 
 /** True when the presented bearer token is the admin token. */
 export type AdminTokenCheck = (presented: string) => boolean;
@@ -68,7 +68,7 @@ export function adminBearerAuth(admin: AdminCredential): Middleware {
       if (verdict) {
         ctx.status = verdict.status;
         ctx.type = 'application/json';
-        ctx.body = JSON.stringify({ type: 'api_error', code: verdict.code, message: verdict.message, ...(verdict.hint ? { hint: verdict.hint } : {}) });
+        ctx.body = JSON.stringify({ type: 'api_error', code: publicCode(verdict.code), message: verdict.message, ...(verdict.hint ? { hint: verdict.hint } : {}) });
         return;
       }
     }

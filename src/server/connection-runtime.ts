@@ -9,7 +9,7 @@
  * system's own update after our write).
  */
 import { observeSyncFailure, observeSyncStream } from '../metrics/hooks.ts';
-import { TaxbridgeError, errorMessage } from '../errors.ts';
+import { TaxbridgeError, errorMessage, errorRecord, isCode } from '../errors.ts';
 import type { HttpClient } from '../http/index.ts';
 import type { Logger } from '../log/index.ts';
 import type { BackfillState, ConnectionDoc } from '../connections/model.ts';
@@ -294,7 +294,7 @@ export class ConnectionRuntime implements SyncRunner {
           return summaries;
         },
         (e) => {
-          if (followed) this.apiRuns.finished(followed, undefined, { code: (e as { code?: string }).code ?? 'SYNC_FAILED', message: errorMessage(e) });
+          if (followed) this.apiRuns.finished(followed, undefined, errorRecord(e, 'SYNC_FAILED'));
           throw e;
         },
       )
@@ -370,13 +370,13 @@ export class ConnectionRuntime implements SyncRunner {
       log.error(`${trigger === 'backfill' ? 'backfill' : 'sync'} failed`, { error: e });
       observeSyncFailure(doc, e);
       if (trigger === 'backfill') {
-        await connections.recordBackfill(doc.id, { status: 'failed', started_at: startedAt, finished_at: new Date().toISOString(), error: { code: (e as { code?: string }).code ?? 'SYNC_FAILED', message: errorMessage(e), at: new Date().toISOString() } });
+        await connections.recordBackfill(doc.id, { status: 'failed', started_at: startedAt, finished_at: new Date().toISOString(), error: { ...errorRecord(e, 'SYNC_FAILED'), at: new Date().toISOString() } });
       }
       throw e;
     }
     entry.running.clear();
     for (const s of summaries) {
-      if (s.error?.code === 'SYNC_RUNNING_ELSEWHERE' || s.error?.code === 'SYNC_NOTHING_TO_RESUME') {
+      if (s.error && (isCode(s.error.code, 'SYNC_RUNNING_ELSEWHERE') || isCode(s.error.code, 'SYNC_NOTHING_TO_RESUME'))) {
         log.debug(`stream not synced here: ${s.error.message}`, { stream: s.stream });
         continue;
       }

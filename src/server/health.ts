@@ -8,6 +8,7 @@ import type { Router } from '@koa/router';
 import type { StoreHealth } from '../store/types.ts';
 import { sendJson } from './http-errors.ts';
 import { createRouter } from './routing.ts';
+import { publicCode } from '../errors.ts';
 
 export interface CheckResult {
   ok: boolean;
@@ -21,7 +22,7 @@ export type ReadinessChecks = () => Record<string, CheckResult>;
 export function storeCheck(health: StoreHealth, closing = false): CheckResult {
   if (closing) return { ok: false, detail: 'closing' };
   if (health.ok) return { ok: true };
-  return { ok: false, detail: health.detail ?? 'the store cannot write', failing: health.problems.map((p) => ({ table: p.table, code: p.code, since: p.since })) };
+  return { ok: false, detail: health.detail ?? 'the store cannot write', failing: health.problems.map((p) => ({ table: p.table, code: publicCode(p.code), since: p.since })) };
 }
 
 export function createHealthRouter(opts: { checks: ReadinessChecks; version: string; startedAt?: number }): Router {

@@ -4,7 +4,7 @@
  * and never a stack trace. Unknown routes answer 404 in the same shape.
  */
 import type { Context, Middleware } from 'koa';
-import { TaxbridgeError, isTaxbridgeError } from '../errors.ts';
+import { TaxbridgeError, isTaxbridgeError, publicCode } from '../errors.ts';
 import type { Logger } from '../log/index.ts';
 import { BodyError } from './raw-body.ts';
 
@@ -61,7 +61,7 @@ export function errorBody(e: TaxbridgeError): Record<string, unknown> {
   const extra = e.details ? Object.fromEntries(Object.entries(e.details).filter(([k]) => k !== 'field')) : {};
   return {
     type: 'api_error',
-    code: e instanceof BodyError ? 'validation_errors' : e.code,
+    code: e instanceof BodyError ? 'validation_errors' : publicCode(e.code),
     message: e.message,
     ...(typeof field === 'string' ? { param: field } : {}),
     ...(e.hint ? { hint: e.hint } : {}),

@@ -17,6 +17,7 @@ import type { Logger } from '../log/index.ts';
 import type { AuthorizationOutcome, ConnectionService } from '../connections/service.ts';
 import { STATE_PATTERN } from '../connections/oauth-flow.ts';
 import type { AdminCredential } from './admin-bearer.ts';
+import { publicCode } from '../errors.ts';
 import { sendError, sendJson } from './http-errors.ts';
 import { createAdminRouter, createRouter } from './routing.ts';
 
@@ -61,7 +62,7 @@ function render(ctx: Context, p: Page): void {
   ctx.set('x-content-type-options', 'nosniff');
   const wantsJson = ctx.accepts('html', 'json') === 'json';
   if (wantsJson) {
-    sendJson(ctx, p.status, { outcome: p.outcome, code: p.code, message: p.message, ...(p.connection_id ? { connection_id: p.connection_id, connection_status: p.connection_status } : {}), ...(p.next?.length ? { next: p.next } : {}) });
+    sendJson(ctx, p.status, { outcome: p.outcome, code: publicCode(p.code), message: p.message, ...(p.connection_id ? { connection_id: p.connection_id, connection_status: p.connection_status } : {}), ...(p.next?.length ? { next: p.next } : {}) });
     return;
   }
   ctx.set('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'");
@@ -72,7 +73,7 @@ function render(ctx: Context, p: Page): void {
   const next = p.next?.length ? `<ul>${p.next.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>` : '';
   ctx.body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(p.title)} – taxbridge</title>
 <style>body{font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem}code{background:#f3f3f3;padding:0 .2em}</style></head>
-<body><h1>${escapeHtml(p.title)}</h1><p>${escapeHtml(p.message)}</p>${next}<p><small>${escapeHtml(p.code)}${p.connection_id ? ` · ${escapeHtml(p.connection_id)}` : ''}</small></p>${back}</body></html>\n`;
+<body><h1>${escapeHtml(p.title)}</h1><p>${escapeHtml(p.message)}</p>${next}<p><small>${escapeHtml(publicCode(p.code))}${p.connection_id ? ` · ${escapeHtml(p.connection_id)}` : ''}</small></p>${back}</body></html>\n`;
 }
 
 function invalid(ctx: Context, message: string): void {

@@ -20,7 +20,7 @@ const queryParam = (name: string, description: string, schema: Schema = { type: 
 
 const adminErrors = {
   '401': errorResponse('Missing or wrong admin token (`unauthorized_access`).'),
-  '400': errorResponse('Invalid input: the `code` says what (e.g. `validation_errors`, `CONNECTION_INPUT`) and `param` where.'),
+  '400': errorResponse('Invalid input: the `code` says what (e.g. `validation_errors`, `connection_input`; lower snake_case everywhere, docs/errors.md) and `param` where.'),
 };
 // The bearer token, or a web console session: its cookie, plus X-CSRF-Token on every method that changes something.
 const admin = (op: Op): Op => ({ security: [{ adminToken: [] }, { consoleSession: [], consoleCsrf: [] }], ...op, responses: { ...adminErrors, ...(op.responses as object) } });

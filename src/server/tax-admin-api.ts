@@ -10,7 +10,7 @@
  */
 import type { Router } from '@koa/router';
 import type { Context } from 'koa';
-import { TaxbridgeError, isTaxbridgeError } from '../errors.ts';
+import { TaxbridgeError, isTaxbridgeError, publicCode } from '../errors.ts';
 import { buildOrgView } from '../tax/engine.ts';
 import { TaxApiError } from '../tax/errors.ts';
 import type { ApiKeyDoc, TaxCalculationDoc } from '../tax/model.ts';
@@ -66,7 +66,7 @@ export function createTaxAdminApiRouter(opts: TaxAdminApiOptions): Router {
     if (e instanceof BodyError) return sendJson(ctx, e.status, { type: 'api_error', code: 'validation_errors', message: e.message });
     if (isTaxbridgeError(e) && (e.code === 'invalid_input' || e.code === 'not_found')) {
       const field = e.details?.field;
-      return sendJson(ctx, e.code === 'not_found' ? 404 : 400, { type: 'api_error', code: e.code === 'invalid_input' ? 'validation_errors' : e.code, message: e.message, ...(typeof field === 'string' ? { param: field } : {}) });
+      return sendJson(ctx, e.code === 'not_found' ? 404 : 400, { type: 'api_error', code: e.code === 'invalid_input' ? 'validation_errors' : publicCode(e.code), message: e.message, ...(typeof field === 'string' ? { param: field } : {}) });
     }
     if (opts.onError) opts.onError(e, ctx);
     if (isTaxbridgeError(e) && e.code === 'STORE_IO') {

@@ -33,7 +33,7 @@
  */
 import type { Router } from '@koa/router';
 import type { Context } from 'koa';
-import { errorMessage, isTaxbridgeError } from '../errors.ts';
+import { errorMessage, isCode, isTaxbridgeError, publicCode } from '../errors.ts';
 import type { Store } from '../store/types.ts';
 import type { TaxService } from '../tax/service.ts';
 import { TaxApiError } from '../tax/errors.ts';
@@ -124,15 +124,16 @@ export function createWebhookReceiverRouter(opts: WebhookReceiverOptions): Route
   };
   /** `known`: the connector, once the URL named a loaded one (metric labels stay bounded). */
   const refuse = (ctx: Context, e: unknown, fields: Record<string, unknown>, basic: boolean, known: { connector?: string; connectionId?: string; spec?: WebhooksSpec; size?: number }) => {
-    const [status, code, message] = receiverError(e);
-    if (opts.refused && code !== 'WEBHOOK_STORE_UNAVAILABLE') {
+    const [status, internalCode, message] = receiverError(e);
+    const code = publicCode(internalCode); // what the sender, the refused list, metrics and logs see
+    if (opts.refused && !isCode(code, 'WEBHOOK_STORE_UNAVAILABLE')) {
       const scope: RefusedScope = known.connectionId ? { connection_id: known.connectionId } : known.connector ? { connector: known.connector } : { unknown_url: true };
       const deliveryId = known.spec ? headerDeliveryId(known.spec, ctx) : undefined;
       opts.refused.record(scope, { at: new Date(now()).toISOString(), status, code, size: known.size ?? announcedSize(ctx), remote_address: remoteAddress(ctx), ...(deliveryId ? { delivery_id: deliveryId } : {}) });
     }
     observeWebhookDelivery({ ...known, status, code });
     if (status === 413) ctx.set('Connection', 'close');
-    if (code === 'WEBHOOK_STORE_UNAVAILABLE') ctx.set('Retry-After', String(STORE_RETRY_AFTER_S));
+    if (isCode(code, 'WEBHOOK_STORE_UNAVAILABLE')) ctx.set('Retry-After', String(STORE_RETRY_AFTER_S));
     if (basic && status === 401) ctx.set('WWW-Authenticate', 'Basic realm="taxbridge webhooks", charset="UTF-8"');
     if (status >= 500) log('error', 'webhook delivery not accepted', { ...fields, code, reason: message, error: errorMessage(e instanceof Error && e.cause instanceof Error ? e.cause : e) });
     else log('warn', 'webhook delivery refused', { ...fields, status, code });

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { isTaxbridgeError, errorMessage, TaxbridgeError } from '../errors.ts';
+import { isTaxbridgeError, errorMessage, TaxbridgeError, isCode, publicCode } from '../errors.ts';
 import { createHttpClient, type HttpClient } from '../http/index.ts';
 import type { EntityWrite } from '../store/types.ts';
 import { compileStream } from './compile.ts';
@@ -38,7 +38,7 @@ export async function runSync(opts: RunSyncOptions): Promise<SyncSummary[]> {
       }
       const lease = opts.leases ? await opts.leases.claimStream(name) : undefined;
       if (opts.leases && !lease) {
-        summaries.push(skipped(opts, name, { code: 'SYNC_RUNNING_ELSEWHERE', message: 'another replica is syncing this stream' }));
+        summaries.push(skipped(opts, name, { code: publicCode('SYNC_RUNNING_ELSEWHERE'), message: 'another replica is syncing this stream' }));
         continue;
       }
       try {
@@ -49,7 +49,7 @@ export async function runSync(opts: RunSyncOptions): Promise<SyncSummary[]> {
         const failed = (e as { syncSummary?: SyncSummary }).syncSummary;
         if (!failed) throw e;
         summaries.push(failed);
-        if (failed.error?.code === 'HTTP_BAD_CREDENTIALS') stop = failed.error;
+        if (isCode(failed.error?.code, 'HTTP_BAD_CREDENTIALS')) stop = failed.error;
       } finally {
         await lease?.release();
       }
@@ -66,7 +66,7 @@ function skipped(opts: RunSyncOptions, stream: string, cause: NonNullable<SyncSu
     ...emptySummary(opts, stream, 'full', now),
     status: 'skipped',
     finished_at: now,
-    error: cause.code === 'SYNC_RUNNING_ELSEWHERE' ? cause : { code: 'SYNC_SKIPPED', message: `not run after ${cause.code}`, hint: cause.hint },
+    error: isCode(cause.code, 'SYNC_RUNNING_ELSEWHERE') ? cause : { code: publicCode('SYNC_SKIPPED'), message: `not run after ${cause.code}`, hint: cause.hint },
   };
 }
 
@@ -234,7 +234,7 @@ export async function runStream(opts: RunSyncOptions & { http: HttpClient }, nam
     finish(summary, failures, started);
     summary.status = 'failed';
     if (absence) summary.absent_skipped = 'the run failed';
-    summary.error = isTaxbridgeError(e) ? { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) } : { code: 'SYNC_FAILED', message: errorMessage(e) };
+    summary.error = isTaxbridgeError(e) ? { code: publicCode(e.code), message: e.message, ...(e.hint ? { hint: e.hint } : {}) } : { code: publicCode('SYNC_FAILED'), message: errorMessage(e) };
     opts.logger?.warn(`sync ${name} failed: ${summary.error.code}: ${summary.error.message}`, { connection_id: conn.connection_id });
     await saveRun(store, summary);
     const err = isTaxbridgeError(e) ? e : new TaxbridgeError('SYNC_FAILED', `sync of ${name} failed: ${errorMessage(e)}`, { cause: e });

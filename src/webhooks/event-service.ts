@@ -5,7 +5,7 @@
  * with backoff (attempts and the last error recorded on the event) and end as `failed` with the reason.
  * `start()` re-queues events a previous process acknowledged but did not finish.
  */
-import { TaxbridgeError, errorMessage } from '../errors.ts';
+import { TaxbridgeError, errorMessage, isCode, publicCode } from '../errors.ts';
 import type { Store } from '../store/types.ts';
 import type { WebhooksSpec } from '../spec/types.ts';
 import { errorCode, isPermanentError } from '../writeback/error-kind.ts';
@@ -190,14 +190,14 @@ export class EventService {
       return {};
     } catch (e) {
       const now = this.nowIso();
-      const last_error = { code: errorCode(e), message: errorMessage(e), at: now };
-      if (last_error.code === 'CONNECTION_NEEDS_REAUTHORIZATION') {
+      const last_error = { code: publicCode(errorCode(e)), message: errorMessage(e), at: now };
+      if (isCode(last_error.code, 'CONNECTION_NEEDS_REAUTHORIZATION')) {
         // The grant was refused while this event ran: it waits with the connection (attempt given back).
         await saveEvent(this.store, { ...doc, attempts: doc.attempts - 1, status: 'pending', last_error, next_attempt_at: undefined, updated_at: now });
         this.log('warn', 'webhook event waits for the connection to be re-authorized', { event: doc.id, connection_id: doc.connection_id });
         return { hold: true };
       }
-      const permanent = isPermanentError(e) || last_error.code === 'CONNECTION_UNKNOWN' || last_error.code === 'WEBHOOK_NOT_CONFIGURED';
+      const permanent = isPermanentError(e) || isCode(last_error.code, 'CONNECTION_UNKNOWN') || isCode(last_error.code, 'WEBHOOK_NOT_CONFIGURED');
       if (permanent || doc.attempts >= this.maxAttempts) {
         await saveEvent(this.store, { ...doc, status: 'failed', last_error, next_attempt_at: undefined, updated_at: now });
         this.log('error', 'webhook event failed', { event: doc.id, connection_id: doc.connection_id, type: doc.event_type, code: last_error.code, reason: last_error.message, attempts: doc.attempts });

@@ -9,7 +9,7 @@
  * to nothing.
  */
 import { createHash } from 'node:crypto';
-import { TaxbridgeError } from '../errors.ts';
+import { TaxbridgeError, publicCode } from '../errors.ts';
 import { compileExpression, type Expression } from '../expressions/index.ts';
 import type { WebhooksSpec } from '../spec/types.ts';
 import type { Store } from '../store/types.ts';
@@ -277,7 +277,7 @@ async function eventDoc(c: ResolvedConnection, spec: WebhooksSpec, ev: SplitEven
     if (!(e instanceof TaxbridgeError)) throw e;
     // Named but unusable (no record in it...): kept as failed, with the reason, where an operator sees it.
     const names = await namesOf(spec, ev.routable);
-    return { ...base, id: eventDocId(base.connection_id, names.id), event_id: names.id, event_type: names.type, action: 'unmatched', status: 'failed', last_error: { code: e.code, message: e.message, at: now } };
+    return { ...base, id: eventDocId(base.connection_id, names.id), event_id: names.id, event_type: names.type, action: 'unmatched', status: 'failed', last_error: { code: publicCode(e.code), message: e.message, at: now } };
   }
 }
 

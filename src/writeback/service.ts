@@ -6,7 +6,7 @@
  * reason). `start()` re-queues what a previous process left pending or running.
  */
 import { createHash } from 'node:crypto';
-import { errorMessage } from '../errors.ts';
+import { errorMessage, isCode, publicCode } from '../errors.ts';
 import type { Store } from '../store/types.ts';
 import { ConnectionClients, type ResolvedConnection } from '../webhooks/connections.ts';
 import type { RecordSync } from '../webhooks/record-sync.ts';
@@ -220,7 +220,7 @@ export class WritebackService {
       const code = errorCode(ev.error);
       const message = errorMessage(ev.error);
       const hash = createHash('sha256').update(`${ev.entity.hash}\u0000${code}\u0000${message}`).digest('hex').slice(0, 32);
-      return { ...common, id: jobId(common.connection_id, kind, documentId, 'error', hash), tax_hash: hash, status: 'dead', reason: message, last_error: { code, message, at: now, status: errorStatus(ev.error) } };
+      return { ...common, id: jobId(common.connection_id, kind, documentId, 'error', hash), tax_hash: hash, status: 'dead', reason: message, last_error: { code: publicCode(code), message, at: now, status: errorStatus(ev.error) } };
     }
     if (ev.decision === 'no_tax') {
       return { ...common, id: jobId(common.connection_id, kind, documentId, `no_tax:${ev.reason ?? ''}`, ev.hash), tax_hash: ev.hash, status: 'no_tax', reason: ev.reason, tax: ev.tax, calculation_id: ev.tax.calculation_id };
@@ -345,8 +345,8 @@ export class WritebackService {
       return {};
     } catch (e) {
       const at = this.nowIso();
-      const last_error = { code: errorCode(e), message: errorMessage(e), at, status: errorStatus(e) };
-      if (last_error.code === 'CONNECTION_NEEDS_REAUTHORIZATION') {
+      const last_error = { code: publicCode(errorCode(e)), message: errorMessage(e), at, status: errorStatus(e) };
+      if (isCode(last_error.code, 'CONNECTION_NEEDS_REAUTHORIZATION')) {
         // Not the job's fault: it waits, attempt not counted, until the connection is authorized again.
         await saveJob(this.store, { ...job, status: 'pending', attempts: job.attempts - 1, last_error, updated_at: at });
         this.log('warn', 'write-back waits for the connection to be re-authorized', { job_id: job.id, connection_id: job.connection_id });

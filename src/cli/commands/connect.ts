@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { TaxbridgeError } from '../../errors.ts';
+import { TaxbridgeError, publicCode } from '../../errors.ts';
 import type { ConnectResult } from '../../connections/service.ts';
 import type { EnvironmentName } from '../../spec/types.ts';
 import { parseCommandArgs } from '../args.ts';
@@ -124,8 +124,8 @@ async function waitForAuthorization(client: ConnectionsClient, id: string, since
       process.stdout.write(json ? JSON.stringify({ connection: c }, null, 2) + '\n' : `Authorized: ${c.connector_title ?? c.connector} ${c.id} [${c.status}]${c.next_step ? `, next: ${c.next_step.step}` : ''}\n`);
       return 0;
     }
-    if (c.last_error && /^OAUTH_/.test(c.last_error.code) && c.last_error.at >= since) {
-      process.stderr.write(`taxbridge connect: ${c.last_error.code}: ${c.last_error.message}\n  hint: taxbridge connect --connection ${c.id} --reauthorize\n`);
+    if (c.last_error && /^oauth_/i.test(c.last_error.code) && c.last_error.at >= since) {
+      process.stderr.write(`taxbridge connect: ${publicCode(c.last_error.code)}: ${c.last_error.message}\n  hint: taxbridge connect --connection ${c.id} --reauthorize\n`);
       return 1;
     }
     if (c.status === 'disconnected') {

@@ -17,7 +17,7 @@ export async function run(args: string[]): Promise<number> {
   const [specPath, stream, recordPath] = positionals;
   if (!specPath || !stream || !recordPath) throw new TaxbridgeError('CLI_USAGE', 'map needs a connector spec, a stream name and a record file', { hint: usage });
   const spec = loadConnector(specPath);
-  if (!own(spec.streams, stream)) throw new TaxbridgeError('MAP_UNKNOWN_STREAM', `${spec.name} has no stream \`${stream}\``, { hint: `streams: ${Object.keys(spec.streams).join(', ')}` });
+  if (!own(spec.streams, stream)) throw new TaxbridgeError('SYNC_UNKNOWN_STREAM', `${spec.name} has no stream \`${stream}\``, { hint: `streams: ${Object.keys(spec.streams).join(', ')}` });
   const text = recordPath === '-' ? readFileSync(0, 'utf8') : readFileSync(recordPath, 'utf8');
   let raw: unknown;
   try {

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { isTaxbridgeError, TaxbridgeError } from '../../errors.ts';
+import { isTaxbridgeError, TaxbridgeError, publicCode } from '../../errors.ts';
 import { loadConfig } from '../../config/index.ts';
 import { checkDataDir, type CheckReport } from '../../store/check.ts';
 import { checkDatabase, type DatabaseCheckReport } from '../../store/postgres/check.ts';
@@ -62,7 +62,7 @@ function formatReport(r: CheckReport): string {
   if (damaged.length) {
     out.push('', 'damage:');
     for (const t of damaged) {
-      out.push(`  ${t.error!.code}: ${t.error!.message}`);
+      out.push(`  ${publicCode(t.error!.code)}: ${t.error!.message}`);
       if (t.error!.hint) out.push(`    what to do: ${t.error!.hint}`);
     }
   }
@@ -87,7 +87,7 @@ export async function run(args: string[]): Promise<number> {
     if (sub === 'migrate') checkDatabaseUrl(values.to!);
   } catch (e) {
     if (!isTaxbridgeError(e) || e.code !== 'CLI_USAGE') throw e;
-    process.stderr.write(`taxbridge store: ${e.code}: ${e.message}\n\n${usage}\n`);
+    process.stderr.write(`taxbridge store: ${publicCode(e.code)}: ${e.message}\n\n${usage}\n`);
     return 2;
   }
   if (sub === 'migrate') return migrate(resolve(values.from!), values.to!, values);
