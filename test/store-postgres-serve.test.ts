@@ -108,7 +108,7 @@ describe('serve on PostgreSQL', () => {
       return rz.status === 503 ? rz : undefined;
     }, '/readyz 503', 20_000, 100);
     expect(ready.json.checks.store.ok).toBe(false);
-    expect(ready.json.checks.store.failing[0]).toMatchObject({ table: 'database', code: expect.stringMatching(/^E[A-Z]+$/) });
+    expect(ready.json.checks.store.failing[0]).toMatchObject({ table: 'database', code: expect.stringMatching(/^e[a-z]+$/) });
     expect(statuses).not.toContain(500);
     const refused = await calc();
     expect([503, 200]).toContain(refused.status);

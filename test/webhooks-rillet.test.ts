@@ -119,7 +119,7 @@ describe('Rillet: invoice created -> signed webhook -> tax written back', () => 
     const inv = rillet.createInvoice({ customer_id: customer.id, itemInputs: [{ quantity: '1', gross_rate: '50.00' }] });
     await rillet.sendWebhook(h.webhookUrl(conn), { entity: 'INVOICE', event: 'CREATED', id: inv.id });
     const dead = await waitFor(async () => (await listJobs(store, { status: 'dead' }))[0], 5000, 'a dead job');
-    expect(dead.last_error?.code).toMatch(/^HTTP_/);
+    expect(dead.last_error?.code).toMatch(/^http_/);
     expect(dead.reason).toContain('403');
     rillet.setReadOnly(false);
     const replayed = await h.runtime.writebacks!.replay(dead.id);
