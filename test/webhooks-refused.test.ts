@@ -111,7 +111,7 @@ describe('refused webhook deliveries', () => {
     const shared = await deliver(`${server.url}/webhooks/connectors/quickbooks`, '{"eventNotifications":[]}', { signature: forgedSignature });
     expect(shared.status).toBe(503);
     const sharedBucket = (await admin('GET', '/admin/webhooks/refused?connector=quickbooks')).json.data;
-    expect(sharedBucket).toMatchObject({ connector: 'quickbooks', count: 1, recent: [{ status: 503, code: 'WEBHOOK_SECRET_MISSING' }] });
+    expect(sharedBucket).toMatchObject({ connector: 'quickbooks', count: 1, recent: [{ status: 503, code: 'webhook_secret_missing' }] });
     expect(valid(sharedBucket), JSON.stringify(valid.errors)).toBe(true);
 
     // Written to the store within the flush interval; nothing of the bodies or signatures in it or the answer.

@@ -5,7 +5,7 @@
 /** Every error of every API: a JSON body with a stable `code`, a message for a person and, where one input field is at fault, `param` naming it. */
 export type ApiError = {
   type: "api_error";
-  /** Stable machine-readable code. */
+  /** Stable machine-readable code, lower snake_case wherever it is shown (docs/errors.md): Sphere's validation_errors, not_found, ...; taxbridge's spec_invalid, store_locked, ... */
   code: string;
   /** What is wrong, for a person. */
   message: string;
@@ -13,7 +13,7 @@ export type ApiError = {
   param?: string;
   /** The likely fix. */
   hint?: string;
-  /** More about the error (SPEC_INVALID: diagnostics; MAPPING_FAILED: position). */
+  /** More about the error (spec_invalid: diagnostics; mapping_failed: position). */
   details?: Record<string, unknown>;
   /** local_rates_unknown: the place whose local rates are unknown. */
   place?: Record<string, unknown>;
@@ -512,7 +512,7 @@ export type ServerConsoleSession = {
 
 export type ServerOauthCallbackResult = {
   outcome: "authorized" | "denied" | "refused" | "invalid";
-  /** OAUTH_AUTHORIZED, OAUTH_CONSENT_DENIED, OAUTH_STATE_UNKNOWN, OAUTH_STATE_USED, OAUTH_STATE_EXPIRED, OAUTH_CALLBACK_INVALID, OAUTH_ACCOUNT_MISMATCH, ... */
+  /** oauth_authorized, oauth_consent_denied, oauth_state_unknown, oauth_state_used, oauth_state_expired, oauth_callback_invalid, oauth_account_mismatch, ... */
   code: string;
   message: string;
   connection_id?: string;
@@ -664,7 +664,7 @@ export type WebhooksJobSummary = {
   max_attempts: number;
   next_attempt_at?: EntityCommonTimestamp;
   last_error?: {
-    /** Stable error code, e.g. HTTP_TRANSIENT or HTTP_PERMANENT. */
+    /** Stable error code (lower snake_case, docs/errors.md), e.g. http_transient or http_permanent. */
     code: string;
     /** What went wrong (no secrets). */
     message: string;
@@ -1196,7 +1196,7 @@ export type EntityWebhookEvent = {
 
 /** The last failure: a stable code and a message without secrets. */
 export type EntityWebhookEventError = {
-  /** Stable error code, e.g. HTTP_TRANSIENT. */
+  /** Stable error code (lower snake_case, docs/errors.md), e.g. http_transient. */
   code: string;
   /** What went wrong. */
   message: string;
@@ -1223,7 +1223,7 @@ export type EntityWebhookRefusedRefusal = {
   at: EntityCommonTimestamp;
   /** The HTTP status the sender got. */
   status: number;
-  /** The stable error code the sender got, e.g. WEBHOOK_SIGNATURE_INVALID, WEBHOOK_TOKEN_UNKNOWN, WEBHOOK_BODY_TOO_LARGE, WEBHOOK_BODY_MALFORMED. */
+  /** The stable error code the sender got (lower snake_case, docs/errors.md), e.g. webhook_signature_invalid, webhook_token_unknown, webhook_body_too_large, webhook_body_malformed. */
   code: string;
   /** Body bytes read, or the Content-Length announced when the body was refused before it was read; null when unknown. */
   size: number | null;
@@ -1268,7 +1268,7 @@ export type EntityWritebackJob = {
   next_attempt_at?: EntityCommonTimestamp;
   /** The last failure. */
   last_error?: {
-    /** Stable error code, e.g. HTTP_TRANSIENT or HTTP_PERMANENT. */
+    /** Stable error code (lower snake_case, docs/errors.md), e.g. http_transient or http_permanent. */
     code: string;
     /** What went wrong (no secrets). */
     message: string;
