@@ -77,6 +77,26 @@ describe.each([
     await store.close();
   });
 
+  it('commitPage: several writes of one id in a page count in order, the last one is stored; raw-only changes are stored but unchanged; an unchanged page rewrites nothing', async () => {
+    const store = await make();
+    const base = { connectionId: 'c1', stream: 'invoices', entity: 'invoice' };
+    expect(await store.commitPage({ ...base, writes: [inv('a', '1.00'), inv('a', '2.00'), inv('a', '2.00')] })).toEqual({ created: 1, updated: 1, unchanged: 1, deleted: 0 });
+    expect((await store.getEntity('c1', 'invoices', 'a'))!.data).toEqual({ external_id: 'a', total: '2.00' });
+    const stored = await store.getEntity('c1', 'invoices', 'a');
+    await new Promise((r) => setTimeout(r, 5));
+    expect(await store.commitPage({ ...base, writes: [inv('a', '2.00')] })).toEqual({ created: 0, updated: 0, unchanged: 1, deleted: 0 });
+    expect((await store.getEntity('c1', 'invoices', 'a'))!.updated_at).toBe(stored!.updated_at);
+    // The same mapped data from a different raw record: the raw copy is kept, the record counts as unchanged.
+    expect(await store.commitPage({ ...base, writes: [{ ...inv('a', '2.00'), raw: { id: 'a', total: '2.00', note: 'x' } }] })).toEqual({ created: 0, updated: 0, unchanged: 1, deleted: 0 });
+    const after = await store.getEntity('c1', 'invoices', 'a');
+    expect(after!.raw).toEqual({ id: 'a', total: '2.00', note: 'x' });
+    expect(after!.hash).toBe(stored!.hash);
+    // Deleted, then written again in the same page.
+    expect(await store.commitPage({ ...base, writes: [{ ...inv('a', '2.00'), deleted: true }, inv('b', '1.00'), inv('a', '3.00')] })).toEqual({ created: 1, updated: 2, unchanged: 0, deleted: 1 });
+    expect(await store.getEntity('c1', 'invoices', 'a')).toMatchObject({ deleted: false, data: { total: '3.00' }, first_seen_at: stored!.first_seen_at });
+    await store.close();
+  });
+
   it('saves the checkpoint with the page and copies it to sync_state', async () => {
     const store = await make();
     await store.commitPage({ connectionId: 'c1', stream: 'customers', entity: 'customer', writes: [inv('x', '1')], checkpoint: { id: 'c1:customers', value: { next: 'abc', page: 1 } } });
