@@ -382,7 +382,7 @@ describe('the console in Chromium', () => {
     expect(status).toMatchObject({ status: 'active', settings: { realm_id: realmA } });
     expect(await page.locator('tr[data-stream=invoices] td.num').first().textContent()).toBe(String(qb.companies.get(realmA)!.invoices.size));
     await page.getByRole('heading', { name: 'Refused at the shared URL of QuickBooks Online' }).waitFor();
-    await page.locator('tr[data-refused=WEBHOOK_SECRET_MISSING]').waitFor({ timeout: 10_000 });
+    await page.locator('tr[data-refused=webhook_secret_missing]').waitFor({ timeout: 10_000 });
     await pageIsClean('quickbooks connection');
     // Re-authorize: the consent page again (Deny first: the connection stays as it was), then Allow.
     const grants = qb.oauth.grants().length;

@@ -266,7 +266,7 @@ function Refused(props: { record?: any }) {
   return (
     <>
       <p data-testid="refused-count">
-        {count(r.count)} refused{r.count > r.recent.length ? `, the last ${r.recent.length} shown` : ''}. They were not stored or applied; the code says why (WEBHOOK_SIGNATURE_INVALID from the system itself usually means a wrong signing token).
+        {count(r.count)} refused{r.count > r.recent.length ? `, the last ${r.recent.length} shown` : ''}. They were not stored or applied; the code says why (webhook_signature_invalid from the system itself usually means a wrong signing token).
       </p>
       <div class="table-wrap">
         <table>
