@@ -123,6 +123,33 @@ function rateFraction(rate: string): Rational {
 const ONE: Rational = { n: 1n, d: 1n };
 const NONE: JurisdictionTax[] = [];
 
+interface JurisdictionRates {
+  rates: string[];
+  fractions: Rational[];
+}
+
+/** Each jurisdiction's rate (the state's replaced by `stateOverride`, when given) as text and as a fraction. */
+function jurisdictionRates(jurs: readonly Jurisdiction[], stateOverride: string | undefined): JurisdictionRates {
+  const rates = new Array<string>(jurs.length);
+  const fractions = new Array<Rational>(jurs.length);
+  for (let i = 0; i < jurs.length; i++) {
+    const j = jurs[i]!;
+    const rate = stateOverride !== undefined && j.level === 'state' ? stateOverride : j.rate;
+    rates[i] = rate;
+    fractions[i] = rateFraction(rate);
+  }
+  return { rates, fractions };
+}
+
+// The jurisdiction lists come from the memoized lookups (the same array for every line taxed at a place), so
+// their rates are worked out once per list, not per line. Nobody mutates these arrays.
+const ratesByList = new WeakMap<readonly Jurisdiction[], JurisdictionRates>();
+function ratesOf(jurs: readonly Jurisdiction[]): JurisdictionRates {
+  let r = ratesByList.get(jurs);
+  if (!r) ratesByList.set(jurs, (r = jurisdictionRates(jurs, undefined)));
+  return r;
+}
+
 /**
  * Lookups in the (immutable, loaded-once) rate data memoized per TaxData: the lines of one invoice, and most
  * invoices, ask about the same few places. Bounded: cleared when it grows past 50,000 entries.
@@ -292,6 +319,8 @@ function taxLine(
   let reason: TaxabilityReason = 'standard_rated';
   let productExempt = taxCode === 'exempt';
   let rateOverride: string | undefined;
+  /** `jurs` was made for this line (not a memoized list): its rates are not worth remembering. */
+  let freshList = false;
 
   if (place.country === 'US') {
     const st = place.state!;
@@ -340,6 +369,7 @@ function taxLine(
     if (!all) throw new TaxApiError(400, 'unsupported_feature', `no Canadian tax data for province ${place.state} on ${date}`);
     const digitalProvincial = taxCode === 'general' || data.caDigitalTaxable(place.state!);
     jurs = all.filter((j) => (j.tax_type === 'gst' || j.tax_type === 'hst' ? fedOk : provOk && digitalProvincial));
+    freshList = true;
     if (jurs.length === 0) return untaxedLine(base, fedOk || provOk ? 'not_subject_to_tax' : 'not_collecting', NONE);
   } else {
     const reg = active(regs.get(`${place.country}|`), date) || (data.isEu(place.country) && active(regs.get('EU|'), date));
@@ -356,17 +386,10 @@ function taxLine(
     return untaxedLine(base, 'product_exempt', zero);
   }
 
-  const rates: string[] = [];
-  const fractions: Rational[] = [];
-  for (let i = 0; i < jurs.length; i++) {
-    const j = jurs[i]!;
-    const rate = rateOverride !== undefined && j.level === 'state' ? rateOverride : j.rate;
-    rates.push(rate);
-    fractions.push(rateFraction(rate));
-  }
+  const { rates, fractions } = rateOverride === undefined && !freshList ? ratesOf(jurs) : jurisdictionRates(jurs, rateOverride);
   const m = computeLine({ amount: line.amount, discount: line.discount, inclusive: line.inclusive, taxableShare: share, rates: fractions });
-  const jt: JurisdictionTax[] = [];
-  for (let i = 0; i < jurs.length; i++) jt.push({ jurisdiction: jurs[i]!, rate: rates[i]!, taxable: m.taxable, amount: m.taxes[i]! });
+  const jt = new Array<JurisdictionTax>(jurs.length);
+  for (let i = 0; i < jurs.length; i++) jt[i] = { jurisdiction: jurs[i]!, rate: rates[i]!, taxable: m.taxable, amount: m.taxes[i]! };
   return {
     line: base.line,
     taxCode: base.taxCode,
