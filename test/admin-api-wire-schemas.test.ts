@@ -69,6 +69,14 @@ function check(method: string, path: string, sent: unknown, status: number, cont
     const v = validatorAt(ptr('paths', template, m, 'requestBody', 'content', 'application/json', 'schema'));
     expect(v(sent), `${where} request ${JSON.stringify(sent).slice(0, 200)}: ${ajv.errorsText(v.errors)}`).toBe(true);
   }
+  // Query parameters sent are documented, and valid against their schemas (whole numbers read as numbers).
+  const query = new URLSearchParams(path.split('?')[1] ?? '');
+  for (const [name, value] of query) {
+    const i = (op.parameters ?? []).findIndex((p: Json) => p.in === 'query' && p.name === name);
+    expect(i, `${where}: query parameter ${name} is not documented`).toBeGreaterThanOrEqual(0);
+    const v = validatorAt(ptr('paths', template, m, 'parameters', String(i), 'schema'));
+    expect(v(value) || (/^\d+$/.test(value) && v(Number(value))), `${where}: ${name}=${value}: ${ajv.errorsText(v.errors)}`).toBe(true);
+  }
   const response = op.responses[String(status)];
   expect(response, `${where} answered ${status}, which the document does not list: ${text.slice(0, 200)}`).toBeDefined();
   const type = contentType.split(';')[0]!.trim();
@@ -291,5 +299,11 @@ describe('/openapi.json from the schema files, against the wire', () => {
       expect(json.message).not.toMatch(/must NOT|#\/|instancePath/);
     }
     expect(({} as Json).mode).toBeUndefined();
+    // Query strings too: each parameter once, within its schema's bounds.
+    const org = (await admin('POST', '/admin/organizations', { name: 'Query Co', mode: 'test' })).json.data.id;
+    for (const [path, param] of [['/admin/connections?status=bogus', 'status'], ['/admin/connections?status=active&status=pending', 'status'], [`/admin/organizations/${org}/calculations?limit=501`, 'limit'], [`/admin/organizations/${org}/calculations?limit=ten`, 'limit'], [`/admin/organizations/${org}/calculations?from=2026-02-30`, 'from']] as const) {
+      const r = await request(s.url + path, { headers: { authorization: `Bearer ${TOKEN}` } });
+      expect([r.statusCode, ((await r.body.json()) as Json).param], path).toEqual([400, param]);
+    }
   });
 });

@@ -305,6 +305,13 @@ export type ConnectionsSyncRunAnswer = {
   data: ConnectionsSyncRun;
 };
 
+/** Query parameters of GET /admin/connections, each given once. */
+export type ConnectionsListQuery = {
+  /** Only this organization's. */
+  organization_id?: string;
+  status?: "pending" | "active" | "needs_reauthorization" | "disconnected";
+};
+
 export type OrganizationsCreateRequest = {
   name: string;
   mode: "test" | "live";
@@ -455,6 +462,20 @@ export type OrganizationsCalculationLog = {
   total: number;
 };
 
+/** Query parameters of GET /admin/organizations/{org}/calculations, each given once. */
+export type OrganizationsCalculationsQuery = {
+  status?: "calculated" | "committed" | "voided" | "refunded";
+  kind?: "invoice" | "credit_note" | "refund";
+  /** Customer country (ISO 3166-1 alpha-2). */
+  country?: string;
+  /** Created on or after this date (YYYY-MM-DD, UTC). */
+  from?: string;
+  /** Created on or before this date (YYYY-MM-DD, UTC). */
+  to?: string;
+  /** 1 to 500. */
+  limit?: number;
+};
+
 export type RecordsRecord = {
   external_id: string;
   /** customer, product, invoice, credit_note, ... */
@@ -480,6 +501,18 @@ export type RecordsPage = {
 
 export type RecordsRecordAnswer = {
   data: RecordsRecord;
+};
+
+/** Query parameters of GET /admin/connections/{id}/records/{stream}, each given once. */
+export type RecordsPageQuery = {
+  /** Search text: keeps records whose id or mapped data contains it (case-insensitive). */
+  q?: string;
+  /** Continue after this external id (the previous answer's next_after). */
+  after?: string;
+  /** Records per page, 1 to 100. */
+  limit?: number;
+  /** true: include records deleted upstream. */
+  deleted?: "true" | "false";
 };
 
 export type ServerHealth = {

@@ -18,3 +18,19 @@ export function adminBody<T>(stem: string, def: string, value: unknown): T {
   }
   return value as T;
 }
+
+/**
+ * A query string checked against schemas/admin-api/<stem>.schema.json#/$defs/<def>: each parameter given once
+ * (else 400 naming it), empty ones left out, whole numbers read as numbers where the schema wants an integer.
+ */
+export function adminQuery<T>(stem: string, def: string, query: Record<string, string | string[] | undefined>): T {
+  const props = ((wireValidator('admin-api', stem, def).schema as { properties?: Record<string, { type?: unknown }> }).properties ?? {}) as Record<string, { type?: unknown }>;
+  const out: Record<string, unknown> = {};
+  for (const [name, schema] of Object.entries(props)) {
+    const v = query[name];
+    if (v === undefined || v === '') continue;
+    if (typeof v !== 'string') throw new TaxbridgeError('invalid_input', `${name} must be given once`, { details: { field: name } });
+    out[name] = schema.type === 'integer' && /^-?\d{1,15}$/.test(v) ? Number(v) : v;
+  }
+  return adminBody<T>(stem, def, out);
+}

@@ -26,8 +26,8 @@ import type { ConnectionDoc } from '../connections/model.ts';
 import type { ConnectionService, ConnectInput, UpdateInput } from '../connections/service.ts';
 import { connectionStatus } from '../connections/status.ts';
 import type { ConnectorSpec } from '../spec/types.ts';
-import { adminBody } from './admin-body.ts';
-import type { ConnectionsConnectRequest, ConnectionsSyncRequest, ConnectionsUpdateRequest } from './admin-api-types.generated.ts';
+import { adminBody, adminQuery } from './admin-body.ts';
+import type { ConnectionsConnectRequest, ConnectionsListQuery, ConnectionsSyncRequest, ConnectionsUpdateRequest } from './admin-api-types.generated.ts';
 import { sendError, sendJson } from './http-errors.ts';
 import type { AdminCredential } from './admin-bearer.ts';
 import { BodyError, isJsonContentType, readJsonBody, readRawBody } from './raw-body.ts';
@@ -135,10 +135,8 @@ export function createConnectionsApiRouter(opts: ConnectionsApiOptions): Router 
   router.get(
     '/connections',
     handle(async (ctx) => {
-      const org = typeof ctx.query.organization_id === 'string' && ctx.query.organization_id ? ctx.query.organization_id : undefined;
-      const status = ctx.query.status;
-      if (status !== undefined && !['pending', 'active', 'needs_reauthorization', 'disconnected'].includes(String(status))) throw badInput('status must be pending, active, needs_reauthorization or disconnected', 'status');
-      const list = await connections.list({ organizationId: org, status: status as ConnectionDoc['status'] | undefined });
+      const { organization_id, status } = adminQuery<ConnectionsListQuery>('connections', 'list_query', ctx.query);
+      const list = await connections.list({ organizationId: organization_id, status });
       sendJson(ctx, 200, { data: list.map((d) => connections.view(d)) });
     }),
   );

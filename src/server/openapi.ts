@@ -38,6 +38,19 @@ const taxKey = (op: Op): Op => ({
 // Every shape is a component made from its schema file (src/wire-schemas.ts): nothing is written here twice.
 const schemas: Record<string, Schema> = { ...openApiComponents('tax-api'), ...openApiComponents('admin-api'), ...openApiComponents('entities') };
 
+/** The query parameters of an operation from its schema component (one property per parameter). */
+function queryParams(component: string): Op[] {
+  const c = schemas[component] as { properties?: Record<string, Schema>; required?: string[] } | undefined;
+  if (!c?.properties) throw new Error(`no query component ${component}`);
+  return Object.entries(c.properties).map(([name, p]) => ({
+    name,
+    in: 'query',
+    required: c.required?.includes(name) ?? false,
+    schema: { $ref: `#/components/schemas/${component}/properties/${name}` },
+    ...(typeof p.description === 'string' ? { description: p.description } : {}),
+  }));
+}
+
 const orgParam = pathParam('org', 'Organization id.');
 const connParam = pathParam('id', 'Connection id.');
 
@@ -325,15 +338,7 @@ const paths: Record<string, Record<string, Op>> = {
       tags: ['admin: organizations'],
       summary: 'The organization’s tax calculation log, newest first',
       description: 'Recorded calculations of the tax API and of POST /admin/organizations/{org}/calculate, without their recorded requests. Amounts (tax_total, lines, jurisdictions) are integer minor units of `currency`.',
-      parameters: [
-        orgParam,
-        queryParam('status', 'calculated, committed, voided or refunded.', { enum: ['calculated', 'committed', 'voided', 'refunded'] }),
-        queryParam('kind', 'invoice, credit_note or refund.', { enum: ['invoice', 'credit_note', 'refund'] }),
-        queryParam('country', 'Customer country (ISO 3166-1 alpha-2).'),
-        queryParam('from', 'Created on or after this date (YYYY-MM-DD, UTC).', { type: 'string', format: 'date' }),
-        queryParam('to', 'Created on or before this date (YYYY-MM-DD, UTC).', { type: 'string', format: 'date' }),
-        queryParam('limit', '1 to 500 (default 50).', { type: 'integer', minimum: 1, maximum: 500 }),
-      ],
+      parameters: [orgParam, ...queryParams('OrganizationsCalculationsQuery')],
       responses: { '200': json(ref('OrganizationsCalculationLog'), 'Calculations.'), '404': errorResponse('No such organization.') },
     }),
   },
@@ -408,7 +413,7 @@ const paths: Record<string, Record<string, Op>> = {
     get: admin({
       tags: ['admin: connections'],
       summary: 'List connections',
-      parameters: [queryParam('organization_id', 'Only this organization’s.'), queryParam('status', 'pending, active, needs_reauthorization or disconnected.', { enum: ['pending', 'active', 'needs_reauthorization', 'disconnected'] })],
+      parameters: [...queryParams('ConnectionsListQuery')],
       responses: { '200': json(ref('ConnectionsConnectionList'), 'Connections.') },
     }),
     post: admin({
@@ -456,7 +461,7 @@ const paths: Record<string, Record<string, Op>> = {
       tags: ['admin: connections'],
       summary: 'Synced records of a stream (customers, products, invoices, credit notes…), paged and searchable',
       description: 'In external id order. `q` keeps records whose id or mapped data contains it (case-insensitive); a search reads at most 5000 records per request and answers `next_after` to continue. Only the mapped (canonical) record, never the upstream raw one.',
-      parameters: [connParam, pathParam('stream', 'Stream name of the connector spec, e.g. invoices.'), queryParam('q', 'Search text (at most 200 characters).'), queryParam('after', 'Continue after this external id (the previous answer’s next_after).'), queryParam('limit', 'Records per page, 1 to 100 (default 25).', { type: 'integer', minimum: 1, maximum: 100 }), queryParam('deleted', 'true: include records deleted upstream.', { enum: ['true', 'false'] })],
+      parameters: [connParam, pathParam('stream', 'Stream name of the connector spec, e.g. invoices.'), ...queryParams('RecordsPageQuery')],
       responses: {
         '200': json(ref('RecordsPage'), 'A page of records.'),
         '404': errorResponse('No such connection, or the connection has no such stream.'),

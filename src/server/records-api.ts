@@ -16,6 +16,8 @@ import type { Logger } from '../log/index.ts';
 import type { Store, StoredEntity } from '../store/types.ts';
 import { TaxbridgeError } from '../errors.ts';
 import type { AdminCredential } from './admin-bearer.ts';
+import { adminQuery } from './admin-body.ts';
+import type { RecordsPageQuery, RecordsRecord } from './admin-api-types.generated.ts';
 import { sendError, sendJson } from './http-errors.ts';
 import { createAdminRouter } from './routing.ts';
 
@@ -26,25 +28,12 @@ export interface RecordsApiOptions {
   log?: Logger;
 }
 
-const MAX_LIMIT = 100;
+/** The query's bounds (limit 1..100, q up to 200 characters) are in schemas/admin-api/records.schema.json. */
 const DEFAULT_LIMIT = 25;
 const SCAN_LIMIT = 5_000;
 const PAGE = 250;
-const MAX_QUERY = 200;
-const MAX_ID = 500;
 
-function badInput(message: string, field: string): TaxbridgeError {
-  return new TaxbridgeError('invalid_input', message, { details: { field } });
-}
-
-function one(v: unknown, field: string, max: number): string | undefined {
-  if (v === undefined) return undefined;
-  if (typeof v !== 'string') throw badInput(`${field} must be given once`, field);
-  if (v.length > max) throw badInput(`${field} is longer than ${max} characters`, field);
-  return v;
-}
-
-function view(e: StoredEntity): Record<string, unknown> {
+function view(e: StoredEntity): RecordsRecord {
   return { external_id: e.external_id, entity: e.entity, stream: e.stream, deleted: e.deleted, first_seen_at: e.first_seen_at, updated_at: e.updated_at, data: e.data };
 }
 
@@ -65,14 +54,11 @@ export function createRecordsApiRouter(opts: RecordsApiOptions): Router {
   router.get('/connections/:id/records/:stream', async (ctx) => {
     try {
       const { connectionId, stream } = await streamOf(ctx);
-      const q = one(ctx.query.q, 'q', MAX_QUERY)?.trim().toLowerCase() ?? '';
-      let after = one(ctx.query.after, 'after', MAX_ID) || undefined;
-      const limitText = one(ctx.query.limit, 'limit', 6);
-      const limit = limitText === undefined ? DEFAULT_LIMIT : Number(limitText);
-      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) throw badInput(`limit must be a whole number from 1 to ${MAX_LIMIT}`, 'limit');
-      const deletedText = one(ctx.query.deleted, 'deleted', 5);
-      if (deletedText !== undefined && deletedText !== 'true' && deletedText !== 'false') throw badInput('deleted must be true or false', 'deleted');
-      const includeDeleted = deletedText === 'true';
+      const query = adminQuery<RecordsPageQuery>('records', 'page_query', ctx.query);
+      const q = query.q?.trim().toLowerCase() ?? '';
+      let after = query.after;
+      const limit = query.limit ?? DEFAULT_LIMIT;
+      const includeDeleted = query.deleted === 'true';
 
       let out: StoredEntity[] = [];
       let scanned = 0;

@@ -18,6 +18,8 @@ import { DEFAULT_TAX_API_LIMITS } from '../tax/request-schema.ts';
 import type { TaxService } from '../tax/service.ts';
 import type { AdminCredential } from './admin-bearer.ts';
 import { BodyError, readJsonBodyText } from './raw-body.ts';
+import { adminQuery } from './admin-body.ts';
+import type { OrganizationsCalculationsQuery } from './admin-api-types.generated.ts';
 import { sendJson } from './http-errors.ts';
 import { createAdminRouter } from './routing.ts';
 
@@ -29,26 +31,6 @@ export interface TaxAdminApiOptions {
 }
 
 export const ADMIN_CALCULATION_KEY_ID = 'admin';
-const STATUSES = ['calculated', 'committed', 'voided', 'refunded'] as const;
-const KINDS = ['invoice', 'credit_note', 'refund'] as const;
-const DATE = /^\d{4}-\d{2}-\d{2}$/;
-
-function badInput(message: string, field: string): TaxbridgeError {
-  return new TaxbridgeError('invalid_input', message, { details: { field } });
-}
-
-function one(v: unknown, field: string, max = 40): string | undefined {
-  if (v === undefined || v === '') return undefined;
-  if (typeof v !== 'string') throw badInput(`${field} must be given once`, field);
-  if (v.length > max) throw badInput(`${field} is longer than ${max} characters`, field);
-  return v;
-}
-
-function oneOf<T extends string>(v: unknown, field: string, allowed: readonly T[]): T | undefined {
-  const s = one(v, field);
-  if (s !== undefined && !allowed.includes(s as T)) throw badInput(`${field} must be one of ${allowed.join(', ')}`, field);
-  return s as T | undefined;
-}
 
 /** A log entry without the recorded request. */
 function logView(d: TaxCalculationDoc): Record<string, unknown> {
@@ -79,16 +61,9 @@ export function createTaxAdminApiRouter(opts: TaxAdminApiOptions): Router {
   router.get('/organizations/:org/calculations', async (ctx) => {
     try {
       const org = await service.getOrganization(String(ctx.params.org));
-      const status = oneOf(ctx.query.status, 'status', STATUSES);
-      const kind = oneOf(ctx.query.kind, 'kind', KINDS);
-      const country = one(ctx.query.country, 'country', 2)?.toUpperCase();
-      if (country !== undefined && !/^[A-Z]{2}$/.test(country)) throw badInput('country must be two letters (ISO 3166-1)', 'country');
-      const from = one(ctx.query.from, 'from', 10);
-      const to = one(ctx.query.to, 'to', 10);
-      for (const [name, v] of [['from', from], ['to', to]] as const) if (v !== undefined && !DATE.test(v)) throw badInput(`${name} must be a date YYYY-MM-DD`, name);
-      const limitText = one(ctx.query.limit, 'limit', 4);
-      const limit = limitText === undefined ? 50 : Number(limitText);
-      if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw badInput('limit must be a whole number from 1 to 500', 'limit');
+      const { status, kind, from, to, ...query } = adminQuery<OrganizationsCalculationsQuery>('organizations', 'calculations_query', ctx.query);
+      const country = query.country?.toUpperCase();
+      const limit = query.limit ?? 50;
       const docs = await service.listCalculations(org.id, org.mode, (d) => {
         if (status && (d.status ?? 'calculated') !== status) return false;
         if (kind && (d.kind ?? 'invoice') !== kind) return false;
