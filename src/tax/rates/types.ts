@@ -1,5 +1,6 @@
 /**
- * The shapes of the rate data as the engine sees them (loading: ./index.ts, ./places.ts, ./sst.ts, ./csv.ts).
+ * The shapes of the rate data as the engine sees them (loading: ./tables.ts, ./places.ts, ./sst.ts, ./csv.ts;
+ * lookup: ./lookup.ts).
  */
 import type { ZipPlace } from '../places/zip-places.ts';
 
