@@ -174,7 +174,9 @@ export async function runStream(opts: RunSyncOptions & { http: HttpClient }, nam
     if (m.ok && !forceDeleted) return { external_id: m.external_id, data: m.data, raw, deleted: m.deleted };
     if ((m.deleted || forceDeleted) && m.external_id !== undefined) {
       // Archived records may lack what the mapping needs: keep the stored data, mark it deleted, in
-      // the same commit as the page (one never imported has nothing to mark).
+      // the same commit as the page (one never imported has nothing to mark). The previous page's commit
+      // lands first, so a record it wrote is read as it wrote it.
+      await settled();
       const stored = await store.getEntity(conn.connection_id, name, m.external_id);
       if (stored) return { external_id: m.external_id, data: stored.data, raw, deleted: true };
       return undefined;
@@ -184,6 +186,19 @@ export async function runStream(opts: RunSyncOptions & { http: HttpClient }, nam
       if (failures.length < MAX_FAILURES) failures.push({ external_id: m.external_id, page: pageNo, reason: m.reason });
     }
     return undefined;
+  };
+
+  // The previous page's commit, still in flight while the next page is mapped (one at most: commits stay in
+  // page order, and a page is never committed before the one before it).
+  let inFlight: Promise<void> | undefined;
+  // A failed commit stops the read at once (the page being read ahead is cancelled) and is the run's error.
+  let commitFailure: { error: unknown } | undefined;
+  const reading = new AbortController();
+  const readSignal = signal ? AbortSignal.any([signal, reading.signal]) : reading.signal;
+  const settled = async (): Promise<void> => {
+    const p = inFlight;
+    inFlight = undefined;
+    if (p) await p;
   };
 
   try {
@@ -206,7 +221,7 @@ export async function runStream(opts: RunSyncOptions & { http: HttpClient }, nam
       await commit(feed.pages, writes, checkpoint, feed.changes.length, feed.skipped);
       summary.pages = feed.pages;
     } else {
-      for await (const page of rawPages(c, client, plan, {}, signal)) {
+      for await (const page of rawPages(c, client, plan, {}, readSignal)) {
         const writes: EntityWrite[] = [];
         let slice = performance.now();
         for (const raw of page.records) {
@@ -222,15 +237,26 @@ export async function runStream(opts: RunSyncOptions & { http: HttpClient }, nam
         run.next = page.next;
         const last = page.next === undefined;
         // The read is complete once its last page arrived: records it never saw go in the same commit.
+        await settled();
         if (last && absence) await addAbsent(absence, writes);
         const checkpoint: StreamState = last
           ? finalState(conn.connection_id, name, state, run, { lookbackMs: lookback * 1000, feed: !!c.feed })
           : { connection_id: conn.connection_id, stream: name, cursor: state?.cursor, run: { ...run }, last_run: state?.last_run, ...(state?.feed_seen ? { feed_seen: state.feed_seen } : {}) };
-        await commit(page.page, writes, checkpoint, page.records.length, page.skipped);
+        // Committed while the next page is mapped; its failure surfaces at the next settled().
+        const p = commit(page.page, writes, checkpoint, page.records.length, page.skipped);
+        p.catch((err: unknown) => {
+          commitFailure ??= { error: err };
+          reading.abort(err);
+        });
+        inFlight = p;
       }
+      await settled();
     }
-  } catch (e) {
-    if (signal?.aborted) throw e;
+  } catch (caught) {
+    // Nothing of this run may still be writing once it is reported (or its lease released).
+    await inFlight?.catch(() => undefined);
+    if (signal?.aborted) throw caught;
+    const e = commitFailure ? commitFailure.error : caught;
     finish(summary, failures, started);
     summary.status = 'failed';
     if (absence) summary.absent_skipped = 'the run failed';
