@@ -23,6 +23,9 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 import { openBenchStore } from './lib/bench-store.ts';
+import type { ConnectorSpec } from '../src/spec/types.ts';
+import type { Store } from '../src/store/types.ts';
+import { compileStream } from '../src/sync/compile.ts';
 
 const INVOICES = Number(process.env.BENCH_INVOICES ?? 20_000);
 const LINES = 5;
@@ -103,9 +106,11 @@ async function syncChild(kind: 'embedded' | 'postgres', url: string): Promise<vo
   const spec = loadConnector(join(fileURLToPath(new URL('..', import.meta.url)), 'connectors', 'sequence.yaml'));
   spec.http = { ...spec.http, rate_limit: undefined };
   const { store, cleanup } = await openBenchStore(kind);
+  const time = timeSyncParts(spec, store);
   const conn = { connection_id: 'bench', environment: 'production' as const, base_url: url, credentials: { client_id: 'seq_client', client_secret: 'seq_secret' }, settings: {} };
   const rss: Array<{ records: number; rss_mb: number }> = [];
   let nextSample = 0;
+  let window = { ...time.totals, records: 0, ms: 0 };
   const started = performance.now();
   const [summary] = await runSync({
     spec,
@@ -117,7 +122,16 @@ async function syncChild(kind: 'embedded' | 'postgres', url: string): Promise<vo
       if (p.records < nextSample) return;
       nextSample = p.records + Math.max(1000, Math.floor(INVOICES / 10));
       rss.push({ records: p.records, rss_mb: Math.round(process.memoryUsage.rss() / 1048576) });
-      process.stderr.write(`${kind} sync: ${p.records.toLocaleString('en-US')} invoices, ${Math.round((p.records * 1000) / p.elapsed_ms)} invoices/s, rss ${rss[rss.length - 1]!.rss_mb} MB\n`);
+      // Rate and per-page figures of the stretch since the previous line (not the running average), so a
+      // slowdown as the table grows shows.
+      const ms = performance.now() - started;
+      const per = perPage(time.totals, window);
+      const rate = Math.round(((p.records - window.records) * 1000) / (ms - window.ms));
+      process.stderr.write(
+        `${kind} sync: ${p.records.toLocaleString('en-US')} invoices, ${Math.round((p.records * 1000) / p.elapsed_ms)} invoices/s (last stretch ${rate}/s; per page of ${PAGE}: ` +
+          `mapping ${per.mapping_ms} ms, validation ${per.validation_ms} ms, store ${per.store_ms} ms, ${per.statements} statements), rss ${rss[rss.length - 1]!.rss_mb} MB\n`,
+      );
+      window = { ...time.totals, records: p.records, ms };
     },
   });
   const syncMs = performance.now() - started;
@@ -126,10 +140,92 @@ async function syncChild(kind: 'embedded' | 'postgres', url: string): Promise<vo
   await store.close();
   await cleanup();
   if (summary!.status !== 'ok' || stored.active !== INVOICES) throw new Error(`${kind} sync did not store every invoice: ${JSON.stringify({ status: summary!.status, error: summary!.error, stored })}`);
-  process.stdout.write(`${JSON.stringify({ kind, records: summary!.records, sync_ms: Math.round(syncMs), peak_rss_mb: peak, rss })}\n`);
+  const per = perPage(time.totals, { pages: 0, mapping: 0, validation: 0, store: 0, statements: 0 });
+  process.stdout.write(`${JSON.stringify({ kind, records: summary!.records, sync_ms: Math.round(syncMs), peak_rss_mb: peak, rss, per_page: { wall_ms: Number((syncMs / time.totals.pages).toFixed(1)), ...per } })}\n`);
 }
 
-async function syncInChild(kind: 'embedded' | 'postgres', url: string): Promise<{ kind: string; records: number; sync_ms: number; peak_rss_mb: number; rss: Array<{ records: number; rss_mb: number }> }> {
+interface PartTotals {
+  pages: number;
+  mapping: number;
+  validation: number;
+  store: number;
+  statements: number;
+}
+
+/**
+ * Where a sync's time goes, per page: the mapping expression and the schema validation (timed around each
+ * call of the stream's compiled ones), the store's commitPage (a page's commit overlaps the mapping of the
+ * next one, so the parts add up to more than the wall time), and the SQL statements PostgreSQL received.
+ */
+function timeSyncParts(spec: ConnectorSpec, store: Store): { totals: PartTotals } {
+  const totals: PartTotals = { pages: 0, mapping: 0, validation: 0, store: 0, statements: 0 };
+  const c = compileStream(spec, 'invoices');
+  const evaluate = c.mapping.evaluate.bind(c.mapping);
+  c.mapping.evaluate = async (input, bindings) => {
+    const t0 = performance.now();
+    try {
+      return await evaluate(input, bindings);
+    } finally {
+      totals.mapping += performance.now() - t0;
+    }
+  };
+  const validate = c.validate;
+  const timed = ((data: unknown) => {
+    const t0 = performance.now();
+    try {
+      return validate(data);
+    } finally {
+      totals.validation += performance.now() - t0;
+    }
+  }) as typeof validate;
+  Object.defineProperty(timed, 'errors', { get: () => validate.errors });
+  c.validate = timed;
+  const commitPage = store.commitPage.bind(store);
+  store.commitPage = async (input) => {
+    const t0 = performance.now();
+    try {
+      return await commitPage(input);
+    } finally {
+      totals.store += performance.now() - t0;
+      totals.pages++;
+    }
+  };
+  const pool = (store as { pool?: { query: (...a: unknown[]) => unknown; connect: (...a: unknown[]) => unknown } }).pool;
+  if (pool) {
+    const query = pool.query.bind(pool);
+    pool.query = (...a: unknown[]) => {
+      totals.statements++;
+      return query(...a);
+    };
+    const connect = pool.connect.bind(pool);
+    pool.connect = (...a: unknown[]) => {
+      // pool.query connects with a callback; only transactions (pool.connect() awaited) need their client counted.
+      if (a.length) return connect(...a);
+      return (connect() as Promise<{ query: (...q: unknown[]) => unknown; benchCounted?: true }>).then((client) => {
+        if (!client.benchCounted) {
+          const q = client.query.bind(client);
+          client.query = (...x: unknown[]) => {
+            totals.statements++;
+            return q(...x);
+          };
+          client.benchCounted = true;
+        }
+        return client;
+      });
+    };
+  }
+  return { totals };
+}
+
+function perPage(now: PartTotals, since: PartTotals): { mapping_ms: number; validation_ms: number; store_ms: number; statements: number } {
+  const pages = Math.max(1, now.pages - since.pages);
+  const f = (v: number) => Number((v / pages).toFixed(2));
+  return { mapping_ms: f(now.mapping - since.mapping), validation_ms: f(now.validation - since.validation), store_ms: f(now.store - since.store), statements: f(now.statements - since.statements) };
+}
+
+type ChildResult = { kind: string; records: number; sync_ms: number; peak_rss_mb: number; rss: Array<{ records: number; rss_mb: number }>; per_page: Record<string, number> };
+
+async function syncInChild(kind: 'embedded' | 'postgres', url: string): Promise<ChildResult> {
   const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--sync-child', kind, url], { stdio: ['ignore', 'pipe', 'inherit'], env: process.env });
   let last = '';
   for await (const line of createInterface({ input: child.stdout! })) if (line.startsWith('{')) last = line;
@@ -158,8 +254,8 @@ async function mainBothStores(): Promise<void> {
     store: 'postgres+embedded',
     records: INVOICES,
     raw_rps: Math.round(rawRps),
-    postgres: { sync_rps: Math.round(rps(pgRun)), ratio: Number((rps(pgRun) / rawRps).toFixed(3)), peak_rss_mb: pgRun.peak_rss_mb, rss_growth_mb: pgRss.length ? Math.max(...pgRss) - pgRss[0]! : 0, sync_ms: pgRun.sync_ms },
-    embedded: { sync_rps: Math.round(rps(emb)), ratio: Number((rps(emb) / rawRps).toFixed(3)), peak_rss_mb: emb.peak_rss_mb, sync_ms: emb.sync_ms },
+    postgres: { sync_rps: Math.round(rps(pgRun)), ratio: Number((rps(pgRun) / rawRps).toFixed(3)), peak_rss_mb: pgRun.peak_rss_mb, rss_growth_mb: pgRss.length ? Math.max(...pgRss) - pgRss[0]! : 0, sync_ms: pgRun.sync_ms, per_page: pgRun.per_page },
+    embedded: { sync_rps: Math.round(rps(emb)), ratio: Number((rps(emb) / rawRps).toFixed(3)), peak_rss_mb: emb.peak_rss_mb, sync_ms: emb.sync_ms, per_page: emb.per_page },
     raw_ms: Math.round(raw.ms),
   };
   log(JSON.stringify(result));
