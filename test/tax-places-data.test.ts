@@ -68,6 +68,45 @@ describe('us-places.yaml', () => {
   });
 });
 
+describe('place rows by county FIPS code and places without a sales tax', () => {
+  const d = loadTaxData();
+  it('tells St. Louis City (510) from St. Louis County (189), which the ZIP table both names "St. Louis"', () => {
+    const city = d.usLookup('MO', '63147', '2026-06-01')!;
+    expect(city.place).toMatchObject({ city: 'Saint Louis', county: 'St. Louis', county_fips: '510' });
+    expect(city).toMatchObject({ local: 'estimated', region: 'City of St. Louis' });
+    expect(city.jurs.map((j) => [j.level, j.rate, j.rate_source])).toEqual([['state', '4.225', 'state_table'], ['city', '5.454', 'city_table']]);
+    const county = d.usLookup('MO', '63105', '2026-06-01')!; // Clayton, postal city Saint Louis, St. Louis County
+    expect(county.place).toMatchObject({ city: 'Saint Louis', county: 'St. Louis', county_fips: '189' });
+    expect(county.local).toBe('unknown');
+  });
+
+  it('a county_fips that matches no ZIP leaves the place unknown; a malformed one is a schema error', () => {
+    const dir = copyData();
+    const f = join(dir, 'us-places.yaml');
+    const text = readFileSync(f, 'utf8');
+    writeFileSync(f, text.replace('match: { city: "Saint Louis", county_fips: "510" }', 'match: { city: "Saint Louis", county_fips: "511" }'));
+    expect(loadTaxData(dir).usLookup('MO', '63147', '2026-06-01')?.local).toBe('unknown');
+    writeFileSync(f, text.replace('county_fips: "510"', 'county_fips: "51"'));
+    expect(() => loadTaxData(dir)).toThrow(/us-places\.yaml:\d+:\d+: .*county_fips/);
+  });
+
+  it('Anchorage levies no general sales tax: one zero-rate jurisdiction from the city table, not unknown', () => {
+    const a = d.usLookup('AK', '99508', '2026-06-01')!;
+    expect(a.local).toBe('estimated');
+    expect(a.jurs.map((j) => [j.level, j.name, j.rate, j.rate_source])).toEqual([['city', 'Municipality of Anchorage', '0', 'city_table']]);
+    // Beyond the row's end (a proposed 3% tax may start) and elsewhere in Alaska: unknown again.
+    expect(d.usLookup('AK', '99508', '2027-06-01')?.local).toBe('unknown');
+    expect(d.usLookup('AK', '99701', '2026-06-01')?.local).toBe('unknown'); // Fairbanks
+  });
+
+  it('a no_general_sales_tax row cannot carry rates', () => {
+    const dir = copyData();
+    const f = join(dir, 'us-places.yaml');
+    writeFileSync(f, readFileSync(f, 'utf8').replace('    no_general_sales_tax: true\n', '    no_general_sales_tax: true\n    city: { name: "Anchorage", rate: "0" }\n'));
+    expect(() => loadTaxData(dir)).toThrow(/us-places\.yaml:\d+:\d+: a row with no_general_sales_tax has no county, city or special components/);
+  });
+});
+
 describe('local taxability', () => {
   const d = loadTaxData();
   it('Denver taxes SaaS although Colorado does not; its districts follow the state', () => {

@@ -379,12 +379,11 @@ function taxLine(
     jurs = found;
   }
   if (jurs.length === 0) return untaxedLine(base, 'not_subject_to_tax', NONE);
+  // A place known to levy no sales tax (us-places.yaml no_general_sales_tax, in a state without one): its
+  // zero-rate jurisdiction stays in the answer to say where that knowledge comes from.
+  if (jurs[0]!.rate === '0' && jurs.every((j) => j.rate === '0')) return untaxedLine(base, 'not_subject_to_tax', zeroTaxes(jurs));
 
-  if (productExempt) {
-    const zero: JurisdictionTax[] = [];
-    for (let i = 0; i < jurs.length; i++) zero.push({ jurisdiction: jurs[i]!, rate: '0', taxable: 0n, amount: 0n });
-    return untaxedLine(base, 'product_exempt', zero);
-  }
+  if (productExempt) return untaxedLine(base, 'product_exempt', zeroTaxes(jurs));
 
   const { rates, fractions } = rateOverride === undefined && !freshList ? ratesOf(jurs) : jurisdictionRates(jurs, rateOverride);
   const m = computeLine({ amount: line.amount, discount: line.discount, inclusive: line.inclusive, taxableShare: share, rates: fractions });
@@ -528,6 +527,13 @@ interface LineBase {
   taxCode: TaxCode;
   country: string;
   state: string | undefined;
+}
+
+/** Zero amounts, one per jurisdiction. */
+function zeroTaxes(jurs: readonly Jurisdiction[]): JurisdictionTax[] {
+  const zero: JurisdictionTax[] = [];
+  for (let i = 0; i < jurs.length; i++) zero.push({ jurisdiction: jurs[i]!, rate: '0', taxable: 0n, amount: 0n });
+  return zero;
 }
 
 function untaxedLine(base: LineBase, reason: TaxabilityReason, jurisdictions: JurisdictionTax[]): EngineLine {

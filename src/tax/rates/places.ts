@@ -5,7 +5,9 @@
  *
  * A ZIP's place is its postal city and county, so every rate found here is an estimate: rate_source
  * `city_table` (a city row) or `county_table` (a county row, complete only where the state has no city taxes
- * or the city is not one of the row's except_cities).
+ * or the city is not one of the row's except_cities). A row may name the county's FIPS code too, where the ZIP
+ * table names two counties alike (St. Louis City and St. Louis County), and a row may say the place levies no
+ * general sales tax at all (Anchorage): one zero-rate jurisdiction, so the answer says its rates are known.
  */
 import type { ZipPlace } from '../places/zip-places.ts';
 import { readDataFile } from './data-file.ts';
@@ -18,6 +20,8 @@ export type LocalTaxes = 'none' | 'county' | 'county_city';
 interface Match {
   cities?: Set<string>;
   county?: string;
+  /** 3-digit county FIPS code within the state (ZipPlace.county_fips). */
+  fips?: string;
   except?: Set<string>;
 }
 
@@ -108,6 +112,11 @@ export function loadPlaceRates(file: string, label: string, stateRate: (state: s
     const jurs: Jurisdiction[] = [];
     const rates: string[] = [];
     const rs: RateSource = match.cities ? 'city_table' : 'county_table';
+    if (p.no_general_sales_tax) {
+      if (p.county || p.city || p.special) fail(`${base}/no_general_sales_tax`, 'a row with no_general_sales_tax has no county, city or special components');
+      // The one jurisdiction of such a place: rate 0, so the answer names where the (absent) local rates come from.
+      jurs.push(Object.freeze({ level: match.cities ? 'city' : 'county', name: p.region_name, country: 'US', state: p.state, rate: '0', tax_type: 'sales_tax', display_name: `${p.region_name} (no general sales tax)`, rate_source: rs }));
+    }
     const add = (c: Component | undefined, level: 'county' | 'city' | 'special', pointer: string): void => {
       if (!c) return;
       const rate = checkPercent(c.rate, (m) => fail(`${pointer}/rate`, m));
@@ -122,8 +131,9 @@ export function loadPlaceRates(file: string, label: string, stateRate: (state: s
     if (match.cities) for (const c of match.cities) push(cityRows, `${p.state}|${c}`, row);
     else push(countyRows, `${p.state}|${match.county}`, row);
   });
-  checkOverlaps(cityRows, (r) => [...(r.match.county ? [r.match.county] : [''])]);
-  checkOverlaps(countyRows, () => ['']);
+  const sub = (r: PlaceRow): string[] => [`${r.match.county ?? ''}#${r.match.fips ?? ''}`];
+  checkOverlaps(cityRows, sub);
+  checkOverlaps(countyRows, sub);
 
   const taxability = new Map<string, TaxabilityRow[]>(); // "ST|jurisdiction|code"
   (doc.local_taxability ?? []).forEach((t, i) => {
@@ -145,6 +155,7 @@ export function loadPlaceRates(file: string, label: string, stateRate: (state: s
 
   function matches(m: Match, place: ZipPlace): boolean {
     if (m.county !== undefined && m.county !== fold(place.county)) return false;
+    if (m.fips !== undefined && m.fips !== place.county_fips) return false;
     if (m.except?.has(fold(place.city))) return false;
     return true;
   }
@@ -182,6 +193,7 @@ export function loadPlaceRates(file: string, label: string, stateRate: (state: s
     return {
       ...(cities.length ? { cities: new Set(cities) } : {}),
       ...(m.county ? { county: fold(m.county) } : {}),
+      ...(m.county_fips ? { fips: m.county_fips } : {}),
       ...(m.except_cities ? { except: new Set(m.except_cities.map(fold)) } : {}),
     };
   }
@@ -195,7 +207,7 @@ export function loadPlaceRates(file: string, label: string, stateRate: (state: s
 }
 
 interface Component { name: string; rate: string; display_name?: string }
-interface MatchDoc { city?: string; cities?: string[]; county?: string; except_cities?: string[] }
+interface MatchDoc { city?: string; cities?: string[]; county?: string; county_fips?: string; except_cities?: string[] }
 interface PlacesDoc {
   source: string | string[];
   as_of: string;
@@ -205,7 +217,7 @@ interface PlacesDoc {
   }>;
   places: Array<{
     state: string; match: MatchDoc; region_name: string; county?: Component; city?: Component; special?: Component[];
-    combined_rate: string; effective_from: string; effective_to?: string; source: string | string[]; as_of: string; note?: string;
+    combined_rate: string; no_general_sales_tax?: true; effective_from: string; effective_to?: string; source: string | string[]; as_of: string; note?: string;
   }>;
   local_taxability?: Array<TaxabilityDoc & { state: string; jurisdiction: string; as_of: string; tax_code: string; effective_from?: string; effective_to?: string }>;
   product_taxes?: Array<{
