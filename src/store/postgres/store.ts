@@ -551,8 +551,10 @@ export class PostgresStore implements Store {
    * not even sent; (2) one statement that upserts the changed rows and saves the checkpoint and its
    * sync_state copy. A single statement is one transaction: the page and its checkpoint commit together. The
    * counts come from the state that statement itself saw (a CTE reads the rows before its upsert, same
-   * snapshot), so a record written meanwhile by someone else (a webhook) is still counted right; the upsert
-   * skips rows whose hashes already match, so such a record is never rewritten with identical content.
+   * snapshot), so a record someone else (a webhook) wrote between the two is still counted right; the upsert
+   * skips rows whose hashes already match, so such a record is never rewritten with identical content. Two
+   * writers inserting the same new id at the same instant may both count it created (as with the earlier
+   * SELECT ... FOR UPDATE, which cannot lock a row that does not exist yet); the stored row is the later one.
    */
   async commitPage(input: { connectionId: string; stream: string; entity: string; writes: EntityWrite[]; checkpoint?: { id: string; value: Record<string, unknown> } }): Promise<UpsertResult> {
     requireId('connection id', input.connectionId);
