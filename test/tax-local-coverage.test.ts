@@ -22,7 +22,7 @@ const KNOWN = [
   'Colorado Springs, CO', 'Aurora, CO', 'Omaha, NE', 'Lincoln, NE', 'Wichita, KS', 'Tulsa, OK', 'New Orleans, LA', 'Minneapolis, MN',
   'Boise, ID', 'Reno, NV', 'Madison, WI',
   // second pass: St. Louis City by county FIPS code, Albuquerque on the 4.875 % state GRT, Anchorage (no sales tax)
-  'Saint Louis, MO', 'Albuquerque, NM', 'Anchorage, AK',
+  'Saint Louis, MO', 'Albuquerque, NM', 'Anchorage, AK', 'Garland, TX',
 ];
 // Places known to levy no general sales tax (us-places.yaml no_general_sales_tax): no tax and no
 // local_rates_unknown warning, but a zero-rate jurisdiction from the city table that says so.
@@ -199,6 +199,7 @@ describe('the 100 largest US cities, one ZIP each away from downtown', () => {
     ['Oakland (after Measure A, 2025-10-01)', { state: 'CA', postal_code: '94621' }, [['California', 7.25, 725], ['Alameda County district taxes (aggregate: BART, transportation, health care, child care)', 3, 300], ['City of Oakland Measure A (2025)', 0.5, 50]], 1075],
     ['Plano (DART)', { state: 'TX', postal_code: '75086' }, [['Texas', 6.25, 625], ['Plano', 1, 100], ['Dallas MTA (DART)', 1, 100]], 825],
     ['St. Louis City (county FIPS 510)', { state: 'MO', postal_code: '63147' }, [['Missouri', 4.225, 423], ['City of St. Louis local sales taxes (aggregate)', 5.454, 545]], 968],
+    ['Garland (DART)', { state: 'TX', postal_code: '75046' }, [['Texas', 6.25, 625], ['Garland', 1, 100], ['Dallas MTA (DART)', 1, 100]], 825],
     ['Albuquerque (4.875 % state GRT)', { state: 'NM', postal_code: '87181' }, [['New Mexico', 4.875, 488], ['Albuquerque and Bernalillo County gross receipts taxes (aggregate, location code 02-100)', 2.75, 275]], 763],
   ];
   for (const [label, address, parts, sum] of cases) {
