@@ -36,14 +36,32 @@ describe('PostgresStore commitPage', () => {
   it('writes nothing of a page, checkpoint included, when its statement fails', async () => {
     const store = await stores.make();
     await store.commitPage({ ...base, writes: [inv('a', '1.00')], checkpoint: { id: 'cp', value: { page: 1 } } });
-    // PostgreSQL's jsonb refuses the NUL character: the page's one statement fails as a whole.
-    const bad: EntityWrite = { external_id: 'z', data: { external_id: 'z', total: 'bad\u0000' }, raw: { id: 'z' } };
+    // PostgreSQL refuses the NUL character in an id (text and jsonb alike): the page's one statement fails as a whole.
+    const bad: EntityWrite = { external_id: 'z\u0000', data: { external_id: 'z', total: 'bad' }, raw: { id: 'z' } };
     await expect(store.commitPage({ ...base, writes: [inv('a', '2.00'), inv('b', '1.00'), bad], checkpoint: { id: 'cp', value: { page: 2 } } })).rejects.toMatchObject({ code: 'STORE_DB_ERROR' });
     expect(await store.getCheckpoint('c1', 'invoices', 'cp')).toEqual({ page: 1 });
     expect(await store.get('sync_state', 'cp')).toEqual({ page: 1 });
     expect((await store.getEntity('c1', 'invoices', 'a'))!.data).toMatchObject({ total: '1.00' });
     expect(await store.getEntity('c1', 'invoices', 'b')).toBeUndefined();
     expect(await store.countEntities('c1', 'invoices')).toEqual({ active: 1, deleted: 0 });
+  });
+
+  it('stores a NUL inside data, raw records, documents and checkpoints as U+FFFD instead of failing the write forever', async () => {
+    const store = await stores.make();
+    const w: EntityWrite = { external_id: 'n1', data: { external_id: 'n1', memo: 'a\u0000b', ['k\u0000']: 1 }, raw: { id: 'n1', note: ['x\u0000'] } };
+    expect(await store.commitPage({ ...base, writes: [w], checkpoint: { id: 'cp', value: { after: 'c\u0000' } } })).toMatchObject({ created: 1 });
+    const got = (await store.getEntity('c1', 'invoices', 'n1'))!;
+    expect(got.data).toEqual({ external_id: 'n1', memo: 'a\ufffdb', ['k\ufffd']: 1 });
+    expect(got.raw).toEqual({ id: 'n1', note: ['x\ufffd'] });
+    expect(await store.getCheckpoint('c1', 'invoices', 'cp')).toEqual({ after: 'c\ufffd' });
+    // The same record again is unchanged (its stored hash is of what was stored).
+    expect(await store.commitPage({ ...base, writes: [w] })).toMatchObject({ unchanged: 1 });
+    await store.put('webhook_events', 'e1', { id: 'e1', raw_body: 'text\u0000body', headers: { 'x-a': 'v' } });
+    expect(await store.get('webhook_events', 'e1')).toEqual({ id: 'e1', raw_body: 'text\ufffdbody', headers: { 'x-a': 'v' } });
+    expect(await store.insertIfAbsent('webhook_events', 'e2', { id: 'e2', raw_body: '\u0000' })).toBe(true);
+    // A literal backslash-u0000 (six characters, no NUL) is kept exactly.
+    await store.put('webhook_events', 'e3', { id: 'e3', raw_body: '{"a":"\\u0000"}' });
+    expect(((await store.get('webhook_events', 'e3')) as any).raw_body).toBe('{"a":"\\u0000"}');
   });
 
   it('stores entity data and raw records with lz4 when the server has it (migration 0002)', async () => {

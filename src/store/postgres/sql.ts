@@ -1,5 +1,6 @@
 import { conditions, decodeCursor, fieldPath, pageLimit, type Condition } from '../query.ts';
 import type { FindQuery, Where } from '../types.ts';
+import { jsonbText } from './jsonb.ts';
 
 /**
  * Store queries (src/store/query.ts) as SQL over taxbridge_documents, with the same meaning as the embedded
@@ -25,7 +26,7 @@ export function sortExpr(path: readonly string[] | undefined): string {
   return path ? `(coalesce(doc #>> ${pathLiteral(path)}, '') COLLATE "C")` : `''::text`;
 }
 
-const json = (v: unknown) => JSON.stringify(v);
+const json = (v: unknown) => jsonbText(v);
 
 /** SQL conditions (ANDed) for a Where; top-level equalities also as one containment, which the GIN index answers. */
 export function whereSql(conds: readonly Condition[], p: Params): string[] {

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { TaxbridgeError } from '../../errors.ts';
 import { contentHash, stableStringify } from '../hash.ts';
+import { jsonbSafe, jsonbText } from './jsonb.ts';
 import { encodeCursor, pageLimit } from '../query.ts';
 import type { ClaimQuery, Collection, EntityWrite, FindPage, FindQuery, Store, StoredEntity, StoreHealth, StoreProblem, UpsertResult, Where } from '../types.ts';
 import { migrate, type MigrateResult } from './migrate.ts';
@@ -86,8 +87,8 @@ function prevStates(rows: PrevRow[]): Map<string, PrevState> {
 /** The texts and hashes of one write (the hash covers the deleted flag, like the embedded store's). */
 function hashWrite(w: EntityWrite): HashedWrite {
   const deleted = w.deleted === true;
-  const dataText = stableStringify(w.data);
-  const rawText = w.raw === undefined ? undefined : JSON.stringify(w.raw);
+  const dataText = jsonbSafe(stableStringify(w.data), w.data, stableStringify);
+  const rawText = w.raw === undefined ? undefined : jsonbText(w.raw);
   return { external_id: w.external_id, dataText, rawText, h: contentHash(deleted ? `${dataText}\u0000deleted` : dataText), r: rawText === undefined ? undefined : contentHash(rawText), deleted };
 }
 
@@ -275,7 +276,7 @@ export class PostgresStore implements Store {
     await this.query(
       `writing ${collection}`,
       'INSERT INTO taxbridge_documents (collection, id, doc) VALUES ($1, $2, $3::jsonb) ON CONFLICT (collection, id) DO UPDATE SET doc = excluded.doc, updated_at = now()',
-      [collection, id, JSON.stringify(doc)],
+      [collection, id, jsonbText(doc)],
       true,
     );
   }
@@ -285,7 +286,7 @@ export class PostgresStore implements Store {
     requireId('id', id);
     // Autocommit: resolves after COMMIT. A concurrent insert of the same id waits for that one to commit or
     // abort (unique index), so false always means "stored durably by someone".
-    const r = await this.query(`writing ${collection}`, 'INSERT INTO taxbridge_documents (collection, id, doc) VALUES ($1, $2, $3::jsonb) ON CONFLICT (collection, id) DO NOTHING RETURNING 1', [collection, id, JSON.stringify(doc)], true);
+    const r = await this.query(`writing ${collection}`, 'INSERT INTO taxbridge_documents (collection, id, doc) VALUES ($1, $2, $3::jsonb) ON CONFLICT (collection, id) DO NOTHING RETURNING 1', [collection, id, jsonbText(doc)], true);
     return r.rowCount === 1;
   }
 
@@ -479,7 +480,7 @@ export class PostgresStore implements Store {
       `importing ${collection}`,
       `INSERT INTO taxbridge_documents (collection, id, doc) SELECT $1, x.id, x.doc::jsonb FROM unnest($2::text[], $3::text[]) AS x(id, doc)
        ON CONFLICT (collection, id) DO UPDATE SET doc = excluded.doc, updated_at = now()`,
-      [collection, docs.map((d) => d.id), docs.map((d) => JSON.stringify(d.doc))],
+      [collection, docs.map((d) => d.id), docs.map((d) => jsonbText(d.doc))],
       true,
     );
   }
@@ -500,10 +501,10 @@ export class PostgresStore implements Store {
         col((e) => e.stream),
         col((e) => e.external_id),
         col((e) => e.entity),
-        col((e) => JSON.stringify(e.data)),
-        col((e) => (e.raw === undefined ? null : JSON.stringify(e.raw))),
+        col((e) => jsonbText(e.data)),
+        col((e) => (e.raw === undefined ? null : jsonbText(e.raw))),
         col((e) => e.hash),
-        col((e) => (e.raw === undefined ? null : contentHash(JSON.stringify(e.raw)))),
+        col((e) => (e.raw === undefined ? null : contentHash(jsonbText(e.raw)))),
         col((e) => e.deleted),
         col((e) => e.first_seen_at),
         col((e) => e.updated_at),
@@ -516,7 +517,7 @@ export class PostgresStore implements Store {
     await this.query(
       'importing a checkpoint',
       'INSERT INTO taxbridge_checkpoints (connection_id, stream, id, value) VALUES ($1, $2, $3, $4::jsonb) ON CONFLICT (connection_id, stream, id) DO UPDATE SET value = excluded.value',
-      [connectionId, stream, id, JSON.stringify(value)],
+      [connectionId, stream, id, jsonbText(value)],
       true,
     );
   }
@@ -620,7 +621,7 @@ export class PostgresStore implements Store {
     }
     if (input.checkpoint) {
       const id = p.add(input.checkpoint.id);
-      const value = p.add(JSON.stringify(input.checkpoint.value));
+      const value = p.add(jsonbText(input.checkpoint.value));
       ctes.push(
         `cp AS (INSERT INTO taxbridge_checkpoints (connection_id, stream, id, value) VALUES (${conn}, ${stream}, ${id}, ${value}::jsonb) ON CONFLICT (connection_id, stream, id) DO UPDATE SET value = excluded.value)`,
         // The sync_state copy commits in the same statement: it never lags here.
