@@ -14,11 +14,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Koa from 'koa';
-import { round, runLoad, trackPeakRss, type LoadResult } from './lib/load.ts';
+import { listenOnLoopback, round, runLoad, trackPeakRss, type LoadResult } from './lib/load.ts';
 import { loadConnector } from '../src/spec/index.ts';
 import { createWebhookReceiverRouter } from '../src/server/webhooks-api.ts';
 import { openStore } from '../src/store/index.ts';
@@ -52,14 +51,8 @@ async function main(): Promise<void> {
   const bareApp = new Koa();
   bareApp.silent = true;
   bareApp.use(createWebhookReceiverRouter({ store, resolveConnection: async (t) => (t === TOKEN ? connection : undefined) }).routes());
-  const listen = async (a: Koa) => {
-    const server = http.createServer(a.callback());
-    server.keepAliveTimeout = 10_000;
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    return { server, url: `http://127.0.0.1:${(server.address() as { port: number }).port}` };
-  };
-  const receiver = await listen(app);
-  const baseline = await listen(bareApp);
+  const receiver = await listenOnLoopback(app);
+  const baseline = await listenOnLoopback(bareApp);
   const body = JSON.stringify({ id: 'inv_bench', note: 'x'.repeat(2000) });
   const forged = (path: string) => ({
     method: 'POST',

@@ -107,10 +107,9 @@ async function main(): Promise<void> {
   const { mkdtempSync, rmSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const { join } = await import('node:path');
-  const http = await import('node:http');
   const { default: Koa } = await import('koa');
   const { Router } = await import('@koa/router');
-  const { runLoad, trackPeakRss, round } = await import('./lib/load.ts');
+  const { runLoad, trackPeakRss, round, listenOnLoopback } = await import('./lib/load.ts');
   type LoadResult = Awaited<ReturnType<typeof runLoad>>;
   const { loadConnector } = await import('../src/spec/index.ts');
   const { createWebhookReceiverRouter } = await import('../src/server/webhooks-api.ts');
@@ -152,14 +151,8 @@ async function main(): Promise<void> {
   const bareApp = new Koa();
   bareApp.use(bare.routes());
 
-  const listen = async (a: { callback(): Parameters<typeof http.createServer>[1] }) => {
-    const server = http.createServer(a.callback());
-    server.keepAliveTimeout = 10_000;
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    return { server, url: `http://127.0.0.1:${(server.address() as { port: number }).port}` };
-  };
-  const receiver = await listen(app);
-  const baseline = await listen(bareApp);
+  const receiver = await listenOnLoopback(app);
+  const baseline = await listenOnLoopback(bareApp);
   const body = invoiceBody();
   const module = new URL(import.meta.url).pathname;
   const log = (s: string) => process.stdout.write(`${s}\n`);

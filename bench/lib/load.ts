@@ -3,6 +3,7 @@
  * run in a worker thread so it never shares the measured server's event loop. Latencies are recorded per
  * request; results give throughput and percentiles. Loopback only.
  */
+import http from 'node:http';
 import { Worker } from 'node:worker_threads';
 
 export interface LoadRequest {
@@ -71,3 +72,11 @@ export function percentile(sorted: number[], p: number): number {
 }
 
 export const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
+
+/** Serves a koa app (or anything with `callback()`) on a free loopback port, with keep-alive long enough for the load. */
+export async function listenOnLoopback(app: { callback(): http.RequestListener }): Promise<{ server: http.Server; url: string }> {
+  const server = http.createServer(app.callback());
+  server.keepAliveTimeout = 10_000;
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { server, url: `http://127.0.0.1:${(server.address() as { port: number }).port}` };
+}
