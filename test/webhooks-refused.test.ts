@@ -129,6 +129,10 @@ describe('refused webhook deliveries', () => {
     expect(res.statusCode).toBe(401);
     expect((await admin('GET', '/admin/webhooks/refused?connection=conn_nope')).status).toBe(404);
     expect((await admin('GET', `/admin/webhooks/refused?connection=${connId}&connector=rillet`)).status).toBe(400);
+    // A repeated parameter is refused, not read as "no filter" (which would answer the unknown-URL record).
+    expect((await admin('GET', `/admin/webhooks/refused?connection=${connId}&connection=${connId}`)).status).toBe(400);
+    // A connector that is not loaded (a prototype name among them) is 404, not an empty record.
+    for (const name of ['constructor', 'nosuchsystem']) expect((await admin('GET', `/admin/webhooks/refused?connector=${name}`)).json).toMatchObject({ code: 'not_found' });
   });
 
   it('a burst of forged deliveries costs a bounded number of store writes and keeps the last 100', async () => {

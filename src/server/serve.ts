@@ -307,7 +307,7 @@ export async function startServer(config: ServeConfig, io: ServeIO = {}): Promis
         createOAuthAdminRouter({ connections, adminToken: adminGate, log }),
         createRecordsApiRouter({ connections, store, adminToken: adminGate, log }),
         createSpecsApiRouter({ registry, adminToken: adminGate, log }),
-        createWebhookAdminRouter({ store, adminToken: adminGate, events: webhooks.events, writebacks: webhooks.writebacks, refused }),
+        createWebhookAdminRouter({ store, adminToken: adminGate, events: webhooks.events, writebacks: webhooks.writebacks, refused, knownConnector: (name) => registry.find(name) !== undefined }),
         createInvoiceTaxRouter({
           service: tax,
           writebacks: webhooks.writebacks!,

@@ -253,6 +253,8 @@ export interface WebhookAdminOptions {
   writebacks?: Pick<WritebackService, 'replay'>;
   /** The receiver's record of refused deliveries (GET /admin/webhooks/refused). */
   refused?: Pick<RefusedDeliveries, 'summary'>;
+  /** Whether a connector spec of this name is loaded (an unknown one is 404, not an empty record). */
+  knownConnector?: (name: string) => boolean;
 }
 
 function adminError(ctx: Context, status: number, code: string, message: string): void {
@@ -322,6 +324,7 @@ export function createWebhookAdminRouter(opts: WebhookAdminOptions): Router {
     '/webhooks/refused',
     handle(async (ctx) => {
       if (!opts.refused) return adminError(ctx, 503, 'unavailable', 'the webhook receiver is not running in this process');
+      for (const k of ['connection', 'connector'] as const) if (Array.isArray(ctx.query[k])) return adminError(ctx, 400, 'validation_errors', `${k} is given more than once`);
       const connection = str(ctx.query.connection);
       const connector = str(ctx.query.connector);
       if (connection !== undefined && connector !== undefined) return adminError(ctx, 400, 'validation_errors', 'give connection or connector, not both');
@@ -331,6 +334,7 @@ export function createWebhookAdminRouter(opts: WebhookAdminOptions): Router {
         scope = { connection_id: connection };
       } else if (connector !== undefined) {
         if (!CONNECTOR_RE.test(connector)) return adminError(ctx, 400, 'validation_errors', 'connector must be a connector name, e.g. quickbooks');
+        if (opts.knownConnector && !opts.knownConnector(connector)) return adminError(ctx, 404, 'not_found', `no connector ${connector} is loaded`);
         scope = { connector };
       } else {
         scope = { unknown_url: true };
