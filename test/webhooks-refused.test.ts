@@ -131,6 +131,9 @@ describe('refused webhook deliveries', () => {
     expect((await admin('GET', `/admin/webhooks/refused?connection=${connId}&connector=rillet`)).status).toBe(400);
     // A repeated parameter is refused, not read as "no filter" (which would answer the unknown-URL record).
     expect((await admin('GET', `/admin/webhooks/refused?connection=${connId}&connection=${connId}`)).status).toBe(400);
+    for (const path of ['/admin/events', '/admin/writebacks']) expect((await admin('GET', `${path}?connection=${connId}&connection=conn_other`)).json).toMatchObject({ code: 'validation_errors', param: 'connection' });
+    // Without a token the answer is still 401: the check runs after the router's authentication.
+    expect((await request(`${server.url}/admin/events?connection=a&connection=b`)).statusCode).toBe(401);
     // A connector that is not loaded (a prototype name among them) is 404, not an empty record.
     for (const name of ['constructor', 'nosuchsystem']) expect((await admin('GET', `/admin/webhooks/refused?connector=${name}`)).json).toMatchObject({ code: 'not_found' });
   });

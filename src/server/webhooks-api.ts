@@ -58,7 +58,7 @@ import type { WebhooksInvoiceTaxRequest } from './admin-api-types.generated.ts';
 import { BodyError, readJsonBody, readRawBody } from './raw-body.ts';
 import { checkSchema } from '../tax/schema-errors.ts';
 import { wireValidator } from '../wire-schemas.ts';
-import { createAdminRouter, createRouter } from './routing.ts';
+import { createAdminRouter, createRouter, singleValued } from './routing.ts';
 import { own } from '../own.ts';
 import { HttpError } from '../http/errors.ts';
 import { isStoreUnavailable } from '../store/unavailable.ts';
@@ -278,6 +278,8 @@ const JOB_STATUSES: readonly JobStatus[] = ['pending', 'running', 'retrying', 'a
 
 export function createWebhookAdminRouter(opts: WebhookAdminOptions): Router {
   const router = createAdminRouter(opts.adminToken);
+  // Runs after the router's authentication (both only once one of its routes matched).
+  router.use(singleValued(['connection', 'connector', 'document', 'type', 'limit']));
   const handle = (handler: (ctx: Context) => Promise<void>) => async (ctx: Context) => {
     try {
       await handler(ctx);
@@ -324,7 +326,6 @@ export function createWebhookAdminRouter(opts: WebhookAdminOptions): Router {
     '/webhooks/refused',
     handle(async (ctx) => {
       if (!opts.refused) return adminError(ctx, 503, 'unavailable', 'the webhook receiver is not running in this process');
-      for (const k of ['connection', 'connector'] as const) if (Array.isArray(ctx.query[k])) return adminError(ctx, 400, 'validation_errors', `${k} is given more than once`);
       const connection = str(ctx.query.connection);
       const connector = str(ctx.query.connector);
       if (connection !== undefined && connector !== undefined) return adminError(ctx, 400, 'validation_errors', 'give connection or connector, not both');
