@@ -171,7 +171,14 @@ export class EventService {
   private async process(id: string): Promise<RunResult> {
     let doc = await getEvent(this.store, id);
     if (!doc || (doc.status !== 'pending' && doc.status !== 'retrying')) return {};
-    const c = await this.opts.loadConnection(doc.connection_id);
+    // A failed lookup (the store unreachable) is this attempt's error below, retried like any other.
+    let c: ResolvedConnection | undefined;
+    let lookupError: unknown;
+    try {
+      c = await this.opts.loadConnection(doc.connection_id);
+    } catch (e) {
+      lookupError = e;
+    }
     // A connection waiting for re-authorization: the event stays open with no attempt spent (it would only fail
     // fetching or writing upstream) until resumeConnection queues it again; its claim is kept till it expires.
     if (c?.waiting) return { hold: true };
@@ -179,6 +186,7 @@ export class EventService {
     doc = { ...doc, attempts: doc.attempts + 1, updated_at: this.nowIso() };
     await saveEvent(this.store, doc);
     try {
+      if (lookupError !== undefined) throw lookupError;
       if (!c) throw new TaxbridgeError('CONNECTION_UNKNOWN', `connection ${doc.connection_id} no longer exists`);
       if (!c.spec.webhooks) throw new TaxbridgeError('WEBHOOK_NOT_CONFIGURED', `the ${c.spec.name} connector has no webhooks section`);
       const routed = await routerFor(c.spec.webhooks).route(routableOf(doc, c.spec.webhooks));
