@@ -46,6 +46,11 @@ if (process.argv[2] === '--sync-child') {
   await main();
 }
 
+/** The bench's connection to the fake Sequence (the fake accepts these credentials). */
+function benchConnection(url: string) {
+  return { connection_id: 'bench', environment: 'production' as const, base_url: url, credentials: { client_id: 'seq_client', client_secret: 'seq_secret' }, settings: {} };
+}
+
 function log(line: string): void {
   process.stdout.write(`${line}\n`);
 }
@@ -107,7 +112,7 @@ async function syncChild(kind: 'embedded' | 'postgres', url: string): Promise<vo
   spec.http = { ...spec.http, rate_limit: undefined };
   const { store, cleanup } = await openBenchStore(kind);
   const time = timeSyncParts(spec, store);
-  const conn = { connection_id: 'bench', environment: 'production' as const, base_url: url, credentials: { client_id: 'seq_client', client_secret: 'seq_secret' }, settings: {} };
+  const conn = benchConnection(url);
   const rss: Array<{ records: number; rss_mb: number }> = [];
   let nextSample = 0;
   let window = { ...time.totals, records: 0, ms: 0 };
@@ -284,7 +289,7 @@ async function main(): Promise<void> {
 
   const dir = await mkdtemp(join(tmpdir(), 'taxbridge-bench-'));
   const store = await openStore({ dir });
-  const conn = { connection_id: 'bench', environment: 'production' as const, base_url: url, credentials: { client_id: 'seq_client', client_secret: 'seq_secret' }, settings: {} };
+  const conn = benchConnection(url);
   log('sync: connectors/sequence.yaml invoices stream, full, into a temporary data folder');
   let lastLog = performance.now();
   const started = performance.now();
