@@ -23,6 +23,9 @@ const KNOWN = [
   'Boise, ID', 'Reno, NV', 'Madison, WI',
   // second pass: St. Louis City by county FIPS code, Albuquerque on the 4.875 % state GRT, Anchorage (no sales tax)
   'Saint Louis, MO', 'Albuquerque, NM', 'Anchorage, AK', 'Garland, TX',
+  // third pass: Long Beach after county Measure A, Spokane after its 2025 safety tax, Saint Paul's Washington County ZIPs (Woodbury).
+  // Still unknown: Kansas City 64158 (Clay County; sources disagree) and Stockton (nothing found after 2024).
+  'Long Beach, CA', 'Spokane, WA', 'Saint Paul, MN',
 ];
 // Places known to levy no general sales tax (us-places.yaml no_general_sales_tax): no tax and no
 // local_rates_unknown warning, but a zero-rate jurisdiction from the city table that says so.
@@ -201,6 +204,9 @@ describe('the 100 largest US cities, one ZIP each away from downtown', () => {
     ['St. Louis City (county FIPS 510)', { state: 'MO', postal_code: '63147' }, [['Missouri', 4.225, 423], ['City of St. Louis local sales taxes (aggregate)', 5.454, 545]], 968],
     ['Garland (DART)', { state: 'TX', postal_code: '75046' }, [['Texas', 6.25, 625], ['Garland', 1, 100], ['Dallas MTA (DART)', 1, 100]], 825],
     ['Albuquerque (4.875 % state GRT)', { state: 'NM', postal_code: '87181' }, [['New Mexico', 4.875, 488], ['Albuquerque and Bernalillo County gross receipts taxes (aggregate, location code 02-100)', 2.75, 275]], 763],
+    ['Long Beach (county Measure A, city Measure A at 0.75 %)', { city: 'Long Beach', state: 'CA', postal_code: '90835' }, [['California', 7.25, 725], ['Los Angeles County Proposition A (LACT)', 0.5, 50], ['Los Angeles County Proposition C (LACT)', 0.5, 50], ['Los Angeles County Measure R', 0.5, 50], ['Los Angeles County Measure M', 0.5, 50], ['Los Angeles County Measure A (homelessness and affordable housing)', 0.5, 50], ['City of Long Beach Measure A', 0.75, 75]], 1050],
+    ['Spokane (community safety tax from 2025-04-01)', { city: 'Spokane', state: 'WA', postal_code: '99219' }, [['Washington', 6.5, 650], ['Spokane (city, Spokane County and district levies; aggregate)', 2.5, 250], ['City of Spokane Community Safety Sales Tax', 0.1, 10]], 910],
+    ['Saint Paul 55129 (Washington County: Woodbury)', { city: 'Saint Paul', state: 'MN', postal_code: '55129' }, [['Minnesota', 6.875, 688], ['Washington County Transportation', 0.5, 50], ['Woodbury', 0.5, 50], ['Metro Area Transportation', 0.75, 75], ['Metro Area Housing', 0.25, 25]], 888],
   ];
   for (const [label, address, parts, sum] of cases) {
     it(`${label}: ${sum} on 10000, every part from the city/county table`, async () => {
@@ -234,5 +240,19 @@ describe('the 100 largest US cities, one ZIP each away from downtown', () => {
     expect(total(await on('2025-07-01', { state: 'FL', postal_code: '33661' }))).toBe(750);
     expect(total(await on('2025-06-01', { state: 'CA', postal_code: '94621' }))).toBe(1025);
     expect(total(await on('2024-06-01', { state: 'AZ', postal_code: '85297' }))).toBe(560); // Gilbert before its 2025 rate: not in the data, state only
+  });
+
+  it('third pass: Long Beach 10.25 % before county Measure A, Spokane 9 % before its safety tax, Woodbury 8.375 % before its own 0.5 %; Stockton only through 2024', async () => {
+    const on = (date: string, address: Record<string, unknown>) =>
+      s.post('/tax_api/calculate_tax', { currency: 'usd', tax_date: date, customer_address: { ...address, country: 'US' }, line_items: [{ amount: 10_000, product_id: 'p1' }] }, { 'x-api-key': keys.goods });
+    expect(total(await on('2025-03-01', { state: 'CA', postal_code: '90835' }))).toBe(1025);
+    expect(total(await on('2025-03-01', { state: 'WA', postal_code: '99219' }))).toBe(900);
+    expect(total(await on('2025-03-01', { state: 'MN', postal_code: '55129' }))).toBe(838);
+    expect(total(await on('2024-06-01', { state: 'CA', postal_code: '95214' }))).toBe(900);
+    const stockton = await on('2025-06-01', { state: 'CA', postal_code: '95214' });
+    expect(codes(stockton)).toEqual(['local_rates_unknown']);
+    expect(total(stockton)).toBe(725);
+    const kc = await on('2025-06-01', { state: 'MO', postal_code: '64158' }); // Kansas City, Clay County part
+    expect(codes(kc)).toEqual(['local_rates_unknown']);
   });
 });
