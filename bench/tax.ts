@@ -27,10 +27,11 @@
  * BENCH_SLICE_MS (1000).
  */
 import { isMainThread, parentPort, workerData, Worker } from 'node:worker_threads';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
+import { threadCpuMs } from './lib/load.ts';
 
 interface Target {
   name: string;
@@ -69,17 +70,6 @@ function percentile(sorted: Float64Array, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 const r2 = (n: number) => Math.round(n * 100) / 100;
-
-/** CPU time of the calling thread in ms (utime + stime of /proc/thread-self/stat, 10 ms ticks); NaN off Linux. */
-function threadCpuMs(): number {
-  try {
-    const stat = readFileSync('/proc/thread-self/stat', 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
-  } catch {
-    return NaN;
-  }
-}
 
 /** Sent by the load worker before the first phase and after each one; answered by `mark-read`. */
 interface Mark {

@@ -16,9 +16,17 @@
  * Event processing and write-back are NOT running during the measurement (the events stay pending in the
  * inbox, as after a burst); the bench measures what acknowledging costs.
  *
+ * What a request costs the server (as bench:tax measures it): right before each slice's first request and
+ * after its last answer the load worker waits until this side has read its CPU clocks (the main thread's from
+ * /proc, the whole process's less the load worker's own), so each target's slices add up to CPU µs per
+ * request: `main_us` (the event loop, where the receiver is bound) and `server_us` (also GC helper and libuv
+ * threads, e.g. the store's fsyncs). These depend much less than req/s on how busy the machine is.
+ *
  * Last line: {"bench":"webhooks","acked":..,"stored":..,"duplicates_acked":..,"missing":..,"events_per_s":..,
- * "baseline_rps":..,"ratio":..}: acked = distinct event ids acknowledged, events_per_s = acknowledged
- * deliveries (duplicates included) per second. Targets: stored == acked, missing 0, ratio >= 0.3.
+ * "baseline_rps":..,"ratio":..,"main_us":..,"baseline_main_us":..,"server_us":..,"baseline_server_us":..}:
+ * acked = distinct event ids acknowledged, events_per_s = acknowledged deliveries (duplicates included) per
+ * second, *_us = CPU per request of the receiver and of the bare endpoint. Targets: stored == acked,
+ * missing 0, ratio >= 0.3.
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import { isMainThread, threadId } from 'node:worker_threads';
@@ -109,7 +117,7 @@ async function main(): Promise<void> {
   const { join } = await import('node:path');
   const { default: Koa } = await import('koa');
   const { Router } = await import('@koa/router');
-  const { runLoad, trackPeakRss, round, listenOnLoopback } = await import('./lib/load.ts');
+  const { runLoad, trackPeakRss, round, listenOnLoopback, threadCpuMs } = await import('./lib/load.ts');
   type LoadResult = Awaited<ReturnType<typeof runLoad>>;
   const { loadConnector } = await import('../src/spec/index.ts');
   const { createWebhookReceiverRouter } = await import('../src/server/webhooks-api.ts');
@@ -183,12 +191,26 @@ async function main(): Promise<void> {
           p99_ms: Math.max(acc.p99_ms, x.p99_ms),
           statuses: Object.fromEntries([...new Set([...Object.keys(acc.statuses), ...Object.keys(x.statuses)])].map((k) => [k, (acc.statuses[k] ?? 0) + (x.statuses[k] ?? 0)])),
         };
+  // CPU ms of each target over its slices, read between a slice's first request and its last answer.
+  const cpu = { receiver: { mainMs: 0, serverMs: 0 }, baseline: { mainMs: 0, serverMs: 0 } };
+  const clocked = (target: keyof typeof cpu) => {
+    let start = { mainMs: 0, serverMs: 0 };
+    return (phase: 'start' | 'end', workerCpuMs: number) => {
+      const u = process.cpuUsage();
+      const now = { mainMs: threadCpuMs(), serverMs: (u.user + u.system) / 1000 - workerCpuMs };
+      if (phase === 'start') start = now;
+      else {
+        cpu[target].mainMs += now.mainMs - start.mainMs;
+        cpu[target].serverMs += now.serverMs - start.serverMs;
+      }
+    };
+  };
   const rss = trackPeakRss();
   let r: LoadResult | undefined;
   let b: LoadResult | undefined;
   for (let i = 0; i < slices; i++) {
-    r = sum(r, await runLoad({ url: receiver.url, connections, durationMs: sliceMs, module, moduleArgs: { signingToken, body, path: PATH } }));
-    b = sum(b, await runLoad({ url: baseline.url, connections, durationMs: sliceMs, module, moduleArgs: { signingToken, body, path: '/bare' } }));
+    r = sum(r, await runLoad({ url: receiver.url, connections, durationMs: sliceMs, module, moduleArgs: { signingToken, body, path: PATH }, onMark: clocked('receiver') }));
+    b = sum(b, await runLoad({ url: baseline.url, connections, durationMs: sliceMs, module, moduleArgs: { signingToken, body, path: '/bare' }, onMark: clocked('baseline') }));
   }
   const peak = rss.stop();
   counting = false;
@@ -200,8 +222,15 @@ async function main(): Promise<void> {
   b = b!;
   r.rps = round(r.requests / (r.duration_ms / 1000), 0);
   b.rps = round(b.requests / (b.duration_ms / 1000), 0);
-  log(`receiver: ${r.requests} requests, ${r.ok} acknowledged, statuses ${JSON.stringify(r.statuses)}, errors ${r.errors}, ${r.rps}/s, worst slice p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms, peak RSS ${peak} MB`);
-  log(`baseline (bare koa): ${b.requests} requests, ${b.rps}/s, worst slice p50 ${b.p50_ms} ms, p99 ${b.p99_ms} ms`);
+  const perRequest = (ms: number, n: number) => (n ? Math.round((ms * 1000) / n) : 0);
+  const us = {
+    main_us: perRequest(cpu.receiver.mainMs, r.requests),
+    baseline_main_us: perRequest(cpu.baseline.mainMs, b.requests),
+    server_us: perRequest(cpu.receiver.serverMs, r.requests),
+    baseline_server_us: perRequest(cpu.baseline.serverMs, b.requests),
+  };
+  log(`receiver: ${r.requests} requests, ${r.ok} acknowledged, statuses ${JSON.stringify(r.statuses)}, errors ${r.errors}, ${r.rps}/s, worst slice p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms, peak RSS ${peak} MB, cpu/request: main thread ${us.main_us} µs, server ${us.server_us} µs`);
+  log(`baseline (bare koa): ${b.requests} requests, ${b.rps}/s, worst slice p50 ${b.p50_ms} ms, p99 ${b.p99_ms} ms, cpu/request: main thread ${us.baseline_main_us} µs, server ${us.baseline_server_us} µs`);
   const acked = ackedIds.size;
   log(`acknowledged: ${r.ok} deliveries, ${duplicatesAcked} of them duplicates (${round((100 * duplicatesAcked) / Math.max(1, r.ok), 1)}%), ${acked} distinct events`);
   log(`stored events: ${stored} (distinct acknowledged ${acked}, acknowledged but not stored ${missing})${stored === acked && missing === 0 ? '' : '  <-- MISMATCH'}`);
@@ -213,7 +242,7 @@ async function main(): Promise<void> {
   rmSync(dir, { recursive: true, force: true });
   const eventsPerS = round(r.ok / (r.duration_ms / 1000), 0);
   const baselineRps = round(b.requests / (b.duration_ms / 1000), 0);
-  log(JSON.stringify({ bench: 'webhooks', acked, stored, duplicates_acked: duplicatesAcked, missing, events_per_s: eventsPerS, baseline_rps: baselineRps, ratio: round(eventsPerS / baselineRps, 3) }));
+  log(JSON.stringify({ bench: 'webhooks', acked, stored, duplicates_acked: duplicatesAcked, missing, events_per_s: eventsPerS, baseline_rps: baselineRps, ratio: round(eventsPerS / baselineRps, 3), ...us }));
 }
 
 if (isMainThread && process.env.BENCH_STORE === 'postgres') {

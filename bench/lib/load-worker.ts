@@ -1,12 +1,22 @@
 import { workerData, parentPort } from 'node:worker_threads';
 import { Pool } from 'undici';
-import { percentile, type LoadOptions, type LoadRequest, type LoadResult } from './load.ts';
+import { percentile, threadCpuMs, type LoadMark, type LoadOptions, type LoadRequest, type LoadResult } from './load.ts';
 
-const opts = workerData as LoadOptions;
+const opts = workerData as Omit<LoadOptions, 'onMark'> & { marks: boolean };
 const origin = new URL(opts.url).origin;
 const pool = new Pool(origin, { connections: opts.connections, pipelining: 1 });
 const mod = opts.module ? ((await import(opts.module)) as { makeRequest(i: number): LoadRequest | Promise<LoadRequest>; setup?(args: unknown): unknown }) : undefined;
 if (mod?.setup) await mod.setup(opts.moduleArgs);
+
+/** With marks: tells the caller where the load starts or ends and waits until it has read its clocks. */
+const mark = (m: LoadMark['mark']): Promise<void> | undefined =>
+  opts.marks
+    ? new Promise<void>((resolve) => {
+        parentPort!.once('message', () => resolve());
+        parentPort!.postMessage({ mark: m, workerCpuMs: threadCpuMs() } satisfies LoadMark);
+      })
+    : undefined;
+await mark('start');
 
 const latencies: number[] = [];
 const statuses: Record<string, number> = {};
@@ -34,6 +44,7 @@ async function loop(): Promise<void> {
 
 await Promise.all(Array.from({ length: opts.connections }, loop));
 const duration = performance.now() - started;
+await mark('end');
 await pool.close();
 latencies.sort((a, b) => a - b);
 const result: LoadResult = {

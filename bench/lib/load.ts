@@ -3,6 +3,7 @@
  * run in a worker thread so it never shares the measured server's event loop. Latencies are recorded per
  * request; results give throughput and percentiles. Loopback only.
  */
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { Worker } from 'node:worker_threads';
 
@@ -23,6 +24,29 @@ export interface LoadOptions {
   module?: string;
   /** Passed to the module's optional `setup(args)` before the run. */
   moduleArgs?: unknown;
+  /**
+   * Called (on this thread) right before the first request and right after the last answer, with the load
+   * worker's own CPU ms so far: a caller reads its clocks there for CPU per request (see `threadCpuMs`).
+   * The load starts only once `start` has returned.
+   */
+  onMark?: (phase: 'start' | 'end', workerCpuMs: number) => void;
+}
+
+/** CPU time of the calling thread in ms (utime + stime of /proc/thread-self/stat, 10 ms ticks); NaN off Linux. */
+export function threadCpuMs(): number {
+  try {
+    const stat = readFileSync('/proc/thread-self/stat', 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+/** What the load worker posts when marks are asked for (`onMark`); answered with 'mark-read'. */
+export interface LoadMark {
+  mark: 'start' | 'end';
+  workerCpuMs: number;
 }
 
 export interface LoadResult {
@@ -42,8 +66,14 @@ export function runLoad(opts: LoadOptions): Promise<LoadResult> {
     // Workers do not inherit tsx's loader: register it in the worker before importing the TypeScript entry.
     const entry = new URL('./load-worker.ts', import.meta.url).href;
     const boot = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`;
-    const worker = new Worker(boot, { eval: true, workerData: opts });
-    worker.once('message', (m: LoadResult) => resolve(m));
+    const { onMark, ...data } = opts;
+    const worker = new Worker(boot, { eval: true, workerData: { ...data, marks: onMark !== undefined } });
+    worker.on('message', (m: LoadResult | LoadMark) => {
+      if ('mark' in m) {
+        onMark!(m.mark, m.workerCpuMs);
+        worker.postMessage('mark-read');
+      } else resolve(m);
+    });
     worker.once('error', reject);
     worker.once('exit', (code) => {
       if (code !== 0) reject(new Error(`load worker exited with ${code}`));
