@@ -33,9 +33,28 @@ describe('the JSONata fast path', () => {
     expect(compileExpression('$x.y').readSync({}, { x: { y: 3 } })).toEqual({ value: 3 });
   });
 
-  it('leaves everything else to JSONata (concatenation, escapes, arrays on the way)', async () => {
-    expect((await both('"a" & "b"')).fast).toBe('no fast path');
-    expect(await both('"a" & "b"')).toMatchObject({ evaluated: 'ab' });
+  it('concatenates strings read from paths and literals as JSONata does (event_type: headers."x-rillet-entity" & "." & headers."x-rillet-event")', async () => {
+    const headers = { headers: { 'x-rillet-entity': 'INVOICE', 'x-rillet-event': 'CREATED', 'a&b': 'amp' } };
+    expect(await both('headers."x-rillet-entity" & "." & headers."x-rillet-event"', headers)).toEqual({ fast: 'INVOICE.CREATED', evaluated: 'INVOICE.CREATED', jsonata: 'INVOICE.CREATED' });
+    expect(await both('"a" & "b"')).toEqual({ fast: 'ab', evaluated: 'ab', jsonata: 'ab' });
+    expect(await both('headers."a&b"&"-"&`x`', { ...headers, x: 'X' })).toEqual({ fast: 'amp-X', evaluated: 'amp-X', jsonata: 'amp-X' });
+    // A missing operand adds nothing, as in JSONata.
+    expect(await both('headers.missing & "." & headers."x-rillet-event"', headers)).toEqual({ fast: '.CREATED', evaluated: '.CREATED', jsonata: '.CREATED' });
+    expect(await both('nothing & also_nothing', {})).toEqual({ fast: '', evaluated: '', jsonata: '' });
+  });
+
+  it('leaves a concatenation of anything but strings to JSONata ($string formatting), and any other operator with it', async () => {
+    for (const source of ['x & a', 'x & a.b', 'x & 42', 'x & null', 'x & true', 'items.id & x', '"say \\"hi\\"" & x']) {
+      const r = await both(source);
+      expect(r.fast, source).toBe('no fast path');
+      expect(r.evaluated, source).toEqual(r.jsonata);
+    }
+    for (const source of ['x & a.b = "1"', 'x & (a)', 'x & $string(1)', '(x & x)', 'x & x ? x : x', 'x & x + 1']) {
+      expect(compileExpression(source).readSync(INPUT), source).toBeUndefined();
+    }
+  });
+
+  it('leaves everything else to JSONata (escapes, arrays on the way)', async () => {
     expect((await both('"say \\"hi\\""')).fast).toBe('no fast path');
     expect(await both('"say \\"hi\\""')).toMatchObject({ evaluated: 'say "hi"' });
     expect((await both('items.id')).fast).toBe('no fast path');

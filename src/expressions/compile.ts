@@ -1,6 +1,6 @@
 import jsonata from 'jsonata';
 import { ExpressionError } from './errors.ts';
-import { FALLBACK, parseFieldPath, readFieldPath } from './path.ts';
+import { FALLBACK, parseConcatenation, parseFieldPath, readConcatenation, readFieldPath } from './path.ts';
 import { bindMoney, untagSource } from './functions.ts';
 import { guardExpression } from './guard.ts';
 
@@ -10,7 +10,7 @@ export interface Expression {
   /** True when the expression is a plain field path served without JSONata. */
   readonly isPath: boolean;
   evaluate(input: unknown, bindings?: Record<string, unknown>): Promise<unknown>;
-  /** Synchronous read for plain paths (hot loops); undefined when the expression needs JSONata. */
+  /** Synchronous read for plain paths and string concatenations of them (hot loops); undefined when the expression needs JSONata. */
   readSync(input: unknown, bindings?: Record<string, unknown>): { value: unknown } | undefined;
 }
 
@@ -59,6 +59,21 @@ function build(tagged: string, guarded = false): Expression {
       throw new ExpressionError('EXPRESSION_EVALUATION', source, `expression \`${abbreviate(source)}\` failed: ${err.message ?? String(e)}`, err.position, e);
     }
   };
+  const concatenation = lib || path ? undefined : parseConcatenation(source);
+  if (concatenation) {
+    return {
+      source,
+      isPath: false,
+      evaluate(input, bindings) {
+        const v = readConcatenation(concatenation, input, bindings);
+        return v === FALLBACK ? viaJsonata(input, bindings) : Promise.resolve(v);
+      },
+      readSync(input, bindings) {
+        const v = readConcatenation(concatenation, input, bindings);
+        return v === FALLBACK ? undefined : { value: v };
+      },
+    };
+  }
   if (!path) return { source, isPath: false, evaluate: viaJsonata, readSync: () => undefined };
   return {
     source,

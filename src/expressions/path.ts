@@ -1,9 +1,10 @@
 /**
  * A fast path for the commonest expressions in specs: plain field paths such as `pagination.after`,
- * `parent.id` or `headers."x-rillet-id"`, and whole-expression literals (`"dataChangeEvent"`, `42`, `true`,
- * `null`). They run as property reads instead of a JSONata evaluation (which is async and ~1000x slower);
- * anything JSONata would treat differently (arrays met on the way, which JSONata maps over) falls back to
- * JSONata by returning FALLBACK.
+ * `parent.id` or `headers."x-rillet-id"`, whole-expression literals (`"dataChangeEvent"`, `42`, `true`,
+ * `null`), and string concatenations of those (`headers."x-rillet-entity" & "." & headers."x-rillet-event"`).
+ * They run as property reads instead of a JSONata evaluation (which is async and ~1000x slower); anything
+ * JSONata would treat differently (arrays met on the way, which JSONata maps over; a concatenation of
+ * anything but strings, which JSONata formats with $string) falls back to JSONata by returning FALLBACK.
  */
 export const FALLBACK: unique symbol = Symbol('fallback');
 
@@ -89,4 +90,53 @@ export function readFieldPath(path: FieldPath, input: unknown, bindings: Record<
     value = (value as Record<string, unknown>)[step];
   }
   return value;
+}
+
+/**
+ * `a & "." & b.c`: operands (field paths or literals, as parseFieldPath reads them) joined by JSONata's
+ * string concatenation; undefined unless the source is exactly that, with at least two operands. `&` binds
+ * tighter than comparisons and the boolean operators, so any other operator leaves an operand that is no
+ * field path, and the whole expression to JSONata.
+ */
+export function parseConcatenation(source: string): FieldPath[] | undefined {
+  const operands: string[] = [];
+  let cur = '';
+  let quote = '';
+  for (let i = 0; i < source.length; i++) {
+    const ch = source[i]!;
+    if (quote) {
+      cur += ch;
+      if (ch === '\\' && quote !== '`' && i + 1 < source.length) cur += source[++i];
+      else if (ch === quote) quote = '';
+    } else if (ch === '"' || ch === "'" || ch === '`') {
+      quote = ch;
+      cur += ch;
+    } else if (ch === '&') {
+      operands.push(cur);
+      cur = '';
+    } else cur += ch;
+  }
+  if (quote || operands.length === 0) return undefined;
+  operands.push(cur);
+  const paths: FieldPath[] = [];
+  for (const o of operands) {
+    const p = parseFieldPath(o);
+    if (!p) return undefined;
+    paths.push(p);
+  }
+  return paths;
+}
+
+/**
+ * JSONata's `&` over the operands' values when each is a string or undefined (undefined adds nothing);
+ * FALLBACK for any other value, which JSONata would format ($string of a number, object, null...).
+ */
+export function readConcatenation(paths: FieldPath[], input: unknown, bindings: Record<string, unknown> | undefined): string | typeof FALLBACK {
+  let s = '';
+  for (const p of paths) {
+    const v = readFieldPath(p, input, bindings);
+    if (typeof v === 'string') s += v;
+    else if (v !== undefined) return FALLBACK;
+  }
+  return s;
 }

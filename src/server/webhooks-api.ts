@@ -218,7 +218,8 @@ const DELIVERY_ID = /^[A-Za-z0-9._:@\/+=-]{1,200}$/;
 function headerDeliveryId(spec: WebhooksSpec, ctx: Context): string | undefined {
   let reader = eventIdReaders.get(spec);
   if (reader === undefined) {
-    reader = spec.event_id && /^\s*headers\./.test(spec.event_id) ? compileExpression(spec.event_id) : null;
+    const e = spec.event_id && /^\s*headers\./.test(spec.event_id) ? compileExpression(spec.event_id) : undefined;
+    reader = e?.isPath ? e : null;
     eventIdReaders.set(spec, reader);
   }
   if (!reader) return undefined;
