@@ -4,6 +4,7 @@ import type { Adapter } from 'lowdb';
 import { TaxbridgeError } from '../errors.ts';
 import { adviceFor } from './damage.ts';
 import { FILE_MODE } from './modes.ts';
+import { acquireScratch, encodeInto, releaseScratch } from './utf8-batch.ts';
 
 /**
  * One table on disk: a snapshot (`<base>.jsonl`) plus a journal of the commits made since
@@ -419,23 +420,19 @@ export class JournaledFile implements Adapter<TableData> {
    * to its durable length (now, or before the next append if cutting fails too), so text a caller was told
    * failed can never become valid later, and a torn line never ends up followed by good ones.
    */
-  async append(text: string): Promise<void> {
+  async append(texts: readonly string[]): Promise<void> {
     if (this.torn) await this.cutTornTail();
-    const bytes = Buffer.from(text, 'utf8');
+    let size: number;
     try {
       this.journal ??= await this.ops.open(this.journalPath, 'a', FILE_MODE);
-      let written = 0;
-      while (written < bytes.length) {
-        const { bytesWritten } = await this.journal.write(bytes, written, bytes.length - written);
-        written += bytesWritten;
-      }
+      size = await writeAll(this.journal, texts);
       await this.journal.datasync();
     } catch (e) {
       this.torn = true;
       await this.cutTornTail().catch(() => undefined);
       throw e;
     }
-    this.journalBytes += bytes.length;
+    this.journalBytes += size;
   }
 
   /** Truncates the journal to its durable length and reopens it (after a failed fsync the handle is suspect). */
@@ -468,15 +465,20 @@ export class JournaledFile implements Adapter<TableData> {
     const fh = await this.ops.open(tmp, 'w', FILE_MODE);
     let size = 0;
     try {
-      let chunk = head;
+      // Written about a MiB at a time: the lines as pieces, never one joined string.
+      let chunk: string[] = [head];
+      let chars = head.length;
       for (const [key, row] of rows) {
-        chunk += putLine(key, row);
-        if (chunk.length >= 1 << 20) {
+        const line = putLine(key, row);
+        chunk.push(line);
+        chars += line.length;
+        if (chars >= 1 << 20) {
           size += await writeAll(fh, chunk);
-          chunk = '';
+          chunk = [];
+          chars = 0;
         }
       }
-      chunk += `${JSON.stringify({ t: 'e', n: rows.length })}\n`;
+      chunk.push(`${JSON.stringify({ t: 'e', n: rows.length })}\n`);
       size += await writeAll(fh, chunk);
       await fh.sync();
     } catch (e) {
@@ -511,9 +513,14 @@ export class JournaledFile implements Adapter<TableData> {
   }
 }
 
-async function writeAll(fh: WriteHandle, text: string): Promise<number> {
-  const bytes = Buffer.from(text, 'utf8');
-  let written = 0;
-  while (written < bytes.length) written += (await fh.write(bytes, written, bytes.length - written)).bytesWritten;
-  return bytes.length;
+/** Writes the texts in order as UTF-8 (./utf8-batch.ts); resolves to the bytes written. */
+async function writeAll(fh: WriteHandle, texts: readonly string[]): Promise<number> {
+  const { buf, end } = encodeInto(acquireScratch(), 0, texts);
+  try {
+    let written = 0;
+    while (written < end) written += (await fh.write(buf, written, end - written)).bytesWritten;
+    return end;
+  } finally {
+    releaseScratch(buf);
+  }
 }

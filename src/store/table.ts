@@ -9,7 +9,7 @@ import { emptyTable, encodeCommit, type JournaledFile, type Row, type TableData,
 export interface TableFile {
   read(): Promise<TableData | null>;
   write(data: TableData): Promise<void>;
-  append(text: string): Promise<void>;
+  append(texts: readonly string[]): Promise<void>;
   close(): Promise<void>;
   snapshotBytes: number;
   journalBytes: number;
@@ -113,8 +113,8 @@ function errorCode(e: unknown): string {
 export class Table {
   private readonly db: Low<TableData>;
   private queued: Pending[] = [];
-  /** The journal text of `queued`, in order: a string built as commits arrive, written once per batch. */
-  private queuedText = '';
+  /** The journal text of `queued`, one piece per commit in order, encoded and written once per batch. */
+  private queuedTexts: string[] = [];
   private inFlight: Pending[] = [];
   private running?: Promise<void>;
   private durableSeq: number;
@@ -205,7 +205,7 @@ export class Table {
     }
     data.seq = p.seq;
     this.queued.push(p);
-    this.queuedText += text; // joined once, when the batch is written
+    this.queuedTexts.push(text);
     this.running ??= this.drain();
     return promise;
   }
@@ -228,12 +228,12 @@ export class Table {
     try {
       while (this.queued.length) {
         const batch = this.queued;
-        const text = this.queuedText;
+        const texts = this.queuedTexts;
         this.queued = [];
-        this.queuedText = '';
+        this.queuedTexts = [];
         this.inFlight = batch;
         try {
-          await this.file.append(text);
+          await this.file.append(texts);
         } catch (e) {
           this.rollBack(e);
           continue;
@@ -255,7 +255,7 @@ export class Table {
     const undone = [...this.inFlight, ...this.queued];
     this.inFlight = [];
     this.queued = [];
-    this.queuedText = '';
+    this.queuedTexts = [];
     const data = this.db.data;
     const rows = data.rows;
     for (let i = undone.length - 1; i >= 0; i--) {
