@@ -106,7 +106,7 @@ export async function renderTemplate(t: Template, context: unknown, bindings?: R
         if (typeof p === 'string') s += p;
         else {
           const fast = p.readSync(context, bindings);
-          s += stringify(fast ? fast.value : await p.evaluate(context, bindings));
+          s += templateText(fast ? fast.value : await p.evaluate(context, bindings));
         }
       }
       return s;
@@ -127,7 +127,8 @@ export async function renderTemplate(t: Template, context: unknown, bindings?: R
   }
 }
 
-function stringify(v: unknown): string {
+/** A value as a part of a template string (undefined and null: "", objects as JSON). */
+export function templateText(v: unknown): string {
   if (v === undefined || v === null) return '';
   if (typeof v === 'string') return v;
   if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);

@@ -1,5 +1,6 @@
+import { isUtf8 } from 'node:buffer';
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
-import { compileExpression, compileTemplate, renderTemplate, type Expression, type Template } from '../expressions/index.ts';
+import { compileExpression, compileTemplate, renderTemplate, templateText, type Expression, type Template } from '../expressions/index.ts';
 import type { ConnectionContext, SignatureFormatSpec, SignatureSpec } from '../spec/types.ts';
 import { WebhookSignatureError } from './errors.ts';
 
@@ -44,6 +45,8 @@ interface Resolved {
   format: SignatureFormatSpec;
   encoding: 'hex' | 'base64';
   content: Template;
+  /** `content` as pieces when it embeds `{{ body }}`: the body is then signed as the bytes received. */
+  pieces?: ContentPieces;
   timestampFrom?: Expression;
   /** Header the timestamp is read from, when `from` is a plain `headers."name"` path (used by sign()). */
   timestampHeader?: string;
@@ -65,12 +68,14 @@ export function compileSignature(spec: SignatureSpec): CompiledSignature {
     format,
     encoding: s.encoding ?? 'hex',
     content: compileTemplate(s.signed_content),
+    pieces: undefined,
     timestampFrom: from ? compileExpression(from) : undefined,
     timestampHeader: from ? /^headers\.(?:"([^"]+)"|'([^']+)'|`([^`]+)`|([A-Za-z_][\w]*))$/.exec(from.trim())?.slice(1).find(Boolean)?.toLowerCase() : undefined,
     unit: s.timestamp?.unit ?? 'seconds',
     toleranceMs: (s.timestamp?.tolerance_seconds ?? 300) * 1000,
     hasTimestamp: Boolean(from || (format.type === 'key_value' && format.timestamp_key)),
   };
+  r.pieces = contentPieces(r.content);
   return {
     verify: (delivery, secrets, nowMs = Date.now()) => verify(r, delivery, secrets, nowMs),
     sign: (secret, rawBody, headers = {}, timestampMs = Date.now(), request = {}) => sign(r, secret, Buffer.isBuffer(rawBody) ? rawBody : Buffer.from(rawBody), headers, timestampMs, request),
@@ -160,10 +165,58 @@ async function verify(r: Resolved, delivery: Delivery, secrets: string[], nowMs:
   throw new WebhookSignatureError('WEBHOOK_SIGNATURE_INVALID', `no signature in the ${r.header} header matches the delivery`, 'check the connection\'s signing secret (it may have been regenerated)');
 }
 
-async function signedContent(r: Resolved, d: Delivery, timestamp: string | undefined): Promise<Buffer> {
-  const ctx = { timestamp, id: d.headers['webhook-id'], headers: d.headers, body: d.rawBody.toString('utf8'), method: d.method, url: d.url };
-  const v = await renderTemplate(r.content, ctx, ctx);
-  return Buffer.from(typeof v === 'string' ? v : JSON.stringify(v), 'utf8');
+/** Where the raw body goes in the signed content. */
+const RAW_BODY: unique symbol = Symbol('raw body');
+
+/** A path into one of the other members of the signed-content context (never the body). */
+const NOT_BODY = /^\s*(?:headers|timestamp|id|method|url)\s*(?:\.|$)/;
+
+interface ContentPieces {
+  parts: Array<string | Expression | typeof RAW_BODY>;
+  /** Whether a part other than `{{ body }}` may read the body (it then gets the body's text, as before). */
+  othersReadBody: boolean;
+}
+
+/**
+ * A signed-content template that embeds `{{ body }}` as pieces: signing the body's bytes as received is
+ * the same as decoding them and encoding the text again (what rendering the template does) whenever they
+ * are valid UTF-8, and saves both copies. Other bodies take the rendering path.
+ */
+function contentPieces(t: Template): ContentPieces | undefined {
+  const isBody = (e: string | Expression): boolean => typeof e !== 'string' && e.isPath && e.source.trim() === 'body';
+  const parts = t.kind === 'expression' ? [t.expr] : t.kind === 'concat' ? t.parts : undefined;
+  if (!parts || !parts.some(isBody)) return undefined;
+  return {
+    parts: parts.map((p) => (isBody(p) ? RAW_BODY : p)),
+    othersReadBody: parts.some((p) => typeof p !== 'string' && !isBody(p) && !(p.isPath && NOT_BODY.test(p.source))),
+  };
+}
+
+/** The signed content, in pieces to hash in order (text as UTF-8). */
+async function signedContent(r: Resolved, d: Delivery, timestamp: string | undefined): Promise<Array<string | Buffer>> {
+  const pieces = r.pieces && isUtf8(d.rawBody) ? r.pieces : undefined;
+  const body = pieces && !pieces.othersReadBody ? undefined : d.rawBody.toString('utf8');
+  const ctx = { timestamp, id: d.headers['webhook-id'], headers: d.headers, body, method: d.method, url: d.url };
+  if (!pieces) {
+    const v = await renderTemplate(r.content, ctx, ctx);
+    return [Buffer.from(typeof v === 'string' ? v : JSON.stringify(v), 'utf8')];
+  }
+  // Text between two bodies is joined before it is encoded, as rendering would have joined it.
+  const out: Array<string | Buffer> = [];
+  let text = '';
+  for (const p of pieces.parts) {
+    if (p === RAW_BODY) {
+      if (text) out.push(text);
+      text = '';
+      out.push(d.rawBody);
+    } else if (typeof p === 'string') text += p;
+    else {
+      const fast = p.readSync(ctx, ctx);
+      text += templateText(fast ? fast.value : await p.evaluate(ctx, ctx));
+    }
+  }
+  if (text) out.push(text);
+  return out;
 }
 
 function keyBytes(r: Resolved, secret: string): Buffer {
@@ -172,8 +225,10 @@ function keyBytes(r: Resolved, secret: string): Buffer {
   return Buffer.from(secret.startsWith('whsec_') ? secret.slice(6) : secret, 'base64');
 }
 
-function hmac(r: Resolved, secret: string, content: Buffer): Buffer {
-  return createHmac(r.algorithm, keyBytes(r, secret)).update(content).digest();
+function hmac(r: Resolved, secret: string, content: Array<string | Buffer>): Buffer {
+  const h = createHmac(r.algorithm, keyBytes(r, secret));
+  for (const piece of content) h.update(piece);
+  return h.digest();
 }
 
 function decodeSignature(encoding: 'hex' | 'base64', s: string): Buffer | undefined {
