@@ -164,6 +164,23 @@ describe('store files', () => {
     await store.close();
   });
 
+  it('keeps text outside ASCII exactly, through the journal and a compacted snapshot (bytes counted as UTF-8)', async () => {
+    const dir = await tempDir();
+    const texts = ['Zürich café', 'Łódź ул. Тверская', '東京都 千代田区', 'emoji 😀🧾 and a lone \u00e9', 'tab\tquote"backslash\\'];
+    let store = await openStore({ dir, compactAfterBytes: 2_000 });
+    for (let i = 0; i < 60; i++) await store.put('webhook_events', `e${i}`, { id: `e${i}`, text: texts[i % texts.length]!.repeat(1 + (i % 7)) });
+    await store.close();
+    store = await openStore({ dir });
+    for (let i = 0; i < 60; i++) expect((await store.get<{ text: string }>('webhook_events', `e${i}`))!.text).toBe(texts[i % texts.length]!.repeat(1 + (i % 7)));
+    // Appending after the reopen lands after the durable bytes (a miscounted journal length would tear it).
+    await store.put('webhook_events', 'last', { id: 'last', text: texts[3] });
+    await store.close();
+    store = await openStore({ dir });
+    expect((await store.get<{ text: string }>('webhook_events', 'last'))!.text).toBe(texts[3]);
+    expect(await store.list('webhook_events')).toHaveLength(61);
+    await store.close();
+  });
+
   it('drops a torn journal tail (a commit without its commit line) and keeps appending after it', async () => {
     const dir = await tempDir();
     let store = await openStore({ dir });
