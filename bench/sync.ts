@@ -231,7 +231,7 @@ function perPage(now: PartTotals, since: PartTotals): { mapping_ms: number; vali
 type ChildResult = { kind: string; records: number; sync_ms: number; peak_rss_mb: number; rss: Array<{ records: number; rss_mb: number }>; per_page: Record<string, number> };
 
 async function syncInChild(kind: 'embedded' | 'postgres', url: string): Promise<ChildResult> {
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--sync-child', kind, url], { stdio: ['ignore', 'pipe', 'inherit'], env: process.env });
+  const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--sync-child', kind, url], { stdio: ['ignore', 'pipe', 'inherit'], env: process.env });
   let last = '';
   for await (const line of createInterface({ input: child.stdout! })) if (line.startsWith('{')) last = line;
   const code = await new Promise<number | null>((r) => (child.exitCode !== null ? r(child.exitCode) : child.on('exit', r)));

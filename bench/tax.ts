@@ -236,7 +236,7 @@ async function main(): Promise<void> {
     phases.push({ target: 0, durationMs: sliceMs, count: true }, { target: 1, durationMs: sliceMs, count: true });
   }
 
-  process.stdout.write(`bench:tax  ${connections} connections, ${seconds} s each in ${slices} alternating slices, store: ${storeKind}, record: ${recordMode}\n`);
+  process.stdout.write(`bench:tax  ${connections} connections, ${seconds} s each in ${slices} alternating slices, store: ${storeKind}, record: ${recordMode}, node flags: ${process.execArgv.filter((a) => a.startsWith('--max-')).join(' ') || '(defaults)'}\n`);
   const clocks: Clocks[] = [];
   const [taxRes, baseRes] = await runWorker({ url, connections, targets, phases }, (m) => {
     const cpu = process.cpuUsage();

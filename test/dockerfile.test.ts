@@ -66,7 +66,7 @@ describe('Dockerfile', () => {
     const dataDir = /TAXBRIDGE_DATA_DIR=(\S+)/.exec(runtime.filter((s) => s.op === 'ENV').map((s) => s.args).join(' '))?.[1];
     expect(volume).toContain(dataDir);
     expect(runtime.find((s) => s.op === 'HEALTHCHECK')?.args).toMatch(/\/readyz/);
-    expect(JSON.parse(runtime.find((s) => s.op === 'ENTRYPOINT')!.args)).toEqual(['node', 'bin/taxbridge.js']);
+    expect(JSON.parse(runtime.find((s) => s.op === 'ENTRYPOINT')!.args)).toEqual(['node', '--max-semi-space-size=64', 'bin/taxbridge.js']);
     // Nothing of the development toolchain in the image's dependencies.
     expect(runtime.find((s) => s.op === 'RUN' && s.args.includes('npm ci'))?.args).toContain('--omit=dev');
   });

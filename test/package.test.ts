@@ -23,6 +23,15 @@ describe('the package as published', () => {
     expect(readFileSync(join(ROOT, 'bin', 'taxbridge.js'), 'utf8')).toContain('../dist/cli/bin.js');
   });
 
+  it('runs the server with the same V8 flags wherever it starts: the bin, npm start, the image and the server benches', () => {
+    // docs/scale.md: a larger young generation (fewer scavenges under load); one value everywhere.
+    const flags = /^#!\/usr\/bin\/env -S node((?: --[a-z-]+=\S+)*)\n/.exec(readFileSync(join(ROOT, 'bin', 'taxbridge.js'), 'utf8'))?.[1]?.trim();
+    expect(flags).toBe('--max-semi-space-size=64');
+    expect(pkg.scripts.start).toContain(`node ${flags} bin/taxbridge.js serve`);
+    for (const bench of ['bench:tax', 'bench:webhooks', 'bench:tax-memory', 'bench:sync']) expect(pkg.scripts[bench], bench).toMatch(new RegExp(`^node ${flags} `));
+    expect(readFileSync(join(ROOT, 'Dockerfile'), 'utf8')).toContain(`ENTRYPOINT ["node", "${flags}", "bin/taxbridge.js"]`);
+  });
+
   it('needs no TypeScript tooling at run time, and builds before it starts, tests or demos', () => {
     for (const tool of ['tsx', 'typescript', 'vitest']) expect(pkg.dependencies[tool], tool).toBeUndefined();
     for (const script of ['start', 'test', 'demo', 'bench:cli']) expect(pkg.scripts[script], script).toMatch(/^npm run build && /);

@@ -50,7 +50,7 @@ export async function openBenchStore(kind = benchStoreKind()): Promise<{ store: 
 export async function runOnBothStores(script: string, bench: string): Promise<void> {
   const results: Record<string, unknown> = {};
   for (const kind of ['embedded', 'postgres'] as const) {
-    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(script)], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, BENCH_STORE: '', BENCH_STORE_ONE: kind } });
+    const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(script)], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, BENCH_STORE: '', BENCH_STORE_ONE: kind } });
     let last = '';
     for await (const line of createInterface({ input: child.stdout! })) {
       process.stdout.write(`[${kind}] ${line}\n`);
