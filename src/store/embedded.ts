@@ -244,10 +244,13 @@ export class EmbeddedStore implements Store {
   async insertIfAbsent<T extends object>(collection: Collection, id: string, doc: T): Promise<boolean> {
     requireId('id', id);
     const t = await this.collection(collection);
-    const row = { json: flatString(JSON.stringify(doc)) };
+    // Serialized before any wait, as the call found it, but only when it may be inserted: a duplicate of a
+    // durable event is not.
+    let row: Row | undefined;
     for (;;) {
       // Checked and applied in one synchronous step after the await: a racing insert sees this one.
       if (!t.data.rows.has(id)) {
+        row ??= { json: flatString(JSON.stringify(doc)) };
         if (t.data.rows instanceof IndexedRows) t.data.rows.hint(row, doc);
         await t.commit([{ t: 'p', k: id, row }]);
         return true;
@@ -256,6 +259,7 @@ export class EmbeddedStore implements Store {
       // fails it is undone, and this insert tries again as the first one (each failure ends one caller's loop).
       const creating = t.creating(id);
       if (!creating) return false;
+      row ??= { json: flatString(JSON.stringify(doc)) };
       await creating.catch(() => undefined);
     }
   }

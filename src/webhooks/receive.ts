@@ -19,7 +19,7 @@ import { WebhookPayloadError } from './errors.ts';
 import { eventDocId, insertEvent, storableHeaders, type WebhookEventDoc } from './inbox.ts';
 import { WebhookRequestError } from './request-errors.ts';
 import { routerFor } from './event-service.ts';
-import type { RoutableDelivery } from './route.ts';
+import type { RoutableDelivery, RoutedEvent } from './route.ts';
 import type { SecretContext } from './signature.ts';
 import { parseWebhookBody } from './body.ts';
 import { MAX_TENANT_LENGTH, recordUnrouted } from './unrouted.ts';
@@ -225,7 +225,7 @@ async function storeEvents(
   const docs: WebhookEventDoc[] = [];
   const unrouted: Array<Parameters<typeof recordUnrouted>[1]> = [];
   for (const ev of split) {
-    const tenant = await tenantOf(cw, ev.routable);
+    const tenant = cw.tenant ? await tenantOf(cw, ev.routable) : undefined;
     const targets = !cw.tenant ? await connectionsFor('') : tenant === undefined ? [] : await connectionsFor(tenant);
     if (targets.length === 0) {
       const names = await namesOf(spec, ev.routable);
@@ -237,7 +237,8 @@ async function storeEvents(
   let inserted: boolean[];
   try {
     // Resolves only once every event (or, for a duplicate, the original) is on disk; a failed write is not kept.
-    [inserted] = await Promise.all([Promise.all(docs.map((d) => insertEvent(input.store, d))), Promise.all(unrouted.map((u) => recordUnrouted(input.store, u)))]);
+    if (docs.length === 1 && unrouted.length === 0) inserted = [await insertEvent(input.store, docs[0]!)];
+    else [inserted] = await Promise.all([Promise.all(docs.map((d) => insertEvent(input.store, d))), Promise.all(unrouted.map((u) => recordUnrouted(input.store, u)))]);
   } catch (e) {
     throw new WebhookRequestError(503, 'WEBHOOK_STORE_UNAVAILABLE', `the event could not be stored; deliver it again in ${STORE_RETRY_AFTER_S} s or later`, { cause: e });
   }
@@ -246,30 +247,9 @@ async function storeEvents(
 }
 
 async function eventDoc(c: ResolvedConnection, spec: WebhooksSpec, ev: SplitEvent, headers: Record<string, string>, now: string): Promise<WebhookEventDoc> {
-  const base = {
-    connection_id: c.conn.connection_id,
-    organization_id: c.organizationId,
-    connector: c.spec.name,
-    headers,
-    raw_body: ev.raw,
-    ...(ev.index !== undefined ? { item_index: ev.index } : {}),
-    received_at: now,
-    attempts: 0,
-    updated_at: now,
-  };
+  let routed: RoutedEvent;
   try {
-    const routed = await routerFor(spec).route(ev.routable);
-    const ignored = routed.action === 'ignore' || routed.action === 'unmatched';
-    return {
-      ...base,
-      id: eventDocId(base.connection_id, routed.event_id),
-      event_id: routed.event_id,
-      event_type: routed.event_type,
-      action: routed.action,
-      ...(routed.stream ? { stream: routed.stream } : {}),
-      status: ignored ? 'ignored' : 'pending',
-      ...(ignored ? { outcome: { action: routed.action, result: 'ignored' }, processed_at: now } : {}),
-    };
+    routed = await routerFor(spec).route(ev.routable);
   } catch (e) {
     // Without an event type or id a single delivery cannot be named or de-duplicated: refuse it. A fan-out
     // item is kept as failed instead, so the other items of its delivery are not lost.
@@ -277,8 +257,40 @@ async function eventDoc(c: ResolvedConnection, spec: WebhooksSpec, ev: SplitEven
     if (!(e instanceof TaxbridgeError)) throw e;
     // Named but unusable (no record in it...): kept as failed, with the reason, where an operator sees it.
     const names = await namesOf(spec, ev.routable);
-    return { ...base, id: eventDocId(base.connection_id, names.id), event_id: names.id, event_type: names.type, action: 'unmatched', status: 'failed', last_error: { code: publicCode(e.code), message: e.message, at: now } };
+    const doc = docBase(c, ev, headers, now, names.id);
+    doc.event_id = names.id;
+    doc.event_type = names.type;
+    doc.action = 'unmatched';
+    doc.status = 'failed';
+    doc.last_error = { code: publicCode(e.code), message: e.message, at: now };
+    return doc;
   }
+  const ignored = routed.action === 'ignore' || routed.action === 'unmatched';
+  const doc = docBase(c, ev, headers, now, routed.event_id);
+  doc.event_id = routed.event_id;
+  doc.event_type = routed.event_type;
+  doc.action = routed.action;
+  if (routed.stream) doc.stream = routed.stream;
+  doc.status = ignored ? 'ignored' : 'pending';
+  if (ignored) {
+    doc.outcome = { action: routed.action, result: 'ignored' };
+    doc.processed_at = now;
+  }
+  return doc;
+}
+
+/**
+ * The fields every inbox event starts with, in the order they are stored (the rest follow in eventDoc):
+ * assigned one by one on one object rather than spread from partial ones.
+ */
+function docBase(c: ResolvedConnection, ev: SplitEvent, headers: Record<string, string>, now: string, eventId: string): WebhookEventDoc {
+  const doc = { connection_id: c.conn.connection_id, organization_id: c.organizationId, connector: c.spec.name, headers, raw_body: ev.raw } as WebhookEventDoc;
+  if (ev.index !== undefined) doc.item_index = ev.index;
+  doc.received_at = now;
+  doc.attempts = 0;
+  doc.updated_at = now;
+  doc.id = eventDocId(doc.connection_id, eventId);
+  return doc;
 }
 
 /** Event id and type of an event, read leniently (for failed and unrouted entries). */

@@ -78,18 +78,25 @@ export function compileRouter(spec: WebhooksSpec): WebhookRouter {
     }
   });
   wildcards.sort((a, b) => b.literal - a.literal || a.order - b.order);
-  const candidates = (type: string): CompiledRule[] => [...(byName.get(type) ?? []), ...wildcards.filter((w) => w.pattern.test(type)).map((w) => w.compiled)];
-  const evaluate = async (e: Expression, ctx: RoutableDelivery) => {
+  const NONE: CompiledRule[] = [];
+  const candidates = (type: string): CompiledRule[] => {
+    const named = byName.get(type) ?? NONE;
+    return wildcards.length === 0 ? named : [...named, ...wildcards.filter((w) => w.pattern.test(type)).map((w) => w.compiled)];
+  };
+  /** The value, or (when the expression needs JSONata) a promise of it: plain reads need no turn of the microtask queue. */
+  const evaluate = (e: Expression, ctx: RoutableDelivery): unknown => {
     const fast = e.readSync(ctx, ctx as unknown as Record<string, unknown>);
     return fast ? fast.value : e.evaluate(ctx, ctx as unknown as Record<string, unknown>);
   };
 
   return {
     async route(delivery) {
-      const type = await evaluate(eventType, delivery);
+      let type = evaluate(eventType, delivery);
+      if (type instanceof Promise) type = await type;
       if (type === undefined || type === null || type === '') throw new WebhookPayloadError('WEBHOOK_EVENT_TYPE_MISSING', `the delivery does not name its event (\`${spec.event_type}\` is empty)`);
       const event_type = String(type);
-      const idValue = eventId ? await evaluate(eventId, delivery) : createHash('sha256').update(delivery.raw).digest('hex');
+      let idValue = eventId ? evaluate(eventId, delivery) : createHash('sha256').update(delivery.raw).digest('hex');
+      if (idValue instanceof Promise) idValue = await idValue;
       if (idValue === undefined || idValue === null || idValue === '') throw new WebhookPayloadError('WEBHOOK_EVENT_ID_MISSING', `the delivery has no event id (\`${spec.event_id}\` is empty)`);
       const event_id = String(idValue);
       let c: CompiledRule | undefined;
@@ -104,7 +111,8 @@ export function compileRouter(spec: WebhooksSpec): WebhookRouter {
       if (!c) return { event_type, event_id, action: 'unmatched', writeback: false };
       const out: RoutedEvent = { event_type, event_id, rule: c.rule, action: c.rule.action, stream: c.rule.stream, writeback: c.rule.writeback === true };
       if (c.rule.action === 'upsert') {
-        out.record = await evaluate(c.record!, delivery);
+        const record = evaluate(c.record!, delivery);
+        out.record = record instanceof Promise ? await record : record;
         if (!out.record || typeof out.record !== 'object') throw new WebhookPayloadError('WEBHOOK_RECORD_MISSING', `event ${event_type} carries no record at \`${c.rule.record ?? 'body'}\``);
       }
       if (c.id) {
