@@ -47,20 +47,23 @@ export function emptyTable(): TableData {
   return { rows: new Map(), meta: {}, seq: 0 };
 }
 
-function putLine(key: string, row: Row): string {
+/** A put line as three pieces (head, the row's JSON, newline): the row's JSON is written as it is held, never copied into a joined line. */
+function pushPutLine(out: string[], key: string, row: Row): void {
   const header: Record<string, unknown> = { t: 'p', k: key };
   if (row.h !== undefined) header.h = row.h;
   if (row.r !== undefined) header.r = row.r;
   if (row.d) header.d = 1;
   if (row.f !== undefined) header.f = row.f;
-  return `${JSON.stringify(header)}\t${row.json}\n`;
+  out.push(`${JSON.stringify(header)}\t`, row.json, '\n');
 }
 
-/** The journal text of one commit. */
-export function encodeCommit(ops: TableOp[], seq: number, metaPatch: Record<string, unknown> | undefined): string {
-  let text = '';
-  for (const op of ops) text += op.t === 'p' ? putLine(op.k, op.row) : `${JSON.stringify({ t: 'x', k: op.k })}\n`;
-  return `${text}${JSON.stringify(metaPatch ? { t: 'c', s: seq, m: metaPatch } : { t: 'c', s: seq })}\n`;
+/** Appends the journal text of one commit to `out`, in pieces (./utf8-batch.ts writes them one after another). */
+export function encodeCommit(out: string[], ops: TableOp[], seq: number, metaPatch: Record<string, unknown> | undefined): void {
+  for (const op of ops) {
+    if (op.t === 'p') pushPutLine(out, op.k, op.row);
+    else out.push(`${JSON.stringify({ t: 'x', k: op.k })}\n`);
+  }
+  out.push(`${JSON.stringify(metaPatch ? { t: 'c', s: seq, m: metaPatch } : { t: 'c', s: seq })}\n`);
 }
 
 export function applyOps(data: TableData, ops: TableOp[], metaPatch: Record<string, unknown> | undefined): void {
@@ -469,9 +472,8 @@ export class JournaledFile implements Adapter<TableData> {
       let chunk: string[] = [head];
       let chars = head.length;
       for (const [key, row] of rows) {
-        const line = putLine(key, row);
-        chunk.push(line);
-        chars += line.length;
+        pushPutLine(chunk, key, row);
+        chars += row.json.length + 64;
         if (chars >= 1 << 20) {
           size += await writeAll(fh, chunk);
           chunk = [];

@@ -181,7 +181,14 @@ export class Table {
     if (this.closed) return Promise.reject(new TaxbridgeError('STORE_CLOSED', 'the store is closed'));
     const data = this.db.data;
     const seq = data.seq + 1;
-    const text = encodeCommit(ops, seq, metaPatch);
+    // Encoded before anything is applied: a value that cannot be encoded throws with memory untouched.
+    const mark = this.queuedTexts.length;
+    try {
+      encodeCommit(this.queuedTexts, ops, seq, metaPatch);
+    } catch (e) {
+      this.queuedTexts.length = mark;
+      throw e;
+    }
     let p!: Pending;
     const promise = new Promise<void>((resolve, reject) => {
       p = { seq, k0: undefined, prev0: undefined, promise: undefined!, resolve, reject };
@@ -205,7 +212,6 @@ export class Table {
     }
     data.seq = p.seq;
     this.queued.push(p);
-    this.queuedTexts.push(text);
     this.running ??= this.drain();
     return promise;
   }
