@@ -92,6 +92,14 @@ describe.each([
     expect(ids((await store.find<Doc>('jobs', { where: { status: 'done' } })).docs)).toEqual(['a', 'b']);
     expect(await store.insertIfAbsent('jobs', 'g', { id: 'g', status: 'pending' })).toBe(true);
     expect(ids((await store.find<Doc>('jobs', { where: { status: 'pending' } })).docs)).toEqual(['g']);
+    // A document written as its JSON text (no document for the index to read) is indexed all the same.
+    if (store.putJson) {
+      await store.putJson('jobs', 'h', JSON.stringify({ id: 'h', status: 'pending', settings: { realm: 'r9' } }));
+      await store.putJson('jobs', 'g', JSON.stringify({ id: 'g', status: 'done' }));
+      expect(ids((await store.find<Doc>('jobs', { where: { status: 'pending' } })).docs)).toEqual(['h']);
+      expect(ids((await store.find<Doc>('jobs', { where: { 'settings.realm': 'r9' } })).docs)).toEqual(['h']);
+      expect(await store.get('jobs', 'g')).toEqual({ id: 'g', status: 'done' });
+    }
     await store.close();
   });
 

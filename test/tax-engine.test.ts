@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { buildOrgView, calculate } from '../src/tax/engine.ts';
-import { buildCalculationDoc, decodeCalculationLines, renderCalculationResponse, renderResponseJson } from '../src/tax/record.ts';
+import { buildCalculationDoc, calculationDocJson, decodeCalculationLines, renderCalculationResponse, renderResponseJson, type RecordExtras } from '../src/tax/record.ts';
 import { validateCalculateRequest } from '../src/tax/calculate-request.ts';
 import type { Organization } from '../src/tax/model.ts';
 import { taxData } from './helpers/tax-server.ts';
@@ -87,10 +87,13 @@ describe('engine (property)', () => {
         }),
       };
       const { req, result } = run(body);
-      const doc = buildCalculationDoc(
-        { id: `calc_${n}`, organization_id: org.id, mode: 'test', api_key_id: 'key_x', created_at: '', tax_date: DATE, currency: req.currency, include_taxability_reason: req.include_taxability_reason, request: req.recorded },
-        result,
-      );
+      const meta = { id: `calc_${n}`, organization_id: org.id, mode: 'test' as const, api_key_id: 'key_x', created_at: '', tax_date: DATE, currency: req.currency, include_taxability_reason: req.include_taxability_reason, request: req.recorded };
+      const extras: RecordExtras | undefined = rng.bool(0.2)
+        ? { tax_id_status: 'unverified', ...(rng.bool() ? { kind: 'credit_note' as const, reference_calculation_id: 'calc_"x"', issue_date: DATE } : {}) }
+        : undefined;
+      // The stored text is the document's JSON exactly, built without the document.
+      expect(calculationDocJson(meta, result, extras)).toBe(JSON.stringify(buildCalculationDoc(meta, result, extras)));
+      const doc = buildCalculationDoc(meta, result);
       const wire = renderResponseJson(result, doc.id, req.include_taxability_reason);
       const lines = decodeCalculationLines(doc);
       expect(wire).toBe(JSON.stringify(renderCalculationResponse(doc)));

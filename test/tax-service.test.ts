@@ -94,9 +94,10 @@ describe('TaxService', () => {
     const auth = (await service.authenticate(key))!;
     const ids = new Set<string>();
     for (let i = 0; i < 20; i++) {
-      const { doc } = await service.calculate(auth, { currency: 'eur', customer_address: { country: 'DE' }, line_items: [{ amount: 100 * i, product_id: 'p' }] });
-      ids.add(doc.id);
-      expect(await store.get('tax_calculations', doc.id)).toBeDefined(); // on "disk" before calculate resolved
+      const { json } = await service.calculate(auth, { currency: 'eur', customer_address: { country: 'DE' }, line_items: [{ amount: 100 * i, product_id: 'p' }] });
+      const id = JSON.parse(json).data.sphere_tax_calculation_id as string;
+      ids.add(id);
+      expect(await store.get('tax_calculations', id)).toBeDefined(); // on "disk" before calculate resolved
     }
     expect(ids.size).toBe(20);
     expect((await store.list('tax_calculations')).length).toBe(20);

@@ -220,24 +220,39 @@ export class EmbeddedStore implements Store {
   }
 
   put<T extends object>(collection: Collection, id: string, doc: T): Promise<void> {
+    let json: string;
+    try {
+      json = JSON.stringify(doc);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.putText(collection, id, json, doc);
+  }
+
+  putJson(collection: Collection, id: string, json: string): Promise<void> {
+    return this.putText(collection, id, json, undefined);
+  }
+
+  /** `doc`, when the caller has it, spares the indexes (if any) a parse of `json`. */
+  private putText(collection: Collection, id: string, json: string, doc: object | undefined): Promise<void> {
     const t = this.closed ? undefined : this.openCollections.get(collection);
-    if (t === undefined) return this.putOpening(collection, id, doc);
+    if (t === undefined) return this.putOpening(collection, id, json, doc);
     try {
       requireId('id', id);
-      return this.putRow(t, id, doc);
+      return this.putRow(t, id, json, doc);
     } catch (e) {
       return Promise.reject(e);
     }
   }
 
-  private async putOpening<T extends object>(collection: Collection, id: string, doc: T): Promise<void> {
+  private async putOpening(collection: Collection, id: string, json: string, doc: object | undefined): Promise<void> {
     requireId('id', id);
-    await this.putRow(await this.collection(collection), id, doc);
+    await this.putRow(await this.collection(collection), id, json, doc);
   }
 
-  private putRow<T extends object>(t: Table, id: string, doc: T): Promise<void> {
-    const row = { json: flatString(JSON.stringify(doc)) };
-    if (t.data.rows instanceof IndexedRows) t.data.rows.hint(row, doc);
+  private putRow(t: Table, id: string, json: string, doc: object | undefined): Promise<void> {
+    const row = { json: flatString(json) };
+    if (doc !== undefined && t.data.rows instanceof IndexedRows) t.data.rows.hint(row, doc);
     return t.commit([{ t: 'p', k: id, row }]);
   }
 

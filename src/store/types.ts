@@ -151,6 +151,11 @@ export interface Store {
   get<T = Record<string, unknown>>(collection: Collection, id: string): Promise<T | undefined>;
   put<T extends object>(collection: Collection, id: string, doc: T): Promise<void>;
   /**
+   * put() of a document given as its JSON text, exactly what JSON.stringify(doc) gives, for a writer that
+   * serializes its documents faster itself (tax calculations). Optional: callers fall back to put().
+   */
+  putJson?(collection: Collection, id: string, json: string): Promise<void>;
+  /**
    * Inserts only when absent; returns false (and writes nothing) only when the id exists durably: when the
    * write that created it is still in flight, it waits for that write, and when that write failed it inserts
    * (or rejects, if the disk still fails). So `false` is as safe to acknowledge as `true`. For de-duplication.

@@ -29,7 +29,11 @@ export interface RecordMeta {
   request: RecordedRequest;
 }
 
-export function buildCalculationDoc(meta: RecordMeta, result: EngineResult): TaxCalculationDoc {
+/** Fields a calculation's document may carry beyond the result (a tax id decision, a credit note's link). */
+export type RecordExtras = Pick<TaxCalculationDoc, 'tax_id_status' | 'tax_id_evidence' | 'kind' | 'reference_calculation_id' | 'issue_date'>;
+const EXTRA_KEYS = ['tax_id_status', 'tax_id_evidence', 'kind', 'reference_calculation_id', 'issue_date'] as const;
+
+export function buildCalculationDoc(meta: RecordMeta, result: EngineResult, extras?: RecordExtras): TaxCalculationDoc {
   const index = new Map<Jurisdiction, number>();
   const jurisdictions: StoredJurisdiction[] = [];
   const lines: StoredLine[] = [];
@@ -69,7 +73,65 @@ export function buildCalculationDoc(meta: RecordMeta, result: EngineResult): Tax
     doc.customer_country = first.country;
     if (first.state) doc.customer_state = first.state;
   }
+  if (extras) for (const k of EXTRA_KEYS) if (extras[k] !== undefined) (doc as unknown as Record<string, unknown>)[k] = extras[k];
   return doc;
+}
+
+/*
+ * The stored text: exactly JSON.stringify(buildCalculationDoc(meta, result, extras)), built without the
+ * document object (test/tax-record.test.ts checks they are byte-identical). Recording is the part of a
+ * calculation that runs thousands of times a second: a jurisdiction's tuple is serialized once and reused,
+ * and no tuple arrays or document object are allocated only to be serialized and dropped.
+ */
+const jurisdictionJsonCache = new WeakMap<Jurisdiction, string>();
+
+function jurisdictionJson(src: Jurisdiction): string {
+  let j = jurisdictionJsonCache.get(src);
+  if (j === undefined) {
+    j = JSON.stringify([src.level, src.name, src.country, src.state ?? null, src.tax_type, src.display_name, src.rate_source ?? null]);
+    jurisdictionJsonCache.set(src, j);
+  }
+  return j;
+}
+
+/** An array element as JSON.stringify writes it (undefined is null there). */
+function item(v: unknown): string {
+  return v === undefined ? 'null' : JSON.stringify(v);
+}
+
+export function calculationDocJson(meta: RecordMeta, result: EngineResult, extras?: RecordExtras): string {
+  const index = new Map<Jurisdiction, number>();
+  let jurisdictions = '';
+  let lines = '';
+  for (let i = 0; i < result.lines.length; i++) {
+    const l = result.lines[i]!;
+    let taxes = '';
+    for (let k = 0; k < l.jurisdictions.length; k++) {
+      const jt = l.jurisdictions[k]!;
+      const src = jt.jurisdiction;
+      let j = index.get(src);
+      if (j === undefined) {
+        j = index.size;
+        index.set(src, j);
+        jurisdictions += `${j > 0 ? ',' : ''}${jurisdictionJson(src)}`;
+      }
+      taxes += `${k > 0 ? '|' : ''}${j}:${jt.rate}:${jt.taxable}:${jt.amount}${jt.reason !== undefined && jt.reason !== l.reason ? `:${jt.reason}` : ''}`;
+    }
+    lines += `${i > 0 ? ',' : ''}[${item(l.line.id)},${item(l.line.product_id)},${item(l.taxCode)},${item(l.line.inclusive)},${Number(l.net)},${Number(l.tax)},${item(l.reason)},${JSON.stringify(taxes)}]`;
+  }
+  let out =
+    `{"id":${JSON.stringify(meta.id)},"organization_id":${JSON.stringify(meta.organization_id)},"mode":${JSON.stringify(meta.mode)},` +
+    `"api_key_id":${JSON.stringify(meta.api_key_id)},"created_at":${JSON.stringify(meta.created_at)},"tax_date":${JSON.stringify(meta.tax_date)},` +
+    `"currency":${JSON.stringify(meta.currency)},"tax_total":${Number(result.taxTotal)},"include_taxability_reason":${meta.include_taxability_reason},` +
+    `"jurisdictions":[${jurisdictions}],"lines":[${lines}],"request":${JSON.stringify(meta.request)}`;
+  if (result.warnings.length) out += `,"warnings":${JSON.stringify(result.warnings)}`;
+  const first = result.lines[0];
+  if (first) {
+    if (first.country !== undefined) out += `,"customer_country":${JSON.stringify(first.country)}`;
+    if (first.state) out += `,"customer_state":${JSON.stringify(first.state)}`;
+  }
+  if (extras) for (const k of EXTRA_KEYS) if (extras[k] !== undefined) out += `,"${k}":${JSON.stringify(extras[k])}`;
+  return `${out}}`;
 }
 
 /** A request line as the client sent it (known fields). */

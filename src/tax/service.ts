@@ -37,7 +37,7 @@ import { randomFillSync } from 'node:crypto';
 import type { Store, StoredEntity } from '../store/types.ts';
 import type { TaxData } from './rates/index.ts';
 import { buildOrgView, calculate, type CustomerInfo, type EngineResult, type OrgTaxView } from './engine.ts';
-import { buildCalculationDoc, recordBytes, renderResponseJson } from './record.ts';
+import { buildCalculationDoc, calculationDocJson, recordBytes, renderResponseJson, type RecordExtras, type RecordMeta } from './record.ts';
 import { isTaxbridgeError } from '../errors.ts';
 import { TaxApiError, validationError } from './errors.ts';
 import { tooDeepPath } from './depth.ts';
@@ -311,11 +311,11 @@ export class TaxService {
    * Validates, computes and records one calculation. `body` is the parsed request; `_bodyText` (its text as
    * received) is accepted for callers that have it but never recorded. `json` is the response body text.
    */
-  calculate(auth: AuthContext, body: unknown, bodyText?: string): Promise<{ json: string; doc: TaxCalculationDoc; result: EngineResult }> {
+  calculate(auth: AuthContext, body: unknown, bodyText?: string): Promise<{ json: string; result: EngineResult }> {
     return observeTaxCalculation(this.calculateOnce(auth, body, bodyText));
   }
 
-  private async calculateOnce(auth: AuthContext, body: unknown, _bodyText?: string): Promise<{ json: string; doc: TaxCalculationDoc; result: EngineResult }> {
+  private async calculateOnce(auth: AuthContext, body: unknown, _bodyText?: string): Promise<{ json: string; result: EngineResult }> {
     this.checkBacklog();
     // Before anything recursive sees the body.
     const deep = tooDeepPath(body, this.maxDepth);
@@ -339,37 +339,36 @@ export class TaxService {
     if (result.lines.length > 1) applyRounding(result, view.org.rounding ?? 'line', this.data, taxDate);
     if (taxIdDecision?.warning) result.warnings.push(taxIdDecision.warning as unknown as TaxWarning);
     const id = calculationId(now, randomHex20());
-    const doc = buildCalculationDoc(
-      {
-        id,
-        organization_id: view.org.id,
-        mode: view.org.mode,
-        api_key_id: auth.key.id,
-        created_at: this.isoTime(now),
-        tax_date: taxDate,
-        currency: req.currency,
-        include_taxability_reason: req.include_taxability_reason,
-        request: req.recorded,
-      },
-      result,
-    );
+    const meta: RecordMeta = {
+      id,
+      organization_id: view.org.id,
+      mode: view.org.mode,
+      api_key_id: auth.key.id,
+      created_at: this.isoTime(now),
+      tax_date: taxDate,
+      currency: req.currency,
+      include_taxability_reason: req.include_taxability_reason,
+      request: req.recorded,
+    };
+    let extras: RecordExtras | undefined;
     if (taxIdDecision) {
-      doc.tax_id_status = taxIdDecision.check.status;
-      if (taxIdDecision.check.evidence) doc.tax_id_evidence = taxIdDecision.check.evidence;
+      extras = { tax_id_status: taxIdDecision.check.status };
+      if (taxIdDecision.check.evidence) extras.tax_id_evidence = taxIdDecision.check.evidence;
     }
-    if (reference) {
-      doc.kind = 'credit_note';
-      doc.reference_calculation_id = reference.id;
-      doc.issue_date = issueDate ?? this.today(now);
-    }
+    if (reference) extras = { ...extras, kind: 'credit_note', reference_calculation_id: reference.id, issue_date: issueDate ?? this.today(now) };
     let json = renderResponseJson(result, id, req.include_taxability_reason);
-    if (doc.tax_id_status) json = `${json.slice(0, -2)},"tax_id_status":"${doc.tax_id_status}"}}`;
-    const size = recordBytes(doc);
+    if (extras?.tax_id_status) json = `${json.slice(0, -2)},"tax_id_status":"${extras.tax_id_status}"}}`;
     this.checkBacklog(); // the customer lookup may have waited
+    // A store that reads its writes at once takes the stored text as built (./record.ts calculationDocJson);
+    // any other gets the document, and keeps a copy here until it is durable (see `pending`).
+    const store = this.store;
+    const text = store.readsWritesAtOnce && store.putJson ? calculationDocJson(meta, result, extras) : undefined;
+    const doc = text === undefined ? buildCalculationDoc(meta, result, extras) : undefined;
+    const size = text !== undefined ? text.length : recordBytes(doc!);
     const u = this.unsynced;
     u.count++;
     u.bytes += size;
-    const write = this.store.put(TAX_CALCULATIONS, id, doc);
+    const write = text !== undefined ? store.putJson!(TAX_CALCULATIONS, id, text) : store.put(TAX_CALCULATIONS, id, doc!);
     this.retention.add(id, now, size);
     if (this.opts.recordMode === 'durable' || this.recordFailed) {
       try {
@@ -385,7 +384,7 @@ export class TaxService {
     } else {
       // A store that reads its writes at once needs no copy here (and the document then dies young instead
       // of surviving garbage collections until its fsync).
-      const keep = !this.store.readsWritesAtOnce;
+      const keep = doc !== undefined && !store.readsWritesAtOnce;
       if (keep) this.pending.set(id, doc);
       write.then(
         () => {
@@ -400,7 +399,7 @@ export class TaxService {
         },
       );
     }
-    return { json, doc, result };
+    return { json, result };
   }
 
   /** A record left the back-pressure queue (durable, or its write failed). */
