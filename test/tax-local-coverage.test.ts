@@ -252,6 +252,12 @@ describe('the 100 largest US cities, one ZIP each away from downtown', () => {
     const stockton = await on('2025-06-01', { state: 'CA', postal_code: '95214' });
     expect(codes(stockton)).toEqual(['local_rates_unknown']);
     expect(total(stockton)).toBe(725);
+    // The other Saint Paul postal ZIPs of Washington County are not Woodbury: Oakdale has its own 0.5 % since
+    // 2023-04-01, the Mahtomedi area none.
+    expect(total(await on('2023-06-01', { state: 'MN', postal_code: '55128' }))).toBe(788);
+    expect(total(await on('2025-06-01', { state: 'MN', postal_code: '55128' }))).toBe(888);
+    expect(view(await on('2025-06-01', { state: 'MN', postal_code: '55128' })).map((v: any[]) => v[0])).toContain('Oakdale');
+    expect(total(await on('2025-06-01', { state: 'MN', postal_code: '55115' }))).toBe(838);
     const kc = await on('2025-06-01', { state: 'MO', postal_code: '64158' }); // Kansas City, Clay County part
     expect(codes(kc)).toEqual(['local_rates_unknown']);
   });
