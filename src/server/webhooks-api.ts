@@ -42,7 +42,7 @@ import { WebhookSignatureError } from '../webhooks/errors.ts';
 import type { EventService } from '../webhooks/event-service.ts';
 import { eventSummary, getEvent, listEvents, type EventStatus } from '../webhooks/inbox.ts';
 import { silentLog, type LogFn } from '../webhooks/log.ts';
-import { acceptConnectorDelivery, acceptDelivery, compiledWebhooks, flatHeaders, STORE_RETRY_AFTER_S, type AcceptedDelivery } from '../webhooks/receive.ts';
+import { acceptConnectorDelivery, acceptDelivery, compiledWebhooks, flatHeaders, STORE_RETRY_AFTER_S, type AcceptedDelivery, type IncomingDelivery } from '../webhooks/receive.ts';
 import { unroutedSummary } from '../webhooks/unrouted.ts';
 import type { RefusedDeliveries, RefusedScope } from '../webhooks/refused.ts';
 import { compileExpression, type Expression } from '../expressions/index.ts';
@@ -99,6 +99,34 @@ export interface ConnectorWebhooks {
   connectionsFor(connector: string, tenant: string): Promise<ResolvedConnection[]>;
 }
 
+/** What a delivery carries; its URL and query are worked out only if its authentication reads them. */
+class ReceivedDelivery implements IncomingDelivery {
+  readonly headers: Record<string, string>;
+  readonly method: string;
+  #url?: string;
+  #query?: URLSearchParams;
+
+  constructor(
+    private readonly ctx: Context,
+    readonly rawBody: Buffer,
+    readonly nowMs: number,
+    private readonly publicUrl: string | undefined,
+  ) {
+    this.headers = flatHeaders(ctx.req.headers);
+    this.method = ctx.method;
+  }
+
+  /** The URL as the sender called it: the configured public URL, the path and the query exactly as received. */
+  get url(): string {
+    const ctx = this.ctx;
+    return (this.#url ??= `${(this.publicUrl || `${ctx.protocol}://${ctx.host}`).replace(/\/+$/, '')}${ctx.path}${ctx.querystring ? `?${ctx.querystring}` : ''}`);
+  }
+
+  get query(): URLSearchParams {
+    return (this.#query ??= new URLSearchParams(this.ctx.querystring));
+  }
+}
+
 const TOKEN_RE = /^[A-Za-z0-9_-]{1,200}$/;
 
 export function createWebhookReceiverRouter(opts: WebhookReceiverOptions): Router {
@@ -106,15 +134,7 @@ export function createWebhookReceiverRouter(opts: WebhookReceiverOptions): Route
   const log = opts.log ?? silentLog;
   const now = opts.now ?? Date.now;
 
-  const incoming = (ctx: Context, rawBody: Buffer) => ({
-    headers: flatHeaders(ctx.req.headers),
-    rawBody,
-    nowMs: now(),
-    method: ctx.method,
-    // The URL as the sender called it: the configured public URL, the path and the query exactly as received.
-    url: `${(opts.publicUrl || `${ctx.protocol}://${ctx.host}`).replace(/\/+$/, '')}${ctx.path}${ctx.querystring ? `?${ctx.querystring}` : ''}`,
-    query: new URLSearchParams(ctx.querystring),
-  });
+  const incoming = (ctx: Context, rawBody: Buffer): IncomingDelivery => new ReceivedDelivery(ctx, rawBody, now(), opts.publicUrl);
   const answer = (ctx: Context, r: AcceptedDelivery, connector: string, connectionId?: string) => {
     for (const e of r.events) if (e.inserted && e.doc.status === 'pending') opts.events?.accept(e.doc);
     if (r.unrouted > 0) log('warn', 'webhook events for no active connection acknowledged and not applied', { connector, unrouted: r.unrouted, tenants: r.unroutedTenants.slice(0, 20) });
@@ -158,7 +178,7 @@ export function createWebhookReceiverRouter(opts: WebhookReceiverOptions): Route
       spec = c.spec.webhooks;
       const rawBody = await readRawBody(ctx.req, compiledWebhooks(c.spec.webhooks).maxBodyBytes);
       size = rawBody.length;
-      answer(ctx, await acceptDelivery({ store: opts.store, connection: c, ...incoming(ctx, rawBody) }), c.spec.name, connectionId);
+      answer(ctx, await acceptDelivery(Object.assign(incoming(ctx, rawBody), { store: opts.store, connection: c })), c.spec.name, connectionId);
     } catch (e) {
       refuse(ctx, e, { connection_id: connectionId }, basic, { connector, connectionId, spec, size });
     }
@@ -178,14 +198,15 @@ export function createWebhookReceiverRouter(opts: WebhookReceiverOptions): Route
       basic = spec.authentication?.type === 'basic';
       const rawBody = await readRawBody(ctx.req, compiledWebhooks(spec).maxBodyBytes);
       size = rawBody.length;
-      const r = await acceptConnectorDelivery({
-        store: opts.store,
-        connector,
-        spec,
-        appSecrets: opts.connectors!.appSecrets(connector),
-        connectionsFor: (tenant) => opts.connectors!.connectionsFor(connector, tenant),
-        ...incoming(ctx, rawBody),
-      });
+      const r = await acceptConnectorDelivery(
+        Object.assign(incoming(ctx, rawBody), {
+          store: opts.store,
+          connector,
+          spec,
+          appSecrets: opts.connectors!.appSecrets(connector),
+          connectionsFor: (tenant: string) => opts.connectors!.connectionsFor(connector, tenant),
+        }),
+      );
       answer(ctx, r, connector);
     } catch (e) {
       refuse(ctx, e, { connector: CONNECTOR_RE.test(connector) ? connector : undefined }, basic, { connector: known, spec: knownSpec, size });

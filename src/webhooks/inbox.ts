@@ -56,7 +56,8 @@ export interface WebhookEventDoc {
 
 /** The inbox id of an event: stable for (connection, event id), safe in URLs. */
 export function eventDocId(connectionId: string, eventId: string): string {
-  return `evt_${createHash('sha256').update(connectionId).update('\u0000').update(eventId).digest('base64url').slice(0, 32)}`;
+  // One update of the joined text: the same bytes as three (the NUL between keeps any surrogate pairs apart).
+  return `evt_${createHash('sha256').update(`${connectionId}\u0000${eventId}`).digest('base64url').slice(0, 32)}`;
 }
 
 /** Header names never kept in the inbox (besides the spec's signature header). */
@@ -65,7 +66,8 @@ const NEVER_STORED = new Set(['authorization', 'cookie', 'proxy-authorization', 
 export function storableHeaders(headers: Record<string, string | undefined>, signatureHeader: string | undefined, secretHeaders: string[] = []): Record<string, string> {
   const out: Record<string, string> = {};
   const sig = signatureHeader?.toLowerCase();
-  for (const [k, v] of Object.entries(headers)) {
+  for (const k of Object.keys(headers)) {
+    const v = headers[k];
     if (v === undefined || k === sig || NEVER_STORED.has(k) || secretHeaders.includes(k)) continue;
     out[k] = v;
   }

@@ -109,7 +109,10 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true });
 /** Lower-case header map with repeated headers joined, as signature schemes and routes read them. */
 export function flatHeaders(raw: Record<string, string | string[] | undefined>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(raw)) if (v !== undefined) out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
+  for (const k of Object.keys(raw)) {
+    const v = raw[k];
+    if (v !== undefined) out[k.toLowerCase()] = typeof v === 'string' ? v : v.join(', ');
+  }
   return out;
 }
 
@@ -124,7 +127,8 @@ interface SplitEvent {
 async function authenticate(spec: WebhooksSpec, key: string, ctx: SecretContext, d: IncomingDelivery): Promise<void> {
   const cw = compiledWebhooks(spec);
   const secrets = await secretsFor(spec, key, ctx);
-  await cw.auth.verify({ headers: d.headers, rawBody: d.rawBody, method: d.method, url: d.url, query: d.query }, secrets, d.nowMs);
+  // The delivery itself: its URL and query may be worked out only when read.
+  await cw.auth.verify(d, secrets, d.nowMs);
 }
 
 function parse(spec: WebhooksSpec, rawBody: Buffer): { text: string; body: unknown } {

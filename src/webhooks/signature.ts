@@ -45,6 +45,8 @@ interface Resolved {
   format: SignatureFormatSpec;
   encoding: 'hex' | 'base64';
   content: Template;
+  /** Whether `content` may read `url` (anything but plain reads of the other members may). */
+  readsUrl: boolean;
   /** `content` as pieces when it embeds `{{ body }}`: the body is then signed as the bytes received. */
   pieces?: ContentPieces;
   timestampFrom?: Expression;
@@ -69,6 +71,7 @@ export function compileSignature(spec: SignatureSpec): CompiledSignature {
     encoding: s.encoding ?? 'hex',
     content: compileTemplate(s.signed_content),
     pieces: undefined,
+    readsUrl: true,
     timestampFrom: from ? compileExpression(from) : undefined,
     timestampHeader: from ? /^headers\.(?:"([^"]+)"|'([^']+)'|`([^`]+)`|([A-Za-z_][\w]*))$/.exec(from.trim())?.slice(1).find(Boolean)?.toLowerCase() : undefined,
     unit: s.timestamp?.unit ?? 'seconds',
@@ -76,6 +79,7 @@ export function compileSignature(spec: SignatureSpec): CompiledSignature {
     hasTimestamp: Boolean(from || (format.type === 'key_value' && format.timestamp_key)),
   };
   r.pieces = contentPieces(r.content);
+  r.readsUrl = templateExpressionsOf(r.content).some((e) => !(e.isPath && NOT_URL.test(e.source)));
   return {
     verify: (delivery, secrets, nowMs = Date.now()) => verify(r, delivery, secrets, nowMs),
     sign: (secret, rawBody, headers = {}, timestampMs = Date.now(), request = {}) => sign(r, secret, Buffer.isBuffer(rawBody) ? rawBody : Buffer.from(rawBody), headers, timestampMs, request),
@@ -168,6 +172,25 @@ async function verify(r: Resolved, delivery: Delivery, secrets: string[], nowMs:
 /** Where the raw body goes in the signed content. */
 const RAW_BODY: unique symbol = Symbol('raw body');
 
+/** A path into a member of the signed-content context other than the URL. */
+const NOT_URL = /^\s*(?:headers|timestamp|id|method|body)\s*(?:\.|$)/;
+
+/** The expressions a compiled template evaluates. */
+function templateExpressionsOf(t: Template): Expression[] {
+  switch (t.kind) {
+    case 'literal':
+      return [];
+    case 'expression':
+      return [t.expr];
+    case 'concat':
+      return t.parts.filter((p): p is Expression => typeof p !== 'string');
+    case 'object':
+      return t.entries.flatMap(([, v]) => templateExpressionsOf(v));
+    case 'array':
+      return t.items.flatMap(templateExpressionsOf);
+  }
+}
+
 /** A path into one of the other members of the signed-content context (never the body). */
 const NOT_BODY = /^\s*(?:headers|timestamp|id|method|url)\s*(?:\.|$)/;
 
@@ -196,7 +219,8 @@ function contentPieces(t: Template): ContentPieces | undefined {
 async function signedContent(r: Resolved, d: Delivery, timestamp: string | undefined): Promise<Array<string | Buffer>> {
   const pieces = r.pieces && isUtf8(d.rawBody) ? r.pieces : undefined;
   const body = pieces && !pieces.othersReadBody ? undefined : d.rawBody.toString('utf8');
-  const ctx = { timestamp, id: d.headers['webhook-id'], headers: d.headers, body, method: d.method, url: d.url };
+  // The URL only if the content may read it (a receiver works it out on demand).
+  const ctx = { timestamp, id: d.headers['webhook-id'], headers: d.headers, body, method: d.method, url: r.readsUrl ? d.url : undefined };
   if (!pieces) {
     const v = await renderTemplate(r.content, ctx, ctx);
     return [Buffer.from(typeof v === 'string' ? v : JSON.stringify(v), 'utf8')];
