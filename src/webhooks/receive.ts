@@ -8,6 +8,7 @@
  * tenant (when the spec declares one); any other event is recorded as unrouted (./unrouted.ts) and applied
  * to nothing.
  */
+import { isAscii } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { TaxbridgeError, publicCode } from '../errors.ts';
 import { compileExpression, type Expression } from '../expressions/index.ts';
@@ -133,7 +134,8 @@ async function authenticate(spec: WebhooksSpec, key: string, ctx: SecretContext,
 
 function parse(spec: WebhooksSpec, rawBody: Buffer): { text: string; body: unknown } {
   try {
-    const text = UTF8.decode(rawBody);
+    // ASCII (most bodies) is valid UTF-8 as it is, without a byte order mark: a one-byte copy.
+    const text = isAscii(rawBody) ? rawBody.toString('latin1') : UTF8.decode(rawBody);
     return { text, body: parseWebhookBody(text, spec) };
   } catch {
     throw new WebhookRequestError(400, 'WEBHOOK_BODY_MALFORMED', 'the webhook body is not valid UTF-8 JSON');

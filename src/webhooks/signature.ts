@@ -45,6 +45,8 @@ interface Resolved {
   format: SignatureFormatSpec;
   encoding: 'hex' | 'base64';
   content: Template;
+  /** keyBytes' cache: secret -> key bytes (never handed out beyond createHmac, which copies them). */
+  keys: Map<string, Buffer>;
   /** Whether `content` may read `url` (anything but plain reads of the other members may). */
   readsUrl: boolean;
   /** `content` as pieces when it embeds `{{ body }}`: the body is then signed as the bytes received. */
@@ -72,6 +74,7 @@ export function compileSignature(spec: SignatureSpec): CompiledSignature {
     content: compileTemplate(s.signed_content),
     pieces: undefined,
     readsUrl: true,
+    keys: new Map(),
     timestampFrom: from ? compileExpression(from) : undefined,
     timestampHeader: from ? /^headers\.(?:"([^"]+)"|'([^']+)'|`([^`]+)`|([A-Za-z_][\w]*))$/.exec(from.trim())?.slice(1).find(Boolean)?.toLowerCase() : undefined,
     unit: s.timestamp?.unit ?? 'seconds',
@@ -243,10 +246,19 @@ async function signedContent(r: Resolved, d: Delivery, timestamp: string | undef
   return out;
 }
 
+/** Decoded keys of the secrets seen last, per scheme: decoding a base64 secret on every delivery is avoidable work. */
+const KEYS_KEPT = 64;
+
 function keyBytes(r: Resolved, secret: string): Buffer {
-  if (r.keyEncoding === 'utf8') return Buffer.from(secret, 'utf8');
-  if (r.keyEncoding === 'base64') return Buffer.from(secret, 'base64');
-  return Buffer.from(secret.startsWith('whsec_') ? secret.slice(6) : secret, 'base64');
+  let key = r.keys.get(secret);
+  if (!key) {
+    if (r.keyEncoding === 'utf8') key = Buffer.from(secret, 'utf8');
+    else if (r.keyEncoding === 'base64') key = Buffer.from(secret, 'base64');
+    else key = Buffer.from(secret.startsWith('whsec_') ? secret.slice(6) : secret, 'base64');
+    if (r.keys.size >= KEYS_KEPT) r.keys.clear();
+    r.keys.set(secret, key);
+  }
+  return key;
 }
 
 function hmac(r: Resolved, secret: string, content: Array<string | Buffer>): Buffer {
