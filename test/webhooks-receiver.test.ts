@@ -125,6 +125,32 @@ describe('webhook receiver', () => {
     expect(await stored()).toBe(0);
   });
 
+  it.each([
+    ['a trailing comma', '{"id":"inv_1",}'],
+    ['a raw control character in a string', '{"id":"inv\u0001"}'],
+    ['two values', '{"id":"inv_1"} {}'],
+    ['a number with a leading zero', '{"total":01}'],
+  ])('refuses a correctly signed body with %s (not JSON) with 400 and stores nothing', async (_what, raw) => {
+    const sig = compileSignature(conn.spec.webhooks!.signature!);
+    const headers = { 'x-rillet-id': 'evt-not-json', 'x-rillet-entity': 'INVOICE', 'x-rillet-event': 'CREATED' };
+    const res = await post(`/webhooks/${conn.token}`, raw, { ...headers, ...(await sig.sign(rillet.signingToken, raw, headers, Date.now())) });
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe('webhook_body_malformed');
+    expect(await stored()).toBe(0);
+  });
+
+  it('keeps an invoice event whose JSON body is no object as failed (no record), and one with an array body as pending', async () => {
+    const sig = compileSignature(conn.spec.webhooks!.signature!);
+    for (const [id, raw] of [['evt-string', '"inv_1"'], ['evt-null', 'null'], ['evt-number', ' 42 '], ['evt-array', '[{"id":"inv_1"}]']] as const) {
+      const headers = { 'x-rillet-id': id, 'x-rillet-entity': 'INVOICE', 'x-rillet-event': 'CREATED' };
+      const res = await post(`/webhooks/${conn.token}`, raw, { ...headers, ...(await sig.sign(rillet.signingToken, raw, headers, Date.now())) });
+      expect(res.status, id).toBe(200);
+    }
+    const byId = new Map((await listEvents(store)).map((e) => [e.event_id, e]));
+    for (const id of ['evt-string', 'evt-null', 'evt-number']) expect(byId.get(id), id).toMatchObject({ status: 'failed', action: 'unmatched', last_error: { code: 'webhook_record_missing' } });
+    expect(byId.get('evt-array')).toMatchObject({ status: 'pending', action: 'upsert', raw_body: '[{"id":"inv_1"}]' });
+  });
+
   it('refuses a signed delivery that names no event with 400', async () => {
     const sig = compileSignature(conn.spec.webhooks!.signature!);
     const raw = '{"id":"x"}';
