@@ -94,6 +94,12 @@ function jurisdictionJson(src: Jurisdiction): string {
   return j;
 }
 
+/** A minor-unit amount's decimal digits, as `${n}` gives them; through a Number when exact (cheaper than BigInt's). */
+function digits(n: bigint): string {
+  const x = Number(n);
+  return Number.isSafeInteger(x) ? `${x}` : `${n}`;
+}
+
 /** An array element as JSON.stringify writes it (undefined is null there). */
 function item(v: unknown): string {
   return v === undefined ? 'null' : JSON.stringify(v);
@@ -115,7 +121,7 @@ export function calculationDocJson(meta: RecordMeta, result: EngineResult, extra
         index.set(src, j);
         jurisdictions += `${j > 0 ? ',' : ''}${jurisdictionJson(src)}`;
       }
-      taxes += `${k > 0 ? '|' : ''}${j}:${jt.rate}:${jt.taxable}:${jt.amount}${jt.reason !== undefined && jt.reason !== l.reason ? `:${jt.reason}` : ''}`;
+      taxes += `${k > 0 ? '|' : ''}${j}:${jt.rate}:${digits(jt.taxable)}:${digits(jt.amount)}${jt.reason !== undefined && jt.reason !== l.reason ? `:${jt.reason}` : ''}`;
     }
     lines += `${i > 0 ? ',' : ''}[${item(l.line.id)},${item(l.line.product_id)},${item(l.taxCode)},${item(l.line.inclusive)},${Number(l.net)},${Number(l.tax)},${item(l.reason)},${JSON.stringify(taxes)}]`;
   }
