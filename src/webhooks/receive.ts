@@ -64,17 +64,24 @@ export function compiledWebhooks(spec: WebhooksSpec): CompiledWebhooks {
 // Rendering secret templates is a JSONata evaluation: done once per connection (or connector app) and
 // credentials, not per delivery. Keyed with a fingerprint of what the templates can read, so a rotated
 // secret is picked up at once even when the lookup returns a new context object for every delivery.
-const secretCache = new Map<string, { spec: WebhooksSpec; fingerprint: string; secrets: Promise<AuthSecrets> }>();
+const secretCache = new Map<string, { spec: WebhooksSpec; fingerprint: string; secrets: Promise<AuthSecrets>; rendered?: AuthSecrets }>();
 const SECRET_CACHE_MAX = 10_000;
 
-function secretsFor(spec: WebhooksSpec, key: string, ctx: SecretContext): Promise<AuthSecrets> {
+/** The rendered secrets, or a promise of them while they are first rendered. */
+function secretsFor(spec: WebhooksSpec, key: string, ctx: SecretContext): AuthSecrets | Promise<AuthSecrets> {
   const fingerprint = JSON.stringify([ctx.credentials, ctx.settings, ctx.environment, ctx.app ?? null]);
   const hit = secretCache.get(key);
-  if (hit && hit.spec === spec && hit.fingerprint === fingerprint) return hit.secrets;
+  if (hit && hit.spec === spec && hit.fingerprint === fingerprint) return hit.rendered ?? hit.secrets;
   const secrets = compiledWebhooks(spec).auth.secrets(ctx);
   if (secretCache.size >= SECRET_CACHE_MAX) secretCache.delete(secretCache.keys().next().value!);
-  secretCache.set(key, { spec, fingerprint, secrets });
-  secrets.catch(() => secretCache.delete(key));
+  const entry: { spec: WebhooksSpec; fingerprint: string; secrets: Promise<AuthSecrets>; rendered?: AuthSecrets } = { spec, fingerprint, secrets };
+  secretCache.set(key, entry);
+  secrets.then(
+    (rendered) => {
+      entry.rendered = rendered;
+    },
+    () => secretCache.delete(key),
+  );
   return secrets;
 }
 
@@ -127,7 +134,8 @@ interface SplitEvent {
 
 async function authenticate(spec: WebhooksSpec, key: string, ctx: SecretContext, d: IncomingDelivery): Promise<void> {
   const cw = compiledWebhooks(spec);
-  const secrets = await secretsFor(spec, key, ctx);
+  const found = secretsFor(spec, key, ctx);
+  const secrets = found instanceof Promise ? await found : found;
   // The delivery itself: its URL and query may be worked out only when read.
   await cw.auth.verify(d, secrets, d.nowMs);
 }

@@ -131,11 +131,16 @@ function parseHeader(r: Resolved, value: string): ParsedHeader {
   return { signatures, timestamp };
 }
 
-async function readTimestamp(r: Resolved, parsed: ParsedHeader, delivery: Delivery): Promise<string | undefined> {
+/** The delivery's timestamp as text; a promise only when reading it needs JSONata. */
+function readTimestamp(r: Resolved, parsed: ParsedHeader, delivery: Delivery): string | undefined | Promise<string | undefined> {
   if (parsed.timestamp !== undefined) return parsed.timestamp;
   if (!r.timestampFrom) return undefined;
   const ctx = { headers: delivery.headers, body: r.timestampFrom.source.includes('body') ? safeJson(delivery.rawBody) : undefined };
-  const v = await r.timestampFrom.evaluate(ctx, ctx);
+  const fast = r.timestampFrom.readSync(ctx, ctx);
+  return fast ? timestampText(fast.value) : r.timestampFrom.evaluate(ctx, ctx).then(timestampText);
+}
+
+function timestampText(v: unknown): string | undefined {
   return v === undefined || v === null ? undefined : String(v);
 }
 
@@ -157,14 +162,16 @@ async function verify(r: Resolved, delivery: Delivery, secrets: string[], nowMs:
   let ts: number | undefined;
   let tsText: string | undefined;
   if (r.hasTimestamp) {
-    tsText = await readTimestamp(r, parsed, delivery);
+    const read = readTimestamp(r, parsed, delivery);
+    tsText = read instanceof Promise ? await read : read;
     if (tsText === undefined || tsText === '') throw new WebhookSignatureError('WEBHOOK_SIGNATURE_MALFORMED', 'the delivery has no timestamp');
     ts = timestampMs(r, tsText);
     if (!Number.isFinite(ts)) throw new WebhookSignatureError('WEBHOOK_SIGNATURE_MALFORMED', `the delivery timestamp is not a valid ${r.unit} value`);
     if (Math.abs(nowMs - ts) > r.toleranceMs) throw new WebhookSignatureError('WEBHOOK_TIMESTAMP_STALE', `the delivery timestamp is more than ${r.toleranceMs / 1000} s from now; replays are refused`, 'check the sender\'s clock, or resend the event');
   }
 
-  const content = await signedContent(r, delivery, tsText);
+  const signed = signedContent(r, delivery, tsText);
+  const content = Array.isArray(signed) ? signed : await signed;
   for (const secret of secrets) {
     const expected = hmac(r, secret, content);
     for (const p of provided) if (p.length === expected.length && timingSafeEqual(p, expected)) return { timestamp: ts };
@@ -218,28 +225,39 @@ function contentPieces(t: Template): ContentPieces | undefined {
   };
 }
 
-/** The signed content, in pieces to hash in order (text as UTF-8). */
-async function signedContent(r: Resolved, d: Delivery, timestamp: string | undefined): Promise<Array<string | Buffer>> {
+type Content = Array<string | Buffer>;
+
+/** The signed content, in pieces to hash in order (text as UTF-8); a promise only when a part needs JSONata. */
+function signedContent(r: Resolved, d: Delivery, timestamp: string | undefined): Content | Promise<Content> {
   const pieces = r.pieces && isUtf8(d.rawBody) ? r.pieces : undefined;
   const body = pieces && !pieces.othersReadBody ? undefined : d.rawBody.toString('utf8');
   // The URL only if the content may read it (a receiver works it out on demand).
   const ctx = { timestamp, id: d.headers['webhook-id'], headers: d.headers, body, method: d.method, url: r.readsUrl ? d.url : undefined };
-  if (!pieces) {
-    const v = await renderTemplate(r.content, ctx, ctx);
-    return [Buffer.from(typeof v === 'string' ? v : JSON.stringify(v), 'utf8')];
-  }
-  // Text between two bodies is joined before it is encoded, as rendering would have joined it.
-  const out: Array<string | Buffer> = [];
-  let text = '';
-  for (const p of pieces.parts) {
+  if (!pieces) return renderedContent(r.content, ctx);
+  return piecesFrom(pieces.parts, 0, ctx, d.rawBody, [], '');
+}
+
+async function renderedContent(content: Template, ctx: Record<string, unknown>): Promise<Content> {
+  const v = await renderTemplate(content, ctx, ctx);
+  return [Buffer.from(typeof v === 'string' ? v : JSON.stringify(v), 'utf8')];
+}
+
+/**
+ * The pieces from part `start` on, added to `out` (`text`: joined text not yet added). Text between two
+ * bodies is joined before it is encoded, as rendering would have joined it.
+ */
+function piecesFrom(parts: ContentPieces['parts'], start: number, ctx: Record<string, unknown>, rawBody: Buffer, out: Content, text: string): Content | Promise<Content> {
+  for (let i = start; i < parts.length; i++) {
+    const p = parts[i]!;
     if (p === RAW_BODY) {
       if (text) out.push(text);
       text = '';
-      out.push(d.rawBody);
+      out.push(rawBody);
     } else if (typeof p === 'string') text += p;
     else {
       const fast = p.readSync(ctx, ctx);
-      text += templateText(fast ? fast.value : await p.evaluate(ctx, ctx));
+      if (!fast) return p.evaluate(ctx, ctx).then((v) => piecesFrom(parts, i + 1, ctx, rawBody, out, text + templateText(v)));
+      text += templateText(fast.value);
     }
   }
   if (text) out.push(text);
@@ -261,7 +279,7 @@ function keyBytes(r: Resolved, secret: string): Buffer {
   return key;
 }
 
-function hmac(r: Resolved, secret: string, content: Array<string | Buffer>): Buffer {
+function hmac(r: Resolved, secret: string, content: Content): Buffer {
   const h = createHmac(r.algorithm, keyBytes(r, secret));
   for (const piece of content) h.update(piece);
   return h.digest();
