@@ -256,9 +256,24 @@ export class EmbeddedStore implements Store {
     return t.commit([{ t: 'p', k: id, row }]);
   }
 
-  async insertIfAbsent<T extends object>(collection: Collection, id: string, doc: T): Promise<boolean> {
+  insertIfAbsent<T extends object>(collection: Collection, id: string, doc: T): Promise<boolean> {
+    // An open collection needs no turn of the event loop (as for put).
+    const t = this.closed ? undefined : this.openCollections.get(collection);
+    if (t === undefined) return this.insertOpening(collection, id, doc);
+    try {
+      requireId('id', id);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.insertInto(t, id, doc);
+  }
+
+  private async insertOpening(collection: Collection, id: string, doc: object): Promise<boolean> {
     requireId('id', id);
-    const t = await this.collection(collection);
+    return this.insertInto(await this.collection(collection), id, doc);
+  }
+
+  private async insertInto(t: Table, id: string, doc: object): Promise<boolean> {
     // Serialized before any wait, as the call found it, but only when it may be inserted: a duplicate of a
     // durable event is not.
     let row: Row | undefined;
