@@ -476,6 +476,20 @@ export type OrganizationsCalculationsQuery = {
   limit?: number;
 };
 
+/** Query parameters of DELETE /admin/organizations/{org}/product_tax_codes, each given once. */
+export type OrganizationsProductTaxCodeDeleteQuery = {
+  /** The product whose tax code is removed. */
+  product_id: string;
+  /** Its connection, when the code was set for one connection's product. */
+  connection_id?: string;
+};
+
+/** Query parameters of GET /admin/keys, each given once. */
+export type OrganizationsKeyListQuery = {
+  /** Only this organization's keys. */
+  organization_id?: string;
+};
+
 export type RecordsRecord = {
   external_id: string;
   /** customer, product, invoice, credit_note, ... */
@@ -563,6 +577,18 @@ export type ServerWebhookReceipt = {
   events?: number;
   /** Events of no connection's tenant, acknowledged and counted. */
   unrouted?: number;
+};
+
+/** The query parameters of GET /oauth/callback taxbridge reads, each given once; others the system adds (realmId, ...) are passed on, each at most 512 characters. */
+export type ServerOauthCallbackQuery = {
+  /** The state taxbridge put in the authorization URL (43 characters). */
+  state?: string;
+  /** The authorization code (at most 2048 characters). */
+  code?: string;
+  /** Set by the system when consent was not given (access_denied, ...). */
+  error?: string;
+  /** The system's explanation of the error. */
+  error_description?: string;
 };
 
 /** Other fields are ignored. */
@@ -747,6 +773,50 @@ export type WebhooksInvoiceTaxResult = {
   calculation_id?: string | null;
   /** pending: the job retrying in the background. */
   job_id?: string;
+};
+
+/** Query parameters of GET /admin/events, each given once. */
+export type WebhooksEventsQuery = {
+  /** Connection id. */
+  connection?: string;
+  /** Only events in these statuses, comma-separated: pending, retrying, processed, ignored, failed. */
+  status?: Array<"pending" | "retrying" | "processed" | "ignored" | "failed">;
+  /** Only events of this type, as the connector names it (INVOICE.CREATED, ...). */
+  type?: string;
+  /** Most recent events shown, 1 to 10000. */
+  limit?: number;
+};
+
+/** Query parameters of GET /admin/webhooks/unrouted, each given once. */
+export type WebhooksUnroutedQuery = {
+  /** A connector name such as quickbooks (its shared webhook URL). */
+  connector: string;
+  /** Recent events shown, 1 to 100. */
+  limit?: number;
+};
+
+/** Query parameters of GET /admin/webhooks/refused, each given once: connection or connector, not both (neither: the unknown URLs). */
+export type WebhooksRefusedQuery = {
+  /** Connection id: refusals at its webhook URL. */
+  connection?: string;
+  /** A connector name such as quickbooks: refusals at its shared webhook URL. */
+  connector?: string;
+  /** Recent refusals shown, 1 to 100. */
+  limit?: number;
+};
+
+/** Query parameters of GET /admin/writebacks, each given once. */
+export type WebhooksWritebacksQuery = {
+  /** Connection id. */
+  connection?: string;
+  /** Only jobs in these statuses, comma-separated: pending, running, retrying, applied, unchanged, no_tax, superseded, dead, voided. */
+  status?: Array<"pending" | "running" | "retrying" | "applied" | "unchanged" | "no_tax" | "superseded" | "dead" | "voided">;
+  /** true (or 1): dead letters only, whatever status says. */
+  dead?: "true" | "1" | "false" | "0";
+  /** Only jobs of this document (its external id). */
+  document?: string;
+  /** Most recent jobs shown, 1 to 10000. */
+  limit?: number;
 };
 
 /** A tax API key (collection api_keys). The key itself (tb_test_ or tb_live_ followed by 40 base62 characters) is shown once at creation; only its SHA-256 hash is stored. Its first 8 characters after the mode prefix are the public lookup id. */

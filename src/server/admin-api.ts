@@ -22,12 +22,12 @@
  */
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { TaxbridgeError, isTaxbridgeError, publicCode } from '../errors.ts';
+import { isTaxbridgeError, publicCode } from '../errors.ts';
 import { publicKeyView } from '../tax/keys.ts';
 import type { TaxService } from '../tax/service.ts';
 import type { AdminCredential } from './admin-bearer.ts';
-import { adminBody } from './admin-body.ts';
-import type { OrganizationsCreateRequest, OrganizationsKeyCreateRequest, OrganizationsProductTaxCodeRequest, OrganizationsRegistrationRequest, OrganizationsRegistrationUpdateRequest, OrganizationsUpdateRequest } from './admin-api-types.generated.ts';
+import { adminBody, adminQuery } from './admin-body.ts';
+import type { OrganizationsCreateRequest, OrganizationsKeyCreateRequest, OrganizationsKeyListQuery, OrganizationsProductTaxCodeDeleteQuery, OrganizationsProductTaxCodeRequest, OrganizationsRegistrationRequest, OrganizationsRegistrationUpdateRequest, OrganizationsUpdateRequest } from './admin-api-types.generated.ts';
 import { BodyError, readJsonBody } from './raw-body.ts';
 import { createAdminRouter } from './routing.ts';
 
@@ -132,10 +132,8 @@ export function createAdminApiRouter(opts: AdminApiRouterOptions): Router {
     send(ctx, 200, { data: r.product_tax_code });
   });
   router.delete('/organizations/:org/product_tax_codes', async (ctx) => {
-    const pid = ctx.query.product_id;
-    if (typeof pid !== 'string' || !pid) throw new TaxbridgeError('invalid_input', 'product_id query parameter is required', { details: { field: 'product_id' } });
-    const cid = typeof ctx.query.connection_id === 'string' && ctx.query.connection_id ? ctx.query.connection_id : undefined;
-    await service.removeProductTaxCode(org(ctx), pid, cid);
+    const { product_id, connection_id } = adminQuery<OrganizationsProductTaxCodeDeleteQuery>('organizations', 'product_tax_code_delete_query', ctx.query);
+    await service.removeProductTaxCode(org(ctx), product_id, connection_id);
     ctx.status = 204;
   });
 
@@ -149,8 +147,8 @@ export function createAdminApiRouter(opts: AdminApiRouterOptions): Router {
     send(ctx, 201, { data: { key: r.key, ...publicKeyView(r.doc) }, message: 'Store this key now: it is shown only once.' });
   });
   router.get('/keys', async (ctx) => {
-    const orgId = typeof ctx.query.organization_id === 'string' && ctx.query.organization_id ? ctx.query.organization_id : undefined;
-    send(ctx, 200, { data: (await service.listApiKeys(orgId)).map(publicKeyView) });
+    const { organization_id } = adminQuery<OrganizationsKeyListQuery>('organizations', 'key_list_query', ctx.query);
+    send(ctx, 200, { data: (await service.listApiKeys(organization_id)).map(publicKeyView) });
   });
   router.delete('/keys/:key', async (ctx) => {
     const doc = await service.revokeApiKey(String(ctx.params.key));

@@ -21,7 +21,9 @@ export function adminBody<T>(stem: string, def: string, value: unknown): T {
 
 /**
  * A query string checked against schemas/admin-api/<stem>.schema.json#/$defs/<def>: each parameter given once
- * (else 400 naming it), empty ones left out, whole numbers read as numbers where the schema wants an integer.
+ * (else 400 naming it), empty ones left out, whole numbers read as numbers where the schema wants an integer,
+ * and a comma-separated list read as an array where it wants one. A failure names the parameter itself
+ * (`status`, not `status[1]`): that is what the caller typed.
  */
 export function adminQuery<T>(stem: string, def: string, query: Record<string, string | string[] | undefined>): T {
   const props = ((wireValidator('admin-api', stem, def).schema as { properties?: Record<string, { type?: unknown }> }).properties ?? {}) as Record<string, { type?: unknown }>;
@@ -30,7 +32,25 @@ export function adminQuery<T>(stem: string, def: string, query: Record<string, s
     const v = query[name];
     if (v === undefined || v === '') continue;
     if (typeof v !== 'string') throw new TaxbridgeError('invalid_input', `${name} must be given once`, { details: { field: name } });
-    out[name] = schema.type === 'integer' && /^-?\d{1,15}$/.test(v) ? Number(v) : v;
+    out[name] =
+      schema.type === 'integer' && /^-?\d{1,15}$/.test(v)
+        ? Number(v)
+        : schema.type === 'array'
+          ? v
+              .split(',')
+              .map((s) => s.trim())
+              .filter(Boolean)
+          : v;
   }
-  return adminBody<T>(stem, def, out);
+  try {
+    return adminBody<T>(stem, def, out);
+  } catch (e) {
+    const field = e instanceof TaxbridgeError ? e.details?.field : undefined;
+    const name = typeof field === 'string' ? /^[^[.]+/.exec(field)?.[0] : undefined;
+    if (name !== undefined && name !== field) {
+      const message = (e as Error).message;
+      throw new TaxbridgeError('invalid_input', message.startsWith(field as string) ? `${name}${message.slice((field as string).length)}` : message, { details: { field: name } });
+    }
+    throw e;
+  }
 }

@@ -17,11 +17,17 @@ import type { Logger } from '../log/index.ts';
 import type { AuthorizationOutcome, ConnectionService } from '../connections/service.ts';
 import { STATE_PATTERN } from '../connections/oauth-flow.ts';
 import type { AdminCredential } from './admin-bearer.ts';
-import { publicCode } from '../errors.ts';
+import { TaxbridgeError, publicCode } from '../errors.ts';
+import { wireValidator } from '../wire-schemas.ts';
+import type { ServerOauthCallbackQuery } from './admin-api-types.generated.ts';
+import { adminBody } from './admin-body.ts';
 import { sendError, sendJson } from './http-errors.ts';
 import { createAdminRouter, createRouter } from './routing.ts';
 
-export const CALLBACK_LIMITS = { queryBytes: 8192, params: 32, state: 64, code: 2048, error: 64, errorDescription: 500, other: 512 } as const;
+// The parameters taxbridge reads are bounded by schemas/admin-api/server.schema.json#/$defs/oauth_callback_query;
+// these bound the query as a whole and what else the system adds (realmId, ...), passed on as it is.
+export const CALLBACK_LIMITS = { queryBytes: 8192, params: 32, name: 64, other: 512 } as const;
+const CALLBACK_PARAMS = new Set(Object.keys((wireValidator('admin-api', 'server', 'oauth_callback_query').schema as { properties: object }).properties));
 
 export interface OAuthApiOptions {
   connections: ConnectionService;
@@ -80,8 +86,8 @@ function invalid(ctx: Context, message: string): void {
   render(ctx, { status: 400, code: 'OAUTH_CALLBACK_INVALID', title: 'Authorization not completed', message, outcome: 'invalid' });
 }
 
-/** The callback's query, bounded; a string saying what is wrong, or the parameters. */
-function readQuery(ctx: Context): Record<string, string> | string {
+/** The callback's query, bounded, the known parameters checked by their schema; a string saying what is wrong, or the parameters. */
+function readQuery(ctx: Context): (ServerOauthCallbackQuery & Record<string, string>) | string {
   const qs = ctx.querystring;
   if (Buffer.byteLength(qs, 'utf8') > CALLBACK_LIMITS.queryBytes) return `the query string is longer than ${CALLBACK_LIMITS.queryBytes} bytes`;
   let sp: URLSearchParams;
@@ -95,9 +101,16 @@ function readQuery(ctx: Context): Record<string, string> | string {
   for (const [k, v] of sp) {
     if (++n > CALLBACK_LIMITS.params) return `more than ${CALLBACK_LIMITS.params} query parameters`;
     if (Object.hasOwn(out, k)) return `the parameter ${k.slice(0, 40)} appears more than once`;
-    const max = k === 'code' ? CALLBACK_LIMITS.code : k === 'state' ? CALLBACK_LIMITS.state : k === 'error' ? CALLBACK_LIMITS.error : k === 'error_description' ? CALLBACK_LIMITS.errorDescription : CALLBACK_LIMITS.other;
-    if (k.length > 64 || v.length > max) return `the parameter ${k.slice(0, 40)} is longer than ${k.length > 64 ? 64 : max} characters`;
+    if (k.length > CALLBACK_LIMITS.name) return `the parameter ${k.slice(0, 40)} is longer than ${CALLBACK_LIMITS.name} characters`;
+    if (!CALLBACK_PARAMS.has(k) && v.length > CALLBACK_LIMITS.other) return `the parameter ${k} is longer than ${CALLBACK_LIMITS.other} characters`;
     out[k] = v;
+  }
+  try {
+    // Repeats are refused above; adminQuery leaves out empty values, which the callback tells apart (error=).
+    adminBody<ServerOauthCallbackQuery>('server', 'oauth_callback_query', Object.fromEntries([...CALLBACK_PARAMS].filter((k) => Object.hasOwn(out, k)).map((k) => [k, out[k]])));
+  } catch (e) {
+    if (e instanceof TaxbridgeError) return e.message;
+    throw e;
   }
   return out;
 }

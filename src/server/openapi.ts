@@ -16,7 +16,6 @@ const json = (schema: Schema, description: string) => ({ description, content: {
 const errorResponse = (description: string) => json(ref('ApiError'), description);
 const body = (schema: Schema, required = true) => ({ required, content: { 'application/json': { schema } } });
 const pathParam = (name: string, description: string) => ({ name, in: 'path', required: true, schema: { type: 'string' }, description });
-const queryParam = (name: string, description: string, schema: Schema = { type: 'string' }) => ({ name, in: 'query', required: false, schema, description });
 
 const adminErrors = {
   '401': errorResponse('Missing or wrong admin token (`unauthorized_access`).'),
@@ -47,6 +46,8 @@ function queryParams(component: string): Op[] {
     in: 'query',
     required: c.required?.includes(name) ?? false,
     schema: { $ref: `#/components/schemas/${component}/properties/${name}` },
+    // A list is one parameter, its values comma-separated (status=pending,failed).
+    ...(p.type === 'array' ? { style: 'form', explode: false } : {}),
     ...(typeof p.description === 'string' ? { description: p.description } : {}),
   }));
 }
@@ -218,10 +219,7 @@ const paths: Record<string, Record<string, Op>> = {
       summary: 'Where a system sends the user back after OAuth consent',
       description: 'Public: authenticated by the single-use `state` (bound to one connection, valid 10 minutes). Exchanges the code (with the PKCE verifier), keeps the settings the spec takes from the redirect (QuickBooks realmId) and token response, stores the tokens sealed and continues the connection (backfill starts). Answers a small HTML page, or JSON when Accept asks for application/json. Register `<public URL>/oauth/callback` as the redirect URI of the app at the system.',
       parameters: [
-        queryParam('state', 'The state taxbridge put in the authorization URL (43 characters).'),
-        queryParam('code', 'The authorization code (at most 2048 characters).'),
-        queryParam('error', 'Set by the system when consent was not given (access_denied, ...).'),
-        queryParam('error_description', 'The system’s explanation of the error.'),
+        ...queryParams('ServerOauthCallbackQuery'),
       ],
       responses: {
         '200': { description: 'Authorized: the connection continues.', content: { 'text/html': { schema: { type: 'string' } }, 'application/json': { schema: ref('ServerOauthCallbackResult') } } },
@@ -329,7 +327,7 @@ const paths: Record<string, Record<string, Op>> = {
     delete: admin({
       tags: ['admin: organizations'],
       summary: 'Remove a product’s tax code',
-      parameters: [orgParam, { ...queryParam('product_id', 'The product.'), required: true }, queryParam('connection_id', 'Its connection.')],
+      parameters: [orgParam, ...queryParams('OrganizationsProductTaxCodeDeleteQuery')],
       responses: { '204': { description: 'Removed.' }, '404': errorResponse('Not found.') },
     }),
   },
@@ -366,7 +364,7 @@ const paths: Record<string, Record<string, Op>> = {
     get: admin({
       tags: ['admin: organizations'],
       summary: 'All tax API keys, or one organization’s (never their secrets)',
-      parameters: [queryParam('organization_id', 'Only this organization’s keys.')],
+      parameters: [...queryParams('OrganizationsKeyListQuery')],
       responses: { '200': json(ref('OrganizationsApiKeyList'), 'Keys.') },
     }),
   },
@@ -516,7 +514,7 @@ const paths: Record<string, Record<string, Op>> = {
     get: admin({
       tags: ['admin: webhooks'],
       summary: 'Webhook events and their outcomes',
-      parameters: [queryParam('connection', 'Connection id.'), queryParam('status', 'pending, retrying, processed, ignored, failed (comma-separated).'), queryParam('type', 'Event type.'), queryParam('limit', 'Default 100.', { type: 'integer' })],
+      parameters: [...queryParams('WebhooksEventsQuery')],
       responses: { '200': json(ref('WebhooksEventList'), 'Events, newest first.') },
     }),
   },
@@ -524,7 +522,7 @@ const paths: Record<string, Record<string, Op>> = {
     get: admin({
       tags: ['admin: webhooks'],
       summary: 'Webhook events no connection’s tenant matched (count and the most recent)',
-      parameters: [queryParam('connector', 'Connector name (required).'), queryParam('limit', 'Recent events shown, default 100 (at most 100).', { type: 'integer' })],
+      parameters: [...queryParams('WebhooksUnroutedQuery')],
       responses: { '200': json(ref('WebhooksUnrouted'), 'Unrouted events.'), '400': errorResponse('connector missing.') },
     }),
   },
@@ -533,7 +531,7 @@ const paths: Record<string, Record<string, Op>> = {
       tags: ['admin: webhooks'],
       summary: 'Refused webhook deliveries (bad signature, unknown URL, too large, not JSON ...): count and the most recent, with their code',
       description: 'For one connection (`connection`), one connector’s shared URL (`connector`), or, with neither, every unknown webhook URL together. Never bodies, header values or secrets.',
-      parameters: [queryParam('connection', 'Connection id.'), queryParam('connector', 'Connector name (its shared webhook URL).'), queryParam('limit', 'Recent refusals shown, default 100 (at most 100).', { type: 'integer' })],
+      parameters: [...queryParams('WebhooksRefusedQuery')],
       responses: { '200': json(ref('WebhooksRefused'), 'Refused deliveries, newest first.'), '404': errorResponse('No such connection.') },
     }),
   },
@@ -547,7 +545,7 @@ const paths: Record<string, Record<string, Op>> = {
     get: admin({
       tags: ['admin: webhooks'],
       summary: 'Tax write-back jobs (dead letters with dead=true)',
-      parameters: [queryParam('connection', 'Connection id.'), queryParam('status', 'Job statuses (comma-separated).'), queryParam('dead', 'true: dead letters only.'), queryParam('document', 'Document id.'), queryParam('limit', 'Default 100.', { type: 'integer' })],
+      parameters: [...queryParams('WebhooksWritebacksQuery')],
       responses: { '200': json(ref('WebhooksJobList'), 'Jobs, newest first.') },
     }),
   },

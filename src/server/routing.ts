@@ -50,15 +50,3 @@ export function createAdminRouter(admin: AdminCredential): Router {
   router.use(adminBearerAuth(admin));
   return router;
 }
-
-/**
- * Query parameters that take one value: given twice, the request is refused (400) instead of the handler
- * reading "no value" and answering unfiltered.
- */
-export function singleValued(names: readonly string[]): Middleware {
-  return async (ctx, next) => {
-    const repeated = names.find((n) => Array.isArray(ctx.query[n]));
-    if (repeated === undefined) return next();
-    sendJson(ctx, 400, { type: 'api_error', code: 'validation_errors', message: `query parameter ${repeated} is given more than once; it takes one value`, param: repeated });
-  };
-}

@@ -14,6 +14,7 @@
  *     errors: {"error":{"code","message"}}, never a stack
  *
  *   (Authorization: Bearer <admin token>; answers {"data": ...}; errors {"type":"api_error","code","message"})
+ *   (query strings checked by schemas/admin-api/webhooks.schema.json, the *_query definitions: 400 naming the parameter)
  *   GET  /admin/events?connection=&status=&type=&limit=        inbox events with their outcomes (no bodies)
  *   GET  /admin/events/:id                                     one event, with its stored headers and body
  *   GET  /admin/webhooks/unrouted?connector=                   events no connection's tenant matched (count, recent)
@@ -40,7 +41,7 @@ import { TaxApiError } from '../tax/errors.ts';
 import type { ResolvedConnection } from '../webhooks/connections.ts';
 import { WebhookSignatureError } from '../webhooks/errors.ts';
 import type { EventService } from '../webhooks/event-service.ts';
-import { eventSummary, getEvent, listEvents, type EventStatus } from '../webhooks/inbox.ts';
+import { eventSummary, getEvent, listEvents } from '../webhooks/inbox.ts';
 import { silentLog, type LogFn } from '../webhooks/log.ts';
 import { acceptConnectorDelivery, acceptDelivery, compiledWebhooks, flatHeaders, STORE_RETRY_AFTER_S, type AcceptedDelivery, type IncomingDelivery } from '../webhooks/receive.ts';
 import { unroutedSummary } from '../webhooks/unrouted.ts';
@@ -54,11 +55,12 @@ import { getJob, jobSummary, listJobs, type JobStatus } from '../writeback/jobs.
 import type { WritebackService } from '../writeback/service.ts';
 import { triggerRefusal } from '../writeback/triggers.ts';
 import type { AdminCredential } from './admin-bearer.ts';
-import type { WebhooksInvoiceTaxRequest } from './admin-api-types.generated.ts';
+import type { WebhooksEventsQuery, WebhooksInvoiceTaxRequest, WebhooksRefusedQuery, WebhooksUnroutedQuery, WebhooksWritebacksQuery } from './admin-api-types.generated.ts';
+import { adminQuery } from './admin-body.ts';
 import { BodyError, readJsonBody, readRawBody } from './raw-body.ts';
 import { checkSchema } from '../tax/schema-errors.ts';
 import { wireValidator } from '../wire-schemas.ts';
-import { createAdminRouter, createRouter, singleValued } from './routing.ts';
+import { createAdminRouter, createRouter } from './routing.ts';
 import { own } from '../own.ts';
 import { HttpError } from '../http/errors.ts';
 import { isStoreUnavailable } from '../store/unavailable.ts';
@@ -279,33 +281,21 @@ export interface WebhookAdminOptions {
   knownConnector?: (name: string) => boolean;
 }
 
-function adminError(ctx: Context, status: number, code: string, message: string): void {
-  sendJson(ctx, status, { type: 'api_error', code, message });
+function adminError(ctx: Context, status: number, code: string, message: string, param?: string): void {
+  sendJson(ctx, status, { type: 'api_error', code, message, ...(param ? { param } : {}) });
 }
 
-function limitParam(ctx: Context): number {
-  const n = Number(ctx.query.limit ?? 100);
-  return Number.isInteger(n) && n > 0 ? Math.min(n, 10_000) : 100;
-}
-
-function listParam<T extends string>(v: unknown, allowed: readonly T[]): T[] | undefined | null {
-  if (v === undefined) return undefined;
-  const parts = (Array.isArray(v) ? v : [v]).flatMap((s) => String(s).split(',')).map((s) => s.trim()).filter(Boolean);
-  if (parts.some((p) => !allowed.includes(p as T))) return null;
-  return parts as T[];
-}
-
-const EVENT_STATUSES: readonly EventStatus[] = ['pending', 'retrying', 'processed', 'ignored', 'failed'];
-const JOB_STATUSES: readonly JobStatus[] = ['pending', 'running', 'retrying', 'applied', 'unchanged', 'no_tax', 'superseded', 'dead', 'voided'];
+/** Shown when a list query gives no limit (the schemas' `default`). */
+const DEFAULT_LIMIT = 100;
 
 export function createWebhookAdminRouter(opts: WebhookAdminOptions): Router {
   const router = createAdminRouter(opts.adminToken);
-  // Runs after the router's authentication (both only once one of its routes matched).
-  router.use(singleValued(['connection', 'connector', 'document', 'type', 'limit']));
   const handle = (handler: (ctx: Context) => Promise<void>) => async (ctx: Context) => {
     try {
       await handler(ctx);
     } catch (e) {
+      // A query outside its schema (adminQuery): 400 naming the parameter, in this router's shape.
+      if (isTaxbridgeError(e) && e.code === 'invalid_input') return adminError(ctx, 400, 'validation_errors', e.message, typeof e.details?.field === 'string' ? e.details.field : undefined);
       adminError(ctx, 500, 'internal_server_error', isTaxbridgeError(e) ? e.message : 'an internal error occurred');
     }
   };
@@ -313,9 +303,8 @@ export function createWebhookAdminRouter(opts: WebhookAdminOptions): Router {
   router.get(
     '/events',
     handle(async (ctx) => {
-      const status = listParam(ctx.query.status, EVENT_STATUSES);
-      if (status === null) return adminError(ctx, 400, 'validation_errors', `status must be one of ${EVENT_STATUSES.join(', ')}`);
-      const list = await listEvents(opts.store, { connectionId: str(ctx.query.connection), status, eventType: str(ctx.query.type), limit: limitParam(ctx) });
+      const q = adminQuery<WebhooksEventsQuery>('webhooks', 'events_query', ctx.query);
+      const list = await listEvents(opts.store, { connectionId: q.connection, status: q.status, eventType: q.type, limit: q.limit ?? DEFAULT_LIMIT });
       sendJson(ctx, 200, { data: list.map(eventSummary) });
     }),
   );
@@ -339,39 +328,35 @@ export function createWebhookAdminRouter(opts: WebhookAdminOptions): Router {
   router.get(
     '/webhooks/unrouted',
     handle(async (ctx) => {
-      const connector = str(ctx.query.connector);
-      if (!connector || !CONNECTOR_RE.test(connector)) return adminError(ctx, 400, 'validation_errors', 'connector is required: a connector name, e.g. quickbooks');
-      sendJson(ctx, 200, { data: await unroutedSummary(opts.store, connector, Math.min(limitParam(ctx), 100)) });
+      const { connector, limit } = adminQuery<WebhooksUnroutedQuery>('webhooks', 'unrouted_query', ctx.query);
+      sendJson(ctx, 200, { data: await unroutedSummary(opts.store, connector, limit ?? DEFAULT_LIMIT) });
     }),
   );
   router.get(
     '/webhooks/refused',
     handle(async (ctx) => {
       if (!opts.refused) return adminError(ctx, 503, 'unavailable', 'the webhook receiver is not running in this process');
-      const connection = str(ctx.query.connection);
-      const connector = str(ctx.query.connector);
+      const { connection, connector, limit } = adminQuery<WebhooksRefusedQuery>('webhooks', 'refused_query', ctx.query);
       if (connection !== undefined && connector !== undefined) return adminError(ctx, 400, 'validation_errors', 'give connection or connector, not both');
       let scope: RefusedScope;
       if (connection !== undefined) {
         if (!CONNECTION_ID_RE.test(connection) || !(await opts.store.get('connections', connection))) return adminError(ctx, 404, 'not_found', `no connection ${connection.slice(0, 100)}`);
         scope = { connection_id: connection };
       } else if (connector !== undefined) {
-        if (!CONNECTOR_RE.test(connector)) return adminError(ctx, 400, 'validation_errors', 'connector must be a connector name, e.g. quickbooks');
         if (opts.knownConnector && !opts.knownConnector(connector)) return adminError(ctx, 404, 'not_found', `no connector ${connector} is loaded`);
         scope = { connector };
       } else {
         scope = { unknown_url: true };
       }
-      sendJson(ctx, 200, { data: await opts.refused.summary(scope, Math.min(limitParam(ctx), 100)) });
+      sendJson(ctx, 200, { data: await opts.refused.summary(scope, limit ?? DEFAULT_LIMIT) });
     }),
   );
   router.get(
     '/writebacks',
     handle(async (ctx) => {
-      let status = listParam(ctx.query.status, JOB_STATUSES);
-      if (status === null) return adminError(ctx, 400, 'validation_errors', `status must be one of ${JOB_STATUSES.join(', ')}`);
-      if (ctx.query.dead === 'true' || ctx.query.dead === '1') status = ['dead'];
-      const list = await listJobs(opts.store, { connectionId: str(ctx.query.connection), status, documentId: str(ctx.query.document), limit: limitParam(ctx) });
+      const q = adminQuery<WebhooksWritebacksQuery>('webhooks', 'writebacks_query', ctx.query);
+      const status: JobStatus[] | undefined = q.dead === 'true' || q.dead === '1' ? ['dead'] : q.status;
+      const list = await listJobs(opts.store, { connectionId: q.connection, status, documentId: q.document, limit: q.limit ?? DEFAULT_LIMIT });
       sendJson(ctx, 200, { data: list.map(jobSummary) });
     }),
   );
@@ -395,9 +380,6 @@ export function createWebhookAdminRouter(opts: WebhookAdminOptions): Router {
   return router;
 }
 
-function str(v: unknown): string | undefined {
-  return typeof v === 'string' && v !== '' ? v : undefined;
-}
 
 // --------------------------------------------------------------------------- calculate_invoice_tax
 
