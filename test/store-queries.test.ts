@@ -93,9 +93,10 @@ describe.each([
     expect(await store.insertIfAbsent('jobs', 'g', { id: 'g', status: 'pending' })).toBe(true);
     expect(ids((await store.find<Doc>('jobs', { where: { status: 'pending' } })).docs)).toEqual(['g']);
     // A document written as its JSON text (no document for the index to read) is indexed all the same.
-    if (store.putJson) {
-      await store.putJson('jobs', 'h', JSON.stringify({ id: 'h', status: 'pending', settings: { realm: 'r9' } }));
-      await store.putJson('jobs', 'g', JSON.stringify({ id: 'g', status: 'done' }));
+    const putJson = (store as Store).putJson?.bind(store);
+    if (putJson) {
+      await putJson('jobs', 'h', JSON.stringify({ id: 'h', status: 'pending', settings: { realm: 'r9' } }));
+      await putJson('jobs', 'g', JSON.stringify({ id: 'g', status: 'done' }));
       expect(ids((await store.find<Doc>('jobs', { where: { status: 'pending' } })).docs)).toEqual(['h']);
       expect(ids((await store.find<Doc>('jobs', { where: { 'settings.realm': 'r9' } })).docs)).toEqual(['h']);
       expect(await store.get('jobs', 'g')).toEqual({ id: 'g', status: 'done' });
