@@ -20,7 +20,10 @@
  * machine's cores with the server). These depend much less than req/s on how busy the machine is.
  *
  * Last line: {"bench":"tax","tax_rps":..,"baseline_rps":..,"ratio":..,"p50_ms":..,"p99_ms":..,"tax_main_us":..,
- * "baseline_main_us":..,"tax_server_us":..,"baseline_server_us":..,"tax_non_2xx":..}. Rates count 2xx answers only
+ * "baseline_main_us":..,"tax_server_us":..,"baseline_server_us":..,"tax_non_2xx":..,"sized_echo_rps":..,
+ * "ratio_to_sized_echo":..,"sized_echo_main_us":..}. The third target, in the same alternation, is the echo answering
+ * the tax endpoint's own answer (4.7 KB, re-serialized per request): what an answer that size costs with no work
+ * behind it, so `ratio_to_sized_echo` says what the calculation and its recording cost. Rates count 2xx answers only
  * and `tax_non_2xx` says how many tax requests were refused (503 recording_backlog when the store cannot keep up):
  * a cheap refusal must not pass for a calculation.
  * Targets: ratio >= 0.6 and p99 < 20 ms. Environment: BENCH_SECONDS (default 10), BENCH_CONNECTIONS (50),
@@ -212,6 +215,16 @@ async function main(): Promise<void> {
     ctx.type = 'application/json';
     ctx.body = JSON.stringify(JSON.parse(Buffer.concat(chunks).toString('utf8')));
   });
+  // The same echo answering what the tax endpoint answers (one calculation's answer, re-serialized per request):
+  // what an answer of that size costs by itself, to read the ratio against.
+  let answer: unknown;
+  echo.post('/echo-answer', async (ctx) => {
+    const chunks: Buffer[] = [];
+    for await (const c of ctx.req) chunks.push(c as Buffer);
+    JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    ctx.type = 'application/json';
+    ctx.body = JSON.stringify(answer);
+  });
   app.use(echo.routes()).use(createTaxApiRouter({ service }).routes());
   const server = app.listen(0, '127.0.0.1');
   await new Promise<void>((r) => server.once('listening', () => r()));
@@ -226,19 +239,25 @@ async function main(): Promise<void> {
   const targets: Target[] = [
     { name: 'tax', method: 'POST', path: '/tax_api/calculate_tax', headers: { 'content-type': 'application/json', 'x-api-key': key }, body: invoice },
     { name: 'baseline', method: 'POST', path: '/echo', headers: { 'content-type': 'application/json' }, body: invoice },
+    { name: 'sized', method: 'POST', path: '/echo-answer', headers: { 'content-type': 'application/json' }, body: invoice },
   ];
+  {
+    const auth = await service.authenticate(key);
+    answer = JSON.parse((await service.calculate(auth!, JSON.parse(invoice), invoice)).json);
+  }
   const phases: Phase[] = [
     { target: 0, durationMs: 2000, count: false },
     { target: 1, durationMs: 2000, count: false },
+    { target: 2, durationMs: 2000, count: false },
   ];
   const slices = Math.max(1, Math.round((seconds * 1000) / sliceMs));
   for (let i = 0; i < slices; i++) {
-    phases.push({ target: 0, durationMs: sliceMs, count: true }, { target: 1, durationMs: sliceMs, count: true });
+    phases.push({ target: 0, durationMs: sliceMs, count: true }, { target: 1, durationMs: sliceMs, count: true }, { target: 2, durationMs: sliceMs, count: true });
   }
 
   process.stdout.write(`bench:tax  ${connections} connections, ${seconds} s each in ${slices} alternating slices, store: ${storeKind}, record: ${recordMode}, node flags: ${process.execArgv.filter((a) => a.startsWith('--max-')).join(' ') || '(defaults)'}\n`);
   const clocks: Clocks[] = [];
-  const [taxRes, baseRes] = await runWorker({ url, connections, targets, phases }, (m) => {
+  const [taxRes, baseRes, sizedRes] = await runWorker({ url, connections, targets, phases }, (m) => {
     const cpu = process.cpuUsage();
     clocks[m.mark] = { mainMs: threadCpuMs(), serverMs: (cpu.user + cpu.system) / 1000 - m.workerCpuMs, loadMs: m.workerCpuMs };
   });
@@ -250,12 +269,12 @@ async function main(): Promise<void> {
     cost[p.target]!.serverMs += clocks[i + 1]!.serverMs - clocks[i]!.serverMs;
     cost[p.target]!.loadMs += clocks[i + 1]!.loadMs - clocks[i]!.loadMs;
   });
-  const perRequest = [taxRes!, baseRes!].map((r, i) => ({
+  const perRequest = [taxRes!, baseRes!, sizedRes!].map((r, i) => ({
     main_us: r.requests ? Math.round((cost[i]!.mainMs * 1000) / r.requests) : 0,
     server_us: r.requests ? Math.round((cost[i]!.serverMs * 1000) / r.requests) : 0,
     load_us: r.requests ? Math.round((cost[i]!.loadMs * 1000) / r.requests) : 0,
   }));
-  for (const [i, r] of [taxRes!, baseRes!].entries()) {
+  for (const [i, r] of [taxRes!, baseRes!, sizedRes!].entries()) {
     process.stdout.write(
       `${r.name.padEnd(9)} ${String(r.rps).padStart(7)} req/s  p50 ${r.p50_ms} ms  p90 ${r.p90_ms} ms  p99 ${r.p99_ms} ms  max ${r.max_ms} ms  requests ${r.requests}  statuses ${JSON.stringify(r.statuses)}  errors ${r.errors}  cpu/request: main thread ${perRequest[i]!.main_us} µs, server ${perRequest[i]!.server_us} µs, load generator ${perRequest[i]!.load_us} µs\n`,
     );
@@ -288,6 +307,9 @@ async function main(): Promise<void> {
       tax_server_us: perRequest[0]!.server_us,
       baseline_server_us: perRequest[1]!.server_us,
       tax_non_2xx: taxRes!.requests - taxRes!.ok,
+      sized_echo_rps: sizedRes!.rps,
+      ratio_to_sized_echo: Math.round((sizedRes!.rps ? taxRes!.rps / sizedRes!.rps : 0) * 1000) / 1000,
+      sized_echo_main_us: perRequest[2]!.main_us,
     }) + '\n',
   );
 }
