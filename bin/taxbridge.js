@@ -1,7 +1,7 @@
-#!/usr/bin/env -S node --max-semi-space-size=64
-// The flag: a young generation of up to 64 MB per semi-space (V8's default is 16), so a busy server collects
-// garbage a quarter as often; it only grows under allocation pressure. Kept the same in package.json `start`,
-// the Dockerfile and the server benches (test/package.test.ts). docs/scale.md says what it buys and costs.
+#!/usr/bin/env node
+// Node flags: `npm start` and the image run this with --max-semi-space-size=64 (a larger young generation: a busy
+// server collects garbage a quarter as often; docs/scale.md). A shebang cannot carry it portably (`env -S` is not
+// in BusyBox), so an installed `taxbridge serve` takes it from NODE_OPTIONS=--max-semi-space-size=64 when wanted.
 // The installed CLI runs the compiled package (dist/, made by `npm run build`); tests and development run the
 // TypeScript sources through tsx instead (`node --import tsx src/cli/bin.ts`, see test/helpers/serve-child.ts).
 import { existsSync } from 'node:fs';

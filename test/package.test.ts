@@ -23,10 +23,10 @@ describe('the package as published', () => {
     expect(readFileSync(join(ROOT, 'bin', 'taxbridge.js'), 'utf8')).toContain('../dist/cli/bin.js');
   });
 
-  it('runs the server with the same V8 flags wherever it starts: the bin, npm start, the image and the server benches', () => {
+  it('runs the server with the same V8 flags in npm start, the image and the server benches; a portable shebang', () => {
     // docs/scale.md: a larger young generation (fewer scavenges under load); one value everywhere.
-    const flags = /^#!\/usr\/bin\/env -S node((?: --[a-z-]+=\S+)*)\n/.exec(readFileSync(join(ROOT, 'bin', 'taxbridge.js'), 'utf8'))?.[1]?.trim();
-    expect(flags).toBe('--max-semi-space-size=64');
+    const flags = '--max-semi-space-size=64';
+    expect(readFileSync(join(ROOT, 'bin', 'taxbridge.js'), 'utf8').split('\n')[0]).toBe('#!/usr/bin/env node');
     expect(pkg.scripts.start).toContain(`node ${flags} bin/taxbridge.js serve`);
     for (const bench of ['bench:tax', 'bench:webhooks', 'bench:tax-memory', 'bench:sync']) expect(pkg.scripts[bench], bench).toMatch(new RegExp(`^node ${flags} `));
     expect(readFileSync(join(ROOT, 'Dockerfile'), 'utf8')).toContain(`ENTRYPOINT ["node", "${flags}", "bin/taxbridge.js"]`);
