@@ -100,6 +100,10 @@ describe.each([
       expect(ids((await store.find<Doc>('jobs', { where: { status: 'pending' } })).docs)).toEqual(['h']);
       expect(ids((await store.find<Doc>('jobs', { where: { 'settings.realm': 'r9' } })).docs)).toEqual(['h']);
       expect(await store.get('jobs', 'g')).toEqual({ id: 'g', status: 'done' });
+      // Text that would tear the one-line-per-row journal is refused, and nothing is stored.
+      await expect(putJson('jobs', 'i', JSON.stringify({ id: 'i' }, null, 2))).rejects.toMatchObject({ code: 'STORE_BAD_JSON' });
+      await expect(putJson('jobs', 'i', '[1]')).rejects.toMatchObject({ code: 'STORE_BAD_JSON' });
+      expect(await store.get('jobs', 'i')).toBeUndefined();
     }
     await store.close();
   });

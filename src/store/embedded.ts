@@ -230,6 +230,10 @@ export class EmbeddedStore implements Store {
   }
 
   putJson(collection: Collection, id: string, json: string): Promise<void> {
+    // The journal is one line per row: text with a line break (pretty-printed JSON) would tear it.
+    if (json.charCodeAt(0) !== 123 || json.includes('\n') || json.includes('\r')) {
+      return Promise.reject(new TaxbridgeError('STORE_BAD_JSON', `putJson into ${collection} needs one object's JSON on one line, as JSON.stringify writes it`));
+    }
     return this.putText(collection, id, json, undefined);
   }
 
