@@ -165,4 +165,14 @@ describe('webhook URL tokens in logs', () => {
     expect(logLines.length).toBeGreaterThan(0);
     expect(logLines.join('\n')).not.toContain(token);
   });
+
+  it('are redacted on paths without a webhooks segment too (a sender with a wrong path)', async () => {
+    const token = `whk_${'Ab3'.repeat(10)}xy`;
+    for (const p of [`/webhook/${token}`, `/wh/${token}`, `/admin/${token}`, `/tax_api/calculations/${token}`, `/x/%77hk_${token.slice(4)}`]) {
+      expect(safePath(p), p).not.toContain(token.slice(4));
+      await raw('POST', p);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+    expect(logLines.join('\n')).not.toContain(token.slice(4));
+  });
 });

@@ -100,6 +100,25 @@ describe('data folder lock', () => {
     await lock.release();
   });
 
+  it('a killed holder its parent has not reaped yet (a zombie) is taken over at once', async () => {
+    if (process.platform !== 'linux') return;
+    const me = thisProcess();
+    const dir = await tempDir();
+    // sh starts the holder in the background, then becomes `sleep`, which never reaps it: killed, it stays Z.
+    const parent = spawn('sh', ['-c', `${JSON.stringify(process.execPath)} -e "setInterval(() => {}, 1000)" & echo $!; exec sleep 30`], { stdio: ['ignore', 'pipe', 'ignore'] });
+    children.push(parent);
+    const pid = Number(await new Promise<string>((r) => parent.stdout!.once('data', (d: Buffer) => r(d.toString().trim()))));
+    const start = processStartTime(pid);
+    await writeLock(dir, { ...me, token: 'theirs', pid, ...(start ? { start_time: start } : {}) });
+    await expect(lockDataDir(dir)).rejects.toMatchObject({ code: 'STORE_LOCKED' });
+    process.kill(pid, 'SIGKILL');
+    const state = async () => (await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')).split(') ')[1]?.[0];
+    for (let i = 0; i < 100 && (await state()) !== 'Z'; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(await state()).toBe('Z');
+    const lock = await lockDataDir(dir, { onWarning: () => undefined });
+    await lock.release();
+  });
+
   it('the holder refreshes the LOCK mtime (heartbeat) and release removes only its own LOCK', async () => {
     const dir = await tempDir();
     const lock = await lockDataDir(dir, { heartbeatMs: 10 });

@@ -113,14 +113,23 @@ function decodedLower(segment: string): string {
   }
 }
 
+/** A webhook URL token (src/connections/service.ts makes them `whk_` + 32 base62) anywhere in a segment. */
+const TOKEN_LIKE = /whk_[0-9a-z]{8,}/i;
+
 /**
  * A path fit for logs and messages: the segment after any "webhooks" segment (the URL token) is replaced by
- * ":token", however the path is spelt (case, percent-encoding, doubled slashes, dot segments).
+ * ":token", however the path is spelt (case, percent-encoding, doubled slashes, dot segments), and so is any
+ * segment holding something token-shaped, wherever a sender with a wrong path put it (/webhook/whk_...).
  */
 export function safePath(path: string): string {
   const segments = path.split('/');
   for (let i = 0; i < segments.length; i++) {
-    if (decodedLower(segments[i]!) !== 'webhooks') continue;
+    const lower = decodedLower(segments[i]!);
+    if (TOKEN_LIKE.test(lower)) {
+      segments[i] = ':token';
+      continue;
+    }
+    if (lower !== 'webhooks') continue;
     let j = i + 1;
     while (j < segments.length && (segments[j] === '' || segments[j] === '.')) j++;
     if (j < segments.length) segments[j] = ':token';
