@@ -228,4 +228,23 @@ describe('graceful shutdown', () => {
     expect(msgs.map((m) => m.msg)).toEqual(expect.arrayContaining(['shutting down', 'stopped']));
     expect(msgs.findIndex((m) => m.msg === 'stopped')).toBe(msgs.length - 1);
   });
+
+  it('does not wait past the shutdown timeout for a worker stuck in its job (a rate budget window), and still closes the store', async () => {
+    const dir = tempDir();
+    const { s, lines } = await start(configFor(dir, { TAXBRIDGE_ADMIN_TOKEN: 'e'.repeat(32), TAXBRIDGE_SHUTDOWN_TIMEOUT_MS: '300' }));
+    // A job waiting for the next window of a 60-per-minute (or hourly) budget: its stop never comes in time.
+    let release!: () => void;
+    const stuck = new Promise<void>((r) => (release = r));
+    const stop = s.webhooks.stop.bind(s.webhooks);
+    s.webhooks.stop = () => stuck.then(stop);
+    const closed = await Promise.race([s.close('test').then(() => 'closed'), new Promise((r) => setTimeout(() => r('hung'), 10_000))]);
+    expect(closed).toBe('closed');
+    const msgs = lines.map((l) => JSON.parse(l));
+    expect(msgs.find((m) => m.msg.startsWith('shutdown timeout: webhook and write-back workers'))).toBeDefined();
+    expect(msgs.at(-1).msg).toBe('stopped');
+    // The store is closed and the folder free: the next start opens it.
+    const again = await start(configFor(dir, { TAXBRIDGE_ADMIN_TOKEN: 'e'.repeat(32) }));
+    expect((await request(`http://127.0.0.1:${again.s.port}/readyz`)).statusCode).toBe(200);
+    release();
+  });
 });

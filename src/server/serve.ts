@@ -8,8 +8,9 @@
  * service -> connections -> workers (resuming what a previous process left) -> HTTP listening -> ready.
  * Stop (SIGTERM/SIGINT, or `close()`): not ready; stop accepting connections; answer 503 to new requests on
  * open ones; wait for requests in flight; stop schedules and syncs (they resume from checkpoints); let the
- * event and write-back workers finish their current job; flush and close the store. A second signal or the
- * shutdown timeout forces the remaining connections closed.
+ * event and write-back workers finish their current job, within the shutdown timeout (what is left runs at
+ * the next start); flush and close the store. A second signal or the shutdown timeout forces the remaining
+ * connections closed; after a signal the process exits once the store is closed.
  */
 import { taxIdVerifierFromEnv } from '../tax/vat-ids/index.ts';
 import { createServer, type RequestListener, type Server } from 'node:http';
@@ -340,6 +341,7 @@ export async function startServer(config: ServeConfig, io: ServeIO = {}): Promis
     const closed = new Promise<void>((r) => (resolveClosed = r));
     const close = (reason = 'close() called'): Promise<void> => {
       closing ??= (async () => {
+        const startedAt = Date.now();
         shuttingDown = true;
         log.info('shutting down', { reason, in_flight: app.inFlight() });
         streams.closeAll();
@@ -354,8 +356,12 @@ export async function startServer(config: ServeConfig, io: ServeIO = {}): Promis
         await app.drained();
         // Keep-alive connections that carried the last responses are idle now.
         server.closeIdleConnections();
-        await runtime.stop().catch((e) => log.error('stopping syncs failed', { error: e }));
-        await webhooks.stop().catch((e) => log.error('stopping webhook workers failed', { error: e }));
+        // Workers finish their current job, but only within the shutdown timeout: a job waiting for its rate
+        // budget (a 60-per-minute window, an hourly one) would hold the exit that long. What is left runs again
+        // at the next start: the events and write-back jobs are in the store, syncs resume from checkpoints.
+        const deadline = startedAt + config.shutdownTimeoutMs;
+        await withinShutdown(deadline, 'syncs', runtime.stop(), log);
+        await withinShutdown(deadline, 'webhook and write-back workers', webhooks.stop(), log);
         await tax.close().catch((e) => log.error('closing the tax service failed', { error: e }));
         await coordinator.stop().catch((e) => log.error('stopping replica coordination failed', { error: e }));
         await alerts?.stop().catch((e) => log.error('stopping alerts failed', { error: e }));
@@ -378,6 +384,18 @@ export async function startServer(config: ServeConfig, io: ServeIO = {}): Promis
   }
 }
 
+/** Waits for a part of the shutdown until the deadline; past it, says what is left and goes on. */
+async function withinShutdown(deadline: number, what: string, stopping: Promise<void>, log: Logger): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((r) => {
+    timer = setTimeout(() => r('late'), Math.max(0, deadline - Date.now()));
+    timer.unref();
+  });
+  const outcome = await Promise.race([stopping.then(() => 'done' as const, (e: unknown) => (log.error(`stopping ${what} failed`, { error: e }), 'done' as const)), late]);
+  clearTimeout(timer);
+  if (outcome === 'late') log.warn(`shutdown timeout: ${what} still running; left to the next start`, { what });
+}
+
 /**
  * Stops the server on SIGTERM/SIGINT (a second signal forces the exit). A promise rejection nobody handled
  * is logged, not fatal: one failed background task must not take the tax API down.
@@ -391,10 +409,15 @@ export function stopOnSignals(s: RunningServer): () => void {
       s.log.warn('second signal: exiting now', { signal: sig });
       process.exit(130);
     }
-    void s.close(sig).catch((e) => {
-      s.log.error('shutdown failed', { error: errorMessage(e) });
-      process.exitCode = 1;
-    });
+    void s
+      .close(sig)
+      .catch((e) => {
+        s.log.error('shutdown failed', { error: errorMessage(e) });
+        process.exitCode = 1;
+      })
+      // Everything is flushed and closed: a job the timeout left waiting (a budget's timer) must not keep the
+      // process alive. A moment first for the last log lines to reach a pipe.
+      .finally(() => setTimeout(() => process.exit(), 500).unref());
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
