@@ -28,6 +28,13 @@ export function adminBody<T>(stem: string, def: string, value: unknown): T {
 export function adminQuery<T>(stem: string, def: string, query: Record<string, string | string[] | undefined>): T {
   const props = ((wireValidator('admin-api', stem, def).schema as { properties?: Record<string, { type?: unknown }> }).properties ?? {}) as Record<string, { type?: unknown }>;
   const out: Record<string, unknown> = {};
+  // As in bodies, an unknown parameter is refused: a misspelt filter (?stauts=dead) must not list everything.
+  for (const name of Object.keys(query)) {
+    if (!Object.hasOwn(props, name)) {
+      const known = Object.keys(props);
+      throw new TaxbridgeError('invalid_input', `unknown query parameter ${JSON.stringify(name.slice(0, 40))}; ${known.length ? `this route takes ${known.join(', ')}` : 'this route takes none'}`, { details: { field: name.slice(0, 40) } });
+    }
+  }
   for (const [name, schema] of Object.entries(props)) {
     const v = query[name];
     if (v === undefined || v === '') continue;
