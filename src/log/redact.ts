@@ -12,10 +12,10 @@ export const REDACTED = '[REDACTED]';
 /** Words in a key name that mark its value as secret (matched on the name lower-cased without separators). */
 const SECRET_KEY = /(secret|password|passwd|passphrase|token|apikey|authorization|cookie|privatekey|masterkey|signingkey|credential|signature|xapikey|clientsecret)/;
 /**
- * Names that contain a secret word but only identify or describe one (ids, prefixes, counts, names), or say
+ * * Names that contain a secret word but only identify or describe one (ids, prefixes, counts, names, durations), or say
  * where it comes from (`master_key_from`: an environment variable's name or a file path, in the start log).
  */
-const NOT_SECRET_SUFFIX = /(id|ids|prefix|count|name|names|type|kind|expiresat|createdat|hash|fingerprint|from)$/;
+const NOT_SECRET_SUFFIX = /(id|ids|prefix|count|name|names|type|kind|expiresat|createdat|hash|fingerprint|from|failures|seconds|ms)$/;
 
 export function isSecretKey(key: string): boolean {
   const k = key.toLowerCase().replace(/[^a-z0-9]/g, '');
