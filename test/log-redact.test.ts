@@ -67,7 +67,7 @@ describe('structured logs', () => {
   });
 
   it('recognises secret key names', () => {
-    for (const k of ['password', 'client_secret', 'X-API-KEY', 'signing_token', 'webhookSecret', 'adminToken', 'master_key']) expect(isSecretKey(k), k).toBe(true);
+    for (const k of ['password', 'client_secret', 'X-API-KEY', 'signing_token', 'webhookSecret', 'adminToken', 'master_key', 'tokenParams', 'oauth_token_params']) expect(isSecretKey(k), k).toBe(true);
     for (const k of ['connection_id', 'api_key_id', 'key_prefix', 'records', 'secret_credential_name', 'tokens_count', 'master_key_from', 'signatureFailures', 'signature_window_seconds', 'token_timeout_ms']) expect(isSecretKey(k), k).toBe(false);
   });
 

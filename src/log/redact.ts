@@ -15,7 +15,7 @@ const SECRET_KEY = /(secret|password|passwd|passphrase|token|apikey|authorizatio
  * * Names that contain a secret word but only identify or describe one (ids, prefixes, counts, names, durations), or say
  * where it comes from (`master_key_from`: an environment variable's name or a file path, in the start log).
  */
-const NOT_SECRET_SUFFIX = /(id|ids|prefix|count|name|names|type|kind|expiresat|createdat|hash|fingerprint|from|failures|seconds|ms)$/;
+const NOT_SECRET_SUFFIX = /(id|ids|prefix|count|name|names|type|kind|expiresat|createdat|hash|fingerprint|from|failures|seconds|timeoutms|intervalms)$/;
 
 export function isSecretKey(key: string): boolean {
   const k = key.toLowerCase().replace(/[^a-z0-9]/g, '');
