@@ -1,4 +1,5 @@
 import { flatString } from '../flat-string.ts';
+import { badJsonText } from './json-text.ts';
 import { join } from 'node:path';
 import { TaxbridgeError } from '../errors.ts';
 import { contentHash, stableStringify } from './hash.ts';
@@ -230,10 +231,8 @@ export class EmbeddedStore implements Store {
   }
 
   putJson(collection: Collection, id: string, json: string): Promise<void> {
-    // The journal is one line per row: text with a line break (pretty-printed JSON) would tear it.
-    if (json.charCodeAt(0) !== 123 || json.includes('\n') || json.includes('\r')) {
-      return Promise.reject(new TaxbridgeError('STORE_BAD_JSON', `putJson into ${collection} needs one object's JSON on one line, as JSON.stringify writes it`));
-    }
+    const bad = badJsonText(collection, json);
+    if (bad) return Promise.reject(bad);
     return this.putText(collection, id, json, undefined);
   }
 

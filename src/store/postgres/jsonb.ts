@@ -30,3 +30,11 @@ export function jsonbSafe(text: string, value: unknown, stringify: (v: unknown) 
 export function jsonbText(value: unknown): string {
   return jsonbSafe(JSON.stringify(value), value);
 }
+
+/**
+ * A document's JSON text (as JSON.stringify gives it) as JSONB accepts it: the same text put() would store for
+ * that document. Only a text holding the escape is parsed (and throws when it is not JSON).
+ */
+export function jsonbSafeText(text: string): string {
+  return text.includes(NUL_ESCAPE) ? JSON.stringify(withoutNul(JSON.parse(text))) : text;
+}

@@ -1,7 +1,9 @@
 import pg from 'pg';
 import { TaxbridgeError } from '../../errors.ts';
 import { contentHash, stableStringify } from '../hash.ts';
-import { jsonbSafe, jsonbText } from './jsonb.ts';
+import { badJsonText } from '../json-text.ts';
+import { GroupWriter, type Batch } from './group-writer.ts';
+import { jsonbSafe, jsonbSafeText, jsonbText } from './jsonb.ts';
 import { encodeCursor, pageLimit } from '../query.ts';
 import type { ClaimQuery, Collection, EntityWrite, FindPage, FindQuery, Store, StoredEntity, StoreHealth, StoreProblem, UpsertResult, Where } from '../types.ts';
 import { migrate, type MigrateResult } from './migrate.ts';
@@ -150,6 +152,13 @@ export class PostgresStore implements Store {
   private listener?: Promise<pg.Client>;
   private readonly topics = new Map<string, Set<(m: string) => void>>();
   private relisten?: NodeJS.Timeout;
+  /** putJson's batches (see group-writer.ts); a batch's statement runs as a write, so flush() waits for it. */
+  private readonly groups = new GroupWriter({
+    write: (collection, batch) => this.writeBatch(collection, batch),
+    // A data error (class 22: a text that is not JSON) is one caller's: the others' rows are written alone.
+    retrySingly: (e) => String((e as TaxbridgeError).details?.code ?? '').startsWith('22'),
+    track: (p) => this.track(p),
+  });
 
   private constructor(
     readonly pool: pg.Pool,
@@ -176,13 +185,7 @@ export class PostgresStore implements Store {
   private async run<T>(doing: string, fn: () => Promise<T>, write = false): Promise<T> {
     if (this.closed) throw new TaxbridgeError('STORE_CLOSED', 'the store is closed');
     const p = fn();
-    if (write) {
-      this.inflight.add(p);
-      p.then(
-        () => this.inflight.delete(p),
-        () => this.inflight.delete(p),
-      );
-    }
+    if (write) this.track(p);
     try {
       const out = await p;
       if (this.problem) this.setProblem(undefined);
@@ -196,6 +199,15 @@ export class PostgresStore implements Store {
 
   private query<R extends pg.QueryResultRow = Record<string, unknown>>(doing: string, sql: string, params: unknown[] = [], write = false): Promise<pg.QueryResult<R>> {
     return this.run(doing, () => this.pool.query<R>(sql, params), write);
+  }
+
+  /** flush() waits for `p`. */
+  private track(p: Promise<unknown>): void {
+    this.inflight.add(p);
+    p.then(
+      () => this.inflight.delete(p),
+      () => this.inflight.delete(p),
+    );
   }
 
   /** A transaction on one connection: COMMIT when fn resolves, ROLLBACK when it throws. */
@@ -277,6 +289,41 @@ export class PostgresStore implements Store {
       `writing ${collection}`,
       'INSERT INTO taxbridge_documents (collection, id, doc) VALUES ($1, $2, $3::jsonb) ON CONFLICT (collection, id) DO UPDATE SET doc = excluded.doc, updated_at = now()',
       [collection, id, jsonbText(doc)],
+      true,
+    );
+  }
+
+  /**
+   * put() of documents given as JSON text, grouped: puts to one collection that arrive while its batch is in
+   * flight go out together as the next batch, one INSERT of up to 1,000 rows (./group-writer.ts). Each
+   * promise resolves after its batch committed. The text must be one object on one line (as the embedded
+   * store requires); a NUL is stored as put() stores it (./jsonb.ts).
+   */
+  putJson(collection: Collection, id: string, json: string): Promise<void> {
+    if (this.closed) return Promise.reject(new TaxbridgeError('STORE_CLOSED', 'the store is closed'));
+    let text: string;
+    try {
+      requireId('collection', collection);
+      requireId('id', id);
+      const bad = badJsonText(collection, json);
+      if (bad) throw bad;
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    try {
+      text = jsonbSafeText(json);
+    } catch {
+      // Only a text holding a NUL escape is parsed here; any other that is not JSON fails at the server (22P02).
+      return Promise.reject(badJsonText(collection, '')!);
+    }
+    return this.groups.put(collection, id, text);
+  }
+
+  private async writeBatch(collection: string, b: Batch): Promise<void> {
+    await this.query(
+      `writing ${b.ids.length} documents to ${collection}`,
+      'INSERT INTO taxbridge_documents (collection, id, doc) SELECT $1, k.id, k.doc::jsonb FROM unnest($2::text[], $3::text[]) AS k(id, doc) ON CONFLICT (collection, id) DO UPDATE SET doc = excluded.doc, updated_at = now()',
+      [collection, b.ids, b.texts],
       true,
     );
   }
