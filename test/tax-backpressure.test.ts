@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { nodeWriteFileOps, openStore, type WriteFileOps } from '../src/store/index.ts';
+import { nodeWriteFileOps, openStore, type Store, type WriteFileOps } from '../src/store/index.ts';
 import { startTaxServer, type TaxServer } from './helpers/tax-server.ts';
 
 const AUSTIN = { city: 'Austin', state: 'TX', postal_code: '78701', country: 'US' };
@@ -50,7 +50,7 @@ function stallingDisk() {
   };
 }
 
-let s: TaxServer | undefined;
+let s: TaxServer<Store> | undefined;
 const cleanup: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   await s?.close();

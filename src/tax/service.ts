@@ -121,7 +121,11 @@ export class TaxService {
   private keys = new Map<string, ApiKeyDoc>();
   private readonly lastUsed = new Map<string, { at: number; writtenAt: number }>();
   private readonly connCache = new Map<string, { at: number; conns: ConnectionDoc[] }>();
-  private readonly pending = new Map<string, TaxCalculationDoc>();
+  /**
+   * Calculations recorded in the background whose write has not resolved, on a store that does not read its
+   * writes at once (PostgreSQL): the stored text as given to putJson (parsed when read), or the document.
+   */
+  private readonly pending = new Map<string, TaxCalculationDoc | string>();
   /** Records written but not yet durable (both modes): the back-pressure queue. */
   private unsynced = { count: 0, bytes: 0 };
   private readonly inflight = new Set<Promise<unknown>>();
@@ -359,10 +363,10 @@ export class TaxService {
     let json = renderResponseJson(result, id, req.include_taxability_reason);
     if (extras?.tax_id_status) json = `${json.slice(0, -2)},"tax_id_status":"${extras.tax_id_status}"}}`;
     this.checkBacklog(); // the customer lookup may have waited
-    // A store that reads its writes at once takes the stored text as built (./record.ts calculationDocJson);
-    // any other gets the document, and keeps a copy here until it is durable (see `pending`).
+    // A store with putJson takes the stored text as built (./record.ts calculationDocJson), any other the
+    // document; one that does not read its writes at once has a copy kept here until it is durable (`pending`).
     const store = this.store;
-    const text = store.readsWritesAtOnce && store.putJson ? calculationDocJson(meta, result, extras) : undefined;
+    const text = store.putJson ? calculationDocJson(meta, result, extras) : undefined;
     const doc = text === undefined ? buildCalculationDoc(meta, result, extras) : undefined;
     const size = text !== undefined ? text.length : recordBytes(doc!);
     const u = this.unsynced;
@@ -384,8 +388,8 @@ export class TaxService {
     } else {
       // A store that reads its writes at once needs no copy here (and the document then dies young instead
       // of surviving garbage collections until its fsync).
-      const keep = doc !== undefined && !store.readsWritesAtOnce;
-      if (keep) this.pending.set(id, doc);
+      const keep = !store.readsWritesAtOnce;
+      if (keep) this.pending.set(id, text ?? doc!);
       write.then(
         () => {
           this.settled(size);
@@ -440,9 +444,15 @@ export class TaxService {
 
   /** A recorded calculation of the key's own organization (never another's, never across test/live). */
   async getCalculation(auth: AuthContext, id: string): Promise<TaxCalculationDoc | undefined> {
-    const doc = this.pending.get(id) ?? (await this.store.get<TaxCalculationDoc>(TAX_CALCULATIONS, id));
+    const doc = this.pendingDoc(id) ?? (await this.store.get<TaxCalculationDoc>(TAX_CALCULATIONS, id));
     if (!doc || doc.organization_id !== auth.view.org.id || doc.mode !== auth.view.org.mode) return undefined;
     return doc;
+  }
+
+  /** The calculation `id` while its background write is unresolved (a copy of its own when kept as text). */
+  private pendingDoc(id: string): TaxCalculationDoc | undefined {
+    const p = this.pending.get(id);
+    return typeof p === 'string' ? (JSON.parse(p) as TaxCalculationDoc) : p;
   }
 
   private async referenceFor(auth: AuthContext, id: string): Promise<TaxCalculationDoc> {
@@ -471,7 +481,11 @@ export class TaxService {
   }
 
   private async save(doc: TaxCalculationDoc): Promise<TaxCalculationDoc> {
-    await this.store.put(TAX_CALCULATIONS, doc.id, doc);
+    // Through putJson where the calculation was written with it and a put could overtake it (PostgreSQL
+    // groups putJson writes: a put issued later may commit before the batch holding the first version).
+    const s = this.store;
+    if (s.putJson && !s.readsWritesAtOnce) await s.putJson(TAX_CALCULATIONS, doc.id, JSON.stringify(doc));
+    else await s.put(TAX_CALCULATIONS, doc.id, doc);
     if (this.pending.has(doc.id)) this.pending.set(doc.id, doc);
     return doc;
   }
@@ -560,7 +574,11 @@ export class TaxService {
     const docs: TaxCalculationDoc[] = [];
     await this.store.scan<TaxCalculationDoc>(TAX_CALCULATIONS, (d) => void (keep(d) && docs.push(d)), { where: { organization_id: orgId, mode } });
     const seen = new Set(docs.map((d) => d.id));
-    for (const d of this.pending.values()) if (!seen.has(d.id) && d.organization_id === orgId && d.mode === mode && keep(d)) docs.push(d);
+    for (const id of this.pending.keys()) {
+      if (seen.has(id)) continue;
+      const d = this.pendingDoc(id)!;
+      if (d.organization_id === orgId && d.mode === mode && keep(d)) docs.push(d);
+    }
     return docs;
   }
 

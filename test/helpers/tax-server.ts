@@ -1,4 +1,4 @@
-/** Starts the tax API and admin API on 127.0.0.1:0 over a MemoryStore, for tests. */
+/** Starts the tax API and admin API on 127.0.0.1:0 over a MemoryStore (or the store given), for tests. */
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import Koa from 'koa';
@@ -8,6 +8,7 @@ import { TaxService, type TaxServiceOptions } from '../../src/tax/service.ts';
 import { createTaxApiRouter } from '../../src/server/tax-api.ts';
 import { createAdminApiRouter } from '../../src/server/admin-api.ts';
 import { MemoryStore } from './tax-memory-store.ts';
+import type { Store } from '../../src/store/types.ts';
 
 let data: TaxData | undefined;
 export function taxData(): TaxData {
@@ -16,9 +17,9 @@ export function taxData(): TaxData {
 
 export const ADMIN_TOKEN = 'admin-token-for-tests-0123456789';
 
-export interface TaxServer {
+export interface TaxServer<S extends Store = MemoryStore> {
   url: string;
-  store: MemoryStore;
+  store: S;
   service: TaxService;
   server: Server;
   close(): Promise<void>;
@@ -27,8 +28,10 @@ export interface TaxServer {
   admin(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }>;
 }
 
-export async function startTaxServer(opts: Partial<TaxServiceOptions> & { maxBodyBytes?: number } = {}): Promise<TaxServer> {
-  const store = new MemoryStore();
+export async function startTaxServer(opts?: Partial<Omit<TaxServiceOptions, 'store'>> & { maxBodyBytes?: number }): Promise<TaxServer>;
+export async function startTaxServer<S extends Store>(opts: Partial<Omit<TaxServiceOptions, 'store'>> & { maxBodyBytes?: number; store: S }): Promise<TaxServer<S>>;
+export async function startTaxServer(opts: Partial<TaxServiceOptions> & { maxBodyBytes?: number } = {}): Promise<TaxServer<Store>> {
+  const store = opts.store ?? new MemoryStore();
   const service = await TaxService.open({ store, data: taxData(), rateLimitPerSecond: 10_000, ...opts });
   const app = new Koa();
   const tax = createTaxApiRouter({ service, maxBodyBytes: opts.maxBodyBytes });
