@@ -37,6 +37,18 @@ c:
     expect(r.diagnostics.some((d) => d.message.includes('__proto__'))).toBe(true);
   });
 
+  it('refuses a header or query parameter named after a prototype member (it would be dropped silently at run time)', async () => {
+    const { readFileSync } = await import('node:fs');
+    const rillet = readFileSync(new URL('../connectors/rillet.yaml', import.meta.url), 'utf8');
+    expect(checkSpecText('rillet.yaml', rillet).diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+    for (const key of ['__proto__', 'constructor', 'prototype']) {
+      const r = checkSpecText('rillet.yaml', rillet.replace("    X-Rillet-API-Version: '4'\n", `    X-Rillet-API-Version: '4'\n    ${key}: 'x'\n`));
+      const errors = r.diagnostics.filter((d) => d.severity === 'error');
+      expect(errors.length, key).toBeGreaterThan(0);
+      expect(errors.some((d) => d.path?.includes('headers') || String(d.hint ?? '').includes('prototype name')), key).toBe(true);
+    }
+  });
+
   it('own() ignores inherited names', () => {
     const streams = { invoices: 1 };
     for (const k of ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf']) expect(own(streams, k)).toBeUndefined();
