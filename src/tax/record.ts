@@ -33,24 +33,37 @@ export interface RecordMeta {
 export type RecordExtras = Pick<TaxCalculationDoc, 'tax_id_status' | 'tax_id_evidence' | 'kind' | 'reference_calculation_id' | 'issue_date'>;
 const EXTRA_KEYS = ['tax_id_status', 'tax_id_evidence', 'kind', 'reference_calculation_id', 'issue_date'] as const;
 
+/** A jurisdiction as the stored document names it once (lines refer to it by its index). */
+function jurisdictionTuple(src: Jurisdiction): StoredJurisdiction {
+  return [src.level, src.name, src.country, src.state ?? null, src.tax_type, src.display_name, src.rate_source ?? null];
+}
+
+/** A line's taxes as stored: `index:rate:taxable:amount[:reason]` per jurisdiction, `|` between them. */
+function lineTaxes(l: EngineResult['lines'][number], slot: (src: Jurisdiction) => number): string {
+  let taxes = '';
+  for (let k = 0; k < l.jurisdictions.length; k++) {
+    const jt = l.jurisdictions[k]!;
+    taxes += `${k > 0 ? '|' : ''}${slot(jt.jurisdiction)}:${jt.rate}:${digits(jt.taxable)}:${digits(jt.amount)}${jt.reason !== undefined && jt.reason !== l.reason ? `:${jt.reason}` : ''}`;
+  }
+  return taxes;
+}
+
 export function buildCalculationDoc(meta: RecordMeta, result: EngineResult, extras?: RecordExtras): TaxCalculationDoc {
   const index = new Map<Jurisdiction, number>();
   const jurisdictions: StoredJurisdiction[] = [];
   const lines: StoredLine[] = [];
+  const slot = (src: Jurisdiction): number => {
+    let j = index.get(src);
+    if (j === undefined) {
+      j = jurisdictions.length;
+      index.set(src, j);
+      jurisdictions.push(jurisdictionTuple(src));
+    }
+    return j;
+  };
   for (let i = 0; i < result.lines.length; i++) {
     const l = result.lines[i]!;
-    let taxes = '';
-    for (let k = 0; k < l.jurisdictions.length; k++) {
-      const jt = l.jurisdictions[k]!;
-      const src = jt.jurisdiction;
-      let j = index.get(src);
-      if (j === undefined) {
-        j = jurisdictions.length;
-        index.set(src, j);
-        jurisdictions.push([src.level, src.name, src.country, src.state ?? null, src.tax_type, src.display_name, src.rate_source ?? null]);
-      }
-      taxes += `${k > 0 ? '|' : ''}${j}:${jt.rate}:${jt.taxable}:${jt.amount}${jt.reason !== undefined && jt.reason !== l.reason ? `:${jt.reason}` : ''}`;
-    }
+    const taxes = lineTaxes(l, slot);
     lines.push([l.line.id, l.line.product_id, l.taxCode, l.line.inclusive, Number(l.net), Number(l.tax), l.reason, taxes]);
   }
   const first = result.lines[0];
@@ -88,7 +101,7 @@ const jurisdictionJsonCache = new WeakMap<Jurisdiction, string>();
 function jurisdictionJson(src: Jurisdiction): string {
   let j = jurisdictionJsonCache.get(src);
   if (j === undefined) {
-    j = JSON.stringify([src.level, src.name, src.country, src.state ?? null, src.tax_type, src.display_name, src.rate_source ?? null]);
+    j = JSON.stringify(jurisdictionTuple(src));
     jurisdictionJsonCache.set(src, j);
   }
   return j;
@@ -109,20 +122,18 @@ export function calculationDocJson(meta: RecordMeta, result: EngineResult, extra
   const index = new Map<Jurisdiction, number>();
   let jurisdictions = '';
   let lines = '';
+  const slot = (src: Jurisdiction): number => {
+    let j = index.get(src);
+    if (j === undefined) {
+      j = index.size;
+      index.set(src, j);
+      jurisdictions += `${j > 0 ? ',' : ''}${jurisdictionJson(src)}`;
+    }
+    return j;
+  };
   for (let i = 0; i < result.lines.length; i++) {
     const l = result.lines[i]!;
-    let taxes = '';
-    for (let k = 0; k < l.jurisdictions.length; k++) {
-      const jt = l.jurisdictions[k]!;
-      const src = jt.jurisdiction;
-      let j = index.get(src);
-      if (j === undefined) {
-        j = index.size;
-        index.set(src, j);
-        jurisdictions += `${j > 0 ? ',' : ''}${jurisdictionJson(src)}`;
-      }
-      taxes += `${k > 0 ? '|' : ''}${j}:${jt.rate}:${digits(jt.taxable)}:${digits(jt.amount)}${jt.reason !== undefined && jt.reason !== l.reason ? `:${jt.reason}` : ''}`;
-    }
+    const taxes = lineTaxes(l, slot);
     lines += `${i > 0 ? ',' : ''}[${item(l.line.id)},${item(l.line.product_id)},${item(l.taxCode)},${item(l.line.inclusive)},${Number(l.net)},${Number(l.tax)},${item(l.reason)},${JSON.stringify(taxes)}]`;
   }
   let out =
