@@ -45,7 +45,7 @@ c:
       const r = checkSpecText('rillet.yaml', rillet.replace("    X-Rillet-API-Version: '4'\n", `    X-Rillet-API-Version: '4'\n    ${key}: 'x'\n`));
       const errors = r.diagnostics.filter((d) => d.severity === 'error');
       expect(errors.length, key).toBeGreaterThan(0);
-      expect(errors.some((d) => d.path?.includes('headers') || String(d.hint ?? '').includes('prototype name')), key).toBe(true);
+      expect(errors.some((d) => d.code === 'SCHEMA_NAME' && d.message.includes(`name \`${key}\` is not allowed`)), key).toBe(true);
     }
   });
 

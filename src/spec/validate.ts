@@ -75,7 +75,13 @@ function toDiagnostic(src: SourceDocument, e: ErrorObject): Diagnostic | undefin
       return make(e.instancePath, 'SCHEMA_PATTERN', `\`${where}\` must match ${String(params.pattern)}; got ${describe(e.data)}`, parent.description);
     }
     case 'propertyNames':
-      return undefined; // reported by the nested `pattern` error with the property name
+      return undefined; // reported by the nested error (`pattern`, `not`) with the property name
+    case 'not':
+      if (e.propertyName !== undefined) {
+        const pointer = pointerJoin(e.instancePath, e.propertyName);
+        return make(pointer, 'SCHEMA_NAME', `name \`${e.propertyName}\` is not allowed in \`${where}\``, parent.description, true);
+      }
+      return make(e.instancePath, 'SCHEMA_INVALID', `\`${where}\` ${e.message ?? 'is invalid'}`, parent.description);
     case 'format':
       return make(e.instancePath, 'SCHEMA_FORMAT', `\`${where}\` must be a valid ${String(params.format)}; got ${describe(e.data)}`, parent.description);
     case 'minimum':
