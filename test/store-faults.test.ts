@@ -163,6 +163,30 @@ describe('store commits in flight', () => {
     await reopened.close();
   });
 
+  it('commits go on while a snapshot is written; the journal is cut after it, and a reopen holds every row', async () => {
+    const dir = await tempDir();
+    const fs = faultyFs();
+    const store = await openStore({ dir, fileOps: fs.ops, compactAfterBytes: 1 });
+    await store.put('webhook_events', 'warm', {});
+    await store.flush();
+    const gate = fs.hold(/webhook_events\.jsonl\.tmp$/);
+    // Larger than the snapshot so far: the journal outgrows it and a new snapshot starts.
+    await store.put('webhook_events', 'a', { n: 1, pad: 'x'.repeat(500) });
+    await gate.reached; // that snapshot's fsync is held
+    // Each commit is durable and answered while the snapshot waits: none is held behind it.
+    for (let i = 0; i < 20; i++) await store.put('webhook_events', `b${i}`, { n: 2 });
+    gate.release();
+    await store.flush();
+    const journal = await readFile(join(dir, 'collections', 'webhook_events.journal'), 'utf8');
+    expect(journal).not.toContain('"k":"a"'); // in the snapshot now, cut from the journal
+    const snapshot = await readFile(join(dir, 'collections', 'webhook_events.jsonl'), 'utf8');
+    expect(snapshot).toContain('"k":"a"');
+    await store.close();
+    const reopened = await openStore({ dir, verify: true });
+    expect((await reopened.list<{ n?: number }>('webhook_events')).length).toBe(22);
+    await reopened.close();
+  });
+
   it('compaction writes only durable commits: one queued behind it and then refused is not in the snapshot', async () => {
     const dir = await tempDir();
     const fs = faultyFs();
@@ -180,6 +204,7 @@ describe('store commits in flight', () => {
     gate.release();
     await a;
     await expect(b).rejects.toMatchObject({ code: 'STORE_IO' });
+    await store.flush(); // the snapshot is written beside the commits now: wait for it
     const snapshot = await readFile(join(dir, 'collections', 'webhook_events.jsonl'), 'utf8');
     expect(snapshot).toContain('"k":"a"');
     expect(snapshot).not.toContain('"k":"b"');

@@ -291,7 +291,7 @@ export class JournaledFile implements Adapter<TableData> {
   }
 
   async read(): Promise<TableData | null> {
-    if (!this.readOpts.readOnly) await rm(`${this.snapshotPath}.tmp`, { force: true });
+    if (!this.readOpts.readOnly) await Promise.all([rm(`${this.snapshotPath}.tmp`, { force: true }), rm(`${this.journalPath}.tmp`, { force: true })]);
     const data = emptyTable();
     return (await this.load(data, data.rows)) ? data : null;
   }
@@ -460,8 +460,12 @@ export class JournaledFile implements Adapter<TableData> {
     this.torn = false;
   }
 
-  /** Compaction: a new snapshot of `data` replaces the old one atomically, then the journal restarts. */
-  async write(data: TableData): Promise<void> {
+  /**
+   * A new snapshot of `data` replaces the old one atomically (temp file, fsync, rename); the journal is left as
+   * it is, so appends may go on meanwhile (replay skips the journal's commits the snapshot holds, by seq). What
+   * is written is taken from `data` before the first wait.
+   */
+  async snapshot(data: TableData): Promise<void> {
     const rows = [...data.rows];
     const head = `${JSON.stringify({ t: 's', s: data.seq, m: data.meta })}\n`;
     const tmp = `${this.snapshotPath}.tmp`;
@@ -493,6 +497,11 @@ export class JournaledFile implements Adapter<TableData> {
     await this.ops.rename(tmp, this.snapshotPath);
     await fsyncDir(this.ops, dirname(this.snapshotPath));
     this.snapshotBytes = size;
+  }
+
+  /** Compaction at once: a new snapshot of `data`, then the journal restarts (no append may run meanwhile). */
+  async write(data: TableData): Promise<void> {
+    await this.snapshot(data);
     // Everything in the journal is now in the snapshot (replay skips it by seq even if this truncation is lost).
     const old = this.journal;
     this.journal = undefined;
@@ -501,6 +510,46 @@ export class JournaledFile implements Adapter<TableData> {
     this.journalBytes = 0;
     this.torn = false;
     await this.journal.datasync();
+  }
+
+  /**
+   * Drops the journal's first `offset` bytes, which a snapshot now holds (Table: between two batches, after
+   * `snapshot`): the rest is copied to a temp file, fsynced and renamed over the journal. A crash before the
+   * rename leaves the whole journal, whose first commits replay skips by seq; a failure keeps it whole too.
+   */
+  async cutJournal(offset: number): Promise<void> {
+    if (offset <= 0) return;
+    if (this.torn) await this.cutTornTail();
+    const end = this.journalBytes;
+    const tmp = `${this.journalPath}.tmp`;
+    const out = await this.ops.open(tmp, 'w', FILE_MODE);
+    try {
+      const src = await open(this.journalPath, 'r');
+      try {
+        const buf = Buffer.allocUnsafe(Math.max(1, Math.min(1 << 20, end - offset)));
+        for (let pos = offset; pos < end; ) {
+          const { bytesRead } = await src.read(buf, 0, Math.min(buf.length, end - pos), pos);
+          if (bytesRead === 0) throw new TaxbridgeError('STORE_IO', `${this.journalPath} ends at byte ${pos}, before its durable length ${end}`);
+          for (let w = 0; w < bytesRead; ) w += (await out.write(buf, w, bytesRead - w)).bytesWritten;
+          pos += bytesRead;
+        }
+      } finally {
+        await src.close();
+      }
+      await out.sync();
+      await out.close();
+      await this.ops.rename(tmp, this.journalPath);
+    } catch (e) {
+      await out.close().catch(() => undefined);
+      await this.ops.rm(tmp).catch(() => undefined);
+      throw e;
+    }
+    // The open handle still points at the old file: the next append opens the new one.
+    const old = this.journal;
+    this.journal = undefined;
+    await old?.close().catch(() => undefined);
+    this.journalBytes = end - offset;
+    await fsyncDir(this.ops, dirname(this.journalPath));
   }
 
   async close(): Promise<void> {

@@ -10,6 +10,10 @@ export interface TableFile {
   read(): Promise<TableData | null>;
   write(data: TableData): Promise<void>;
   append(texts: readonly string[]): Promise<void>;
+  /** Writes a snapshot of `data` in place of the old one, leaving the journal as it is (appends may go on). */
+  snapshot(data: TableData): Promise<void>;
+  /** Drops the journal's first `offset` bytes (in the snapshot now); never while an append is running. */
+  cutJournal(offset: number): Promise<void>;
   close(): Promise<void>;
   snapshotBytes: number;
   journalBytes: number;
@@ -23,6 +27,8 @@ export class MemoryFile implements TableFile {
   }
   async write() {}
   async append() {}
+  async snapshot() {}
+  async cutJournal() {}
   async close() {}
 }
 
@@ -123,6 +129,12 @@ export class Table {
   private compactRetryAt = 0;
   private compactRequested = false;
   private compactRequestError: unknown;
+  /**
+   * A snapshot being written while commits go on (maybeCompact): what it settles to, and the journal length it
+   * covers, cut off between two batches once the snapshot is in place.
+   */
+  private compacting?: Promise<void>;
+  private cutAt?: number;
   private closed = false;
   private readonly compactBytes: number;
   private readonly probeMs: number;
@@ -218,7 +230,11 @@ export class Table {
 
   /** Resolves when nothing is pending any more: every commit so far is on disk or was undone. */
   async settle(): Promise<void> {
-    while (this.running) await this.running;
+    // A snapshot being written counts: its journal cut is a write of its own (see maybeCompact).
+    while (this.running || this.compacting) {
+      await this.running;
+      await this.compacting;
+    }
   }
 
   async close(): Promise<void> {
@@ -232,6 +248,7 @@ export class Table {
     // Let the rest of this tick's commits join the first batch.
     await new Promise<void>((r) => setImmediate(r));
     try {
+      await this.cutCompactedJournal();
       while (this.queued.length) {
         const batch = this.queued;
         const texts = this.queuedTexts;
@@ -249,10 +266,27 @@ export class Table {
         this.durableSeq = batch[batch.length - 1]!.seq;
         for (const p of batch) p.resolve();
         if (this.problem) this.setProblem(undefined);
-        await this.maybeCompact();
+        await this.cutCompactedJournal();
+        this.maybeCompact();
       }
     } finally {
       this.running = undefined;
+    }
+  }
+
+  /** Between two batches: drops the journal prefix a finished snapshot covers. A failure keeps the journal whole. */
+  private async cutCompactedJournal(): Promise<void> {
+    const at = this.cutAt;
+    if (at === undefined) return;
+    this.cutAt = undefined;
+    try {
+      await this.file.cutJournal(at);
+      // What was appended during that snapshot may have outgrown it already.
+      this.maybeCompact();
+    } catch (e) {
+      // The journal still holds every commit (replay skips those in the snapshot by seq): only replay is longer.
+      this.compactRetryAt = Date.now() + COMPACT_RETRY_MS;
+      this.compactionError = { table: this.name, code: errorCode(e), message: (e as Error)?.message ?? String(e), since: new Date().toISOString() };
     }
   }
 
@@ -305,27 +339,47 @@ export class Table {
   async compact(): Promise<void> {
     this.compactRequested = true;
     this.compactRequestError = undefined;
-    await this.commit([]); // an empty commit line: runs a batch, after which the compaction runs
+    await this.commit([]); // an empty commit line: runs a batch, after which the compaction starts
+    // One already running (started before the request) is waited for, then the requested one runs.
     await this.settle();
+    while (this.compactRequested) {
+      await this.commit([]);
+      await this.settle();
+    }
     const e = this.compactRequestError;
     this.compactRequestError = undefined;
     if (e !== undefined) throw this.failure(e);
   }
 
-  /** Rewrites the snapshot when the journal outgrew it (or one was asked for), from the durable state only. */
-  private async maybeCompact(): Promise<void> {
+  /**
+   * Starts a snapshot when the journal outgrew it (or one was asked for), from the durable state only, and lets
+   * commits go on meanwhile: they are appended after the journal length the snapshot covers, which is cut off
+   * between two batches once the snapshot is in place (a rewrite of a large table no longer holds the commits
+   * behind it). Replay skips journal commits the snapshot holds by their seq, so a crash at any point is safe.
+   */
+  private maybeCompact(): void {
+    // One at a time, and never before the last one's journal cut: offsets are of the journal as it is now.
+    if (this.compacting || this.cutAt !== undefined) return;
     const requested = this.compactRequested;
     if (!requested && (this.file.journalBytes <= Math.max(this.compactBytes, this.file.snapshotBytes) || Date.now() < this.compactRetryAt)) return;
     this.compactRequested = false;
-    try {
-      await this.file.write(this.durableData());
-      this.compactionError = undefined;
-    } catch (e) {
-      if (requested) this.compactRequestError = e;
-      // The journal still holds every commit: nothing is lost, only replay stays longer. Retry later.
-      this.compactRetryAt = Date.now() + COMPACT_RETRY_MS;
-      this.compactionError = { table: this.name, code: errorCode(e), message: (e as Error)?.message ?? String(e), since: new Date().toISOString() };
-    }
+    const offset = this.file.journalBytes;
+    this.compacting = this.file.snapshot(this.durableData()).then(
+      () => {
+        this.compactionError = undefined;
+        this.cutAt = offset;
+        // Cut between batches: now, if nothing is running, else by the running drain.
+        this.running ??= this.drain();
+      },
+      (e: unknown) => {
+        if (requested) this.compactRequestError = e;
+        // The journal still holds every commit: nothing is lost, only replay stays longer. Retry later.
+        this.compactRetryAt = Date.now() + COMPACT_RETRY_MS;
+        this.compactionError = { table: this.name, code: errorCode(e), message: (e as Error)?.message ?? String(e), since: new Date().toISOString() };
+      },
+    ).finally(() => {
+      this.compacting = undefined;
+    });
   }
 
   /** Memory without the commits still queued (taken synchronously; the file copies what it needs at once). */
