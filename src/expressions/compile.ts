@@ -59,34 +59,24 @@ function build(tagged: string, guarded = false): Expression {
       throw new ExpressionError('EXPRESSION_EVALUATION', source, `expression \`${abbreviate(source)}\` failed: ${err.message ?? String(e)}`, err.position, e);
     }
   };
-  const concatenation = lib || path ? undefined : parseConcatenation(source);
-  if (concatenation) {
-    return {
-      source,
-      isPath: false,
-      evaluate(input, bindings) {
-        const v = readConcatenation(concatenation, input, bindings);
-        return v === FALLBACK ? viaJsonata(input, bindings) : Promise.resolve(v);
-      },
-      readSync(input, bindings) {
-        const v = readConcatenation(concatenation, input, bindings);
-        return v === FALLBACK ? undefined : { value: v };
-      },
-    };
-  }
-  if (!path) return { source, isPath: false, evaluate: viaJsonata, readSync: () => undefined };
-  return {
+  // A plain read where the source allows one (a field path, a concatenation of paths and literals); JSONata
+  // where that read gives up (FALLBACK) or the source is anything else.
+  const fast = (read: (input: unknown, bindings: Record<string, unknown> | undefined) => unknown, isPath: boolean): Expression => ({
     source,
-    isPath: true,
+    isPath,
     evaluate(input, bindings) {
-      const v = readFieldPath(path, input, bindings);
+      const v = read(input, bindings);
       return v === FALLBACK ? viaJsonata(input, bindings) : Promise.resolve(v);
     },
     readSync(input, bindings) {
-      const v = readFieldPath(path, input, bindings);
+      const v = read(input, bindings);
       return v === FALLBACK ? undefined : { value: v };
     },
-  };
+  });
+  if (path) return fast((input, bindings) => readFieldPath(path, input, bindings), true);
+  const concatenation = lib ? undefined : parseConcatenation(source);
+  if (concatenation) return fast((input, bindings) => readConcatenation(concatenation, input, bindings), false);
+  return { source, isPath: false, evaluate: viaJsonata, readSync: () => undefined };
 }
 
 /** JSONata marks result arrays with a `sequence` flag and may return them frozen-ish; give callers plain JSON. */
