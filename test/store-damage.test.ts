@@ -189,3 +189,73 @@ describe('every parse failure names the file and offset', () => {
     await store.close();
   });
 });
+
+describe('checksums: a change that still parses is found too', () => {
+  /** Three organizations, one commit each, in the journal. */
+  async function threeCommits(): Promise<{ dir: string; journal: string; text: string }> {
+    const dir = await tempDir();
+    const store = await openStore({ dir });
+    for (const [id, total] of [['org_1', 1000], ['org_2', 2000], ['org_3', 3000]] as const) await store.put('organizations', id, { id, total });
+    await store.close();
+    const journal = join(dir, 'collections', 'organizations.journal');
+    return { dir, journal, text: await readFile(journal, 'utf8') };
+  }
+
+  it('every commit line carries the CRC-32 of its lines', async () => {
+    const { text } = await threeCommits();
+    const commits = text.split('\n').filter((l) => l.startsWith('{"t":"c"'));
+    expect(commits).toHaveLength(3);
+    for (const c of commits) expect(JSON.parse(c)).toMatchObject({ t: 'c', c: expect.any(Number) });
+  });
+
+  it('a digit changed in a commit with more after it: the table is refused, naming the commit, file and line', async () => {
+    const { dir, journal, text } = await threeCommits();
+    // Still valid JSON, a different amount: without a checksum it would load as data.
+    await writeFile(journal, text.replace('"total":2000', '"total":2900'));
+    const e = await openStore({ dir, verify: true }).catch((x: unknown) => x);
+    expect(e).toMatchObject({ code: 'STORE_CORRUPT', details: { file: journal, line: 3, table: 'collections/organizations' } });
+    expect((e as Error).message).toMatch(/the lines of commit 2 do not match its checksum .*and more lines follow it \(not a torn tail\)/);
+    await expect(stat(join(dir, 'LOCK'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('the last commit not matching its checksum is a torn tail: dropped with a warning, the commits before it kept', async () => {
+    const { dir, journal, text } = await threeCommits();
+    await writeFile(journal, text.replace('"total":3000', '"total":3900'));
+    const warnings: StoreWarning[] = [];
+    const store = await openStore({ dir, verify: true, onWarning: (w) => warnings.push(w) });
+    expect(warnings).toEqual([expect.objectContaining({ code: 'STORE_TORN_TAIL', file: journal, line: 5, message: expect.stringContaining('do not match its checksum') })]);
+    expect((await store.list<{ id: string; total: number }>('organizations')).map((o) => [o.id, o.total])).toEqual([['org_1', 1000], ['org_2', 2000]]);
+    await store.close();
+  });
+
+  it('a digit changed in a snapshot: refused', async () => {
+    const dir = await tempDir();
+    let store = await openStore({ dir, compactAfterBytes: 1 });
+    await store.put('organizations', 'org_1', { id: 'org_1', total: 1000 });
+    await store.put('organizations', 'org_2', { id: 'org_2', total: 2000, note: 'x'.repeat(200) });
+    await store.close();
+    const snapshot = join(dir, 'collections', 'organizations.jsonl');
+    const text = await readFile(snapshot, 'utf8');
+    expect(JSON.parse(text.trim().split('\n').pop()!)).toMatchObject({ t: 'e', n: 2, c: expect.any(Number) });
+    await writeFile(snapshot, text.replace('"total":1000', '"total":1900'));
+    store = await openStore({ dir });
+    await expect(store.list('organizations')).rejects.toMatchObject({ code: 'STORE_CORRUPT', details: { file: snapshot }, message: expect.stringContaining('do not match the checksum in its end marker') });
+    await store.close();
+  });
+
+  it('files written before checksums existed (no "c") load as they did', async () => {
+    const dir = await tempDir();
+    const { mkdir } = await import('node:fs/promises');
+    await mkdir(join(dir, 'collections'), { recursive: true, mode: 0o700 });
+    await writeFile(join(dir, 'collections', 'organizations.jsonl'), '{"t":"s","s":1,"m":{}}\n{"t":"p","k":"org_1"}\t{"id":"org_1","total":1000}\n{"t":"e","n":1}\n', { mode: 0o600 });
+    await writeFile(join(dir, 'collections', 'organizations.journal'), '{"t":"p","k":"org_2"}\t{"id":"org_2","total":2000}\n{"t":"c","s":2}\n', { mode: 0o600 });
+    const store = await openStore({ dir, verify: true });
+    expect((await store.list<{ id: string }>('organizations')).map((o) => o.id).sort()).toEqual(['org_1', 'org_2']);
+    // What it writes from now on carries checksums, and reads back.
+    await store.put('organizations', 'org_3', { id: 'org_3', total: 3000 });
+    await store.close();
+    const again = await openStore({ dir, verify: true });
+    expect((await again.list<{ id: string }>('organizations')).map((o) => o.id).sort()).toEqual(['org_1', 'org_2', 'org_3']);
+    await again.close();
+  });
+});

@@ -1,10 +1,11 @@
 import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { crc32 } from 'node:zlib';
 import type { Adapter } from 'lowdb';
 import { TaxbridgeError } from '../errors.ts';
 import { adviceFor } from './damage.ts';
 import { FILE_MODE } from './modes.ts';
-import { acquireScratch, encodeInto, releaseScratch } from './utf8-batch.ts';
+import { acquireScratch, encodePieces, releaseScratch } from './utf8-batch.ts';
 
 /**
  * One table on disk: a snapshot (`<base>.jsonl`) plus a journal of the commits made since
@@ -15,10 +16,15 @@ import { acquireScratch, encodeInto, releaseScratch } from './utf8-batch.ts';
  * Line format, one record per line:
  *   {"t":"p","k":<key>,...row fields}<TAB><value JSON>   put (JSON.stringify never emits a raw TAB)
  *   {"t":"x","k":<key>}                                remove
- *   {"t":"c","s":<seq>,"m":{...}}                      commit: the lines since the previous commit take
+ *   {"t":"c","s":<seq>,"m":{...},"c":<crc>}            commit: the lines since the previous commit take
  *                                                      effect together, with a meta patch (checkpoints)
- * The snapshot starts with {"t":"s","s":<seq>,"m":<meta>} and ends with {"t":"e","n":<rows>}.
- * A crash can only tear the journal's tail: lines after the last commit line are dropped on open.
+ * The snapshot starts with {"t":"s","s":<seq>,"m":<meta>} and ends with {"t":"e","n":<rows>,"c":<crc>}.
+ * `c` is the CRC-32 of the UTF-8 bytes of the lines it closes (a commit: its put and remove lines; a snapshot:
+ * every line before the end marker), so a change that still parses (a flipped digit in an amount) is found at
+ * open instead of loaded as data. Files written before checksums existed have none and load as they did.
+ * A crash can only tear the journal's tail: lines after the last commit line are dropped on open, and so is a
+ * last commit whose lines do not match its checksum (pages of an append that a crash cut off before its fsync
+ * returned, so never acknowledged); a mismatch with more commits after it is damage, and the table is refused.
  */
 
 /** A stored value kept as its JSON text (cheap to hold, to snapshot and to hand out as a fresh copy). */
@@ -48,7 +54,7 @@ export function emptyTable(): TableData {
 }
 
 /** A put line as three pieces (head, the row's JSON, newline): the row's JSON is written as it is held, never copied into a joined line. */
-function pushPutLine(out: string[], key: string, row: Row): void {
+function pushPutLine(out: JournalPiece[], key: string, row: Row): void {
   const header: Record<string, unknown> = { t: 'p', k: key };
   if (row.h !== undefined) header.h = row.h;
   if (row.r !== undefined) header.r = row.r;
@@ -57,13 +63,45 @@ function pushPutLine(out: string[], key: string, row: Row): void {
   out.push(`${JSON.stringify(header)}\t`, row.json, '\n');
 }
 
+/**
+ * A line whose text holds the CRC-32 of the bytes written before it: a commit line (of its put and remove
+ * lines) or a snapshot's end marker (of the whole snapshot before it). Its text is made when it is encoded,
+ * after those bytes (`writeAll`), so the checksum is taken of the encoded bytes, never of the strings again.
+ */
+interface SealedLine {
+  seal(crc: number): string;
+}
+
+/** What a journal append writes: lines, and the commit lines that close them. */
+export type JournalPiece = string | SealedLine;
+
+class CommitLine implements SealedLine {
+  /** `meta` is the patch's JSON, made at commit time: a value that cannot be encoded fails the commit there. */
+  constructor(
+    private readonly seq: number,
+    private readonly meta: string | undefined,
+  ) {}
+
+  seal(crc: number): string {
+    return this.meta === undefined ? `{"t":"c","s":${this.seq},"c":${crc}}\n` : `{"t":"c","s":${this.seq},"m":${this.meta},"c":${crc}}\n`;
+  }
+}
+
+class EndMarker implements SealedLine {
+  constructor(private readonly rows: number) {}
+
+  seal(crc: number): string {
+    return `{"t":"e","n":${this.rows},"c":${crc}}\n`;
+  }
+}
+
 /** Appends the journal text of one commit to `out`, in pieces (./utf8-batch.ts writes them one after another). */
-export function encodeCommit(out: string[], ops: TableOp[], seq: number, metaPatch: Record<string, unknown> | undefined): void {
+export function encodeCommit(out: JournalPiece[], ops: TableOp[], seq: number, metaPatch: Record<string, unknown> | undefined): void {
   for (const op of ops) {
     if (op.t === 'p') pushPutLine(out, op.k, op.row);
     else out.push(`${JSON.stringify({ t: 'x', k: op.k })}\n`);
   }
-  out.push(`${JSON.stringify(metaPatch ? { t: 'c', s: seq, m: metaPatch } : { t: 'c', s: seq })}\n`);
+  out.push(new CommitLine(seq, metaPatch ? JSON.stringify(metaPatch) : undefined));
 }
 
 export function applyOps(data: TableData, ops: TableOp[], metaPatch: Record<string, unknown> | undefined): void {
@@ -80,6 +118,8 @@ interface Header {
   s?: number;
   m?: Record<string, unknown>;
   n?: number;
+  /** Checksum of the lines a commit or a snapshot's end marker closes. */
+  c?: number;
   h?: string;
   r?: string;
   d?: number;
@@ -102,7 +142,7 @@ function rowOf(header: Header, json: string): Row {
 }
 
 /** Lines of a file with their byte offsets and numbers, read in chunks (files may exceed one string). */
-async function* lines(fh: FileHandle): AsyncGenerator<{ line: string; start: number; end: number; no: number; terminated: boolean }> {
+async function* lines(fh: FileHandle): AsyncGenerator<{ line: string; bytes: Buffer; start: number; end: number; no: number; terminated: boolean }> {
   const buf = Buffer.allocUnsafe(1 << 20);
   let carry: Buffer = Buffer.alloc(0);
   let offset = 0;
@@ -118,12 +158,13 @@ async function* lines(fh: FileHandle): AsyncGenerator<{ line: string; start: num
       if (nl < 0) break;
       const lineStart = offset;
       offset += nl + 1 - start;
-      yield { line: chunk.toString('utf8', start, nl), start: lineStart, end: offset, no: ++no, terminated: true };
+      // `bytes` (the line and its end, as on disk) is a view valid until the next line is asked for.
+      yield { line: chunk.toString('utf8', start, nl), bytes: chunk.subarray(start, nl + 1), start: lineStart, end: offset, no: ++no, terminated: true };
       start = nl + 1;
     }
     carry = chunk.subarray(start);
   }
-  if (carry.length) yield { line: carry.toString('utf8'), start: offset, end: offset + carry.length, no: ++no, terminated: false };
+  if (carry.length) yield { line: carry.toString('utf8'), bytes: carry, start: offset, end: offset + carry.length, no: ++no, terminated: false };
 }
 
 /** Where in a table file the damage starts. */
@@ -322,6 +363,7 @@ export class JournaledFile implements Adapter<TableData> {
     try {
       let ended = false;
       let n = 0;
+      let crc = 0;
       for await (const at of lines(fh)) {
         if (ended) throw new StoreCorruptError(file, 'data follows the end marker', { offset: at.start, line: at.no });
         const c = checkLine(at, this.readOpts.checkValues);
@@ -337,8 +379,12 @@ export class JournaledFile implements Adapter<TableData> {
           n++;
         } else if (header.t === 'e') {
           if (header.n !== n) throw new StoreCorruptError(file, `holds ${n} rows, its end marker says ${header.n}`, { offset: at.start, line: at.no });
+          if (header.c !== undefined && header.c !== crc) {
+            throw new StoreCorruptError(file, `its lines do not match the checksum in its end marker (CRC-32 ${crc}, recorded ${JSON.stringify(header.c)}): it was changed or damaged after it was written`, { offset: 0, line: 1 });
+          }
           ended = true;
         } else throw new StoreCorruptError(file, `unexpected record type ${JSON.stringify(header.t)} in a snapshot`, { offset: at.start, line: at.no });
+        if (!ended) crc = crc32(at.bytes, crc);
         this.snapshotBytes = at.end;
       }
       if (!ended) throw new StoreCorruptError(file, 'the snapshot has no end marker (the file is cut short)', { offset: this.snapshotBytes });
@@ -365,6 +411,7 @@ export class JournaledFile implements Adapter<TableData> {
     const file = this.journalPath;
     try {
       let group: TableOp[] = [];
+      let groupCrc = 0;
       let committedEnd = 0;
       let committedLines = 0;
       let torn: { problem: string; offset: number; line: number } | undefined;
@@ -376,9 +423,14 @@ export class JournaledFile implements Adapter<TableData> {
           continue;
         }
         const { header, json } = c;
-        if (header.t === 'p') group.push({ t: 'p', k: header.k!, row: rowOf(header, json!) });
-        else if (header.t === 'x') group.push({ t: 'x', k: header.k! });
-        else if (header.t === 'c') {
+        if (header.t === 'p' || header.t === 'x') {
+          group.push(header.t === 'p' ? { t: 'p', k: header.k!, row: rowOf(header, json!) } : { t: 'x', k: header.k! });
+          groupCrc = crc32(at.bytes, groupCrc);
+        } else if (header.t === 'c') {
+          if (header.c !== undefined && header.c !== groupCrc) {
+            torn = { problem: `the lines of commit ${JSON.stringify(header.s)} do not match its checksum (CRC-32 ${groupCrc}, recorded ${JSON.stringify(header.c)})`, offset: committedEnd, line: committedLines + 1 };
+            continue;
+          }
           if ((header.s ?? 0) > data.seq) {
             for (const op of group) {
               if (op.t === 'p') sink.set(op.k, op.row);
@@ -388,6 +440,7 @@ export class JournaledFile implements Adapter<TableData> {
             data.seq = header.s!;
           }
           group = [];
+          groupCrc = 0;
           committedEnd = at.end;
           committedLines = at.no;
         } else torn = { problem: `unexpected record type ${JSON.stringify(header.t)} in a journal`, offset: at.start, line: at.no };
@@ -406,9 +459,10 @@ export class JournaledFile implements Adapter<TableData> {
           bytes: this.tornBytes,
           offset: committedEnd,
           line: committedLines + 1,
+          ...(torn ? { details: { problem: torn.problem } } : {}),
           message: readOnly
-            ? `torn journal tail in ${file}: ${this.tornBytes} bytes ${where} after the last complete commit (an interrupted write, never acknowledged); the next start drops them`
-            : `dropped the torn journal tail of ${file}: ${this.tornBytes} bytes ${where} after the last complete commit (an interrupted write, never acknowledged); the file now ends at that commit`,
+            ? `torn journal tail in ${file}: ${this.tornBytes} bytes ${where} after the last complete commit (an interrupted write, never acknowledged${torn ? `: ${torn.problem}` : ''}); the next start drops them`
+            : `dropped the torn journal tail of ${file}: ${this.tornBytes} bytes ${where} after the last complete commit (an interrupted write, never acknowledged${torn ? `: ${torn.problem}` : ''}); the file now ends at that commit`,
         });
       }
       this.journalBytes = committedEnd;
@@ -423,7 +477,7 @@ export class JournaledFile implements Adapter<TableData> {
    * to its durable length (now, or before the next append if cutting fails too), so text a caller was told
    * failed can never become valid later, and a torn line never ends up followed by good ones.
    */
-  async append(texts: readonly string[]): Promise<void> {
+  async append(texts: readonly JournalPiece[]): Promise<void> {
     if (this.torn) await this.cutTornTail();
     let size: number;
     try {
@@ -473,19 +527,21 @@ export class JournaledFile implements Adapter<TableData> {
     let size = 0;
     try {
       // Written about a MiB at a time: the lines as pieces, never one joined string.
-      let chunk: string[] = [head];
+      let chunk: JournalPiece[] = [head];
       let chars = head.length;
+      // The end marker's checksum covers every chunk before it.
+      const carry = { crc: 0 };
       for (const [key, row] of rows) {
         pushPutLine(chunk, key, row);
         chars += row.json.length + 64;
         if (chars >= 1 << 20) {
-          size += await writeAll(fh, chunk);
+          size += await writeAll(fh, chunk, carry);
           chunk = [];
           chars = 0;
         }
       }
-      chunk.push(`${JSON.stringify({ t: 'e', n: rows.length })}\n`);
-      size += await writeAll(fh, chunk);
+      chunk.push(new EndMarker(rows.length));
+      size += await writeAll(fh, chunk, carry);
       await fh.sync();
     } catch (e) {
       // A half-written snapshot is never used (only a renamed one is): drop it, keep the old one and the journal.
@@ -564,9 +620,20 @@ export class JournaledFile implements Adapter<TableData> {
   }
 }
 
-/** Writes the texts in order as UTF-8 (./utf8-batch.ts); resolves to the bytes written. */
-async function writeAll(fh: WriteHandle, texts: readonly string[]): Promise<number> {
-  const { buf, end } = encodeInto(acquireScratch(), 0, texts);
+/**
+ * Writes the pieces in order as UTF-8 (./utf8-batch.ts); resolves to the bytes written. A sealed line gets the
+ * CRC-32 of the bytes since the one before it, or since the start, continuing `carry` (a snapshot's chunks);
+ * `carry` ends holding the checksum of what follows the last sealed line.
+ */
+async function writeAll(fh: WriteHandle, pieces: readonly JournalPiece[], carry = { crc: 0 }): Promise<number> {
+  let from = 0;
+  const { buf, end } = encodePieces(acquireScratch(), 0, pieces, (line: SealedLine, at: Buffer, upTo: number) => {
+    const text = line.seal(crc32(at.subarray(from, upTo), carry.crc));
+    from = upTo + Buffer.byteLength(text);
+    carry.crc = 0;
+    return text;
+  });
+  carry.crc = crc32(buf.subarray(from, end), carry.crc);
   try {
     let written = 0;
     while (written < end) written += (await fh.write(buf, written, end - written)).bytesWritten;

@@ -1,6 +1,6 @@
 import { Low } from 'lowdb';
 import { TaxbridgeError } from '../errors.ts';
-import { emptyTable, encodeCommit, type JournaledFile, type Row, type TableData, type TableOp } from './journal-file.ts';
+import { emptyTable, encodeCommit, type JournaledFile, type JournalPiece, type Row, type TableData, type TableOp } from './journal-file.ts';
 
 /**
  * Where a table persists; the in-memory store uses a sink that keeps nothing. `append` either makes all of
@@ -9,7 +9,7 @@ import { emptyTable, encodeCommit, type JournaledFile, type Row, type TableData,
 export interface TableFile {
   read(): Promise<TableData | null>;
   write(data: TableData): Promise<void>;
-  append(texts: readonly string[]): Promise<void>;
+  append(texts: readonly JournalPiece[]): Promise<void>;
   /** Writes a snapshot of `data` in place of the old one, leaving the journal as it is (appends may go on). */
   snapshot(data: TableData): Promise<void>;
   /** Drops the journal's first `offset` bytes (in the snapshot now); never while an append is running. */
@@ -120,7 +120,7 @@ export class Table {
   private readonly db: Low<TableData>;
   private queued: Pending[] = [];
   /** The journal text of `queued`, one piece per commit in order, encoded and written once per batch. */
-  private queuedTexts: string[] = [];
+  private queuedTexts: JournalPiece[] = [];
   private inFlight: Pending[] = [];
   private running?: Promise<void>;
   private durableSeq: number;

@@ -29,9 +29,22 @@ export function releaseScratch(buf: Buffer): void {
  * 3 x length always fits the piece whole.
  */
 export function encodeInto(buf: Buffer, at: number, texts: readonly string[]): { buf: Buffer; end: number } {
+  return encodePieces(buf, at, texts, unrendered);
+}
+
+function unrendered(): string {
+  throw new Error('encodeInto takes strings only');
+}
+
+/**
+ * encodeInto for pieces of which some are texts only once their turn comes: `render` gets the buffer and
+ * the end so far (so it may checksum what precedes it) and returns the text to write there.
+ */
+export function encodePieces<T>(buf: Buffer, at: number, pieces: readonly (string | T)[], render: (piece: T, buf: Buffer, end: number) => string): { buf: Buffer; end: number } {
   let end = at;
-  for (let i = 0; i < texts.length; i++) {
-    const t = texts[i]!;
+  for (let i = 0; i < pieces.length; i++) {
+    const p = pieces[i]!;
+    const t = typeof p === 'string' ? p : render(p, buf, end);
     const worst = end + t.length * 3;
     if (worst > buf.length) {
       const grown = Buffer.allocUnsafeSlow(Math.max(buf.length * 2, worst));
