@@ -24,21 +24,11 @@ export function releaseScratch(buf: Buffer): void {
 }
 
 /**
- * Appends `texts` as UTF-8 to `buf` from byte `at`, growing it when needed (a grown buffer replaces the
+ * Appends `pieces` as UTF-8 to `buf` from byte `at`, growing it when needed (a grown buffer replaces the
  * given one: use the returned `buf`). A UTF-16 unit never takes more than 3 bytes in UTF-8, so room for
- * 3 x length always fits the piece whole.
- */
-export function encodeInto(buf: Buffer, at: number, texts: readonly string[]): { buf: Buffer; end: number } {
-  return encodePieces(buf, at, texts, unrendered);
-}
-
-function unrendered(): string {
-  throw new Error('encodeInto takes strings only');
-}
-
-/**
- * encodeInto for pieces of which some are texts only once their turn comes: `render` gets the buffer and
- * the end so far (so it may checksum what precedes it) and returns the text to write there.
+ * 3 x length always fits the piece whole. A piece that is not a string becomes text only when its turn
+ * comes: `render` gets the buffer and the end so far (so it may checksum what precedes it) and returns the
+ * text to write there.
  */
 export function encodePieces<T>(buf: Buffer, at: number, pieces: readonly (string | T)[], render: (piece: T, buf: Buffer, end: number) => string): { buf: Buffer; end: number } {
   let end = at;
