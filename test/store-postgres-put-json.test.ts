@@ -92,6 +92,21 @@ describe('PostgresStore putJson', () => {
     expect(await store.get('jobs', 'i')).toBeUndefined();
   });
 
+  it('a put, insertIfAbsent or delete of an id issued after its queued putJson applies after it', async () => {
+    const store = await stores.make();
+    const ids = Array.from({ length: 20 }, (_, i) => `o${i}`);
+    // Not awaited in between: the grouped INSERT of the first text is still queued when the second write is issued.
+    await Promise.all(ids.flatMap((id) => [store.putJson('jobs', id, text({ id, v: 1 })), store.put('jobs', id, { id, v: 2 })]));
+    for (const id of ids) expect(await store.get('jobs', id)).toEqual({ id, v: 2 });
+    await Promise.all(ids.flatMap((id) => [store.putJson('jobs', id, text({ id, v: 3 })), store.delete('jobs', id)]));
+    for (const id of ids) expect(await store.get('jobs', id)).toBeUndefined();
+    const absent = await Promise.all(ids.flatMap((id) => [store.putJson('jobs', id, text({ id, v: 4 })).then(() => true), store.insertIfAbsent('jobs', id, { id, v: 5 })]));
+    // The queued text was there first: insertIfAbsent finds it.
+    expect(absent.filter((_, i) => i % 2 === 1)).toEqual(ids.map(() => false));
+    for (const id of ids) expect(await store.get('jobs', id)).toEqual({ id, v: 4 });
+    await store.close();
+  });
+
   it('flush() and close() wait for puts still queued', async () => {
     const store = await stores.make();
     for (let i = 0; i < 1_500; i++) void store.putJson('jobs', `q${i}`, text({ id: `q${i}` }));

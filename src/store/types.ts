@@ -153,8 +153,9 @@ export interface Store {
   /**
    * put() of a document given as its JSON text, exactly what JSON.stringify(doc) gives, for a writer that
    * serializes its documents faster itself (tax calculations). Optional: callers fall back to put().
-   * PostgreSQL groups these writes per collection (one statement per batch, in call order): a put() of the
-   * same id issued meanwhile may commit before them, so a writer keeps each id to one of the two.
+   * PostgreSQL groups these writes per collection (one statement per batch, in call order); a put(),
+   * insertIfAbsent() or delete() of the same id issued after one waits for it, so writes to an id apply in
+   * call order whichever of them a writer uses.
    */
   putJson?(collection: Collection, id: string, json: string): Promise<void>;
   /**

@@ -481,11 +481,8 @@ export class TaxService {
   }
 
   private async save(doc: TaxCalculationDoc): Promise<TaxCalculationDoc> {
-    // Through putJson where the calculation was written with it and a put could overtake it (PostgreSQL
-    // groups putJson writes: a put issued later may commit before the batch holding the first version).
-    const s = this.store;
-    if (s.putJson && !s.readsWritesAtOnce) await s.putJson(TAX_CALCULATIONS, doc.id, JSON.stringify(doc));
-    else await s.put(TAX_CALCULATIONS, doc.id, doc);
+    // A put never overtakes the calculation's own putJson still queued (the stores order writes per id).
+    await this.store.put(TAX_CALCULATIONS, doc.id, doc);
     if (this.pending.has(doc.id)) this.pending.set(doc.id, doc);
     return doc;
   }

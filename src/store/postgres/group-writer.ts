@@ -3,7 +3,8 @@
  * collection that arrive while its batch is in flight wait and go out together as the next batch, one
  * statement. At most one batch per collection is in flight, so writes to one id apply in call order; an id
  * put twice in one batch is written once, with the last text. Every caller's promise settles with its batch:
- * resolved after that statement committed, rejected with its error.
+ * resolved after that statement committed, rejected with its error. A write of the store's own to an id
+ * (put, delete) waits for `pending(id)` first, so it never commits before a text queued earlier for that id.
  */
 
 /** Rows and bytes (UTF-16 units of the texts) per statement: bounds one statement's parameters and memory. */
@@ -39,6 +40,8 @@ export interface GroupWriterOptions {
 
 export class GroupWriter {
   private readonly queues = new Map<string, Put[]>();
+  /** Per collection, the promise of the last put of each id not yet settled. */
+  private readonly unsettled = new Map<string, Map<string, Promise<void>>>();
   private readonly maxRows: number;
   private readonly maxChars: number;
 
@@ -48,6 +51,29 @@ export class GroupWriter {
   }
 
   put(collection: string, id: string, text: string): Promise<void> {
+    const p = this.enqueue(collection, id, text);
+    let ids = this.unsettled.get(collection);
+    if (!ids) this.unsettled.set(collection, (ids = new Map()));
+    ids.set(id, p);
+    const forget = (): void => {
+      if (ids.get(id) !== p) return;
+      ids.delete(id);
+      if (ids.size === 0 && this.unsettled.get(collection) === ids) this.unsettled.delete(collection);
+    };
+    p.then(forget, forget);
+    return p;
+  }
+
+  /** Settles (never rejects) once every put of `id` queued so far has; undefined when none is waiting. */
+  pending(collection: string, id: string): Promise<void> | undefined {
+    const p = this.unsettled.get(collection)?.get(id);
+    return p?.then(
+      () => undefined,
+      () => undefined,
+    );
+  }
+
+  private enqueue(collection: string, id: string, text: string): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const q = this.queues.get(collection);
       if (q) {

@@ -285,6 +285,7 @@ export class PostgresStore implements Store {
   async put<T extends object>(collection: Collection, id: string, doc: T): Promise<void> {
     requireId('collection', collection);
     requireId('id', id);
+    await this.groups.pending(collection, id); // a text queued earlier for this id commits first
     await this.query(
       `writing ${collection}`,
       'INSERT INTO taxbridge_documents (collection, id, doc) VALUES ($1, $2, $3::jsonb) ON CONFLICT (collection, id) DO UPDATE SET doc = excluded.doc, updated_at = now()',
@@ -331,6 +332,7 @@ export class PostgresStore implements Store {
   async insertIfAbsent<T extends object>(collection: Collection, id: string, doc: T): Promise<boolean> {
     requireId('collection', collection);
     requireId('id', id);
+    await this.groups.pending(collection, id);
     // Autocommit: resolves after COMMIT. A concurrent insert of the same id waits for that one to commit or
     // abort (unique index), so false always means "stored durably by someone".
     const r = await this.query(`writing ${collection}`, 'INSERT INTO taxbridge_documents (collection, id, doc) VALUES ($1, $2, $3::jsonb) ON CONFLICT (collection, id) DO NOTHING RETURNING 1', [collection, id, jsonbText(doc)], true);
@@ -338,6 +340,7 @@ export class PostgresStore implements Store {
   }
 
   async delete(collection: Collection, id: string): Promise<boolean> {
+    await this.groups.pending(collection, id);
     const r = await this.query(`deleting from ${collection}`, 'DELETE FROM taxbridge_documents WHERE collection = $1 AND id = $2', [collection, id], true);
     return (r.rowCount ?? 0) > 0;
   }
